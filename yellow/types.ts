@@ -1,0 +1,76 @@
+/**
+ * The contract between Yellow and everyone else. Records are soft state: an instance that misses
+ * `missLimit` heartbeats (default 3) is down and a `down` event says so.
+ */
+
+/** What a Thrift service instance tells the broker about its methods. */
+export interface ServiceMethods {
+  /** Thrift service name as used in multiplexed names, e.g. "Player". */
+  thriftService: string;
+  methods: string[];
+  /** callable before login (Sso:login, Sso:register, Sso:resume, *:ping) */
+  publicMethods: string[];
+  /** safe to retry once on another instance (keyed by idempotency ids, or read-only) */
+  idempotentMethods: string[];
+  /** service-to-service only; the broker refuses them from clients */
+  internalMethods: string[];
+  /** stateful services get session -> instance bindings (rendezvous hash by default) */
+  stateful: boolean;
+}
+
+export interface InstanceEndpoints {
+  /** ZeroMQ ROUTER of a service (requests), or of Yellow itself */
+  router?: string;
+  /** ZeroMQ PUB of a service (room messages) or of Yellow (events) */
+  pub?: string;
+  /** ROUTER of a broker that services push to */
+  push?: string;
+  /** Prometheus metrics, http://host:port/metrics */
+  metrics?: string;
+  /** broker public framed-Thrift TCP endpoint host:port */
+  tcp?: string;
+  /** broker public WebSocket endpoint ws://host:port */
+  ws?: string;
+  /** BrokerList HTTP endpoint http://host:port */
+  http?: string;
+}
+
+export interface InstanceLoad {
+  inFlight: number;
+  /** event-loop utilisation 0..1 */
+  elu: number;
+  /** brokers: client connections */
+  connections?: number;
+  /** brokers: 0 idle .. 1 full, as BrokerList reports it */
+  score?: number;
+}
+
+/** What an instance sends when it registers. */
+export interface InstanceRegistration {
+  /** 'yellow' | 'brokerlist' | 'broker' | a service role ('sso', 'player', 'duel', 'chat', 'leaderboard') */
+  role: string;
+  instanceId: string;
+  host: string;
+  endpoints: InstanceEndpoints;
+  /** present for service roles */
+  service?: ServiceMethods;
+  version: string;
+  pid: number;
+  startedAt: number;
+  load: InstanceLoad;
+}
+
+/** What Yellow keeps and answers with. */
+export interface InstanceRecord extends InstanceRegistration {
+  draining: boolean;
+  /** Yellow's clock (ms since epoch) at the last heartbeat */
+  lastHeartbeat: number;
+  /** increases on every (re-)registration of this instance id: fences a zombie's old incarnation */
+  epoch: number;
+}
+
+export type YellowEvent =
+  | { type: 'up'; instance: InstanceRecord }
+  | { type: 'down'; instanceId: string; role: string; reason: 'expired' | 'deregistered' }
+  | { type: 'load'; instanceId: string; load: InstanceLoad }
+  | { type: 'draining'; instanceId: string; draining: boolean };
