@@ -1,0 +1,66 @@
+/** Builds the per-call context and binds the service's handlers to it. */
+import { GameError } from '../../shared/protocol';
+import { NoonError } from '../../shared/errors';
+import type { Logger } from '../../shared/log';
+import type { Directive, RequestEnvelope } from '../../shared/wire/frames';
+import type { ServiceCaller } from './caller';
+import { serviceClients } from './clients';
+import type { CallContext, ServiceDef } from './types';
+
+export interface ContextDeps {
+  role: string;
+  instanceId: string;
+  logger: Logger;
+  caller: ServiceCaller;
+}
+
+export function callContext(req: RequestEnvelope, directives: Directive[], deps: ContextDeps): CallContext {
+  const deadline = Date.now() + req.timeoutMs;
+  const log = deps.logger.child({ trace: req.traceId, method: req.method });
+  let clients: CallContext['services'] | undefined;
+  const ctx: CallContext = {
+    traceId: req.traceId,
+    sessionId: req.sessionId,
+    userId: req.userId,
+    via: req.via,
+    deadline,
+    log,
+    instanceId: deps.instanceId,
+    get services() {
+      clients ??= serviceClients(deps.caller, () => ({ sessionId: ctx.sessionId, userId: ctx.userId, traceId: req.traceId, via: deps.instanceId, deadline }));
+      return clients;
+    },
+    authenticate: (s) => {
+      ctx.sessionId = s.sessionId;
+      ctx.userId = s.userId;
+      directives.push({ type: 'auth', ...s });
+    },
+    logout: () => directives.push({ type: 'logout' }),
+    bind: (sessionId = ctx.sessionId, instanceId = deps.instanceId) => directives.push({ type: 'bind', service: deps.role, instanceId, sessionId }),
+    unbind: (sessionId = ctx.sessionId) => directives.push({ type: 'unbind', service: deps.role, sessionId }),
+    subscribe: (topic) => directives.push({ type: 'subscribe', topic, instanceId: deps.instanceId }),
+    unsubscribe: (topic) => directives.push({ type: 'unsubscribe', topic }),
+  };
+  return ctx;
+}
+
+/**
+ * The generated IHandler for one call: each method forwards to the service's handler with the
+ * context appended. Errors other than GameError/NoonError are logged with the trace id and
+ * reach the caller as INTERNAL without internal detail.
+ */
+export function boundHandler<H>(def: ServiceDef<H>, ctx: CallContext): H {
+  const bound: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
+  for (const [name, fn] of Object.entries(def.handlers as unknown as Record<string, (...args: unknown[]) => unknown>)) {
+    bound[name] = async (...args: unknown[]) => {
+      try {
+        return await fn(...args, ctx);
+      } catch (err) {
+        if (err instanceof GameError || err instanceof NoonError) throw err;
+        ctx.log.error({ err }, 'handler failed');
+        throw new NoonError('INTERNAL', `${def.thriftService}:${name} failed (trace ${ctx.traceId})`);
+      }
+    };
+  }
+  return bound as unknown as H;
+}

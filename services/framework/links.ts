@@ -1,0 +1,165 @@
+/**
+ * Request/reply links to service instances: one DEALER per instance (identity = our instance id,
+ * so the instance can push back to us on the same socket), each fed by a bounded BatchSender.
+ * Every pending request has a deadline. A request whose instance goes down, or whose send
+ * fails, is rejected with UNAVAILABLE (retryable) and `delivered: false` when it provably never
+ * left, so callers may retry it on another instance.
+ */
+import * as zmq from 'zeromq';
+import { NoonError } from '../../shared/errors';
+import type { Logger } from '../../shared/log';
+import { decodeBatch, type Envelope, type PushEnvelope, type ReplyEnvelope, type RequestEnvelope } from '../../shared/wire/frames';
+import { BatchSender } from '../../shared/wire/sender';
+
+export interface LinkTarget {
+  instanceId: string;
+  router: string;
+}
+
+export type OutgoingRequest = Omit<RequestEnvelope, 'kind' | 'requestId'>;
+
+/** An UNAVAILABLE whose request never reached the instance: safe to retry anywhere. */
+export class NotDelivered extends NoonError {
+  constructor(message: string) {
+    super('UNAVAILABLE', message, true);
+  }
+}
+
+interface Pending {
+  resolve(reply: ReplyEnvelope): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+  instanceId: string;
+}
+
+interface Link {
+  target: LinkTarget;
+  socket: zmq.Dealer;
+  sender: BatchSender;
+  inFlight: number;
+}
+
+export interface LinksOptions {
+  /** our routing identity at every instance */
+  identity: string;
+  logger: Logger;
+  maxQueued: number;
+  maxPayload: number;
+  /** how long a send may wait for a connected peer before the request is failed (ms) */
+  sendTimeoutMs?: number;
+  onPush?(push: PushEnvelope, from: string): void;
+}
+
+export class Links {
+  private readonly links = new Map<string, Link>();
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  constructor(private readonly opts: LinksOptions) {}
+
+  inFlight(instanceId: string): number {
+    return this.links.get(instanceId)?.inFlight ?? 0;
+  }
+
+  get totalInFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Sends one request; resolves with the reply or rejects with a NoonError. */
+  request(target: LinkTarget, req: OutgoingRequest): Promise<ReplyEnvelope> {
+    const link = this.link(target);
+    const requestId = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    const started = Date.now();
+    return new Promise<ReplyEnvelope>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.settle(requestId)?.reject(new NoonError('TIMEOUT', `${req.method} on instance ${target.instanceId} gave no answer in ${Date.now() - started} ms`));
+      }, Math.max(1, req.timeoutMs));
+      this.pending.set(requestId, { resolve, reject, timer, instanceId: target.instanceId });
+      link.inFlight++;
+      if (!link.sender.enqueue({ kind: 'request', requestId, ...req })) {
+        this.settle(requestId)?.reject(new NoonError('BUSY', `send queue to ${target.instanceId} is full`));
+      }
+    });
+  }
+
+  /** The instance is gone: fail everything pending on it and drop the link. */
+  drop(instanceId: string, why: string): void {
+    const link = this.links.get(instanceId);
+    if (!link) return;
+    this.links.delete(instanceId);
+    link.sender.close();
+    link.socket.close();
+    for (const [id, p] of this.pending) {
+      if (p.instanceId === instanceId) this.settle(id)?.reject(new NoonError('UNAVAILABLE', `instance ${instanceId} ${why}`));
+    }
+  }
+
+  close(): void {
+    for (const id of [...this.links.keys()]) this.drop(id, 'closed');
+  }
+
+  private settle(requestId: number): Pending | undefined {
+    const p = this.pending.get(requestId);
+    if (!p) return undefined;
+    this.pending.delete(requestId);
+    clearTimeout(p.timer);
+    const link = this.links.get(p.instanceId);
+    if (link) link.inFlight--;
+    return p;
+  }
+
+  private link(target: LinkTarget): Link {
+    const existing = this.links.get(target.instanceId);
+    if (existing && existing.target.router === target.router) return existing;
+    if (existing) this.drop(target.instanceId, 'moved to a new endpoint');
+    const socket = new zmq.Dealer({
+      routingId: this.opts.identity,
+      immediate: true,
+      linger: 0,
+      sendHighWaterMark: 10_000,
+      receiveHighWaterMark: 10_000,
+      sendTimeout: this.opts.sendTimeoutMs ?? 1000,
+      maxMessageSize: 64 * 1024 * 1024,
+      heartbeatInterval: 1000,
+      heartbeatTimeout: 3000,
+    });
+    socket.connect(target.router);
+    const sender = new BatchSender((frames) => socket.send(frames), {
+      maxQueued: this.opts.maxQueued,
+      onFailure: ({ error, envelopes }) => this.failUndelivered(envelopes, target.instanceId, error),
+    });
+    const link: Link = { target, socket, sender, inFlight: 0 };
+    this.links.set(target.instanceId, link);
+    void this.receive(link);
+    return link;
+  }
+
+  private failUndelivered(envelopes: Envelope[], instanceId: string, error: Error): void {
+    for (const e of envelopes) {
+      if (e.kind === 'request') this.settle(e.requestId)?.reject(new NotDelivered(`could not send to instance ${instanceId}: ${error.message}`));
+    }
+  }
+
+  private async receive(link: Link): Promise<void> {
+    try {
+      for await (const frames of link.socket) this.dispatch(frames, link.target.instanceId);
+    } catch (err) {
+      if (!link.socket.closed) this.opts.logger.warn({ err, instance: link.target.instanceId }, 'link receive loop ended');
+    }
+  }
+
+  private dispatch(frames: Buffer[], from: string): void {
+    let envelopes: Envelope[];
+    try {
+      envelopes = decodeBatch(frames, this.opts.maxPayload);
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message, from }, 'dropped malformed message from instance');
+      return;
+    }
+    for (const e of envelopes) {
+      if (e.kind === 'reply') this.settle(e.requestId)?.resolve(e);
+      else if (e.kind === 'push') this.opts.onPush?.(e, from);
+    }
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Serves one ServiceDef over ZeroMQ: a ROUTER (requests in, replies and pushes out, one bounded
+ * BatchSender) and a PUB (room messages). Each call runs the generated Processor, under decode
+ * caps, with handlers bound to the call's context; directives the handler set ride on the reply.
+ */
+import { performance } from 'node:perf_hooks';
+import * as thrift from 'thrift';
+import * as zmq from 'zeromq';
+import { NoonError } from '../../shared/errors';
+import type { Logger } from '../../shared/log';
+import type { DecodeCaps } from '../../shared/thrift/capped';
+import { demultiplexed, openMessage, protocolClass } from '../../shared/thrift/messages';
+import { decodeBatch, type Directive, type Envelope, type RequestEnvelope } from '../../shared/wire/frames';
+import { BatchSender } from '../../shared/wire/sender';
+import type { InstanceLoad, ServiceMethods } from '../../yellow/types';
+import type { ServiceCaller } from './caller';
+import { boundHandler, callContext } from './context';
+import type { ServiceDef } from './types';
+
+export interface ServiceServerOptions {
+  host: string;
+  instanceId: string;
+  logger: Logger;
+  caps: DecodeCaps;
+  maxQueued: number;
+  maxPayload: number;
+  caller: ServiceCaller;
+  /** brokers to try when a push targets a session this instance has not seen a call from */
+  brokerIds?: () => string[];
+  onCall?(method: string, ms: number, outcome: 'ok' | 'error'): void;
+}
+
+/** Remembers which broker each session last called through, bounded (oldest forgotten first). */
+const MAX_REMEMBERED_SESSIONS = 100_000;
+
+export class ServiceServer<H> {
+  private router = new zmq.Router({ mandatory: true, handover: true, linger: 0, sendHighWaterMark: 50_000, receiveHighWaterMark: 50_000, sendTimeout: 0, maxMessageSize: 64 * 1024 * 1024 });
+  private pub = new zmq.Publisher({ linger: 0, sendHighWaterMark: 100_000 });
+  private sender: BatchSender;
+  private pubSender: BatchSender;
+  private readonly sessionVia = new Map<string, string>();
+  private inFlight = 0;
+  private elu = performance.eventLoopUtilization();
+  private eluValue = 0;
+
+  constructor(readonly def: ServiceDef<H>, private readonly opts: ServiceServerOptions) {
+    this.sender = new BatchSender((f) => this.router.send(f), {
+      maxQueued: opts.maxQueued,
+      onFailure: ({ error, peer, envelopes }) =>
+        opts.logger.warn({ err: error.message, peer: peer?.toString(), count: envelopes.length }, 'could not send to peer (gone or full)'),
+    });
+    this.pubSender = new BatchSender((f) => this.pub.send(f), { maxQueued: opts.maxQueued, onFailure: ({ error }) => opts.logger.warn({ err: error.message }, 'room publish failed') });
+  }
+
+  async start(): Promise<{ router: string; pub: string }> {
+    await this.router.bind(`tcp://${this.opts.host}:*`);
+    await this.pub.bind(`tcp://${this.opts.host}:*`);
+    void this.receive();
+    return { router: this.router.lastEndpoint as string, pub: this.pub.lastEndpoint as string };
+  }
+
+  methods(): ServiceMethods {
+    const d = this.def;
+    return {
+      thriftService: d.thriftService,
+      methods: Object.keys(d.handlers as object),
+      publicMethods: [...(d.publicMethods ?? [])],
+      idempotentMethods: [...(d.idempotentMethods ?? [])],
+      internalMethods: [...(d.internalMethods ?? [])],
+      stateful: d.stateful,
+    };
+  }
+
+  load(): InstanceLoad {
+    const now = performance.eventLoopUtilization();
+    this.eluValue = performance.eventLoopUtilization(now, this.elu).utilization;
+    this.elu = now;
+    return { inFlight: this.inFlight, elu: Number(this.eluValue.toFixed(3)) };
+  }
+
+  get queueDepth(): number {
+    return this.sender.depth;
+  }
+
+  /**
+   * Sends an Events message (and/or directives) to a session's broker. Returns false when the
+   * session's broker is unknown and there is no broker to try, or the queue is full.
+   */
+  push(sessionId: string, payload: Buffer, directives: Directive[] = [], via?: string): boolean {
+    const env: Envelope = { kind: 'push', sessionId, directives, payload };
+    const target = via ?? this.sessionVia.get(sessionId);
+    if (target) return this.sender.enqueue(env, Buffer.from(target));
+    const brokers = this.opts.brokerIds?.() ?? [];
+    for (const b of brokers) this.sender.enqueue(env, Buffer.from(b));
+    return brokers.length > 0;
+  }
+
+  /** Publishes one numbered room message; brokers subscribed to `topic` fan it out in order. */
+  publish(topic: string, seq: number, payload: Buffer): boolean {
+    return this.pubSender.enqueue({ kind: 'room', topic, seq, payload }, Buffer.from(topic));
+  }
+
+  async stop(): Promise<void> {
+    this.sender.close();
+    this.pubSender.close();
+    this.router.close();
+    this.pub.close();
+  }
+
+  private async receive(): Promise<void> {
+    try {
+      for await (const [peer, ...frames] of this.router) {
+        if (!peer) continue;
+        this.dispatch(peer, frames);
+      }
+    } catch (err) {
+      if (!this.router.closed) this.opts.logger.error({ err }, 'service receive loop ended');
+    }
+  }
+
+  private dispatch(peer: Buffer, frames: Buffer[]): void {
+    let envelopes: Envelope[];
+    try {
+      envelopes = decodeBatch(frames, this.opts.maxPayload);
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message, peer: peer.toString('latin1').slice(0, 64) }, 'dropped malformed message');
+      return;
+    }
+    for (const e of envelopes) {
+      if (e.kind === 'request') this.handle(peer, e);
+    }
+  }
+
+  private remember(sessionId: string, via: string): void {
+    if (!sessionId) return;
+    this.sessionVia.delete(sessionId);
+    this.sessionVia.set(sessionId, via);
+    if (this.sessionVia.size > MAX_REMEMBERED_SESSIONS) this.sessionVia.delete(this.sessionVia.keys().next().value as string);
+  }
+
+  private handle(peer: Buffer, req: RequestEnvelope): void {
+    const started = performance.now();
+    this.remember(req.sessionId, req.via);
+    const directives: Directive[] = [];
+    let replied = false;
+    const reply = (payload: Buffer, error?: NoonError): void => {
+      if (replied) return;
+      replied = true;
+      this.inFlight--;
+      this.opts.onCall?.(req.method, performance.now() - started, error ? 'error' : 'ok');
+      const env: Envelope = { kind: 'reply', requestId: req.requestId, directives, payload, ...(error ? { error } : {}) };
+      if (!this.sender.enqueue(env, peer)) this.opts.logger.warn({ method: req.method }, 'reply dropped: send queue full');
+    };
+    this.inFlight++;
+    try {
+      const { input } = openMessage(req.payload, this.opts.caps);
+      const kind = req.payload[0] === 0x82 ? 'compact' : 'binary';
+      const output = new (protocolClass(kind))(new thrift.TFramedTransport(undefined, (framed?: Buffer) => reply(framed ? framed.subarray(4) : Buffer.alloc(0))));
+      const ctx = callContext(req, directives, { role: this.def.role, instanceId: this.opts.instanceId, logger: this.opts.logger, caller: this.opts.caller });
+      const processor = new this.def.processor(boundHandler(this.def, ctx));
+      processor.process(demultiplexed(input), output);
+    } catch (err) {
+      reply(Buffer.alloc(0), new NoonError('PROTOCOL', `bad ${req.method} message: ${(err as Error).message}`, false));
+    }
+  }
+}
+

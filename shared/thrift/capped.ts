@@ -1,0 +1,133 @@
+/**
+ * Thrift protocols that decode under caps: string/binary size, container element count, struct
+ * nesting depth, and no length larger than the bytes left. The stock decoders enforce none of
+ * this (a 1 MiB list of one-byte elements becomes ~60 MiB of heap). Multiplexed names are
+ * stripped on read ("Player:grant" -> "grant") and added on write for clients.
+ */
+import * as thrift from 'thrift';
+
+export interface DecodeCaps {
+  maxString: number;
+  maxContainer: number;
+  maxDepth: number;
+}
+
+export const DEFAULT_CAPS: DecodeCaps = { maxString: 8192, maxContainer: 1024, maxDepth: 16 };
+
+// TypeScript mixins require a constructor typed `new (...args: any[])`; nothing else here is any.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ProtocolCtor = new (...args: any[]) => thrift.TProtocol;
+interface Borrowable {
+  borrow(): { buf: Buffer; readIndex: number; writeIndex: number };
+}
+
+function protocolError(message: string): Error {
+  return new thrift.Thrift.TProtocolException(thrift.Thrift.TProtocolExceptionType.SIZE_LIMIT, message);
+}
+
+/** A mixin so compact and binary get the same caps. */
+function capped<B extends ProtocolCtor>(Base: B) {
+  return class Capped extends Base {
+    caps: DecodeCaps = DEFAULT_CAPS;
+    depth = 0;
+    remaining(): number {
+      const b = ((this as unknown as { trans: Borrowable }).trans).borrow();
+      return b.writeIndex - b.readIndex;
+    }
+    checkCount(kind: string, size: number): void {
+      if (size > this.caps.maxContainer) throw protocolError(`${kind} of ${size} elements exceeds the limit ${this.caps.maxContainer}`);
+      if (size > this.remaining()) throw protocolError(`${kind} of ${size} elements exceeds the ${this.remaining()} bytes left`);
+    }
+    override readStructBegin(): thrift.TStruct {
+      if (++this.depth > this.caps.maxDepth) throw protocolError(`nesting deeper than ${this.caps.maxDepth}`);
+      return super.readStructBegin();
+    }
+    override readStructEnd(): void {
+      this.depth--;
+      super.readStructEnd();
+    }
+    override readListBegin(): thrift.TList {
+      const l = super.readListBegin();
+      this.checkCount('list', l.size);
+      return l;
+    }
+    override readSetBegin(): thrift.TSet {
+      const s = super.readSetBegin();
+      this.checkCount('set', s.size);
+      return s;
+    }
+    override readMapBegin(): thrift.TMap {
+      const m = super.readMapBegin();
+      this.checkCount('map', m.size);
+      return m;
+    }
+    override skip(type: thrift.Thrift.Type): void {
+      if (++this.depth > this.caps.maxDepth) throw protocolError(`nesting deeper than ${this.caps.maxDepth}`);
+      try {
+        super.skip(type);
+      } finally {
+        this.depth--;
+      }
+    }
+  };
+}
+
+function checkedLength(len: number, caps: DecodeCaps, left: number, what: string): void {
+  if (len > caps.maxString) throw protocolError(`${what} of ${len} bytes exceeds the limit ${caps.maxString}`);
+  if (len > left) throw protocolError(`${what} of ${len} bytes exceeds the ${left} bytes left`);
+}
+
+/** Peeks a compact varint length without consuming it, so we can check before the stock read allocates. */
+function peekCompactLength(buf: Buffer, pos: number, end: number): number {
+  let result = 0;
+  let shift = 0;
+  for (let i = 0; i < 5 && pos + i < end; i++) {
+    const b = buf[pos + i] as number;
+    result |= (b & 0x7f) << shift;
+    if ((b & 0x80) === 0) return result;
+    shift += 7;
+  }
+  return -1;
+}
+
+export class CappedCompactProtocol extends capped(thrift.TCompactProtocol as unknown as ProtocolCtor) {
+  static withCaps(trans: thrift.TTransport, caps: DecodeCaps): CappedCompactProtocol {
+    const p = new CappedCompactProtocol(trans);
+    p.caps = caps;
+    return p;
+  }
+  private checkNextLength(what: string): void {
+    const b = ((this as unknown as { trans: Borrowable }).trans).borrow();
+    const len = peekCompactLength(b.buf, b.readIndex, b.writeIndex);
+    checkedLength(len, this.caps, b.writeIndex - b.readIndex, what);
+  }
+  override readString(): string {
+    this.checkNextLength('string');
+    return super.readString();
+  }
+  override readBinary(): Buffer {
+    this.checkNextLength('binary');
+    return super.readBinary();
+  }
+}
+
+export class CappedBinaryProtocol extends capped(thrift.TBinaryProtocol as unknown as ProtocolCtor) {
+  static withCaps(trans: thrift.TTransport, caps: DecodeCaps): CappedBinaryProtocol {
+    const p = new CappedBinaryProtocol(trans);
+    p.caps = caps;
+    return p;
+  }
+  private checkNextLength(what: string): void {
+    const b = ((this as unknown as { trans: Borrowable }).trans).borrow();
+    if (b.writeIndex - b.readIndex < 4) return; // the stock read raises the underrun
+    checkedLength(b.buf.readInt32BE(b.readIndex), this.caps, b.writeIndex - b.readIndex - 4, what);
+  }
+  override readString(): string {
+    this.checkNextLength('string');
+    return super.readString();
+  }
+  override readBinary(): Buffer {
+    this.checkNextLength('binary');
+    return super.readBinary();
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Feeds one ZeroMQ socket from one bounded queue. zeromq.js allows a single send() in flight per
+ * socket, so everything enqueued while a send is in flight leaves together in the next message
+ * to the same peer (one ZeroMQ message per peer per turn under load); a lone envelope leaves at
+ * once. When `maxQueued` envelopes wait, enqueue() returns false and the caller answers BUSY.
+ */
+import { encodeBatch, MAX_BATCH, type Envelope } from './frames';
+
+export interface SendFailure {
+  error: Error;
+  peer: Buffer | undefined;
+  envelopes: Envelope[];
+}
+
+export interface SenderOptions {
+  maxQueued: number;
+  /** called for envelopes a send rejected (peer unreachable, send timeout, socket closed) */
+  onFailure(f: SendFailure): void;
+}
+
+interface PeerQueue {
+  peer: Buffer | undefined;
+  envelopes: Envelope[];
+}
+
+export class BatchSender {
+  private queues = new Map<string, PeerQueue>();
+  private queued = 0;
+  private pumping = false;
+  private closed = false;
+
+  constructor(private readonly send: (frames: Buffer[]) => Promise<void>, private readonly opts: SenderOptions) {}
+
+  get depth(): number {
+    return this.queued;
+  }
+
+  /** `peer` is the routing identity for ROUTER sockets, undefined for DEALER/PUB. */
+  enqueue(envelope: Envelope, peer?: Buffer): boolean {
+    if (this.closed || this.queued >= this.opts.maxQueued) return false;
+    const key = peer === undefined ? '' : peer.toString('latin1');
+    let q = this.queues.get(key);
+    if (!q) {
+      q = { peer, envelopes: [] };
+      this.queues.set(key, q);
+    }
+    q.envelopes.push(envelope);
+    this.queued++;
+    if (!this.pumping) void this.pump();
+    return true;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.queues.size > 0 && !this.closed) {
+        const batch = this.queues;
+        this.queues = new Map();
+        for (const q of batch.values()) await this.sendPeer(q);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async sendPeer(q: PeerQueue): Promise<void> {
+    for (let i = 0; i < q.envelopes.length; i += MAX_BATCH) {
+      const part = q.envelopes.slice(i, i + MAX_BATCH);
+      this.queued -= part.length;
+      const frames = encodeBatch(part);
+      try {
+        await this.send(q.peer === undefined ? frames : [q.peer, ...frames]);
+      } catch (error) {
+        this.opts.onFailure({ error: error as Error, peer: q.peer, envelopes: part });
+      }
+    }
+  }
+}
