@@ -21,13 +21,15 @@ export interface CallMeta {
   via: string;
   /** absolute deadline, Date.now() ms */
   deadline: number;
+  /** call exactly this instance (a room's or a match's owner); no fallback to another */
+  instanceId?: string;
 }
 
 export function pickLeastLoaded(candidates: InstanceRecord[], links: Links, exclude: ReadonlySet<string>): InstanceRecord | undefined {
   let best: InstanceRecord | undefined;
   let bestScore = Infinity;
   for (const c of candidates) {
-    if (exclude.has(c.instanceId) || !c.endpoints.router) continue;
+    if (exclude.has(c.instanceId) || !c.endpoints.router || links.isSuspect(c.instanceId)) continue;
     // Our own in-flight count is exact and current; the reported load breaks ties across callers.
     const score = links.inFlight(c.instanceId) * 1000 + c.load.inFlight + Math.random();
     if (score < bestScore) {
@@ -38,6 +40,13 @@ export function pickLeastLoaded(candidates: InstanceRecord[], links: Links, excl
   return best;
 }
 
+function pinned(candidates: InstanceRecord[], instanceId: string, tried: ReadonlySet<string>): InstanceRecord | undefined {
+  if (tried.has(instanceId)) return undefined;
+  const c = candidates.find((r) => r.instanceId === instanceId);
+  if (!c) throw new NoonError('UNAVAILABLE', `instance ${instanceId} is not live`);
+  return c;
+}
+
 export class ServiceCaller {
   constructor(private readonly directory: InstanceSource, readonly links: Links) {}
 
@@ -46,7 +55,7 @@ export class ServiceCaller {
     const tried = new Set<string>();
     for (let attempt = 0; attempt < 2; attempt++) {
       const candidates = this.directory.instances({ thriftService });
-      const target = pickLeastLoaded(candidates, this.links, tried);
+      const target = meta.instanceId === undefined ? pickLeastLoaded(candidates, this.links, tried) : pinned(candidates, meta.instanceId, tried);
       if (!target?.endpoints.router) {
         throw new NoonError('UNAVAILABLE', `${thriftService} has no live instance${tried.size ? ` besides ${[...tried].join(', ')}` : ''}`);
       }

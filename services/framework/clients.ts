@@ -6,6 +6,7 @@ import { Chat, Duel, Leaderboard, Player, Sso } from '../../shared/protocol';
 import { NoonError } from '../../shared/errors';
 import { ThriftChannel, type OutgoingCall } from '../../shared/thrift/channel';
 import type { DecodeCaps } from '../../shared/thrift/capped';
+import type { Directive } from '../../shared/wire/frames';
 import type { CallMeta, ServiceCaller } from './caller';
 
 export interface ServiceClients {
@@ -19,12 +20,17 @@ export interface ServiceClients {
 /** Replies from our own services are trusted more than client input, but still bounded. */
 const REPLY_CAPS: DecodeCaps = { maxString: 1 << 20, maxContainer: 100_000, maxDepth: 32 };
 
-export function serviceClients(caller: ServiceCaller, meta: () => CallMeta): ServiceClients {
+/**
+ * `onDirectives` receives the directives of every nested reply: what an inner service asks of the
+ * broker (bind this session to me, subscribe to my room) rides on the outer reply.
+ */
+export function serviceClients(caller: ServiceCaller, meta: () => CallMeta, onDirectives?: (ds: Directive[]) => void): ServiceClients {
   const channel: ThriftChannel = new ThriftChannel(
     (call: OutgoingCall) => {
       caller
         .call(call.service, call.header.name.slice(call.service.length + 1), call.framed.subarray(4), meta())
         .then((reply) => {
+          if (reply.directives.length > 0) onDirectives?.(reply.directives);
           if (reply.error) channel.fail(call.header.seqid, reply.error);
           else channel.receive(reply.payload);
         })

@@ -12,12 +12,15 @@ export interface ContextDeps {
   instanceId: string;
   logger: Logger;
   caller: ServiceCaller;
+  ownerOf(key: string): string | undefined;
 }
 
 export function callContext(req: RequestEnvelope, directives: Directive[], deps: ContextDeps): CallContext {
   const deadline = Date.now() + req.timeoutMs;
   const log = deps.logger.child({ trace: req.traceId, method: req.method });
   let clients: CallContext['services'] | undefined;
+  const meta = (instanceId?: string) => () => ({ sessionId: ctx.sessionId, userId: ctx.userId, traceId: req.traceId, via: deps.instanceId, deadline, ...(instanceId ? { instanceId } : {}) });
+  const collect = (ds: Directive[]): void => void directives.push(...ds);
   const ctx: CallContext = {
     traceId: req.traceId,
     sessionId: req.sessionId,
@@ -27,9 +30,11 @@ export function callContext(req: RequestEnvelope, directives: Directive[], deps:
     log,
     instanceId: deps.instanceId,
     get services() {
-      clients ??= serviceClients(deps.caller, () => ({ sessionId: ctx.sessionId, userId: ctx.userId, traceId: req.traceId, via: deps.instanceId, deadline }));
+      clients ??= serviceClients(deps.caller, meta(), collect);
       return clients;
     },
+    servicesAt: (instanceId) => serviceClients(deps.caller, meta(instanceId), collect),
+    ownerOf: (key) => deps.ownerOf(key),
     authenticate: (s) => {
       ctx.sessionId = s.sessionId;
       ctx.userId = s.userId;
@@ -38,7 +43,7 @@ export function callContext(req: RequestEnvelope, directives: Directive[], deps:
     logout: () => directives.push({ type: 'logout' }),
     bind: (sessionId = ctx.sessionId, instanceId = deps.instanceId) => directives.push({ type: 'bind', service: deps.role, instanceId, sessionId }),
     unbind: (sessionId = ctx.sessionId) => directives.push({ type: 'unbind', service: deps.role, sessionId }),
-    subscribe: (topic) => directives.push({ type: 'subscribe', topic, instanceId: deps.instanceId }),
+    subscribe: (topic, publisher = deps.instanceId) => directives.push({ type: 'subscribe', topic, instanceId: publisher }),
     unsubscribe: (topic) => directives.push({ type: 'unsubscribe', topic }),
   };
   return ctx;

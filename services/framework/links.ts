@@ -47,6 +47,8 @@ export interface LinksOptions {
   maxPayload: number;
   /** how long a send may wait for a connected peer before the request is failed (ms) */
   sendTimeoutMs?: number;
+  /** how long an instance whose connection dropped is avoided (ms); default 3000 */
+  suspectMs?: number;
   onPush?(push: PushEnvelope, from: string): void;
 }
 
@@ -54,8 +56,21 @@ export class Links {
   private readonly links = new Map<string, Link>();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private readonly suspects = new Map<string, number>();
+  private readonly suspectMs: number;
 
-  constructor(private readonly opts: LinksOptions) {}
+  constructor(private readonly opts: LinksOptions) {
+    this.suspectMs = opts.suspectMs ?? 3000;
+  }
+
+  /** True for a while after the instance's connection dropped (callers pick another). */
+  isSuspect(instanceId: string): boolean {
+    const until = this.suspects.get(instanceId);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.suspects.delete(instanceId);
+    return false;
+  }
 
   inFlight(instanceId: string): number {
     return this.links.get(instanceId)?.inFlight ?? 0;
@@ -125,6 +140,12 @@ export class Links {
       heartbeatTimeout: 3000,
     });
     socket.connect(target.router);
+    // A killed peer resets the TCP connection: fail its calls now instead of at their deadline,
+    // and keep new calls away from it until Yellow confirms (or it reconnects).
+    socket.events.on('disconnect', () => {
+      this.suspects.set(target.instanceId, Date.now() + this.suspectMs);
+      this.drop(target.instanceId, 'disconnected');
+    });
     const sender = new BatchSender((frames) => socket.send(frames), {
       maxQueued: this.opts.maxQueued,
       onFailure: ({ error, envelopes }) => this.failUndelivered(envelopes, target.instanceId, error),

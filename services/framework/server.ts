@@ -27,6 +27,8 @@ export interface ServiceServerOptions {
   caller: ServiceCaller;
   /** brokers to try when a push targets a session this instance has not seen a call from */
   brokerIds?: () => string[];
+  /** rendezvous owner of a key among the live instances of this service */
+  ownerOf(key: string): string | undefined;
   onCall?(method: string, ms: number, outcome: 'ok' | 'error'): void;
 }
 
@@ -156,7 +158,7 @@ export class ServiceServer<H> {
       const { input } = openMessage(req.payload, this.opts.caps);
       const kind = req.payload[0] === 0x82 ? 'compact' : 'binary';
       const output = new (protocolClass(kind))(new thrift.TFramedTransport(undefined, (framed?: Buffer) => reply(framed ? framed.subarray(4) : Buffer.alloc(0))));
-      const ctx = callContext(req, directives, { role: this.def.role, instanceId: this.opts.instanceId, logger: this.opts.logger, caller: this.opts.caller });
+      const ctx = callContext(req, directives, { role: this.def.role, instanceId: this.opts.instanceId, logger: this.opts.logger, caller: this.opts.caller, ownerOf: this.opts.ownerOf });
       const processor = new this.def.processor(boundHandler(this.def, ctx));
       processor.process(demultiplexed(input), output);
     } catch (err) {

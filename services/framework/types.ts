@@ -21,6 +21,10 @@ export interface CallContext {
   instanceId: string;
   /** awaitable clients of the other services, with this call's session, trace and deadline */
   services: ServiceClients;
+  /** clients whose calls all go to one instance (e.g. the owner of a room); UNAVAILABLE if it is gone */
+  servicesAt(instanceId: string): ServiceClients;
+  /** the live instance of this service that owns `key` (rendezvous hash) */
+  ownerOf(key: string): string | undefined;
   /** make the caller's connection logged in as this session (sso only) */
   authenticate(session: { sessionId: string; userId: string; username: string }): void;
   logout(): void;
@@ -28,7 +32,7 @@ export interface CallContext {
   bind(sessionId?: string, instanceId?: string): void;
   unbind(sessionId?: string): void;
   /** have the caller's broker deliver messages of this room topic to the caller */
-  subscribe(topic: string): void;
+  subscribe(topic: string, publisherInstanceId?: string): void;
   unsubscribe(topic: string): void;
 }
 

@@ -132,6 +132,8 @@ service Player {
   Unit evolve(1: UnitRequest req) throws (1: GameError err),
   RoundResult playRound(1: RoundRequest req) throws (1: GameError err),
   Wallet grant(1: GrantRequest req) throws (1: GameError err),
+  // service-to-service (sso on register): creates the player with its starter wallet and units; idempotent
+  Profile createProfile(1: string userId, 2: string username) throws (1: GameError err),
   Pong ping(),
 }
 
@@ -202,14 +204,14 @@ struct ChatMessage {
   6: i64 sentAtMs,
 }
 
-struct JoinResult {
+struct RoomSnapshot {
   1: string roomId,
   2: i64 lastSeq,
   3: list<ChatMessage> recent,
 }
 
 service Chat {
-  JoinResult join(1: string roomId) throws (1: GameError err),
+  RoomSnapshot join(1: string roomId) throws (1: GameError err),
   void leave(1: string roomId) throws (1: GameError err),
   ChatMessage say(1: string roomId, 2: string text) throws (1: GameError err),
   list<ChatMessage> history(1: string roomId, 2: i64 afterSeq, 3: i32 limit) throws (1: GameError err),
@@ -229,7 +231,7 @@ service Leaderboard {
   RankEntry myRank(1: string board) throws (1: GameError err),
   list<RankEntry> around(1: string board, 2: i32 radius) throws (1: GameError err),
   // service-to-service: add delta to a user's score
-  RankEntry report(1: string board, 2: string userId, 3: i64 delta) throws (1: GameError err),
+  RankEntry report(1: string board, 2: string userId, 3: string username, 4: i64 delta, 5: string idempotencyKey) throws (1: GameError err),
   Pong ping(),
 }
 

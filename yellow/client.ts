@@ -1,0 +1,197 @@
+/**
+ * Yellow's client, for providers (register, heartbeat, deregister) and consumers (query, watch).
+ *
+ * Provider side: the registration goes to every configured Yellow over its own DEALER, and a
+ * heartbeat follows every heartbeatMs. A Yellow that answers `unknown` (it restarted or expired
+ * us) gets the registration again; a Yellow that is down is simply retried on the next beat.
+ * Nothing here waits on a Yellow in a way that can pile up: one outstanding request per op per
+ * Yellow, each with a deadline.
+ */
+import { NoonError } from '../shared/errors';
+import type { Logger } from '../shared/log';
+import type { Directory } from './directory';
+import { YellowLink } from './link';
+import type { RegistryFilter } from './registry';
+import type { InstanceLoad, InstanceRecord, InstanceRegistration } from './types';
+import { validateRegistration } from './validate';
+import { Watcher } from './watcher';
+
+export interface YellowClientOptions {
+  /** Yellow ROUTER endpoints, tcp://host:port */
+  endpoints: string[];
+  heartbeatMs: number;
+  missLimit?: number;
+  logger: Logger;
+  /** deadline of one query/drain/deregister round; default max(heartbeatMs, 1000) */
+  queryTimeoutMs?: number;
+}
+
+interface ProviderState {
+  reg: InstanceRegistration;
+  /** per link: the epoch that Yellow gave us, undefined until it acknowledged a registration */
+  epochs: Array<number | undefined>;
+  timer: NodeJS.Timeout;
+}
+
+export class YellowClient {
+  private readonly links: YellowLink[];
+  private readonly logger: Logger;
+  private readonly queryTimeoutMs: number;
+  private provider?: ProviderState;
+  private watcher?: Watcher;
+  private started = false;
+
+  constructor(private readonly opts: YellowClientOptions) {
+    if (opts.endpoints.length === 0) throw new NoonError('BAD_REQUEST', 'YellowClient needs at least one Yellow endpoint');
+    this.logger = opts.logger;
+    this.queryTimeoutMs = opts.queryTimeoutMs ?? Math.max(opts.heartbeatMs, 1000);
+    this.links = opts.endpoints.map((e) => new YellowLink(e, opts.logger));
+  }
+
+  start(): Promise<void> {
+    if (!this.started) for (const link of this.links) link.start();
+    this.started = true;
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    if (this.provider) clearInterval(this.provider.timer);
+    this.provider = undefined;
+    await this.watcher?.stop();
+    this.watcher = undefined;
+    await Promise.all(this.links.map((l) => l.stop()));
+  }
+
+  /**
+   * Registers with every Yellow and keeps heartbeating until deregister()/stop(). Resolves once
+   * one Yellow acknowledged; rejects (UNAVAILABLE) if none did within queryTimeoutMs, but keeps
+   * trying in the background either way, so a caller may log the rejection and carry on.
+   */
+  async register(reg: InstanceRegistration): Promise<void> {
+    const clean = validateRegistration(reg);
+    await this.start();
+    if (this.provider) clearInterval(this.provider.timer);
+    const timer = setInterval(() => this.beat(), this.opts.heartbeatMs);
+    const state: ProviderState = { reg: clean, epochs: this.links.map(() => undefined), timer };
+    this.provider = state;
+    const attempts = this.links.map((_, i) => this.registerOn(i, state));
+    await this.firstSuccess(attempts, 'register');
+  }
+
+  /** The load sent with the next heartbeat (and with any re-registration). */
+  setLoad(load: InstanceLoad): void {
+    if (this.provider) this.provider.reg.load = { ...load };
+  }
+
+  /** Best effort: tells every Yellow we are leaving, waits at most queryTimeoutMs. */
+  async deregister(): Promise<void> {
+    const state = this.provider;
+    if (!state) return;
+    clearInterval(state.timer);
+    this.provider = undefined;
+    const req = { op: 'deregister' as const, instanceId: state.reg.instanceId };
+    await Promise.allSettled(this.links.map((l) => l.request<'deregister'>(req, this.queryTimeoutMs)));
+  }
+
+  /** Operator op: marks an instance draining (or not) on every Yellow; resolves if any Yellow knew it. */
+  async drain(instanceId: string, draining: boolean): Promise<void> {
+    await this.start();
+    const req = { op: 'drain' as const, instanceId, draining };
+    const key = `drain:${instanceId}:${draining}`;
+    const results = await Promise.allSettled(this.links.map((l) => l.request<'drain'>(req, this.queryTimeoutMs, key)));
+    if (results.some((r) => r.status === 'fulfilled' && r.value.found)) return;
+    if (results.some((r) => r.status === 'fulfilled')) throw new NoonError('NOT_FOUND', `no Yellow knows instance ${instanceId}`);
+    throw new NoonError('UNAVAILABLE', `no Yellow answered drain within ${this.queryTimeoutMs} ms (${this.opts.endpoints.join(', ')})`);
+  }
+
+  /**
+   * Asks every Yellow at once and returns the first answer from a Yellow that is not warming up,
+   * preferring earlier endpoints only by arrival. If every answer comes from a warming-up Yellow,
+   * returns their union. Rejects with UNAVAILABLE if none answers within queryTimeoutMs.
+   */
+  async query(filter?: RegistryFilter): Promise<InstanceRecord[]> {
+    await this.start();
+    const started = Date.now();
+    const req = filter ? { op: 'query' as const, filter } : { op: 'query' as const };
+    const key = `query:${JSON.stringify(filter ?? {})}`;
+    const asks = this.links.map((l) => l.request<'query'>(req, this.queryTimeoutMs, key));
+    const warming: InstanceRecord[][] = [];
+    const first = await new Promise<InstanceRecord[] | undefined>((resolve) => {
+      let left = asks.length;
+      const done = (): void => {
+        if (--left === 0) resolve(warming.length > 0 ? unionOf(warming) : undefined);
+      };
+      for (const ask of asks) {
+        ask.then((a) => (a.warmingUp ? warming.push(a.instances) : resolve(a.instances))).then(done, done);
+      }
+    });
+    if (first) return first;
+    throw new NoonError('UNAVAILABLE', `no Yellow answered query within ${Date.now() - started} ms (${this.opts.endpoints.join(', ')})`);
+  }
+
+  /**
+   * Starts (once) a Directory kept current from every Yellow. Resolves after the first poll round,
+   * even if no Yellow answered (the table is then empty and fills when one does).
+   */
+  async watch(): Promise<Directory> {
+    await this.start();
+    if (!this.watcher) {
+      this.watcher = new Watcher({ links: this.links, heartbeatMs: this.opts.heartbeatMs, queryTimeoutMs: this.queryTimeoutMs, logger: this.logger });
+      await this.watcher.start();
+    }
+    return this.watcher.directory;
+  }
+
+  private beat(): void {
+    const state = this.provider;
+    if (!state) return;
+    state.epochs.forEach((epoch, i) => {
+      if (epoch === undefined) void this.registerOn(i, state).catch(() => undefined);
+      else this.heartbeatOn(i, state);
+    });
+  }
+
+  private heartbeatOn(i: number, state: ProviderState): void {
+    const link = this.links[i];
+    if (!link || link.busy('heartbeat')) return;
+    const req = { op: 'heartbeat' as const, instanceId: state.reg.instanceId, load: state.reg.load };
+    link.request<'heartbeat'>(req, this.opts.heartbeatMs).then(
+      (r) => {
+        if (r.status === 'ok' || this.provider !== state) return;
+        this.logger.info({ yellow: link.endpoint }, 'yellow does not know us; registering again');
+        state.epochs[i] = undefined;
+        void this.registerOn(i, state).catch(() => undefined);
+      },
+      (e: unknown) => this.logger.debug({ err: e, yellow: link.endpoint }, 'heartbeat not answered'),
+    );
+  }
+
+  private async registerOn(i: number, state: ProviderState): Promise<number> {
+    const link = this.links[i];
+    if (!link) throw new NoonError('INTERNAL', `no link ${i}`);
+    try {
+      const r = await link.request<'register'>({ op: 'register', reg: state.reg }, this.queryTimeoutMs);
+      if (this.provider === state) state.epochs[i] = r.epoch;
+      this.logger.info({ yellow: link.endpoint, epoch: r.epoch }, 'registered with yellow');
+      return r.epoch;
+    } catch (e) {
+      this.logger.debug({ err: e, yellow: link.endpoint }, 'registration not acknowledged; retrying on next beat');
+      throw e;
+    }
+  }
+
+  private async firstSuccess(attempts: Array<Promise<number>>, what: string): Promise<void> {
+    try {
+      await Promise.any(attempts);
+    } catch {
+      throw new NoonError('UNAVAILABLE', `no Yellow acknowledged ${what} within ${this.queryTimeoutMs} ms (${this.opts.endpoints.join(', ')}); still retrying`);
+    }
+  }
+}
+
+/** Merges answers; an instance seen twice keeps the first record. */
+function unionOf(lists: InstanceRecord[][]): InstanceRecord[] {
+  const byId = new Map<string, InstanceRecord>();
+  for (const r of lists.flat()) if (!byId.has(r.instanceId)) byId.set(r.instanceId, r);
+  return [...byId.values()];
+}
