@@ -15,11 +15,13 @@ export interface ContextDeps {
   ownerOf(key: string): string | undefined;
 }
 
+// Nested calls keep the caller's `via`: it names the broker holding the session's connection,
+// which is where any instance the call reaches must push to.
 export function callContext(req: RequestEnvelope, directives: Directive[], deps: ContextDeps): CallContext {
   const deadline = Date.now() + req.timeoutMs;
   const log = deps.logger.child({ trace: req.traceId, method: req.method });
   let clients: CallContext['services'] | undefined;
-  const meta = (instanceId?: string) => () => ({ sessionId: ctx.sessionId, userId: ctx.userId, traceId: req.traceId, via: deps.instanceId, deadline, ...(instanceId ? { instanceId } : {}) });
+  const meta = (instanceId?: string) => () => ({ sessionId: ctx.sessionId, userId: ctx.userId, traceId: req.traceId, via: req.via, deadline, ...(instanceId ? { instanceId } : {}) });
   const collect = (ds: Directive[]): void => void directives.push(...ds);
   const ctx: CallContext = {
     traceId: req.traceId,

@@ -98,6 +98,14 @@ export class Links {
     });
   }
 
+  /**
+   * Connects ahead of any request, so the instance can push to us (brokers connect to every
+   * service instance they learn of).
+   */
+  connect(target: LinkTarget): void {
+    this.link(target);
+  }
+
   /** The instance is gone: fail everything pending on it and drop the link. */
   drop(instanceId: string, why: string): void {
     const link = this.links.get(instanceId);

@@ -1,0 +1,35 @@
+/**
+ * Opens the process's Db: Postgres when a URL is configured, else embedded PGlite with its files
+ * in `${dataDir}/pglite` (or in memory when there is no data dir either).
+ */
+import { join } from 'node:path';
+import type { Logger } from '../log';
+import { PgDb, type PgDbOptions } from './pg';
+import { PgliteDb } from './pglite';
+import type { Db } from './sql';
+
+export interface OpenDbOptions {
+  pgUrl?: string;
+  dataDir?: string;
+  schema?: string;
+  logger: Logger;
+  /** Extra pool settings for pg (timeouts, size); ignored by PGlite. */
+  pg?: Omit<PgDbOptions, 'url' | 'logger' | 'schema'>;
+}
+
+export async function openDb(opts: OpenDbOptions): Promise<Db> {
+  if (opts.pgUrl !== undefined) {
+    const db = new PgDb({ ...opts.pg, url: opts.pgUrl, schema: opts.schema, logger: opts.logger });
+    try {
+      await db.start();
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    return db;
+  }
+  const dir = opts.dataDir === undefined ? undefined : join(opts.dataDir, 'pglite');
+  const db = new PgliteDb({ dir, schema: opts.schema, logger: opts.logger });
+  await db.start();
+  return db;
+}

@@ -1,0 +1,189 @@
+/**
+ * Kv over several Redis shards with client-side consistent hashing (hash-ring.ts). A key goes to
+ * one shard, chosen by its `{tag}` if it has one; nothing here spans shards, so a room's keys
+ * must share a tag. There is no automatic resharding: adding a shard moves ~1/N of the keys, which
+ * then miss once and are rebuilt from Postgres. A dead shard rejects fast (redis-shard.ts); the
+ * other shards keep serving.
+ */
+import type { Logger } from '../log';
+import { NoonError } from '../errors';
+import { HashRing } from './hash-ring';
+import { checkCap, checkScore, checkTtl, parseScore, type Kv, type ScoredMember } from './kv';
+import { RedisShard, type ShardOptions } from './redis-shard';
+import { parseShardUrl } from './redis-url';
+
+export interface RedisKvOptions extends Omit<ShardOptions, 'logger'> {
+  shards: readonly string[];
+  logger: Logger;
+  /** Prepended to every key (not hashed), so several deployments or test runs can share servers. */
+  keyPrefix?: string;
+  /** Virtual nodes per shard (default 160). */
+  vnodes?: number;
+  /** How long start() waits for the shards to connect, ms (default 2000). */
+  startTimeoutMs?: number;
+}
+
+/** ZADD arguments per command, so one huge batch does not block the server. */
+const ZADD_CHUNK = 500;
+
+function pairs(flat: unknown): ScoredMember[] {
+  if (!Array.isArray(flat)) return [];
+  const out: ScoredMember[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ member: String(flat[i]), score: parseScore(String(flat[i + 1])) });
+  return out;
+}
+
+/** MULTI/EXEC answers [err, reply] per command; the first error is the transaction's error. */
+function execResult(res: [Error | null, unknown][] | null): unknown[] {
+  if (res === null) throw new NoonError('UNAVAILABLE', 'redis transaction was discarded');
+  for (const [err] of res) if (err !== null) throw err;
+  return res.map(([, v]) => v);
+}
+
+export class RedisKv implements Kv {
+  private readonly ring: HashRing;
+  private readonly shards = new Map<string, RedisShard>();
+  private readonly prefix: string;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: RedisKvOptions) {
+    if (opts.shards.length === 0) throw new NoonError('INTERNAL', 'RedisKv needs at least one shard URL', false);
+    this.log = opts.logger.child({ component: 'redis-kv' });
+    this.prefix = opts.keyPrefix ?? '';
+    // Validate every URL before connecting anything, so a bad list leaks no reconnecting client.
+    const targets = opts.shards.map(parseShardUrl);
+    const ids = new Set(targets.map((t) => t.id));
+    if (ids.size !== targets.length) throw new NoonError('INTERNAL', `duplicate redis shard in ${[...ids].join(', ')}`, false);
+    for (const target of targets) this.shards.set(target.id, new RedisShard(target, { ...opts, logger: opts.logger }));
+    this.ring = new HashRing(this.shards.keys(), opts.vnodes ?? 160);
+  }
+
+  /**
+   * Waits for the shards to connect. A shard still down at the deadline is logged and left
+   * reconnecting: its keys fail fast (callers fall back to Postgres) until it comes up.
+   */
+  async start(): Promise<void> {
+    const deadline = this.opts.startTimeoutMs ?? 2000;
+    const ready = await Promise.all([...this.shards.values()].map(async (s) => [s.id, await s.waitReady(deadline)] as const));
+    const down = ready.filter(([, ok]) => !ok).map(([id]) => id);
+    if (down.length > 0) this.log.warn({ down }, 'redis shards not reachable at start; their keys fail fast until they are');
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.shards.values()].map((s) => s.close()));
+  }
+
+  /** The shard id (credential-free URL) that owns key. */
+  shardFor(key: string): string {
+    return this.ring.nodeFor(key);
+  }
+
+  /** Breaker state per shard, for health endpoints and metrics. */
+  health(): Record<string, string> {
+    const out: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (const [id, s] of this.shards) out[id] = s.state;
+    return out;
+  }
+
+  private on<T>(key: string, fn: (c: RedisShard['client'], k: string) => Promise<T>): Promise<T> {
+    const shard = this.shards.get(this.ring.nodeFor(key))!;
+    const full = this.prefix + key;
+    return shard.run((c) => fn(c, full));
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.on(key, (c, k) => c.get(k));
+  }
+
+  async set(key: string, value: string, ttlMs?: number): Promise<void> {
+    checkTtl(ttlMs);
+    await this.on(key, (c, k) => (ttlMs === undefined ? c.set(k, value) : c.set(k, value, 'PX', ttlMs)));
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    checkTtl(ttlMs);
+    const res = await this.on(key, (c, k) => (ttlMs === undefined ? c.set(k, value, 'NX') : c.set(k, value, 'PX', ttlMs, 'NX')));
+    return res === 'OK';
+  }
+
+  async del(key: string): Promise<boolean> {
+    return (await this.on(key, (c, k) => c.del(k))) > 0;
+  }
+
+  async incr(key: string): Promise<number> {
+    return this.on(key, (c, k) => c.incr(k));
+  }
+
+  async expire(key: string, ttlMs: number): Promise<boolean> {
+    checkTtl(ttlMs);
+    return (await this.on(key, (c, k) => c.pexpire(k, ttlMs))) === 1;
+  }
+
+  async hset(key: string, field: string, value: string): Promise<void> {
+    await this.on(key, (c, k) => c.hset(k, field, value));
+  }
+
+  async hget(key: string, field: string): Promise<string | null> {
+    return this.on(key, (c, k) => c.hget(k, field));
+  }
+
+  async hdel(key: string, field: string): Promise<boolean> {
+    return (await this.on(key, (c, k) => c.hdel(k, field))) > 0;
+  }
+
+  async hgetall(key: string): Promise<Record<string, string>> {
+    const raw = await this.on(key, (c, k) => c.hgetall(k));
+    const out: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (const f of Object.keys(raw)) out[f] = String(raw[f]);
+    return out;
+  }
+
+  async pushCapped(key: string, value: string, cap: number): Promise<void> {
+    checkCap(cap);
+    await this.on(key, async (c, k) => execResult(await c.multi().rpush(k, value).ltrim(k, -cap, -1).exec()));
+  }
+
+  async range(key: string, start: number, stop: number): Promise<string[]> {
+    return this.on(key, (c, k) => c.lrange(k, start, stop));
+  }
+
+  async zincrby(key: string, delta: number, member: string): Promise<number> {
+    checkScore(delta);
+    return parseScore(String(await this.on(key, (c, k) => c.zincrby(k, delta, member))));
+  }
+
+  async zadd(key: string, score: number, member: string): Promise<void> {
+    checkScore(score);
+    await this.on(key, (c, k) => c.zadd(k, score, member));
+  }
+
+  async zaddMany(key: string, entries: readonly ScoredMember[]): Promise<void> {
+    for (const e of entries) checkScore(e.score);
+    if (entries.length === 0) return;
+    await this.on(key, async (c, k) => {
+      const tx = c.multi();
+      for (let i = 0; i < entries.length; i += ZADD_CHUNK) {
+        const args = entries.slice(i, i + ZADD_CHUNK).flatMap((e) => [e.score, e.member]);
+        tx.zadd(k, ...args);
+      }
+      return execResult(await tx.exec());
+    });
+  }
+
+  async zscore(key: string, member: string): Promise<number | null> {
+    const s = await this.on(key, (c, k) => c.zscore(k, member));
+    return s === null ? null : parseScore(String(s));
+  }
+
+  async zrevrank(key: string, member: string): Promise<number | null> {
+    return this.on(key, (c, k) => c.zrevrank(k, member));
+  }
+
+  async zrevrange(key: string, start: number, stop: number): Promise<ScoredMember[]> {
+    return pairs(await this.on(key, (c, k) => c.zrevrange(k, start, stop, 'WITHSCORES')));
+  }
+
+  async zcard(key: string): Promise<number> {
+    return this.on(key, (c, k) => c.zcard(k));
+  }
+}
