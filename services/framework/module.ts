@@ -16,3 +16,11 @@ export interface ServiceModule<H = unknown> {
   migrations: readonly Migration[];
   build(env: ServiceEnv, deps: ServiceDeps): ServiceDef<H> | Promise<ServiceDef<H>>;
 }
+
+/**
+ * A module of any service, for lists of modules (`noon up`, test clusters). TypeScript has no
+ * existential types; each module is still checked against its own handler interface where it
+ * is defined.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyServiceModule = ServiceModule<any>;

@@ -1,0 +1,162 @@
+/**
+ * The HappyBroker core: takes each client message, reads only its header, routes it by type or
+ * by session, forwards the bytes untouched over ZeroMQ, and writes the reply back. Everything a
+ * client can get wrong is answered with a clear TApplicationException or a disconnect, never a
+ * crash, and never touches another connection.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../shared/config';
+import { NoonError, type ErrorCode } from '../shared/errors';
+import type { Logger } from '../shared/log';
+import type { Metrics } from '../shared/metrics';
+import { MessageType, peekHeader, ProtocolError, splitMultiplexed, type MessageHeader } from '../shared/thrift/header';
+import type { ReplyEnvelope } from '../shared/wire/frames';
+import { pickLeastLoaded } from '../services/framework/caller';
+import { Links, NotDelivered } from '../services/framework/links';
+import type { ClientConn } from '../edge/client-conn';
+import { errorReply } from '../edge/replies';
+import { route, type Route } from './route';
+import type { RoutingTable } from './routing-table';
+import type { Sessions } from './sessions';
+
+/** Unknown methods or calls before login a connection may make before it is closed. */
+const MAX_STRIKES = 3;
+
+export interface GatewayDeps {
+  instanceId: string;
+  cfg: Config;
+  logger: Logger;
+  metrics: Metrics;
+  links: Links;
+  table: () => RoutingTable;
+  sessions: Sessions;
+}
+
+export class Gateway {
+  private traceSeq = 0;
+  private readonly tracePrefix = randomBytes(3).toString('hex');
+  inFlight = 0;
+
+  constructor(private readonly d: GatewayDeps) {}
+
+  /** One complete Thrift message from a client. Never throws. */
+  onMessage(conn: ClientConn, bytes: Buffer): void {
+    conn.lastActivity = Date.now();
+    conn.messages++;
+    let header: MessageHeader;
+    try {
+      header = peekHeader(bytes, this.d.cfg.maxMethodName);
+      if (header.type !== MessageType.CALL) throw new ProtocolError(`clients may only send CALL messages, not type ${header.type}`);
+    } catch (err) {
+      this.d.metrics.drops.inc({ reason: 'protocol_error' });
+      conn.close(`protocol error: ${(err as Error).message}`);
+      return;
+    }
+    conn.protocol = header.protocol;
+    if (!conn.bucket.take(conn.lastActivity)) {
+      this.d.metrics.drops.inc({ reason: 'rate_limited' });
+      // A client that keeps flooding past a whole burst of refusals is cut off.
+      if (++conn.refusedInARow > this.d.cfg.callsPerSecond * 2) conn.close(`flood: over ${this.d.cfg.callsPerSecond} calls/s`);
+      else conn.send(errorReply(header, 'RATE_LIMITED', `over ${this.d.cfg.callsPerSecond} calls/s on this connection`));
+      return;
+    }
+    conn.refusedInARow = 0;
+    if (conn.inFlight >= this.d.cfg.maxInFlight) {
+      this.d.metrics.drops.inc({ reason: 'too_many_in_flight' });
+      conn.send(errorReply(header, 'BUSY', `more than ${this.d.cfg.maxInFlight} calls in flight on this connection`));
+      return;
+    }
+    let target: { service: string; method: string };
+    try {
+      target = splitMultiplexed(header.name);
+    } catch (err) {
+      this.strike(conn, header, 'UNKNOWN_METHOD', (err as Error).message);
+      return;
+    }
+    void this.forward(conn, header, target, bytes);
+  }
+
+  private strike(conn: ClientConn, header: MessageHeader, code: ErrorCode, detail: string): void {
+    this.d.metrics.drops.inc({ reason: code.toLowerCase() });
+    conn.send(errorReply(header, code, detail));
+    // An unknown method from a connection that never logged in closes it at once (nothing legit does that).
+    if (++conn.strikes >= MAX_STRIKES || (code === 'UNKNOWN_METHOD' && !conn.session)) conn.close(`${conn.strikes} strikes: ${detail}`);
+  }
+
+  private decide(conn: ClientConn, target: { service: string; method: string }, exclude: ReadonlySet<string>): Route {
+    const s = conn.session;
+    return route(target, { sessionId: s?.sessionId ?? '', userId: s?.userId ?? '', bindings: conn.bindings }, this.d.table(), (c, ex) => pickLeastLoaded(c, this.d.links, ex), exclude);
+  }
+
+  private async forward(conn: ClientConn, header: MessageHeader, target: { service: string; method: string }, bytes: Buffer): Promise<void> {
+    const started = performance.now();
+    const traceId = `${this.tracePrefix}-${(++this.traceSeq).toString(36)}`;
+    const tried = new Set<string>();
+    conn.inFlight++;
+    this.inFlight++;
+    let outcome = 'ok';
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const r = this.decide(conn, target, tried);
+        if (r.kind === 'reject') {
+          outcome = r.code;
+          if (r.code === 'UNKNOWN_METHOD' || r.code === 'UNAUTHENTICATED' || r.code === 'FORBIDDEN') this.strike(conn, header, r.code, r.detail);
+          else this.replyError(conn, header, r.code, r.detail);
+          if (r.code === 'STATE_LOST') this.d.sessions.unbind(conn, r.detail);
+          return;
+        }
+        tried.add(r.instance.instanceId);
+        const reply = await this.send(conn, header, r, bytes, traceId).catch((err: unknown) => err as Error);
+        if (!(reply instanceof Error)) {
+          if (r.bindNow && !reply.error) this.d.sessions.bind(conn, r.service.role, r.instance.instanceId);
+          outcome = reply.error ? reply.error.code : 'ok';
+          await this.deliver(conn, header, reply);
+          return;
+        }
+        const code = reply instanceof NoonError ? reply.code : 'INTERNAL';
+        const retry = attempt === 0 && !r.service.stateful && (reply instanceof NotDelivered || (r.idempotent && code === 'UNAVAILABLE'));
+        if (retry) continue;
+        outcome = code;
+        const lost = r.service.stateful && code === 'UNAVAILABLE';
+        this.replyError(conn, header, lost ? 'STATE_LOST' : code, reply.message);
+        return;
+      }
+    } finally {
+      conn.inFlight--;
+      this.inFlight--;
+      const method = header.name;
+      this.d.metrics.calls.inc({ method, outcome });
+      this.d.metrics.latency.observe({ method }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private send(conn: ClientConn, header: MessageHeader, r: Extract<Route, { kind: 'forward' }>, bytes: Buffer, traceId: string): Promise<ReplyEnvelope> {
+    const router = r.instance.endpoints.router;
+    if (!router) return Promise.reject(new NoonError('UNAVAILABLE', `instance ${r.instance.instanceId} has no endpoint`));
+    const s = conn.session;
+    if (this.d.logger.isLevelEnabled('debug')) this.d.logger.debug({ trace: traceId, method: header.name, to: r.instance.instanceId, conn: conn.id }, 'forward');
+    return this.d.links.request(
+      { instanceId: r.instance.instanceId, router },
+      {
+        timeoutMs: this.d.cfg.requestTimeoutMs,
+        sessionId: s?.sessionId ?? `anon:${this.d.instanceId}:${conn.id}`,
+        userId: s?.userId ?? '',
+        method: header.name,
+        via: this.d.instanceId,
+        traceId,
+        payload: bytes,
+      },
+    );
+  }
+
+  private async deliver(conn: ClientConn, header: MessageHeader, reply: ReplyEnvelope): Promise<void> {
+    // Directives first (a login must hold before the client sees its reply and calls again).
+    if (reply.directives.length > 0) await this.d.sessions.apply(conn, reply.directives);
+    if (reply.error) this.replyError(conn, header, reply.error.code, reply.error.message);
+    else conn.send(reply.payload);
+  }
+
+  private replyError(conn: ClientConn, header: MessageHeader, code: ErrorCode, detail: string): void {
+    conn.send(errorReply(header, code, detail));
+  }
+}

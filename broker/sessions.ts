@@ -1,0 +1,134 @@
+/**
+ * Logged-in connections on this broker and what services asked of them: directives from replies
+ * and pushes (log in, bind/unbind a stateful service, subscribe to a room), pushes addressed to
+ * a session, and the fallout when an instance dies (STATE_LOST for bound sessions, roomClosed for
+ * room members): the client always learns it, it never hangs.
+ */
+import type { Logger } from '../shared/log';
+import type { Metrics } from '../shared/metrics';
+import { StateLostKind } from '../shared/protocol';
+import { events } from '../shared/thrift/events';
+import type { Directive, PushEnvelope } from '../shared/wire/frames';
+import type { ClientConn } from '../edge/client-conn';
+import type { RoomHub } from './rooms';
+import type { RoutingTable } from './routing-table';
+import type { SessionStore } from './session-store';
+
+export interface SessionsDeps {
+  instanceId: string;
+  store: SessionStore;
+  rooms: RoomHub;
+  table: () => RoutingTable;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export class Sessions {
+  private readonly bySession = new Map<string, Set<ClientConn>>();
+
+  constructor(private readonly d: SessionsDeps) {}
+
+  get size(): number {
+    return this.bySession.size;
+  }
+
+  connectionsOf(sessionId: string): ReadonlySet<ClientConn> {
+    return this.bySession.get(sessionId) ?? new Set();
+  }
+
+  async apply(conn: ClientConn, directives: Directive[]): Promise<void> {
+    for (const d of directives) {
+      switch (d.type) {
+        case 'auth': await this.login(conn, d); break;
+        case 'logout': this.logout(conn); break;
+        case 'bind': this.setBinding(d.sessionId, d.service, d.instanceId); break;
+        case 'unbind': this.setBinding(d.sessionId, d.service, undefined); break;
+        case 'subscribe': this.subscribe(conn, d.topic, d.instanceId); break;
+        case 'unsubscribe': this.d.rooms.unsubscribe(d.topic, conn); break;
+      }
+    }
+  }
+
+  /** Records the rendezvous choice for a stateful service, so its death is reported as STATE_LOST. */
+  bind(conn: ClientConn, role: string, instanceId: string): void {
+    if (conn.session) this.setBinding(conn.session.sessionId, role, instanceId);
+  }
+
+  /** The bound instance is gone (detail names it): drop every binding of this connection to dead instances. */
+  unbind(conn: ClientConn, _detail: string): void {
+    const table = this.d.table();
+    for (const [role, id] of conn.bindings) if (!table.instance(id) && conn.session) this.setBinding(conn.session.sessionId, role, undefined);
+  }
+
+  onPush(push: PushEnvelope): void {
+    const conns = this.bySession.get(push.sessionId);
+    if (!conns || conns.size === 0) {
+      this.d.metrics.drops.inc({ reason: 'push_no_session' });
+      return;
+    }
+    for (const conn of conns) {
+      if (push.directives.length > 0) void this.apply(conn, push.directives);
+      if (push.payload.length > 0) conn.deliver(push.payload);
+    }
+  }
+
+  /** An instance left Yellow: bound sessions get stateLost, room members get roomClosed. */
+  instanceDown(instanceId: string, role: string): void {
+    for (const conns of this.bySession.values()) {
+      for (const conn of conns) {
+        if (conn.bindings.get(role) !== instanceId || !conn.session) continue;
+        this.setBinding(conn.session.sessionId, role, undefined);
+        conn.deliver(events.stateLost(role, StateLostKind.INSTANCE_DIED, `${role} instance ${instanceId} is gone`));
+      }
+    }
+    for (const [topic, members] of this.d.rooms.publisherDown(instanceId)) {
+      for (const m of members) (m as ClientConn).deliver(events.roomClosed(topic.slice(topic.indexOf('/') + 1), `owner ${instanceId} is gone: rejoin`));
+    }
+  }
+
+  remove(conn: ClientConn): void {
+    this.d.rooms.removeMember(conn);
+    if (!conn.session) return;
+    const conns = this.bySession.get(conn.session.sessionId);
+    conns?.delete(conn);
+    if (conns?.size === 0) this.bySession.delete(conn.session.sessionId);
+  }
+
+  private async login(conn: ClientConn, d: Extract<Directive, { type: 'auth' }>): Promise<void> {
+    if (conn.session && conn.session.sessionId !== d.sessionId) this.logout(conn);
+    conn.session = { sessionId: d.sessionId, userId: d.userId, username: d.username };
+    let conns = this.bySession.get(d.sessionId);
+    if (!conns) {
+      conns = new Set();
+      this.bySession.set(d.sessionId, conns);
+    }
+    conns.add(conn);
+    this.d.store.setBroker(d.sessionId, this.d.instanceId);
+    // A resumed session keeps its stateful bindings, even when it was made on another broker.
+    const stored = await this.d.store.bindings(d.sessionId);
+    for (const [role, id] of stored) if (!conn.bindings.has(role)) conn.bindings.set(role, id);
+  }
+
+  private logout(conn: ClientConn): void {
+    this.remove(conn);
+    conn.session = undefined;
+    conn.bindings.clear();
+  }
+
+  private setBinding(sessionId: string, role: string, instanceId: string | undefined): void {
+    for (const conn of this.bySession.get(sessionId) ?? []) {
+      if (instanceId === undefined) conn.bindings.delete(role);
+      else conn.bindings.set(role, instanceId);
+    }
+    this.d.store.setBinding(sessionId, role, instanceId);
+  }
+
+  private subscribe(conn: ClientConn, topic: string, publisherId: string): void {
+    const pub = this.d.table().instance(publisherId)?.endpoints.pub;
+    if (!pub) {
+      conn.deliver(events.roomClosed(topic.slice(topic.indexOf('/') + 1), `owner ${publisherId} is not live: rejoin`));
+      return;
+    }
+    this.d.rooms.subscribe(topic, { instanceId: publisherId, endpoint: pub }, conn);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * One client connection as the broker sees it, whatever the transport: its session, bindings,
+ * limits, and a bounded outbound queue. A client that does not read fast enough is cut off when
+ * the queue passes `outboundQueue` messages or `outboundBytes` bytes; nobody else waits for it.
+ */
+import type { ThriftProtocol } from '../shared/thrift/header';
+import { TokenBucket } from './token-bucket';
+import { transcodeMessage } from './transcode';
+
+export interface Wire {
+  readonly transport: 'tcp' | 'ws';
+  /** client address (for per-address limits) */
+  readonly remote: string;
+  /** queues one Thrift message; `done` runs once it left for the kernel (or the socket died) */
+  write(message: Buffer, done: () => void): void;
+  bufferedBytes(): number;
+  close(reason: string): void;
+}
+
+export interface ConnLimits {
+  outboundQueue: number;
+  outboundBytes: number;
+  callsPerSecond: number;
+}
+
+export interface SessionInfo {
+  sessionId: string;
+  userId: string;
+  username: string;
+}
+
+let connCounter = 0;
+
+export class ClientConn {
+  readonly id: string;
+  session?: SessionInfo;
+  /** role -> instance id for stateful services */
+  readonly bindings = new Map<string, string>();
+  /** protocol of the last call: pushes are written in it */
+  protocol: ThriftProtocol = 'compact';
+  inFlight = 0;
+  strikes = 0;
+  /** calls refused by the rate limit since the last accepted one */
+  refusedInARow = 0;
+  readonly openedAt = Date.now();
+  lastActivity = Date.now();
+  messages = 0;
+  closed = false;
+  closeReason = '';
+  readonly bucket: TokenBucket;
+  private pendingWrites = 0;
+
+  constructor(readonly wire: Wire, private readonly limits: ConnLimits, private readonly onClose: (conn: ClientConn, reason: string) => void) {
+    this.id = `c${++connCounter}`;
+    this.bucket = new TokenBucket(limits.callsPerSecond, limits.callsPerSecond * 2, this.openedAt);
+  }
+
+  /** Queues one message; false (and the connection is cut off) if the client reads too slowly. */
+  send(message: Buffer): boolean {
+    if (this.closed) return false;
+    if (this.pendingWrites >= this.limits.outboundQueue || this.wire.bufferedBytes() > this.limits.outboundBytes) {
+      this.close(`slow consumer: more than ${this.limits.outboundQueue} messages or ${this.limits.outboundBytes} bytes queued`);
+      return false;
+    }
+    this.pendingWrites++;
+    this.wire.write(message, () => this.pendingWrites--);
+    return true;
+  }
+
+  /** A push or room message (built in compact) in this client's protocol. */
+  deliver(message: Buffer): boolean {
+    return this.send(this.protocol === 'compact' ? message : transcodeMessage(message, this.protocol));
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason = reason;
+    this.wire.close(reason);
+    this.onClose(this, reason);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The framed-Thrift TCP listener. Framing is ours (edge/framing.ts); a bad length closes the
+ * connection before anything is buffered. Writes to a connection within one event-loop turn
+ * leave in one syscall (cork until the next tick).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../shared/log';
+import { FrameDecoder, frameOf } from './framing';
+import type { Wire } from './client-conn';
+
+export interface TcpHandlers {
+  /** a new connection passed admission; returns the callbacks for its messages */
+  open(wire: Wire): { message(bytes: Buffer): void; closed(): void } | undefined;
+}
+
+function tcpWire(socket: Socket, remote: string): Wire {
+  let corked = false;
+  return {
+    transport: 'tcp',
+    remote,
+    write(message, done) {
+      if (socket.destroyed) return done();
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(() => {
+          corked = false;
+          socket.uncork();
+        });
+      }
+      const [len, body] = frameOf(message);
+      socket.write(len as Buffer);
+      socket.write(body as Buffer, () => done());
+    },
+    bufferedBytes: () => socket.writableLength,
+    close: () => socket.destroy(),
+  };
+}
+
+export async function listenTcp(opts: { host: string; port: number; maxFrame: number; logger: Logger; handlers: TcpHandlers }): Promise<{ server: Server; endpoint: string }> {
+  const server = createServer({ noDelay: true, keepAlive: true }, (socket) => {
+    socket.on('error', () => socket.destroy());
+    const remote = socket.remoteAddress ?? 'unknown';
+    const conn = opts.handlers.open(tcpWire(socket, remote));
+    if (!conn) {
+      socket.destroy();
+      return;
+    }
+    const decoder = new FrameDecoder(opts.maxFrame);
+    socket.on('data', (data: Buffer) => {
+      let frames: Buffer[];
+      try {
+        frames = decoder.push(data);
+      } catch (err) {
+        opts.logger.debug({ err: (err as Error).message, remote }, 'bad frame: closing');
+        socket.destroy();
+        conn.closed();
+        return;
+      }
+      for (const f of frames) conn.message(f);
+    });
+    socket.on('close', () => conn.closed());
+  });
+  server.on('error', (err) => opts.logger.error({ err }, 'tcp listener error'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  return { server, endpoint: `${opts.host}:${(server.address() as AddressInfo).port}` };
+}
