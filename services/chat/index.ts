@@ -1,0 +1,2 @@
+export { chatModule, chatService } from './service';
+export { topicOf } from './rooms';

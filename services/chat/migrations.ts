@@ -1,0 +1,19 @@
+/** Chat history: every message of every room, numbered by the room's owner. */
+import type { Migration } from '../../shared/data/migrate';
+
+export const chatMigrations: readonly Migration[] = [
+  {
+    id: '001_chat_messages',
+    sql: `
+CREATE TABLE IF NOT EXISTS chat_messages (
+  room_id text NOT NULL,
+  seq bigint NOT NULL,
+  user_id text NOT NULL,
+  username text NOT NULL,
+  text text NOT NULL,
+  sent_at timestamptz NOT NULL DEFAULT now(),
+  -- the total order per room: two owners numbering at once cannot both commit one seq
+  PRIMARY KEY (room_id, seq)
+);`,
+  },
+];

@@ -1,0 +1,2 @@
+export { leaderboardModule, leaderboardService } from './service';
+export { Ranks } from './ranks';
