@@ -1,0 +1,47 @@
+/**
+ * The player service: profiles, wallets (with a ledger), units and rounds. Stateless: any
+ * instance serves any user; per-player order comes from the row lock in Postgres.
+ */
+import { Cache } from '../../shared/data/cache';
+import { Player, Pong } from '../../shared/protocol';
+import type { ServiceModule } from '../framework/module';
+import type { ServiceDef } from '../framework/types';
+import type { PlayerCore } from './core';
+import { playerMigrations } from './migrations';
+import { roundHandlers } from './rounds';
+import { unitHandlers } from './units';
+import { walletHandlers } from './wallet';
+
+export interface PlayerModuleOptions {
+  /** Lifetime of a cached profile or unit list, ms. Bounds how long a value written back by a
+   * load racing another instance's write can stay stale (see shared/data/cache.ts). */
+  cacheTtlMs?: number;
+}
+
+export function createPlayerModule(opts: PlayerModuleOptions = {}): ServiceModule<Player.IHandler> {
+  return {
+    role: 'player',
+    migrations: playerMigrations,
+    build(env, { db, kv }): ServiceDef<Player.IHandler> {
+      const cache = new Cache(kv, { ttlMs: opts.cacheTtlMs ?? 60_000, logger: env.logger, namespace: 'cache:' });
+      const core: PlayerCore = { db, cache, env };
+      return {
+        role: 'player',
+        thriftService: 'Player',
+        processor: Player.Processor,
+        stateful: false,
+        internalMethods: ['grant', 'createProfile'],
+        // Mutations are keyed (idempotency key / receipt id / user id), so a retry elsewhere is safe.
+        idempotentMethods: ['getProfile', 'getWallet', 'listUnits', 'ping', 'buyCurrency', 'spendCurrency', 'levelUp', 'evolve', 'playRound', 'grant', 'createProfile'],
+        handlers: {
+          ...walletHandlers(core),
+          ...unitHandlers(core),
+          ...roundHandlers(core),
+          ping: () => new Pong({ instance: env.instanceId, serviceName: 'player', serverTimeMs: Date.now() }),
+        },
+      };
+    },
+  };
+}
+
+export const playerModule = createPlayerModule();

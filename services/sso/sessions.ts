@@ -1,0 +1,91 @@
+/**
+ * Sessions: Postgres is the truth, Kv caches valid sessions by token hash (cache-aside).
+ *
+ * - A token is 32 bytes from crypto.randomBytes (256 bits), base64url; the row stores its
+ *   SHA-256 only. The sessionId is separate and stable: stateful services key bindings by it.
+ * - A session expires at a fixed time (NOON_SESSION_TTL_MS) and can be revoked (logout).
+ * - Revocation writes Postgres first, then drops the cached copy. If the Kv is unreachable at
+ *   that moment, another sso instance may still accept the token from its cache for at most
+ *   `cacheMs` (this instance remembers the failed invalidation and reads Postgres meanwhile).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Cache } from '../../shared/data/cache';
+import type { Db } from '../../shared/data/sql';
+import { ErrorCode, GameError } from '../../shared/protocol';
+
+export interface SessionRecord {
+  sessionId: string;
+  userId: string;
+  username: string;
+  expiresAtMs: number;
+}
+
+export interface SessionOptions {
+  ttlMs: number;
+  /** the clock (epoch ms); tests move it to expire sessions without waiting */
+  now?: () => number;
+}
+
+const TOKEN_BYTES = 32;
+/** base64url of 32 bytes, no padding: exactly 43 characters. Anything else is not ours. */
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+interface RawSession {
+  session_id: string;
+  user_id: string;
+  username: string;
+  expires_at_ms: unknown;
+  revoked: boolean;
+}
+
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+function unauthenticated(): GameError {
+  return new GameError({ code: ErrorCode.UNAUTHENTICATED, message: 'session is invalid, expired or revoked; log in again', retryable: false });
+}
+
+const cacheKey = (hash: string): string => `sso:session:${hash}`;
+
+export class SessionStore {
+  private readonly now: () => number;
+
+  constructor(private readonly db: Db, private readonly cache: Cache, private readonly opts: SessionOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  async create(userId: string, username: string): Promise<{ record: SessionRecord; token: string }> {
+    const token = randomBytes(TOKEN_BYTES).toString('base64url');
+    const record: SessionRecord = { sessionId: `s-${randomBytes(16).toString('hex')}`, userId, username, expiresAtMs: this.now() + this.opts.ttlMs };
+    await this.db.query('INSERT INTO sso_sessions (session_id, user_id, username, token_hash, expires_at_ms) VALUES ($1, $2, $3, $4, $5)', [
+      record.sessionId, userId, username, tokenHash(token), record.expiresAtMs,
+    ]);
+    return { record, token };
+  }
+
+  /** The live session of a token, else UNAUTHENTICATED (never says which check failed). */
+  async resolve(token: string): Promise<SessionRecord> {
+    if (!TOKEN_SHAPE.test(token)) throw unauthenticated();
+    const hash = tokenHash(token);
+    const rec = await this.cache.getOrLoad(cacheKey(hash), () => this.load(hash));
+    // The cached copy may outlive the session: expiry is checked on every use.
+    if (rec.expiresAtMs <= this.now()) throw unauthenticated();
+    return rec;
+  }
+
+  private async load(hash: string): Promise<SessionRecord> {
+    const r = await this.db.query<RawSession>('SELECT session_id, user_id, username, expires_at_ms, revoked FROM sso_sessions WHERE token_hash = $1', [hash]);
+    const row = r.rows[0];
+    if (row === undefined || row.revoked) throw unauthenticated();
+    const expiresAtMs = Number(row.expires_at_ms);
+    if (!(expiresAtMs > this.now())) throw unauthenticated();
+    return { sessionId: row.session_id, userId: row.user_id, username: row.username, expiresAtMs };
+  }
+
+  /** Revokes a session (Postgres first, then the cache). */
+  async revoke(sessionId: string): Promise<void> {
+    const r = await this.db.query<{ token_hash: string }>('UPDATE sso_sessions SET revoked = true WHERE session_id = $1 RETURNING token_hash', [sessionId]);
+    for (const row of r.rows) await this.cache.invalidate(cacheKey(row.token_hash));
+  }
+}
