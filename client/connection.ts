@@ -1,0 +1,248 @@
+/**
+ * A ThriftChannel over a swappable transport: typed generated clients stay the same objects
+ * while the transport under them is replaced (reconnect). Owns per-call deadlines and the
+ * bounded queue of calls waiting for a transport.
+ *
+ * Call lifecycle: a generated client writes a call -> it gets a deadline and is sent at once, or
+ * queued while there is no transport (or the transport is held for a resume). A reply settles it;
+ * the deadline rejects it with TIMEOUT; a transport drop rejects the calls *sent* on it with
+ * CONNECTION_LOST (outcome unknown), while queued ones keep waiting for the next transport.
+ */
+import { ThriftChannel, type ClientClass, type GeneratedClient, type OutgoingCall } from '../shared/thrift/channel';
+import type { DecodeCaps } from '../shared/thrift/capped';
+import { MessageType, peekHeader, type MessageHeader, type ThriftProtocol } from '../shared/thrift/header';
+import type { TransportKind } from './brokerlist';
+import { ClientError } from './errors';
+import { connectTransport, type Transport, type TransportOptions } from './transports';
+
+export interface ConnectionOptions {
+  protocol?: ThriftProtocol;
+  /** default per-call deadline; default 10 000 ms */
+  callTimeoutMs?: number;
+  /** caps for decoding replies and pushes */
+  caps?: DecodeCaps;
+  /** calls that may wait for a transport; past it a call fails at once with BUSY; default 1024 */
+  maxQueued?: number;
+  /** a ONEWAY message arrived (a push) */
+  onPush?: (bytes: Buffer, header: MessageHeader) => void;
+  /** the attached transport closed; calls sent on it have already been rejected */
+  onDrop?: (reason: string, transport: Transport) => void;
+}
+
+/** Replies are the broker's and services' own output: generous caps, still bounded. */
+export const CLIENT_CAPS: DecodeCaps = { maxString: 1 << 20, maxContainer: 100_000, maxDepth: 32 };
+
+interface CallRecord {
+  seqid: number;
+  name: string;
+  service: string;
+  framed: Buffer;
+  timeoutMs: number;
+  timer: NodeJS.Timeout;
+  sentOn?: Transport;
+}
+
+export class Connection {
+  readonly channel: ThriftChannel;
+  private readonly clients = new Map<string, GeneratedClient>();
+  private readonly calls = new Map<number, CallRecord>();
+  private readonly callTimeoutMs: number;
+  private readonly caps: DecodeCaps;
+  private transport?: Transport;
+  private held = false;
+  private priority = false;
+  private nextTimeoutMs?: number;
+  private unsent = 0;
+  private closedReason?: string;
+  private lastReceived = Date.now();
+
+  constructor(private readonly opts: ConnectionOptions = {}) {
+    this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
+    this.caps = opts.caps ?? CLIENT_CAPS;
+    this.channel = new ThriftChannel((call) => this.onSend(call), {
+      protocol: opts.protocol ?? 'compact',
+      caps: this.caps,
+      onOneway: (bytes, header) => this.opts.onPush?.(bytes, header),
+    });
+  }
+
+  /** The transport in use, if any. */
+  get current(): Transport | undefined {
+    return this.transport;
+  }
+
+  /** Calls written and not settled (sent or queued). */
+  get inFlight(): number {
+    return this.calls.size;
+  }
+
+  /** ms since the last message from the broker (keep-alive). */
+  get idleMs(): number {
+    return Date.now() - this.lastReceived;
+  }
+
+  /** The generated client of `service` on this connection (one per service). */
+  client<C extends object>(Ctor: ClientClass<C>, service: string): C {
+    const c = this.channel.client(Ctor, service);
+    this.clients.set(service, c as unknown as GeneratedClient);
+    return c;
+  }
+
+  /**
+   * Opens a transport and attaches it (closing any previous one). With `hold`, queued and new
+   * calls wait until release(); only calls made inside withPriority() go out (e.g. Sso:resume).
+   */
+  async connect(kind: TransportKind, endpoint: string, opts: TransportOptions & { hold?: boolean } = {}): Promise<Transport> {
+    if (this.closedReason) throw new ClientError('CLOSED', `connection is closed (${this.closedReason})`);
+    const holder: { t?: Transport } = {};
+    const t = await connectTransport(kind, endpoint, {
+      message: (bytes) => {
+        if (holder.t === this.transport) this.receive(bytes);
+      },
+      close: (reason) => {
+        if (holder.t === this.transport && holder.t) this.detach(holder.t, reason);
+      },
+    }, opts);
+    if (this.closedReason) {
+      t.close('client closed');
+      throw new ClientError('CLOSED', `connection is closed (${this.closedReason})`);
+    }
+    const old = this.transport;
+    if (old) {
+      old.close('replaced by a new connection');
+      this.detach(old, 'replaced by a new connection', false);
+    }
+    holder.t = t;
+    this.transport = t;
+    this.lastReceived = Date.now();
+    this.held = opts.hold ?? false;
+    if (!this.held) this.flushQueued();
+    return t;
+  }
+
+  /** Ends the hold: queued calls go out in the order they were made. */
+  release(): void {
+    this.held = false;
+    this.flushQueued();
+  }
+
+  /** Runs `fn`, whose calls bypass a hold (the calls are written synchronously inside it). */
+  withPriority<T>(fn: () => T): T {
+    this.priority = true;
+    try {
+      return fn();
+    } finally {
+      this.priority = false;
+    }
+  }
+
+  /** Runs `fn`, whose calls get `timeoutMs` instead of the default deadline. */
+  withTimeout<T>(timeoutMs: number, fn: () => T): T {
+    const prev = this.nextTimeoutMs;
+    this.nextTimeoutMs = timeoutMs;
+    try {
+      return fn();
+    } finally {
+      this.nextTimeoutMs = prev;
+    }
+  }
+
+  /** Closes the current transport (if any); calls sent on it reject with CONNECTION_LOST. */
+  drop(reason: string): void {
+    this.transport?.close(reason);
+  }
+
+  /** Closes for good: every call still pending rejects with CLOSED. */
+  close(reason = 'closed by the client'): void {
+    if (this.closedReason) return;
+    this.closedReason = reason;
+    const t = this.transport;
+    this.transport = undefined;
+    t?.close(reason);
+    for (const rec of [...this.calls.values()]) {
+      const what = rec.sentOn ? 'it was in flight; the outcome is unknown' : 'it was never sent';
+      this.settle(rec, new ClientError('CLOSED', `${rec.name}: ${reason}; ${what}`, { outcomeUnknown: !!rec.sentOn }));
+    }
+  }
+
+  /** Rejects every queued (never sent) call, e.g. when reconnecting gave up. */
+  failQueued(err: (rec: { name: string }) => Error): void {
+    for (const rec of [...this.calls.values()]) if (!rec.sentOn) this.settle(rec, err(rec));
+  }
+
+  private onSend(call: OutgoingCall): void {
+    const seqid = call.header.seqid;
+    const timeoutMs = this.nextTimeoutMs ?? this.callTimeoutMs;
+    const rec: CallRecord = { seqid, name: call.header.name, service: call.service, framed: call.framed, timeoutMs, timer: setTimeout(() => this.timeout(seqid), timeoutMs) };
+    this.calls.set(seqid, rec);
+    this.unsent++;
+    if (this.closedReason) return this.settle(rec, new ClientError('CLOSED', `${rec.name}: connection is closed (${this.closedReason}); it was never sent`));
+    if (this.transport && (!this.held || this.priority)) return this.write(rec, this.transport);
+    if (this.unsent > (this.opts.maxQueued ?? 1024)) {
+      this.settle(rec, new ClientError('BUSY', `${rec.name}: ${this.opts.maxQueued ?? 1024} calls already wait for a connection; it was not sent`));
+    }
+  }
+
+  private write(rec: CallRecord, t: Transport): void {
+    if (!t.send(rec.framed)) {
+      this.settle(rec, new ClientError('BUSY', `${rec.name}: the write buffer to ${t.endpoint} is full; it was not sent`));
+      return;
+    }
+    rec.sentOn = t;
+    this.unsent--;
+  }
+
+  private flushQueued(): void {
+    const t = this.transport;
+    if (!t) return;
+    // Map iteration is insertion order = the order calls were made
+    for (const rec of [...this.calls.values()]) if (!rec.sentOn && this.calls.has(rec.seqid) && this.transport === t) this.write(rec, t);
+  }
+
+  private timeout(seqid: number): void {
+    const rec = this.calls.get(seqid);
+    if (!rec) return;
+    const where = rec.sentOn ? `sent to ${rec.sentOn.endpoint}; the outcome is unknown` : 'never sent: no connection to a broker';
+    this.settle(rec, new ClientError('TIMEOUT', `${rec.name} got no reply within ${rec.timeoutMs} ms (${where})`, { outcomeUnknown: !!rec.sentOn }));
+  }
+
+  /** Removes a call and rejects it through its generated client. */
+  private settle(rec: CallRecord, err: Error): void {
+    clearTimeout(rec.timer);
+    if (!this.calls.delete(rec.seqid)) return;
+    if (!rec.sentOn) this.unsent--;
+    this.channel.fail(rec.seqid, err, this.clients.get(rec.service));
+  }
+
+  private receive(bytes: Buffer): void {
+    this.lastReceived = Date.now();
+    let header: MessageHeader;
+    try {
+      header = peekHeader(bytes, 1024);
+    } catch (err) {
+      this.drop(`broker sent an invalid message: ${(err as Error).message}`);
+      return;
+    }
+    if (header.type === MessageType.ONEWAY) return this.channel.receive(bytes);
+    const rec = this.calls.get(header.seqid);
+    // a late reply to a call that timed out, or to a seqid we never sent on this transport
+    if (!rec || rec.sentOn !== this.transport) return;
+    clearTimeout(rec.timer);
+    this.calls.delete(rec.seqid);
+    try {
+      this.channel.receive(bytes);
+    } catch (err) {
+      this.channel.fail(rec.seqid, new ClientError('PROTOCOL', `${rec.name}: reply does not decode: ${(err as Error).message}`), this.clients.get(rec.service));
+      this.drop(`broker sent an undecodable reply to ${rec.name}`);
+    }
+  }
+
+  private detach(t: Transport, reason: string, notify = true): void {
+    this.transport = undefined;
+    for (const rec of [...this.calls.values()]) {
+      if (rec.sentOn !== t) continue;
+      this.settle(rec, new ClientError('CONNECTION_LOST', `${rec.name}: connection to ${t.endpoint} lost (${reason}) while the call was in flight; the outcome is unknown`, { outcomeUnknown: true }));
+    }
+    if (notify) this.opts.onDrop?.(reason, t);
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * The generated Sso client, extended to remember the Session that register/login/resume return
+ * (and forget it on logout), so the SDK can resume it after a reconnect. Each override calls
+ * super synchronously, so the call is written inside the caller's withPriority/withTimeout.
+ */
+import { Sso, type Session } from '../shared/protocol';
+import type { ClientClass } from '../shared/thrift/channel';
+
+export function sessionTrackingSso(onSession: (s: Session | undefined) => void): ClientClass<Sso.Client> {
+  return class SessionTrackingSso extends Sso.Client {
+    override register(username: string, password: string): Promise<Session> {
+      return super.register(username, password).then(remember);
+    }
+    override login(username: string, password: string): Promise<Session> {
+      return super.login(username, password).then(remember);
+    }
+    override resume(token: string): Promise<Session> {
+      return super.resume(token).then(remember);
+    }
+    override logout(): Promise<void> {
+      return super.logout().then(() => onSession(undefined));
+    }
+  };
+  function remember(s: Session): Session {
+    onSession(s);
+    return s;
+  }
+}

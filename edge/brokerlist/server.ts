@@ -1,0 +1,159 @@
+/**
+ * The BrokerList HTTP endpoint: GET /brokers (and /) answers which brokers a client may connect
+ * to and how loaded they are, from the Yellow Directory. The body is cached and rebuilt at most
+ * every maxAgeMs, so a request flood costs a cached write, never a walk of the table (B11). Every
+ * HTTP timeout and count is explicit (B12): Node's defaults are 60 s headers / 300 s request.
+ *
+ *   { "version": "0.1.0",
+ *     "brokerList": { "127.0.0.1:7800": 0.067 },
+ *     "brokers": [{ "instanceId": "...", "tcp": "127.0.0.1:7800", "ws": "ws://127.0.0.1:7801", "load": 0.067, "connections": 12 }] }
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Logger } from '../../shared/log';
+import type { Directory } from '../../yellow/directory';
+import type { InstanceRecord } from '../../yellow/types';
+
+export interface BrokerListServerOptions {
+  directory: Directory;
+  host: string;
+  /** 0 = ephemeral; start() returns the bound URL */
+  port: number;
+  logger: Logger;
+  /** the "version" field of the answer */
+  version: string;
+  /** the cached body is rebuilt at most this often; default 1000 ms (RELIABILITY B11: ≤ 1 s old) */
+  maxAgeMs?: number;
+  /** the whole header block must arrive within this; default 10 000 ms (B12) */
+  headersTimeoutMs?: number;
+  /** the whole request must arrive within this; default 15 000 ms (must be ≥ headersTimeoutMs) */
+  requestTimeoutMs?: number;
+  /** idle keep-alive connections close after this; default 5000 ms */
+  keepAliveTimeoutMs?: number;
+  /** default 50 */
+  maxHeadersCount?: number;
+  /** open connections; past it new ones are refused by the OS-level accept; default 10 000 */
+  maxConnections?: number;
+  /** how often Node enforces the two timeouts above; default 1000 ms (Node's own is 30 s) */
+  timeoutCheckMs?: number;
+}
+
+export interface BrokerEntry {
+  instanceId: string;
+  tcp?: string;
+  ws?: string;
+  load: number;
+  connections?: number;
+}
+
+export interface BrokerListBody {
+  version: string;
+  brokerList: Record<string, number>;
+  brokers: BrokerEntry[];
+}
+
+/** A broker's 0..1 load: its own score, else its event-loop utilisation. */
+export function loadOf(r: InstanceRecord): number {
+  const raw = r.load.score ?? r.load.elu;
+  const clamped = Number.isFinite(raw) ? Math.min(1, Math.max(0, raw)) : 1;
+  return Math.round(clamped * 10_000) / 10_000;
+}
+
+/** The answer for a directory: live, non-draining brokers only, in instanceId order. */
+export function buildBrokerList(directory: Directory, version: string): BrokerListBody {
+  const brokerList: Record<string, number> = {};
+  const brokers: BrokerEntry[] = [];
+  for (const r of directory.instances({ role: 'broker' })) {
+    const { tcp, ws } = r.endpoints;
+    if (!tcp && !ws) continue; // not reachable by clients (e.g. a test harness's pretend broker)
+    const load = loadOf(r);
+    if (tcp && !Object.prototype.hasOwnProperty.call(brokerList, tcp)) brokerList[tcp] = load;
+    brokers.push({ instanceId: r.instanceId, ...(tcp && { tcp }), ...(ws && { ws }), load, ...(r.load.connections !== undefined && { connections: r.load.connections }) });
+  }
+  return { version, brokerList, brokers };
+}
+
+const LIST_PATHS = new Set(['/', '/brokers']);
+
+export class BrokerListServer {
+  private server?: Server;
+  private cache?: { body: Buffer; builtAt: number };
+  private readonly maxAgeMs: number;
+
+  constructor(private readonly opts: BrokerListServerOptions) {
+    this.maxAgeMs = opts.maxAgeMs ?? 1000;
+  }
+
+  /** Listens; resolves with http://host:port. */
+  async start(): Promise<string> {
+    const headersTimeout = this.opts.headersTimeoutMs ?? 10_000;
+    const server = createServer({
+      headersTimeout,
+      requestTimeout: Math.max(this.opts.requestTimeoutMs ?? 15_000, headersTimeout),
+      keepAliveTimeout: this.opts.keepAliveTimeoutMs ?? 5000,
+      connectionsCheckingInterval: this.opts.timeoutCheckMs ?? 1000,
+      maxHeaderSize: 8192,
+    }, (req, res) => this.handle(req, res));
+    server.maxHeadersCount = this.opts.maxHeadersCount ?? 50;
+    server.maxConnections = this.opts.maxConnections ?? 10_000;
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.opts.logger.error({ err }, 'brokerlist server error'));
+    this.server = server;
+    const { port } = server.address() as AddressInfo;
+    const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
+    return `http://${host}:${port}`;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return;
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    s.closeAllConnections();
+    await closed;
+  }
+
+  /** The cached body, rebuilt when older than maxAgeMs. */
+  body(now = Date.now()): Buffer {
+    if (!this.cache || now - this.cache.builtAt >= this.maxAgeMs) {
+      this.cache = { body: Buffer.from(JSON.stringify(buildBrokerList(this.opts.directory, this.opts.version))), builtAt: now };
+    }
+    return this.cache.body;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const known = LIST_PATHS.has(path) || path === '/health';
+    if (!known) return this.reply(res, 404, 'text/plain', 'not found\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return this.reply(res, 405, 'text/plain', 'method not allowed\n');
+    }
+    if (path === '/health') return this.reply(res, 200, 'text/plain', 'ok');
+    this.reply(res, 200, 'application/json', this.body(), req.method === 'HEAD');
+  }
+
+  private reply(res: ServerResponse, status: number, type: string, body: string | Buffer, headOnly = false): void {
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+    res.end(headOnly ? undefined : body);
+  }
+
+  /** Malformed, oversized or too-slow requests: a short status line if the socket can take it, then close. */
+  private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
+      : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    this.opts.logger.debug({ err: err.message, code: err.code }, 'brokerlist client error');
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy());
+  }
+}
