@@ -43,6 +43,9 @@ export const CONFIG_SPEC = {
   maxInFlight: { env: 'NOON_MAX_IN_FLIGHT', kind: 'int', default: 64, min: 1, max: 100_000, describe: 'calls in flight per connection' },
   outboundQueue: { env: 'NOON_OUTBOUND_QUEUE', kind: 'int', default: 256, min: 1, max: 100_000, describe: 'messages queued to one slow client before it is cut off' },
   outboundBytes: { env: 'NOON_OUTBOUND_BYTES', kind: 'int', default: 1_048_576, min: 1024, max: 1 << 30, describe: 'bytes queued to one slow client before it is cut off' },
+  scryptN: { env: 'NOON_SCRYPT_N', kind: 'int', default: 131072, min: 1024, max: 1048576, describe: 'scrypt cost N for passwords (a power of two; 2^17 needs ~128 MiB per hash)' },
+  sessionTtlMs: { env: 'NOON_SESSION_TTL_MS', kind: 'int', default: 86_400_000, min: 1000, max: 365 * 86_400_000, describe: 'session lifetime' },
+  duelTurnMs: { env: 'NOON_DUEL_TURN_MS', kind: 'int', default: 10_000, min: 10, max: 600_000, describe: 'a duel player who does not act within this forfeits' },
   serviceQueue: { env: 'NOON_SERVICE_QUEUE', kind: 'int', default: 4096, min: 1, max: 1_000_000, describe: 'requests queued per service peer before BUSY' },
 } satisfies Record<string, OptionSpec>;
 
@@ -97,6 +100,7 @@ function validate(cfg: Config): void {
   if (cfg.pgUrl !== undefined && !/^postgres(ql)?:\/\//.test(cfg.pgUrl)) {
     throw new ConfigError('--pg-url / NOON_PG_URL', `${JSON.stringify(cfg.pgUrl)} is not a postgres:// URL`);
   }
+  if ((cfg.scryptN & (cfg.scryptN - 1)) !== 0) throw new ConfigError('--scrypt-n / NOON_SCRYPT_N', `${cfg.scryptN} is not a power of two`);
   if (!/^(trace|debug|info|warn|error|fatal|silent)$/.test(cfg.logLevel)) {
     throw new ConfigError('--log-level / NOON_LOG_LEVEL', `unknown level ${JSON.stringify(cfg.logLevel)}`);
   }

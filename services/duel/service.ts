@@ -27,11 +27,9 @@ export interface DuelOptions extends TableOptions {
   maxWaitMs: number;
 }
 
-/** Defaults; NOON_DUEL_TURN_MS sets the turn timeout (ms). */
-export function duelOptions(env: NodeJS.ProcessEnv = process.env): DuelOptions {
-  const turn = Number(env.NOON_DUEL_TURN_MS ?? 10_000);
-  if (!Number.isInteger(turn) || turn < 10 || turn > 600_000) throw new Error(`NOON_DUEL_TURN_MS must be an integer in 10..600000, got ${env.NOON_DUEL_TURN_MS}`);
-  return { turnMs: turn, keepFinishedMs: 60_000, settleAttempts: 5, settleRetryMs: 500, maxWaitMs: 60_000 };
+/** Defaults; the turn timeout comes from config (--duel-turn-ms / NOON_DUEL_TURN_MS). */
+export function duelOptions(turnMs = 10_000): DuelOptions {
+  return { turnMs, keepFinishedMs: 60_000, settleAttempts: 5, settleRetryMs: 500, maxWaitMs: 60_000 };
 }
 
 function refuse(code: ErrorCode, message: string): GameError {
@@ -129,7 +127,7 @@ class DuelService {
   }
 }
 
-export function duelService(env: ServiceEnv, db: Db, opts: DuelOptions = duelOptions()): ServiceDef<Duel.IHandler> {
+export function duelService(env: ServiceEnv, db: Db, opts: DuelOptions = duelOptions(env.cfg.duelTurnMs)): ServiceDef<Duel.IHandler> {
   const svc = new DuelService(env, db, opts);
   return {
     role: 'duel',
@@ -151,7 +149,7 @@ export function duelService(env: ServiceEnv, db: Db, opts: DuelOptions = duelOpt
 
 /** The duel module with options (tests shorten the turn timeout). */
 export function duelModuleWith(opts: Partial<DuelOptions> = {}): ServiceModule<Duel.IHandler> {
-  return { role: 'duel', migrations: duelMigrations, build: (env, { db }) => duelService(env, db, { ...duelOptions(), ...opts }) };
+  return { role: 'duel', migrations: duelMigrations, build: (env, { db }) => duelService(env, db, { ...duelOptions(env.cfg.duelTurnMs), ...opts }) };
 }
 
 export const duelModule: ServiceModule<Duel.IHandler> = {

@@ -1,6 +1,7 @@
 /** Builds the per-call context and binds the service's handlers to it. */
 import { GameError } from '../../shared/protocol';
 import { NoonError } from '../../shared/errors';
+import { isConnectionLoss, sqlState } from '../../shared/data/sql';
 import type { Logger } from '../../shared/log';
 import type { Directive, RequestEnvelope } from '../../shared/wire/frames';
 import type { ServiceCaller } from './caller';
@@ -51,6 +52,12 @@ export function callContext(req: RequestEnvelope, directives: Directive[], deps:
   return ctx;
 }
 
+/** Pool exhausted, connection lost, statement timed out: the caller may retry (idempotency keys make it safe). */
+function isUnavailableDb(err: unknown): boolean {
+  const state = sqlState(err);
+  return isConnectionLoss(err) || state === '57014' || /timeout exceeded when trying to connect|Query read timeout/i.test(err instanceof Error ? err.message : '');
+}
+
 /**
  * The generated IHandler for one call: each method forwards to the service's handler with the
  * context appended. Errors other than GameError/NoonError are logged with the trace id and
@@ -64,6 +71,10 @@ export function boundHandler<H>(def: ServiceDef<H>, ctx: CallContext): H {
         return await fn(...args, ctx);
       } catch (err) {
         if (err instanceof GameError || err instanceof NoonError) throw err;
+        if (isUnavailableDb(err)) {
+          ctx.log.warn({ err: (err as Error).message }, 'database unavailable');
+          throw new NoonError('UNAVAILABLE', `${def.thriftService}:${name}: database unavailable (trace ${ctx.traceId})`);
+        }
         ctx.log.error({ err }, 'handler failed');
         throw new NoonError('INTERNAL', `${def.thriftService}:${name} failed (trace ${ctx.traceId})`);
       }

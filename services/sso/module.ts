@@ -1,7 +1,7 @@
 /**
  * The sso service: accounts (scrypt), login with failure rate limits, opaque session tokens
  * (Postgres truth, Kv cache), resume and logout. Stateless; its settings come from the
- * environment (NOON_SCRYPT_N, NOON_SESSION_TTL_MS) or from createSsoModule's options (tests).
+ * process config (--scrypt-n, --session-ttl-ms) or from createSsoModule's options (tests).
  */
 import { Cache } from '../../shared/data/cache';
 import { Pong, Sso } from '../../shared/protocol';
@@ -25,24 +25,15 @@ export interface SsoOptions {
   hashConcurrency?: number;
   hashQueue?: number;
   logins?: Partial<LoginLimits>;
-  env?: NodeJS.ProcessEnv;
   /** the clock for session expiry (tests) */
   now?: () => number;
 }
 
-function intOption(name: string, raw: string | undefined, fallback: number, ok: (n: number) => boolean): number {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!ok(n)) throw new Error(`${name}=${JSON.stringify(raw)} is invalid`);
-  return n;
-}
-
-export function ssoSettings(opts: SsoOptions): { scryptN: number; sessionTtlMs: number } {
-  const env = opts.env ?? process.env;
-  const scryptN = opts.scryptN ?? intOption('NOON_SCRYPT_N', env.NOON_SCRYPT_N, DEFAULT_SCRYPT.N, validScryptN);
+/** Options given to createSsoModule (tests) win over the process config (--scrypt-n, --session-ttl-ms). */
+export function ssoSettings(opts: SsoOptions, cfg: { scryptN: number; sessionTtlMs: number }): { scryptN: number; sessionTtlMs: number } {
+  const scryptN = opts.scryptN ?? cfg.scryptN;
   if (!validScryptN(scryptN)) throw new Error(`scrypt N ${scryptN} must be a power of two up to 2^20`);
-  const sessionTtlMs = opts.sessionTtlMs ?? intOption('NOON_SESSION_TTL_MS', env.NOON_SESSION_TTL_MS, 24 * 3600_000, (n) => Number.isSafeInteger(n) && n >= 1000);
-  return { scryptN, sessionTtlMs };
+  return { scryptN, sessionTtlMs: opts.sessionTtlMs ?? cfg.sessionTtlMs };
 }
 
 export function createSsoModule(opts: SsoOptions = {}): ServiceModule<Sso.IHandler> {
@@ -50,7 +41,7 @@ export function createSsoModule(opts: SsoOptions = {}): ServiceModule<Sso.IHandl
     role: 'sso',
     migrations: ssoMigrations,
     build(env, { db, kv }): ServiceDef<Sso.IHandler> {
-      const { scryptN, sessionTtlMs } = ssoSettings(opts);
+      const { scryptN, sessionTtlMs } = ssoSettings(opts, env.cfg);
       const limiter = new Limiter(opts.hashConcurrency ?? 4, opts.hashQueue ?? 64);
       const cache = new Cache(kv, { ttlMs: opts.sessionCacheMs ?? 30_000, logger: env.logger, namespace: 'cache:' });
       const core: SsoCore = {

@@ -61,8 +61,8 @@ export class PgDb implements Db {
     const queryTimeout = opts.queryTimeoutMs ?? 2000;
     this.pool = new pg.Pool({
       connectionString: opts.url,
-      max: opts.max ?? 10,
-      connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 1000,
+      max: opts.max ?? 20,
+      connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 5000,
       query_timeout: queryTimeout,
       statement_timeout: queryTimeout,
       idle_in_transaction_session_timeout: opts.idleInTxTimeoutMs ?? 10_000,
