@@ -1,0 +1,132 @@
+/**
+ * Issue "edge": client → broker → service → back, framed TCP Thrift `Leaderboard:top` in compact
+ * protocol, next to a raw two-hop relay measured in the same run: client TCP (length-prefixed
+ * frames) → relay process → zeromq DEALER → echo ROUTER process → back (no Thrift).
+ * Processes: Yellow, the fixture Leaderboard, the broker, the relay and the echo each in its
+ * own child; the load generator is this process.
+ *
+ * Variants: `slot client` sends pre-encoded calls and matches replies by seqid (the same client
+ * code drives the relay, so the ratio compares broker + service with relay + echo);
+ * `typed client` is test/fixtures/raw-client.ts (generated Thrift client over ThriftChannel:
+ * encode + decode per call in this process).
+ *
+ *   node --import tsx bench/broker.ts
+ */
+import { rawClient, type RawClient } from '../test/fixtures/raw-client';
+import { closedLoop, timings, type LoadResult } from './lib/load';
+import { spawnReady, stopChild, waitFor, type Child } from './lib/procs';
+import { progress, ratioTable, resultTable, type Ratio, type Row } from './lib/table';
+import { SlotClient } from './lib/thrift-client';
+
+const SCENARIOS = [
+  { inFlight: 1, connections: 1 },
+  { inFlight: 64, connections: 1 },
+  { inFlight: 512, connections: 1 },
+  { inFlight: 100, connections: 100 },
+  { inFlight: 512, connections: 100 },
+];
+/** BENCH_SCENARIOS=64x1,512x100 runs only those (for profiling). */
+const ONLY = process.env.BENCH_SCENARIOS?.split(',');
+const HEARTBEAT_MS = '250';
+const TARGET = 0.7;
+
+/** Limits a bench must not hit (rate, in-flight, deadlines); everything else is the default. */
+const BROKER_ENV = {
+  NOON_BROKER_PORT: '0',
+  NOON_BROKER_WS_PORT: '0',
+  NOON_METRICS_PORT: '0',
+  NOON_CALLS_PER_SECOND: '1000000',
+  NOON_MAX_IN_FLIGHT: '100000',
+  NOON_OUTBOUND_QUEUE: '100000',
+  NOON_HANDSHAKE_TIMEOUT_MS: '600000',
+  NOON_LOGIN_TIMEOUT_MS: '600000',
+  NOON_IDLE_TIMEOUT_MS: '600000',
+};
+
+async function startNoon(children: Child[]): Promise<{ broker: Child; lb: Child; tcp: string }> {
+  const yellow = await spawnReady('yellow', 'test/fixtures/yellow-proc.ts', { NOON_YELLOW_PORT: '0', NOON_HEARTBEAT_MS: HEARTBEAT_MS });
+  children.push(yellow);
+  const env = { NOON_YELLOW: String(yellow.ready.router), NOON_HEARTBEAT_MS: HEARTBEAT_MS };
+  const lb = await spawnReady('leaderboard', 'test/fixtures/lb-service.ts', env);
+  children.push(lb);
+  const broker = await spawnReady('broker', 'bench/procs/broker.ts', { ...env, ...BROKER_ENV });
+  children.push(broker);
+  const tcp = String(broker.ready.tcp);
+  // The broker learns the route from Yellow; an unknown method closes a fresh connection, so each probe opens its own.
+  await waitFor('the broker to route Leaderboard:top', async () => {
+    const c = await SlotClient.open(tcp, 1, 1);
+    try {
+      await c.call(0);
+      return true;
+    } finally {
+      c.close();
+    }
+  });
+  return { broker, lb, tcp };
+}
+
+async function startRelay(children: Child[]): Promise<{ relay: Child; echo: Child; tcp: string }> {
+  const echo = await spawnReady('echo', 'bench/procs/zmq-echo.ts', { BENCH_SEND_MODE: 'coalescing' });
+  children.push(echo);
+  const relay = await spawnReady('relay', 'bench/procs/relay.ts', { BENCH_ECHO: String(echo.ready.router), BENCH_SEND_MODE: 'coalescing' });
+  children.push(relay);
+  return { relay, echo, tcp: String(relay.ready.tcp) };
+}
+
+async function typedClients(tcp: string, n: number): Promise<RawClient[]> {
+  return Promise.all(Array.from({ length: n }, () => rawClient(tcp, 'compact')));
+}
+
+export async function runBroker(): Promise<string> {
+  const { warmupMs, durationMs } = timings();
+  const children: Child[] = [];
+  const rows: Row[] = [];
+  const ratios: Ratio[] = [];
+  try {
+    const noon = await startNoon(children);
+    const raw = await startRelay(children);
+    for (const { inFlight, connections } of SCENARIOS.filter((s) => !ONLY || ONLY.includes(`${s.inFlight}x${s.connections}`))) {
+      const measure = async (label: string, call: (slot: number) => Promise<void>, cpu: Record<string, number>): Promise<LoadResult> => {
+        const result = await closedLoop({ inFlight, warmupMs, durationMs, call, cpu: { client: process.pid, ...cpu } });
+        progress(`${label} @${inFlight}/${connections}`, result);
+        rows.push({ label, connections, result });
+        return result;
+      };
+      const noonCpu = { broker: noon.broker.pid, service: noon.lb.pid };
+      const slotNoon = await SlotClient.open(noon.tcp, connections, inFlight);
+      const n = await measure('noon broker, slot client', (s) => slotNoon.call(s), noonCpu);
+      slotNoon.close();
+      const typed = await typedClients(noon.tcp, connections);
+      await measure('noon broker, typed client', async (s) => void (await (typed[s % connections] as RawClient).leaderboard.top('bench', 1)), noonCpu);
+      for (const c of typed) c.close();
+      const slotRaw = await SlotClient.open(raw.tcp, connections, inFlight);
+      const r = await measure('raw relay → zmq echo, slot client', (s) => slotRaw.call(s), { relay: raw.relay.pid, echo: raw.echo.pid });
+      slotRaw.close();
+      ratios.push({ level: `${inFlight} in flight / ${connections} conn`, noon: n, raw: r, ...(inFlight >= 64 ? { target: TARGET } : {}) });
+    }
+  } finally {
+    await Promise.all(children.reverse().map((c) => stopChild(c)));
+  }
+  return [
+    '### Client → broker → service (edge)',
+    '',
+    `Closed loop, ${durationMs / 1000} s per row after ${warmupMs / 1000} s warm-up; calls spread round-robin over the connections. Ratio: slot-client rows.`,
+    '',
+    resultTable(rows),
+    '',
+    ratioTable('level', ratios),
+  ].join('\n');
+}
+
+if (require.main === module) {
+  runBroker().then(
+    (md) => {
+      process.stdout.write(`${md}\n`);
+      process.exit(0);
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,42 @@
+/**
+ * Runs every benchmark in sequence and writes the tables as markdown to stdout and to
+ * bench/results/latest.md (gitignored). Progress lines go to stderr.
+ *
+ *   node --import tsx bench/run.ts          (npm run bench)
+ *   BENCH_QUICK=1 ...                        smoke run (short windows)
+ *   BENCH_CPU_PROF=/tmp/prof ...             children write V8 CPU profiles there (bench/prof-top.ts)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { runBroker } from './broker';
+import { ROOT } from './lib/procs';
+import { runServiceCalls } from './service-calls';
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const parts: string[] = [
+    '## noon benchmarks',
+    '',
+    `${new Date().toISOString()} · node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'} · CPU µs/call from /proc (10 ms ticks) over the measured window`,
+    '',
+  ];
+  process.stderr.write('service-to-service calls\n');
+  parts.push(await runServiceCalls(), '');
+  process.stderr.write('client → broker → service\n');
+  parts.push(await runBroker(), '');
+  parts.push(`_whole run: ${((Date.now() - started) / 1000).toFixed(0)} s_`, '');
+  const md = parts.join('\n');
+  const dir = join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'latest.md'), md);
+  process.stdout.write(md);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
