@@ -1,0 +1,98 @@
+/**
+ * The yargs command tree. Each handler builds the config from flags and env (a bad value is a
+ * ConfigError: printed, exit 2) and calls one function from its own file.
+ */
+import yargs, { type Argv } from 'yargs';
+import { ConfigError, type Config } from '../shared/config';
+import type { Logger } from '../shared/log';
+import { brokerListUrl, runBrokers } from './brokers';
+import { loadtestCommand } from './commands/loadtest';
+import { checkHealth, describeHealth } from './health';
+import { printJson } from './lifecycle';
+import { cliLogger } from './logger';
+import { describeMigrations, migrateAll } from './migrate';
+import { configFrom, EXIT_CONFIG, exitOnConfigError, withConfigFlags } from './options';
+import { ALL_ROLES, runStart } from './start';
+import { runProcesses } from './supervisor';
+import { runTop } from './top';
+import { runUp } from './up';
+import { yellowDrain, yellowInstances, yellowServices, yellowWatch } from './yellow-ops';
+
+type Args = Record<string, unknown>;
+
+function cfgOf(argv: Args): Config {
+  try {
+    return configFrom(argv);
+  } catch (err) {
+    return exitOnConfigError(err);
+  }
+}
+
+/** An ops command: config, a stderr logger, and any failure printed as one line with exit 1. */
+function op(fn: (cfg: Config, logger: Logger, argv: Args) => Promise<void>): (argv: Args) => Promise<void> {
+  return async (argv) => {
+    const cfg = cfgOf(argv);
+    const logger = cliLogger({ ...cfg, logLevel: argv.logLevel === undefined && !process.env.NOON_LOG_LEVEL ? 'warn' : cfg.logLevel }, 'cli');
+    try {
+      await fn(cfg, logger, argv);
+    } catch (err) {
+      process.stderr.write(`noon: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  };
+}
+
+const json = { json: { type: 'boolean', default: false, describe: 'machine-readable JSON on stdout' } } as const;
+
+function yellowCommands(y: Argv): Argv {
+  return y
+    .command('services', 'services registered in Yellow, one row per role', (b) => b.options(json), op((c, l, a) => yellowServices(c, l, a.json === true)))
+    .command('instances [service]', 'live instances (of one role or Thrift service)', (b) => b.options(json).positional('service', { type: 'string' }), op((c, l, a) => yellowInstances(c, l, a.service as string | undefined, a.json === true)))
+    .command('watch', 'print Yellow events (up, down, draining) as they come', (b) => b.options({ ...json, load: { type: 'boolean', default: false, describe: 'also print load changes' } }), op((c, l, a) => yellowWatch(c, l, { json: a.json === true, load: a.load === true })))
+    .command('drain <instance>', 'stop routing new work to an instance (--undo to resume)', (b) => b.options({ ...json, undo: { type: 'boolean', default: false } }).positional('instance', { type: 'string', demandOption: true }), op((c, l, a) => yellowDrain(c, l, String(a.instance), a.undo === true, a.json === true)))
+    .demandCommand(1, 'name a yellow command');
+}
+
+export function buildCli(argv: string[]): Argv {
+  return withConfigFlags(yargs(argv))
+    .scriptName('noon')
+    .usage('$0 <command> [options]\n\nEvery config option is a flag and a NOON_* environment variable.')
+    .command('start <role>', `run one role: ${ALL_ROLES.join(', ')}`, (b) => b.positional('role', { type: 'string', choices: ALL_ROLES, demandOption: true }).option('supervised', { type: 'boolean', hidden: true, default: false }),
+      async (a) => runStart(String(a.role), cfgOf(a), { supervised: a.supervised === true }).catch(fatal))
+    .command('up', 'run a whole cluster on this machine (one process; --processes for one per role)', (b) => b.option('processes', { type: 'boolean', default: false, describe: 'one child process per role, restarted when it dies (needs NOON_PG_URL)' }),
+      async (a) => (a.processes ? runProcesses(cfgOf(a)) : runUp(cfgOf(a))).catch(fatal))
+    .command('migrate', "apply every service's pending SQL migrations", (b) => b.options(json), op(async (c, l, a) => {
+      const applied = await migrateAll(c, l);
+      if (a.json === true) printJson(applied);
+      else process.stdout.write(describeMigrations(applied, c.pgUrl === undefined ? `PGlite in ${c.dataDir}` : 'Postgres'));
+    }))
+    .command('yellow', 'ask Yellow: services, instances, watch, drain', yellowCommands)
+    .command('brokers', 'what the BrokerList tells clients', (b) => b.options({ ...json, url: { type: 'string', describe: 'BrokerList URL (default: from Yellow, else --brokerlist-port)' } }), op((c, l, a) => runBrokers(c, l, { json: a.json === true, ...(typeof a.url === 'string' ? { url: a.url } : {}) })))
+    .command('top', 'live calls/s, p99, in-flight, load and errors per instance', (b) => b.options({ ...json, once: { type: 'boolean', default: false, describe: 'one snapshot, then exit' }, interval: { type: 'number', default: 1000, describe: 'ms between refreshes' } }),
+      op((c, l, a) => runTop(c, l, { once: a.once === true, json: a.json === true, intervalMs: Math.max(100, Number(a.interval)) })))
+    .command('health', 'end-to-end check through the SDK: BrokerList, broker, login, a call, a push', (b) => b.options({ ...json, url: { type: 'string', describe: 'BrokerList URL (default: from Yellow, else --brokerlist-port)' }, 'step-timeout': { type: 'number', default: 10_000, describe: 'deadline of each step, ms' } }),
+      op(async (c, l, a) => {
+        const report = await checkHealth(await brokerListUrl(c, l, typeof a.url === 'string' ? a.url : undefined), Number(a.stepTimeout));
+        if (a.json === true) printJson(report);
+        else process.stdout.write(describeHealth(report));
+        process.exit(report.ok ? 0 : 1);
+      }))
+    .command(loadtestCommand)
+    .demandCommand(1, 'name a command')
+    .strict()
+    .fail((msg, err) => {
+      if (err) fatal(err);
+      process.stderr.write(`noon: ${msg}\nRun "noon --help" (or "noon <command> --help") for usage.\n`);
+      process.exit(EXIT_CONFIG);
+    })
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(120, process.stdout.columns ?? 100));
+}
+
+/** A long-running command that failed to start: config problems exit 2, others 1. */
+function fatal(err: unknown): never {
+  if (err instanceof ConfigError) exitOnConfigError(err);
+  process.stderr.write(`noon: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,92 @@
+/**
+ * `noon loadtest`: simulated players against a running cluster, then a report (text, --json,
+ * --html). Exit 0 when every call is accounted for and the money check (if any) holds; 1 when not;
+ * 2 on bad usage (a bad scenario names the field).
+ *
+ *   noon loadtest --brokerlist http://127.0.0.1:7780 --scenario loadtest/scenarios/default.json \
+ *     --players 100 --duration 20 --html report.html
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { ConfigError } from '../../shared/config';
+import { formatText, loadScenario, loadTest, renderHtml, ScenarioError, withOverrides, type Report } from '../../loadtest';
+import { TargetError } from '../../loadtest/targets';
+import { configFrom } from '../options';
+
+export interface LoadtestArgs {
+  brokerlist: string;
+  scenario: string;
+  players?: number;
+  duration?: number;
+  maxActions?: number;
+  transport: 'tcp' | 'ws';
+  json: boolean;
+  html?: string;
+  allowRemote: boolean;
+  metricsUrl?: string[];
+}
+
+export const DEFAULT_SCENARIO = join(__dirname, '..', '..', 'loadtest', 'scenarios', 'default.json');
+
+function builder(y: Argv): Argv<LoadtestArgs> {
+  return y
+    .option('brokerlist', { type: 'string', default: 'http://127.0.0.1:7780', describe: 'BrokerList URL of the cluster under test' })
+    .option('scenario', { type: 'string', default: DEFAULT_SCENARIO, describe: 'scenario JSON file' })
+    .option('players', { type: 'number', describe: 'override the scenario\'s player count' })
+    .option('duration', { type: 'number', describe: 'override the scenario\'s duration, seconds' })
+    .option('max-actions', { type: 'number', describe: 'override the scenario\'s action budget' })
+    .option('transport', { choices: ['tcp', 'ws'] as const, default: 'tcp' as const, describe: 'client transport' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
+    .option('html', { type: 'string', describe: 'also write an HTML report (inline SVG charts) to this file' })
+    .option('allow-remote', { type: 'boolean', default: false, describe: 'allow non-loopback targets' })
+    .option('metrics-url', { type: 'string', array: true, describe: 'brokers\' /metrics URLs (default: asked from Yellow, --yellow)' })
+    .epilog('The money check runs when --pg-url or NOON_PG_URL is set. Progress goes to stderr, the report to stdout.') as unknown as Argv<LoadtestArgs>;
+}
+
+function fail(code: number, message: string): never {
+  process.stderr.write(`noon loadtest: ${message}\n`);
+  process.exit(code);
+}
+
+function verdict(r: Report): number {
+  const unaccounted = r.accounting.unaccounted !== null && r.accounting.unaccounted > 0;
+  const money = r.money !== null && (r.money.error !== null || r.money.mismatched > 0 || r.money.negative > 0);
+  return unaccounted || money ? 1 : 0;
+}
+
+async function handler(argv: ArgumentsCamelCase<LoadtestArgs>): Promise<void> {
+  const ctl = new AbortController();
+  let signals = 0;
+  const onSignal = (): void => {
+    if (++signals > 1) process.exit(130);
+    process.stderr.write('\nnoon loadtest: stopping (players finish their current action; again to quit now)\n');
+    ctl.abort();
+  };
+  process.on('SIGINT', onSignal);
+  try {
+    const cfg = configFrom(argv as unknown as Record<string, unknown>);
+    const scenario = withOverrides(loadScenario(argv.scenario), { players: argv.players, durationSeconds: argv.duration, maxActions: argv.maxActions });
+    const report = await loadTest({
+      scenario, brokerListUrl: argv.brokerlist, transport: argv.transport, allowRemote: argv.allowRemote, signal: ctl.signal,
+      yellow: cfg.yellow, ...(argv.metricsUrl && { metricsUrls: argv.metricsUrl }), ...(cfg.pgUrl !== undefined && { pgUrl: cfg.pgUrl }),
+    });
+    process.stdout.write(argv.json ? `${JSON.stringify(report, null, 2)}\n` : formatText(report));
+    if (argv.html) writeFileSync(argv.html, renderHtml(report));
+    process.exitCode = verdict(report);
+  } catch (err) {
+    if (err instanceof ScenarioError || err instanceof ConfigError || err instanceof TargetError) fail(2, err.message);
+    fail(1, (err as Error).message);
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+}
+
+export const loadtestCommand: CommandModule<object, LoadtestArgs> = {
+  command: 'loadtest',
+  describe: 'run simulated players against a cluster and report latency, errors and call accounting',
+  builder,
+  handler,
+};
+
+export default loadtestCommand;

@@ -1,0 +1,92 @@
+/**
+ * A small reader of the Prometheus text format (what Metrics.serve answers), and the numbers
+ * `noon top` derives from two scrapes: calls/s, errors/s and p99 from histogram bucket deltas.
+ */
+
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+const LINE_RE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/;
+const LABEL_RE = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+
+export function parseProm(text: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = LINE_RE.exec(line);
+    if (!m || m[1] === undefined || m[4] === undefined) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[3] ?? '').matchAll(LABEL_RE)) if (l[1] !== undefined) labels[l[1]] = (l[2] ?? '').replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    const value = m[4] === '+Inf' ? Infinity : m[4] === '-Inf' ? -Infinity : Number(m[4]);
+    out.push({ name: m[1], labels, value });
+  }
+  return out;
+}
+
+/** Sum of a metric's samples whose labels include `where`. */
+export function sum(samples: Sample[], name: string, where: Record<string, string> = {}): number {
+  let total = 0;
+  for (const s of samples) {
+    if (s.name !== name) continue;
+    if (Object.entries(where).every(([k, v]) => s.labels[k] === v)) total += s.value;
+  }
+  return total;
+}
+
+/** Calls by method (all outcomes) from noon_calls_total. */
+export function callsByMethod(samples: Sample[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of samples) {
+    if (s.name !== 'noon_calls_total') continue;
+    const m = s.labels.method ?? '';
+    out.set(m, (out.get(m) ?? 0) + s.value);
+  }
+  return out;
+}
+
+/** Cumulative bucket counts of noon_call_duration_seconds over every method, by upper bound. */
+export function buckets(samples: Sample[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const s of samples) {
+    if (s.name !== 'noon_call_duration_seconds_bucket' || s.labels.le === undefined) continue;
+    const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+    out.set(le, (out.get(le) ?? 0) + s.value);
+  }
+  return out;
+}
+
+/** The q-quantile's bucket upper bound, in ms, of the calls between two scrapes; undefined if none. */
+export function quantileMs(before: Map<number, number>, after: Map<number, number>, q: number): number | undefined {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  if (total <= 0) return undefined;
+  for (const le of bounds) {
+    if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= q * total) return le * 1000;
+  }
+  return undefined;
+}
+
+export interface Rates {
+  callsPerSec: number;
+  errorsPerSec: number;
+  p99Ms?: number;
+  calls: number;
+  errors: number;
+}
+
+export function rates(before: Sample[] | undefined, after: Sample[], seconds: number): Rates {
+  const calls = sum(after, 'noon_calls_total');
+  const errors = sum(after, 'noon_calls_total', { outcome: 'error' });
+  if (!before || seconds <= 0) return { callsPerSec: 0, errorsPerSec: 0, calls, errors };
+  const p99Ms = quantileMs(buckets(before), buckets(after), 0.99);
+  return {
+    callsPerSec: Math.max(0, calls - sum(before, 'noon_calls_total')) / seconds,
+    errorsPerSec: Math.max(0, errors - sum(before, 'noon_calls_total', { outcome: 'error' })) / seconds,
+    calls,
+    errors,
+    ...(p99Ms !== undefined ? { p99Ms } : {}),
+  };
+}

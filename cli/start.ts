@@ -1,0 +1,42 @@
+/**
+ * `noon start <role>`: one role per process. Prints `{"ready":"<role>", ...endpoints}` on stdout
+ * once it serves; SIGTERM/SIGINT stop it cleanly (exit 0). Under `noon up --processes` the child
+ * also stops when its stdin closes, so a supervisor that dies (even by SIGKILL) leaves no orphans.
+ */
+import { mkdirSync } from 'node:fs';
+import { ConfigError, type Config } from '../shared/config';
+import type { Logger } from '../shared/log';
+import { serviceModule, SERVICE_ROLES } from '../services/index';
+import { printJson, stopOnSignals } from './lifecycle';
+import { cliLogger } from './logger';
+import { INFRA_ROLES, startBrokerListRole, startBrokerRole, startServiceRole, startYellowRole, type RunningRole } from './roles';
+
+export const ALL_ROLES: readonly string[] = [...INFRA_ROLES, ...SERVICE_ROLES];
+
+export async function startRole(role: string, cfg: Config, logger: Logger): Promise<RunningRole> {
+  switch (role) {
+    case 'yellow':
+      return startYellowRole(cfg, logger);
+    case 'brokerlist':
+      return startBrokerListRole(cfg, logger);
+    case 'broker':
+      return startBrokerRole(cfg, logger);
+  }
+  const mod = serviceModule(role);
+  if (!mod) throw new ConfigError('<role>', `unknown role ${JSON.stringify(role)}; one of ${ALL_ROLES.join(', ')}`);
+  if (cfg.pgUrl === undefined) mkdirSync(cfg.dataDir, { recursive: true });
+  return startServiceRole(mod, cfg, logger);
+}
+
+export async function runStart(role: string, cfg: Config, opts: { supervised?: boolean } = {}): Promise<void> {
+  const logger = cliLogger(cfg);
+  const running = await startRole(role, cfg, logger);
+  printJson({ ready: role, ...running.ready });
+  const stop = (): Promise<void> => running.stop();
+  stopOnSignals(stop, logger.child({ role, instance: String(running.ready.instanceId ?? `${role}-${process.pid}`) }));
+  if (opts.supervised) {
+    // The supervisor holds our stdin open; EOF means it is gone.
+    process.stdin.on('data', () => undefined);
+    process.stdin.once('end', () => process.kill(process.pid, 'SIGTERM'));
+  }
+}

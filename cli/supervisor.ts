@@ -1,0 +1,115 @@
+/**
+ * `noon up --processes`: every role as its own `noon start <role>` child, all on one Postgres.
+ * A child that dies is restarted with exponential backoff (reset once it has lived a while), on
+ * the same public ports it first got, so URLs printed at start stay valid. SIGINT/SIGTERM stop
+ * every child by pid (SIGTERM, then SIGKILL after a grace period) and exit 0.
+ */
+import { ConfigError, type Config } from '../shared/config';
+import type { Logger } from '../shared/log';
+import { SERVICE_ROLES } from '../services/index';
+import { RoleChild, type ChildReady } from './child';
+import { printJson, stopOnSignals } from './lifecycle';
+import { cliLogger } from './logger';
+import { envOf } from './options';
+import { migrateAll } from './migrate';
+import { clusterConfig, describeUp, summaryOf } from './up';
+import type { RunningRole } from './roles';
+
+export const READY_TIMEOUT_MS = 60_000;
+export const STOP_GRACE_MS = 10_000;
+export const BACKOFF = { firstMs: 200, maxMs: 10_000, resetAfterMs: 30_000 } as const;
+
+/** Next restart delay: doubles per quick death, back to the first after a long enough life. */
+export function nextBackoff(prevMs: number | undefined, livedMs: number): number {
+  if (prevMs === undefined || livedMs >= BACKOFF.resetAfterMs) return BACKOFF.firstMs;
+  return Math.min(BACKOFF.maxMs, prevMs * 2);
+}
+
+export function portOf(endpoint: unknown): number | undefined {
+  const m = typeof endpoint === 'string' ? endpoint.match(/:(\d+)(\/[^:]*)?$/) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+/** After a role's first start, pin its public ports so a restart binds the same ones. */
+function pinned(cfg: Config, role: string, ready: ChildReady): Config {
+  const keep = (v: number | undefined, fallback: number): number => v ?? fallback;
+  if (role === 'yellow') return { ...cfg, yellowPort: keep(portOf(ready.router), cfg.yellowPort) };
+  if (role === 'broker') return { ...cfg, brokerPort: keep(portOf(ready.tcp), cfg.brokerPort), brokerWsPort: keep(portOf(ready.ws), cfg.brokerWsPort) };
+  if (role === 'brokerlist') return { ...cfg, brokerlistPort: keep(portOf(ready.url), cfg.brokerlistPort) };
+  return cfg;
+}
+
+class Slot {
+  child?: RoleChild;
+  lastReady?: ChildReady;
+  private backoffMs?: number;
+  private timer?: NodeJS.Timeout;
+  private stopping = false;
+
+  constructor(readonly role: string, private cfg: Config, private readonly logger: Logger) {}
+
+  async start(): Promise<ChildReady> {
+    const child = new RoleChild(this.role, envOf(this.cfg), READY_TIMEOUT_MS);
+    this.child = child;
+    const startedAt = Date.now();
+    void child.exited.then(({ code, signal }) => this.onExit(child, startedAt, code, signal));
+    const ready = await child.ready;
+    this.cfg = pinned(this.cfg, this.role, ready);
+    this.lastReady = ready;
+    return ready;
+  }
+
+  private onExit(child: RoleChild, startedAt: number, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.stopping || this.child !== child) return;
+    this.backoffMs = nextBackoff(this.backoffMs, Date.now() - startedAt);
+    this.logger.warn({ role: this.role, pid: child.pid, code, signal, restartInMs: this.backoffMs }, 'role died; restarting');
+    this.timer = setTimeout(() => {
+      this.start().then(
+        (ready) => printJson({ event: 'restarted', role: this.role, pid: ready.pid, instanceId: ready.instanceId }),
+        (err: Error) => this.logger.error({ role: this.role, err: err.message }, 'restart failed'),
+      );
+    }, this.backoffMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.child?.stop(STOP_GRACE_MS);
+  }
+
+  asRunning(): RunningRole {
+    const ready = this.lastReady ?? { ready: this.role, pid: this.child?.pid ?? 0 };
+    return { role: this.role, ready: { ...ready, pid: this.child?.pid ?? ready.pid }, stop: () => this.stop() };
+  }
+}
+
+export async function runProcesses(cfg: Config): Promise<void> {
+  if (cfg.pgUrl === undefined) {
+    throw new ConfigError('--pg-url / NOON_PG_URL', 'noon up --processes needs a real Postgres shared by every process (PGlite lives inside one process); set NOON_PG_URL=postgres://…');
+  }
+  const logger = cliLogger(cfg, 'up');
+  const applied = await migrateAll(cfg, logger);
+  process.stderr.write(`noon up: migrations applied: ${applied.reduce((n, a) => n + a.applied, 0)}\n`);
+  if (cfg.redis.length === 0) logger.warn('no NOON_REDIS: each process keeps its own in-process store (fine for one instance per role)');
+  const slots: Slot[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(slots.map((s) => s.stop()));
+  };
+  stopOnSignals(stop, logger);
+  try {
+    const yellow = new Slot('yellow', cfg, logger);
+    slots.push(yellow);
+    const y = await yellow.start();
+    const ccfg = clusterConfig(cfg, String(y.router));
+    const rest = [...SERVICE_ROLES, 'broker', 'brokerlist'].map((role) => new Slot(role, ccfg, logger));
+    slots.push(...rest);
+    process.stderr.write(`noon up: starting ${rest.map((s) => s.role).join(', ')}…\n`);
+    await Promise.all(rest.map((s) => s.start()));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const summary = summaryOf('processes', cfg, slots.map((s) => s.asRunning()));
+  printJson({ ready: 'up', supervisor: process.pid, ...summary });
+  process.stdout.write(describeUp(summary));
+}

@@ -1,0 +1,18 @@
+/**
+ * Every game service module, in start order (sso first: others may call it; player before duel,
+ * which settles stakes through it). `noon up`, `noon start <role>` and `noon migrate` use this list.
+ */
+import type { AnyServiceModule } from './framework/module';
+import { chatModule } from './chat';
+import { duelModule } from './duel';
+import { leaderboardModule } from './leaderboard';
+import { playerModule } from './player/module';
+import { ssoModule } from './sso/module';
+
+export const SERVICE_MODULES: readonly AnyServiceModule[] = [ssoModule, playerModule, leaderboardModule, duelModule, chatModule];
+
+export const SERVICE_ROLES: readonly string[] = SERVICE_MODULES.map((m) => m.role);
+
+export function serviceModule(role: string): AnyServiceModule | undefined {
+  return SERVICE_MODULES.find((m) => m.role === role);
+}
