@@ -17,7 +17,6 @@ import type { AnyServiceModule } from '../services/framework/module';
 import { NOON_VERSION, newInstanceId, startService } from '../services/framework/runtime';
 import { YellowClient } from '../yellow/client';
 import { YellowServer } from '../yellow/server';
-import { traced } from './traced';
 
 export const INFRA_ROLES = ['yellow', 'brokerlist', 'broker'] as const;
 
@@ -136,7 +135,7 @@ export async function startServiceRole(mod: AnyServiceModule, cfg: Config, logge
     const applied = await migrateModule(data.db, mod);
     if (applied > 0) log.info({ applied }, 'migrations applied');
     const { metrics, url } = await serveMetrics(cfg, mod.role, instanceId, opts.processMetrics ?? true);
-    const running = await startService(mod.role, async (env) => traced(await mod.build(env, data)), { cfg, logger, instanceId, observer: metrics.observer(), metricsUrl: url }).catch(async (err: unknown) => {
+    const running = await startService(mod.role, (env) => mod.build(env, data), { cfg, logger, instanceId, observer: metrics.observer(), metricsUrl: url }).catch(async (err: unknown) => {
       await metrics.close();
       throw err;
     });

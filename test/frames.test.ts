@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NoonError } from '../shared/errors';
-import { decodeBatch, encodeBatch, FRAME_TAG, FrameError, type Envelope } from '../shared/wire/frames';
+import { decodeBatch, encodeBatch, encodeHeader, FRAME_TAG, FrameError, type Envelope } from '../shared/wire/frames';
 
 const samples: Envelope[] = [
   { kind: 'request', requestId: 7, timeoutMs: 5000, sessionId: 's1', userId: 'u1', method: 'Player:getWallet', via: 'broker-1', traceId: 't-1', payload: Buffer.from([1, 2, 3]) },
@@ -27,21 +27,36 @@ test('every envelope kind round-trips through one batch', () => {
   }
 });
 
+/** One batch frame holding one raw header and payload. */
+function pack(header: Buffer, payload: Buffer, plen = payload.length): Buffer {
+  const out = Buffer.alloc(6 + header.length + payload.length);
+  out.writeUInt16BE(header.length, 0);
+  header.copy(out, 2);
+  out.writeUInt32BE(plen, 2 + header.length);
+  payload.copy(out, 6 + header.length);
+  return out;
+}
+
 test('hostile frames are clear FrameErrors, never other exceptions', () => {
   const good = encodeBatch([samples[0] as Envelope]);
+  const goodHeader = encodeHeader(samples[0] as Envelope);
   const cases: [string, Buffer[]][] = [
     ['no frames', []],
-    ['wrong tag', [Buffer.from('noon/0'), good[1] as Buffer, good[2] as Buffer]],
+    ['wrong tag', [Buffer.from('noon/0'), good[1] as Buffer]],
     ['tag only', [FRAME_TAG]],
-    ['missing payload', [FRAME_TAG, good[1] as Buffer]],
     ['extra frame', [...good, Buffer.from('x')]],
-    ['unknown kind', [FRAME_TAG, Buffer.from([9]), Buffer.alloc(0)]],
-    ['truncated header', [FRAME_TAG, (good[1] as Buffer).subarray(0, 10), Buffer.alloc(0)]],
-    ['trailing header bytes', [FRAME_TAG, Buffer.concat([good[1] as Buffer, Buffer.from([0])]), Buffer.alloc(0)]],
-    ['string length beyond header', [FRAME_TAG, Buffer.from([1, 0, 0, 0, 1, 0, 0, 0, 1, 0xff, 0xff]), Buffer.alloc(0)]],
-    ['oversized payload', [FRAME_TAG, good[1] as Buffer, Buffer.alloc(2 << 20)]],
-    ['bad error json', [FRAME_TAG, Buffer.from([2, 0, 0, 0, 1, 0, 1, 0x7b, 0]), Buffer.alloc(0)]],
-    ['too many directives', [FRAME_TAG, Buffer.from([3, 0, 0, 200]), Buffer.alloc(0)]],
+    ['empty batch', [FRAME_TAG, Buffer.alloc(0)]],
+    ['truncated header length', [FRAME_TAG, Buffer.from([0])]],
+    ['header length past the end', [FRAME_TAG, Buffer.from([0xff, 0xff, 1, 2, 3])]],
+    ['payload length past the end', [FRAME_TAG, pack(goodHeader, Buffer.alloc(3), 1000)]],
+    ['payload length 2^32-1', [FRAME_TAG, pack(goodHeader, Buffer.alloc(0), 0xffffffff)]],
+    ['unknown kind', [FRAME_TAG, pack(Buffer.from([9]), Buffer.alloc(0))]],
+    ['truncated header', [FRAME_TAG, pack(goodHeader.subarray(0, 10), Buffer.alloc(0))]],
+    ['trailing header bytes', [FRAME_TAG, pack(Buffer.concat([goodHeader, Buffer.from([0])]), Buffer.alloc(0))]],
+    ['string length beyond header', [FRAME_TAG, pack(Buffer.from([1, 0, 0, 0, 1, 0, 0, 0, 1, 0xff, 0xff]), Buffer.alloc(0))]],
+    ['oversized payload', [FRAME_TAG, pack(goodHeader, Buffer.alloc(2 << 20))]],
+    ['bad error json', [FRAME_TAG, pack(Buffer.from([2, 0, 0, 0, 1, 0, 1, 0x7b, 0]), Buffer.alloc(0))]],
+    ['too many directives', [FRAME_TAG, pack(Buffer.from([3, 0, 0, 200]), Buffer.alloc(0))]],
   ];
   for (const [name, frames] of cases) {
     assert.throws(() => decodeBatch(frames, 1 << 20), FrameError, name);

@@ -115,5 +115,6 @@ test('calls keep working while Yellow is down, and instances re-register when it
   } finally {
     await fresh.stop();
   }
+  await until('the survivor back in the directory', () => directory.instances({ thriftService: 'Leaderboard' }).length === 1, 5000);
   assert.equal((await clients.leaderboard.top('b', 1)).length, 1);
 });

@@ -81,9 +81,13 @@ export class YellowServer {
     this.loop = undefined;
   }
 
-  /** True while the table may still be refilling after a (re)start. */
+  /**
+   * True while the table may still be refilling after a (re)start. Two heartbeats longer than the
+   * liveness window, so a provider on a loaded machine that re-registers late is not reported
+   * absent in between.
+   */
   private warmingUp(now: number): boolean {
-    return now - this.startedAt < this.registry.ttlMs;
+    return now - this.startedAt < this.registry.ttlMs + 2 * this.opts.heartbeatMs;
   }
 
   private tick(): void {
@@ -150,7 +154,7 @@ export class YellowServer {
     switch (req.op) {
       case 'register': {
         const { record, event } = this.registry.register(req.reg, now);
-        this.logger.info({ instanceId: record.instanceId, role: record.role, epoch: record.epoch }, 'instance registered');
+        this.logger.info({ instanceId: record.instanceId, instanceRole: record.role, epoch: record.epoch }, 'instance registered');
         this.publish(event);
         return encodeOk<'register'>(req.rid, { epoch: record.epoch });
       }

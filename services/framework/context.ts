@@ -1,11 +1,15 @@
-/** Builds the per-call context and binds the service's handlers to it. */
+/**
+ * The per-call context, and the one handler object a service's Processor is built with. Calls
+ * are hot: the context is a class (no per-call closures) whose logger and clients are made only
+ * if the handler uses them.
+ */
 import { GameError } from '../../shared/protocol';
 import { NoonError } from '../../shared/errors';
 import { isConnectionLoss, sqlState } from '../../shared/data/sql';
 import type { Logger } from '../../shared/log';
 import type { Directive, RequestEnvelope } from '../../shared/wire/frames';
-import type { ServiceCaller } from './caller';
-import { serviceClients } from './clients';
+import type { CallMeta, ServiceCaller } from './caller';
+import { serviceClients, type ServiceClients } from './clients';
 import type { CallContext, ServiceDef } from './types';
 
 export interface ContextDeps {
@@ -16,40 +20,75 @@ export interface ContextDeps {
   ownerOf(key: string): string | undefined;
 }
 
-// Nested calls keep the caller's `via`: it names the broker holding the session's connection,
-// which is where any instance the call reaches must push to.
+class Context implements CallContext {
+  readonly traceId: string;
+  sessionId: string;
+  userId: string;
+  readonly via: string;
+  readonly deadline: number;
+  readonly instanceId: string;
+  private logger?: Logger;
+  private clients?: ServiceClients;
+
+  constructor(private readonly req: RequestEnvelope, readonly directives: Directive[], private readonly deps: ContextDeps) {
+    this.traceId = req.traceId;
+    this.sessionId = req.sessionId;
+    this.userId = req.userId;
+    // Nested calls keep the caller's `via`: it names the broker holding the session's connection,
+    // which is where any instance the call reaches must push to.
+    this.via = req.via;
+    this.deadline = Date.now() + req.timeoutMs;
+    this.instanceId = deps.instanceId;
+  }
+
+  get log(): Logger {
+    this.logger ??= this.deps.logger.child({ trace: this.traceId, method: this.req.method });
+    return this.logger;
+  }
+
+  get services(): ServiceClients {
+    this.clients ??= this.servicesAt();
+    return this.clients;
+  }
+
+  servicesAt(instanceId?: string): ServiceClients {
+    const meta = (): CallMeta => ({ sessionId: this.sessionId, userId: this.userId, traceId: this.traceId, via: this.via, deadline: this.deadline, ...(instanceId ? { instanceId } : {}) });
+    return serviceClients(this.deps.caller, meta, (ds) => void this.directives.push(...ds));
+  }
+
+  ownerOf(key: string): string | undefined {
+    return this.deps.ownerOf(key);
+  }
+
+  authenticate(s: { sessionId: string; userId: string; username: string }): void {
+    this.sessionId = s.sessionId;
+    this.userId = s.userId;
+    this.directives.push({ type: 'auth', sessionId: s.sessionId, userId: s.userId, username: s.username });
+  }
+
+  logout(): void {
+    this.directives.push({ type: 'logout' });
+  }
+
+  bind(sessionId = this.sessionId, instanceId = this.deps.instanceId): void {
+    this.directives.push({ type: 'bind', service: this.deps.role, instanceId, sessionId });
+  }
+
+  unbind(sessionId = this.sessionId): void {
+    this.directives.push({ type: 'unbind', service: this.deps.role, sessionId });
+  }
+
+  subscribe(topic: string, publisher = this.deps.instanceId): void {
+    this.directives.push({ type: 'subscribe', topic, instanceId: publisher });
+  }
+
+  unsubscribe(topic: string): void {
+    this.directives.push({ type: 'unsubscribe', topic });
+  }
+}
+
 export function callContext(req: RequestEnvelope, directives: Directive[], deps: ContextDeps): CallContext {
-  const deadline = Date.now() + req.timeoutMs;
-  const log = deps.logger.child({ trace: req.traceId, method: req.method });
-  let clients: CallContext['services'] | undefined;
-  const meta = (instanceId?: string) => () => ({ sessionId: ctx.sessionId, userId: ctx.userId, traceId: req.traceId, via: req.via, deadline, ...(instanceId ? { instanceId } : {}) });
-  const collect = (ds: Directive[]): void => void directives.push(...ds);
-  const ctx: CallContext = {
-    traceId: req.traceId,
-    sessionId: req.sessionId,
-    userId: req.userId,
-    via: req.via,
-    deadline,
-    log,
-    instanceId: deps.instanceId,
-    get services() {
-      clients ??= serviceClients(deps.caller, meta(), collect);
-      return clients;
-    },
-    servicesAt: (instanceId) => serviceClients(deps.caller, meta(instanceId), collect),
-    ownerOf: (key) => deps.ownerOf(key),
-    authenticate: (s) => {
-      ctx.sessionId = s.sessionId;
-      ctx.userId = s.userId;
-      directives.push({ type: 'auth', ...s });
-    },
-    logout: () => directives.push({ type: 'logout' }),
-    bind: (sessionId = ctx.sessionId, instanceId = deps.instanceId) => directives.push({ type: 'bind', service: deps.role, instanceId, sessionId }),
-    unbind: (sessionId = ctx.sessionId) => directives.push({ type: 'unbind', service: deps.role, sessionId }),
-    subscribe: (topic, publisher = deps.instanceId) => directives.push({ type: 'subscribe', topic, instanceId: publisher }),
-    unsubscribe: (topic) => directives.push({ type: 'unsubscribe', topic }),
-  };
-  return ctx;
+  return new Context(req, directives, deps);
 }
 
 /** Pool exhausted, connection lost, statement timed out: the caller may retry (idempotency keys make it safe). */
@@ -58,27 +97,31 @@ function isUnavailableDb(err: unknown): boolean {
   return isConnectionLoss(err) || state === '57014' || /timeout exceeded when trying to connect|Query read timeout/i.test(err instanceof Error ? err.message : '');
 }
 
+async function invoke(def: ServiceDef<unknown>, name: string, fn: (...args: unknown[]) => unknown, args: unknown[], ctx: CallContext): Promise<unknown> {
+  try {
+    return await fn(...args, ctx);
+  } catch (err) {
+    if (err instanceof GameError || err instanceof NoonError) throw err;
+    if (isUnavailableDb(err)) {
+      ctx.log.warn({ err: (err as Error).message }, 'database unavailable');
+      throw new NoonError('UNAVAILABLE', `${def.thriftService}:${name}: database unavailable (trace ${ctx.traceId})`);
+    }
+    ctx.log.error({ err }, 'handler failed');
+    throw new NoonError('INTERNAL', `${def.thriftService}:${name} failed (trace ${ctx.traceId})`);
+  }
+}
+
 /**
- * The generated IHandler for one call: each method forwards to the service's handler with the
- * context appended. Errors other than GameError/NoonError are logged with the trace id and
- * reach the caller as INTERNAL without internal detail.
+ * The generated IHandler a service's one Processor is built with: each method forwards to the
+ * service's handler with the current call's context appended. The generated Processor calls the
+ * handler synchronously inside process(), so `current()` is the context of the call being read.
+ * Errors other than GameError/NoonError are logged with the trace id and reach the caller as
+ * INTERNAL without internal detail (or UNAVAILABLE when the database is unreachable).
  */
-export function boundHandler<H>(def: ServiceDef<H>, ctx: CallContext): H {
+export function contextHandler<H>(def: ServiceDef<H>, current: () => CallContext): H {
   const bound: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
   for (const [name, fn] of Object.entries(def.handlers as unknown as Record<string, (...args: unknown[]) => unknown>)) {
-    bound[name] = async (...args: unknown[]) => {
-      try {
-        return await fn(...args, ctx);
-      } catch (err) {
-        if (err instanceof GameError || err instanceof NoonError) throw err;
-        if (isUnavailableDb(err)) {
-          ctx.log.warn({ err: (err as Error).message }, 'database unavailable');
-          throw new NoonError('UNAVAILABLE', `${def.thriftService}:${name}: database unavailable (trace ${ctx.traceId})`);
-        }
-        ctx.log.error({ err }, 'handler failed');
-        throw new NoonError('INTERNAL', `${def.thriftService}:${name} failed (trace ${ctx.traceId})`);
-      }
-    };
+    bound[name] = (...args: unknown[]) => invoke(def as ServiceDef<unknown>, name, fn, args, current());
   }
   return bound as unknown as H;
 }

@@ -14,7 +14,8 @@ import { decodeBatch, type Directive, type Envelope, type RequestEnvelope } from
 import { BatchSender } from '../../shared/wire/sender';
 import type { InstanceLoad, ServiceMethods } from '../../yellow/types';
 import type { ServiceCaller } from './caller';
-import { boundHandler, callContext } from './context';
+import { callContext, contextHandler, type ContextDeps } from './context';
+import type { CallContext } from './types';
 import type { ServiceDef } from './types';
 
 export interface ServiceServerOptions {
@@ -44,13 +45,24 @@ export class ServiceServer<H> {
   private inFlight = 0;
   private elu = performance.eventLoopUtilization();
   private eluValue = 0;
+  private current?: CallContext;
+  private readonly processor: { process(input: unknown, output: unknown): void };
+
+  private readonly deps: ContextDeps;
+  private readonly debug: boolean;
 
   constructor(readonly def: ServiceDef<H>, private readonly opts: ServiceServerOptions) {
+    this.deps = { role: def.role, instanceId: opts.instanceId, logger: opts.logger, caller: opts.caller, ownerOf: opts.ownerOf };
+    this.debug = opts.logger.isLevelEnabled('debug');
     this.sender = new BatchSender((f) => this.router.send(f), {
       maxQueued: opts.maxQueued,
       onFailure: ({ error, peer, envelopes }) =>
         opts.logger.warn({ err: error.message, peer: peer?.toString(), count: envelopes.length }, 'could not send to peer (gone or full)'),
     });
+    this.processor = new def.processor(contextHandler(def, () => {
+      if (!this.current) throw new NoonError('INTERNAL', 'handler called outside a call');
+      return this.current;
+    }));
     this.pubSender = new BatchSender((f) => this.pub.send(f), { maxQueued: opts.maxQueued, onFailure: ({ error }) => opts.logger.warn({ err: error.message }, 'room publish failed') });
   }
 
@@ -158,11 +170,13 @@ export class ServiceServer<H> {
       const { input } = openMessage(req.payload, this.opts.caps);
       const kind = req.payload[0] === 0x82 ? 'compact' : 'binary';
       const output = new (protocolClass(kind))(new thrift.TFramedTransport(undefined, (framed?: Buffer) => reply(framed ? framed.subarray(4) : Buffer.alloc(0))));
-      const ctx = callContext(req, directives, { role: this.def.role, instanceId: this.opts.instanceId, logger: this.opts.logger, caller: this.opts.caller, ownerOf: this.opts.ownerOf });
-      const processor = new this.def.processor(boundHandler(this.def, ctx));
-      processor.process(demultiplexed(input), output);
+      this.current = callContext(req, directives, this.deps);
+      if (this.debug) this.opts.logger.debug({ trace: req.traceId, method: req.method, via: req.via }, 'call');
+      this.processor.process(demultiplexed(input), output);
     } catch (err) {
       reply(Buffer.alloc(0), new NoonError('PROTOCOL', `bad ${req.method} message: ${(err as Error).message}`, false));
+    } finally {
+      this.current = undefined;
     }
   }
 }

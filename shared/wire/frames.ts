@@ -166,29 +166,57 @@ export function decodeEnvelope(header: Buffer, payload: Buffer): Envelope {
   return e;
 }
 
-/** Frames of one ZeroMQ message carrying these envelopes (no routing identity). */
+/**
+ * Frames of one ZeroMQ message carrying these envelopes (no routing identity): the tag, then one
+ * frame packing every envelope as [u16 header length][header][u32 payload length][payload].
+ * One frame, not two per envelope: zeromq.js's cost is per frame as much as per message.
+ */
 export function encodeBatch(envelopes: readonly Envelope[]): Buffer[] {
-  const frames: Buffer[] = [FRAME_TAG];
-  for (const e of envelopes) frames.push(encodeHeader(e), e.payload);
-  return frames;
+  const headers = envelopes.map(encodeHeader);
+  let size = 0;
+  for (let i = 0; i < envelopes.length; i++) size += 6 + (headers[i] as Buffer).length + (envelopes[i] as Envelope).payload.length;
+  const out = Buffer.allocUnsafe(size);
+  let pos = 0;
+  for (let i = 0; i < envelopes.length; i++) {
+    const h = headers[i] as Buffer;
+    const p = (envelopes[i] as Envelope).payload;
+    out.writeUInt16BE(h.length, pos);
+    h.copy(out, pos + 2);
+    pos += 2 + h.length;
+    out.writeUInt32BE(p.length, pos);
+    p.copy(out, pos + 4);
+    pos += 4 + p.length;
+  }
+  return [FRAME_TAG, out];
 }
 
 /**
  * Splits a received message (without routing identity) into envelopes. Throws FrameError on a
- * wrong tag, a wrong frame count, or any malformed header: the caller logs and drops the message.
+ * wrong tag, a wrong frame count, or any malformed header or length: the caller logs and drops
+ * the message. Payloads are views into the received frame (no copy).
  */
 export function decodeBatch(frames: readonly Buffer[], maxPayload: number): Envelope[] {
   const tag = frames[0];
   if (tag === undefined || !tag.equals(FRAME_TAG)) {
     throw new FrameError(`bad protocol tag ${tag === undefined ? '(none)' : JSON.stringify(tag.subarray(0, 16).toString('latin1'))}, expected ${FRAME_TAG.toString()}`);
   }
-  if (frames.length < 3 || frames.length % 2 === 0) throw new FrameError(`${frames.length} frames: expected the tag then header/payload pairs`);
-  if ((frames.length - 1) / 2 > MAX_BATCH) throw new FrameError(`${(frames.length - 1) / 2} envelopes exceed the batch limit ${MAX_BATCH}`);
+  if (frames.length !== 2) throw new FrameError(`${frames.length} frames: expected the tag and one batch frame`);
+  const body = frames[1] as Buffer;
   const out: Envelope[] = [];
-  for (let i = 1; i < frames.length; i += 2) {
-    const payload = frames[i + 1] as Buffer;
-    if (payload.length > maxPayload) throw new FrameError(`payload of ${payload.length} bytes exceeds the limit ${maxPayload}`);
-    out.push(decodeEnvelope(frames[i] as Buffer, payload));
+  let pos = 0;
+  while (pos < body.length) {
+    if (out.length >= MAX_BATCH) throw new FrameError(`more than ${MAX_BATCH} envelopes in one message`);
+    if (pos + 2 > body.length) throw new FrameError('batch truncated in a header length');
+    const hlen = body.readUInt16BE(pos);
+    const hend = pos + 2 + hlen;
+    if (hend + 4 > body.length) throw new FrameError(`header of ${hlen} bytes runs past the batch`);
+    const plen = body.readUInt32BE(hend);
+    if (plen > maxPayload) throw new FrameError(`payload of ${plen} bytes exceeds the limit ${maxPayload}`);
+    const pend = hend + 4 + plen;
+    if (pend > body.length) throw new FrameError(`payload of ${plen} bytes runs past the batch`);
+    out.push(decodeEnvelope(body.subarray(pos + 2, hend), body.subarray(hend + 4, pend)));
+    pos = pend;
   }
+  if (out.length === 0) throw new FrameError('empty batch');
   return out;
 }

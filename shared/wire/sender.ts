@@ -1,8 +1,7 @@
 /**
  * Feeds one ZeroMQ socket from one bounded queue. zeromq.js allows a single send() in flight per
- * socket, so everything enqueued while a send is in flight leaves together in the next message
- * to the same peer (one ZeroMQ message per peer per turn under load); a lone envelope leaves at
- * once. When `maxQueued` envelopes wait, enqueue() returns false and the caller answers BUSY.
+ * socket, so everything enqueued in one turn, or while a send is in flight, leaves together in
+ * the next message to the same peer; a lone envelope leaves at the end of its turn. When `maxQueued` envelopes wait, enqueue() returns false and the caller answers BUSY.
  */
 import { encodeBatch, MAX_BATCH, type Envelope } from './frames';
 
@@ -46,7 +45,12 @@ export class BatchSender {
     }
     q.envelopes.push(envelope);
     this.queued++;
-    if (!this.pumping) void this.pump();
+    // Start at the end of this turn's microtasks: every reply produced by one received message
+    // leaves in one ZeroMQ message, and a lone one still leaves without a timer delay.
+    if (!this.pumping) {
+      this.pumping = true;
+      queueMicrotask(() => void this.pump());
+    }
     return true;
   }
 
@@ -55,7 +59,6 @@ export class BatchSender {
   }
 
   private async pump(): Promise<void> {
-    this.pumping = true;
     try {
       while (this.queues.size > 0 && !this.closed) {
         const batch = this.queues;
