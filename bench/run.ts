@@ -3,6 +3,7 @@
  * bench/results/latest.md (gitignored). Progress lines go to stderr.
  *
  *   node --import tsx bench/run.ts          (npm run bench)
+ *   BENCH_PG_URL / BENCH_REDIS_URL           servers for bench/data.ts (default: 127.0.0.1, db test)
  *   BENCH_QUICK=1 ...                        smoke run (short windows)
  *   BENCH_CPU_PROF=/tmp/prof ...             children write V8 CPU profiles there (bench/prof-top.ts)
  */
@@ -10,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { runBroker } from './broker';
+import { runData } from './data';
 import { ROOT } from './lib/procs';
 import { runServiceCalls } from './service-calls';
 
@@ -25,6 +27,8 @@ async function main(): Promise<void> {
   parts.push(await runServiceCalls(), '');
   process.stderr.write('client → broker → service\n');
   parts.push(await runBroker(), '');
+  process.stderr.write('player wallet and profile vs bare pg / redis\n');
+  parts.push(await runData(), '');
   parts.push(`_whole run: ${((Date.now() - started) / 1000).toFixed(0)} s_`, '');
   const md = parts.join('\n');
   const dir = join(ROOT, 'bench', 'results');

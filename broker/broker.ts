@@ -113,6 +113,7 @@ export class Broker {
       this.admission.remove(c);
       this.sessions.remove(c);
       this.metrics.connections.dec({ transport: wire.transport });
+      if (reason.startsWith('slow consumer')) this.metrics.drops.inc({ reason: 'slow_consumer' });
       if (this.logger.isLevelEnabled('debug')) this.logger.debug({ conn: c.id, reason }, 'connection closed');
     });
     this.admission.add(conn);

@@ -1,7 +1,9 @@
 /**
  * One client connection as the broker sees it, whatever the transport: its session, bindings,
- * limits, and a bounded outbound queue. A client that does not read fast enough is cut off when
- * the queue passes `outboundQueue` messages or `outboundBytes` bytes; nobody else waits for it.
+ * limits, and a bounded outbound queue. A client that does not read fast enough is cut off;
+ * nobody else waits for it. "Not fast enough" is measured over time, because a burst fanned out
+ * in one turn is legitimate: the queue may pass `outboundQueue` messages or `outboundBytes`
+ * bytes for at most `outboundGraceMs`, and never 4x `outboundBytes` (the memory bound).
  */
 import type { ThriftProtocol } from '../shared/thrift/header';
 import { TokenBucket } from './token-bucket';
@@ -20,6 +22,7 @@ export interface Wire {
 export interface ConnLimits {
   outboundQueue: number;
   outboundBytes: number;
+  outboundGraceMs: number;
   callsPerSecond: number;
 }
 
@@ -49,6 +52,8 @@ export class ClientConn {
   closeReason = '';
   readonly bucket: TokenBucket;
   private pendingWrites = 0;
+  /** when the queue went over its soft limit (undefined while under it) */
+  private overSince: number | undefined;
 
   constructor(readonly wire: Wire, private readonly limits: ConnLimits, private readonly onClose: (conn: ClientConn, reason: string) => void) {
     this.id = `c${++connCounter}`;
@@ -58,13 +63,24 @@ export class ClientConn {
   /** Queues one message; false (and the connection is cut off) if the client reads too slowly. */
   send(message: Buffer): boolean {
     if (this.closed) return false;
-    if (this.pendingWrites >= this.limits.outboundQueue || this.wire.bufferedBytes() > this.limits.outboundBytes) {
-      this.close(`slow consumer: more than ${this.limits.outboundQueue} messages or ${this.limits.outboundBytes} bytes queued`);
-      return false;
+    const l = this.limits;
+    const bytes = this.wire.bufferedBytes();
+    if (bytes > 4 * l.outboundBytes) return this.cut(`more than ${4 * l.outboundBytes} bytes queued`);
+    if (this.pendingWrites >= l.outboundQueue || bytes > l.outboundBytes) {
+      const now = Date.now();
+      this.overSince ??= now;
+      if (now - this.overSince > l.outboundGraceMs) return this.cut(`over ${l.outboundQueue} messages or ${l.outboundBytes} bytes queued for ${now - this.overSince} ms`);
+    } else {
+      this.overSince = undefined;
     }
     this.pendingWrites++;
     this.wire.write(message, () => this.pendingWrites--);
     return true;
+  }
+
+  private cut(why: string): false {
+    this.close(`slow consumer: ${why}`);
+    return false;
   }
 
   /** A push or room message (built in compact) in this client's protocol. */

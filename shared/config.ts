@@ -42,6 +42,7 @@ export const CONFIG_SPEC = {
   callsPerSecond: { env: 'NOON_CALLS_PER_SECOND', kind: 'int', default: 100, min: 1, max: 1_000_000, describe: 'token-bucket rate per connection (burst = 2x)' },
   maxInFlight: { env: 'NOON_MAX_IN_FLIGHT', kind: 'int', default: 64, min: 1, max: 100_000, describe: 'calls in flight per connection' },
   outboundQueue: { env: 'NOON_OUTBOUND_QUEUE', kind: 'int', default: 256, min: 1, max: 100_000, describe: 'messages queued to one slow client before it is cut off' },
+  outboundGraceMs: { env: 'NOON_OUTBOUND_GRACE_MS', kind: 'int', default: 2000, min: 1, max: 600_000, describe: 'how long a client may stay over its outbound limits before it is cut off' },
   outboundBytes: { env: 'NOON_OUTBOUND_BYTES', kind: 'int', default: 1_048_576, min: 1024, max: 1 << 30, describe: 'bytes queued to one slow client before it is cut off' },
   scryptN: { env: 'NOON_SCRYPT_N', kind: 'int', default: 131072, min: 1024, max: 1048576, describe: 'scrypt cost N for passwords (a power of two; 2^17 needs ~128 MiB per hash)' },
   sessionTtlMs: { env: 'NOON_SESSION_TTL_MS', kind: 'int', default: 86_400_000, min: 1000, max: 365 * 86_400_000, describe: 'session lifetime' },
