@@ -142,7 +142,8 @@ export class DuelTable {
       await saveResult(this.db, g, Date.now());
       if (g.winner !== '') {
         const key = `duel:${g.id}`;
-        await services.player.grant(new GrantRequest({ idempotencyKey: key, userId: g.winner, soft: g.stake * 2, hard: 0, reason: 'duel won' }));
+        // A duel for no stake still counts on the leaderboard; there is nothing to pay.
+        if (g.stake > 0) await services.player.grant(new GrantRequest({ idempotencyKey: key, userId: g.winner, soft: g.stake * 2, hard: 0, reason: 'duel won' }));
         // Usernames are not known here (requests carry only user ids); the board keeps the id.
         await services.leaderboard.report(LEADERBOARD, g.winner, g.winner, new Int64(1), key);
       }

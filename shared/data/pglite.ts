@@ -6,6 +6,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { Mutex, PGlite } from '@electric-sql/pglite';
+
+const INT8_OID = 20;
 import type { Logger } from '../log';
 import { NoonError } from '../errors';
 import {
@@ -60,7 +62,8 @@ export class PgliteDb implements Db {
 
   async start(): Promise<void> {
     if (this.opts.dir !== undefined) mkdirSync(this.opts.dir, { recursive: true });
-    const db = await PGlite.create(this.opts.dir);
+    // int8 as text, as node-postgres returns it: the same code must see the same types on both.
+    const db = await PGlite.create(this.opts.dir, { parsers: { [INT8_OID]: (text: string) => text } });
     if (this.opts.schema !== undefined) {
       const schema = checkSchemaName(this.opts.schema);
       await db.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}`);
