@@ -2,16 +2,20 @@
  * Rendezvous (highest-random-weight) hashing: every broker and service picks the same owner for
  * a key from the same live set without talking, and losing one candidate moves only its keys.
  */
-function fnv1a(s: string): number {
+/**
+ * FNV-1a over UTF-16 code units, then murmur3's finaliser, because plain FNV-1a clusters on
+ * similar strings like "node#1", "node#2". Shared by rendezvous hashing and the Redis hash ring.
+ */
+export function hash32(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  return h >>> 0;
+  return mix(h);
 }
 
-/** murmur3's finaliser: spreads FNV's weak low bits so weights do not correlate across candidates. */
+/** murmur3's finaliser. */
 function mix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -22,7 +26,7 @@ function mix(h: number): number {
 }
 
 export function rendezvousWeight(key: string, candidate: string): number {
-  return mix(fnv1a(candidate) ^ mix(fnv1a(key)));
+  return mix(hash32(candidate) ^ hash32(key));
 }
 
 /** The owner of `key` among `candidates` (ties broken by name, so the answer is total). */

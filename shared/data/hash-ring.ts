@@ -5,20 +5,9 @@
  * every process with the same node list computes the same placement.
  */
 
-/** FNV-1a over UTF-16 code units, then murmur3's finaliser, because plain FNV-1a clusters on similar strings like "node#1", "node#2". */
-export function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { hash32 } from '../hashing';
+
+export { hash32 };
 
 /**
  * The part of a key that is hashed: the text inside the first `{...}` when non-empty (Redis
