@@ -41,6 +41,8 @@ export class Gateway {
 
   /** One complete Thrift message from a client. Never throws. */
   onMessage(conn: ClientConn, bytes: Buffer): void {
+    // Frames read in the same chunk as the one that got the connection closed are dropped.
+    if (conn.closed) return;
     conn.lastActivity = Date.now();
     conn.messages++;
     let header: MessageHeader;
@@ -55,12 +57,16 @@ export class Gateway {
     conn.protocol = header.protocol;
     if (!conn.bucket.take(conn.lastActivity)) {
       this.d.metrics.drops.inc({ reason: 'rate_limited' });
-      // A client that keeps flooding past a whole burst of refusals is cut off.
-      if (++conn.refusedInARow > this.d.cfg.callsPerSecond * 2) conn.close(`flood: over ${this.d.cfg.callsPerSecond} calls/s`);
-      else conn.send(errorReply(header, 'RATE_LIMITED', `over ${this.d.cfg.callsPerSecond} calls/s on this connection`));
+      // More refusals within one second than the allowed rate means the client sends at over
+      // twice its limit: a flood, not a burst. It is cut off.
+      if (conn.refuse(conn.lastActivity) > this.d.cfg.callsPerSecond) {
+        this.d.metrics.drops.inc({ reason: 'flood' });
+        conn.close(`flood: over ${this.d.cfg.callsPerSecond} calls/s`);
+      } else {
+        conn.send(errorReply(header, 'RATE_LIMITED', `over ${this.d.cfg.callsPerSecond} calls/s on this connection`));
+      }
       return;
     }
-    conn.refusedInARow = 0;
     if (conn.inFlight >= this.d.cfg.maxInFlight) {
       this.d.metrics.drops.inc({ reason: 'too_many_in_flight' });
       conn.send(errorReply(header, 'BUSY', `more than ${this.d.cfg.maxInFlight} calls in flight on this connection`));

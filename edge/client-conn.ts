@@ -43,8 +43,8 @@ export class ClientConn {
   protocol: ThriftProtocol = 'compact';
   inFlight = 0;
   strikes = 0;
-  /** calls refused by the rate limit since the last accepted one */
-  refusedInARow = 0;
+  private refusedWindowStart = 0;
+  private refusedInWindow = 0;
   readonly openedAt = Date.now();
   lastActivity = Date.now();
   messages = 0;
@@ -76,6 +76,15 @@ export class ClientConn {
     this.pendingWrites++;
     this.wire.write(message, () => this.pendingWrites--);
     return true;
+  }
+
+  /** Counts one call refused by the rate limit; returns the refusals in the current 1 s window. */
+  refuse(now: number): number {
+    if (now - this.refusedWindowStart >= 1000) {
+      this.refusedWindowStart = now;
+      this.refusedInWindow = 0;
+    }
+    return ++this.refusedInWindow;
   }
 
   private cut(why: string): false {

@@ -215,6 +215,7 @@ test('10,000 calls/s from one connection: refused by the rate limit, then cut of
   await within(s.closed, 5000, 'flooding connection cut off');
   const drops = await cluster.brokers[0]!.broker.metrics.registry.getSingleMetricAsString('noon_dropped_total');
   assert.match(drops, /reason="rate_limited"[^\n]* (\d{3,})/, 'hundreds of calls were refused by the rate limit');
+  assert.match(drops, /reason="flood"[^\n]* 1\b/, 'the connection was cut as a flood');
   assert.ok(s.frames.length < 10_000, 'not every call was served');
 });
 
