@@ -4,12 +4,12 @@
  * caps, with handlers bound to the call's context; directives the handler set ride on the reply.
  */
 import { performance } from 'node:perf_hooks';
-import * as thrift from 'thrift';
 import * as zmq from 'zeromq';
 import { NoonError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
 import type { DecodeCaps } from '../../shared/thrift/capped';
 import { demultiplexed, openMessage, protocolClass } from '../../shared/thrift/messages';
+import { bufferTransport } from '../../shared/thrift/fast-write';
 import { decodeBatch, type Directive, type Envelope, type RequestEnvelope } from '../../shared/wire/frames';
 import { BatchSender } from '../../shared/wire/sender';
 import type { InstanceLoad, ServiceMethods } from '../../yellow/types';
@@ -169,7 +169,7 @@ export class ServiceServer<H> {
     try {
       const { input } = openMessage(req.payload, this.opts.caps);
       const kind = req.payload[0] === 0x82 ? 'compact' : 'binary';
-      const output = new (protocolClass(kind))(new thrift.TFramedTransport(undefined, (framed?: Buffer) => reply(framed ? framed.subarray(4) : Buffer.alloc(0))));
+      const output = new (protocolClass(kind))(bufferTransport((framed) => reply(framed.subarray(4))));
       this.current = callContext(req, directives, this.deps);
       if (this.debug) this.opts.logger.debug({ trace: req.traceId, method: req.method, via: req.via }, 'call');
       this.processor.process(demultiplexed(input), output);

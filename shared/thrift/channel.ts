@@ -7,6 +7,7 @@ import * as thrift from 'thrift';
 import { type DecodeCaps } from './capped';
 import { peekHeader, type MessageHeader, type ThriftProtocol } from './header';
 import { multiplexedProtocol, openMessage, protocolClass } from './messages';
+import { bufferTransport } from './fast-write';
 
 /** What every generated Client class looks like to the channel. */
 export interface GeneratedClient {
@@ -42,9 +43,7 @@ export class ThriftChannel {
   client<C extends object>(Ctor: ClientClass<C>, service: string): C {
     const existing = this.clients.get(service);
     if (existing) return existing as C;
-    const transport = new thrift.TFramedTransport(undefined, (framed?: Buffer) => {
-      if (framed) this.send({ framed, header: peekHeader(framed.subarray(4), this.opts.maxName ?? 1024), service });
-    });
+    const transport = bufferTransport((framed) => this.send({ framed, header: peekHeader(framed.subarray(4), this.opts.maxName ?? 1024), service }));
     const c = new Ctor(transport, multiplexedProtocol(protocolClass(this.opts.protocol), service));
     const gen = c as unknown as GeneratedClient;
     gen.incrementSeqId = () => {

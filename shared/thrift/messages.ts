@@ -2,20 +2,22 @@
 import * as thrift from 'thrift';
 import { CappedBinaryProtocol, CappedCompactProtocol, type DecodeCaps } from './capped';
 import type { ThriftProtocol } from './header';
+import { bufferTransport, FastCompactProtocol } from './fast-write';
 
 const { TFramedTransport } = thrift;
 
 export type ProtocolClass = new (trans: thrift.TTransport) => thrift.TProtocol;
 
+/** Compact writes go through FastCompactProtocol (it reads like the stock one). */
 export function protocolClass(kind: ThriftProtocol): ProtocolClass {
-  return kind === 'compact' ? thrift.TCompactProtocol : thrift.TBinaryProtocol;
+  return kind === 'compact' ? FastCompactProtocol : thrift.TBinaryProtocol;
 }
 
 /** Writes one message with `write` and returns its bytes (no frame length). */
 export function buildMessage(kind: ThriftProtocol, write: (out: thrift.TProtocol) => void): Buffer {
   let bytes: Buffer | undefined;
-  const trans = new TFramedTransport(undefined, (framed?: Buffer) => {
-    bytes = framed?.subarray(4);
+  const trans = bufferTransport((framed) => {
+    bytes = framed.subarray(4);
   });
   const out = new (protocolClass(kind))(trans);
   write(out);
