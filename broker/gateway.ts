@@ -19,6 +19,8 @@ import { route, type Route } from './route';
 import type { RoutingTable } from './routing-table';
 import type { Sessions } from './sessions';
 
+const NOTHING_TRIED: ReadonlySet<string> = new Set();
+
 /** Unknown methods or calls before login a connection may make before it is closed. */
 const MAX_STRIKES = 3;
 
@@ -82,6 +84,27 @@ export class Gateway {
     void this.forward(conn, header, target, bytes);
   }
 
+  /** prom-client hashes a label object on every call; its children are cached per method and outcome. */
+  private readonly counters = new Map<string, { inc(): void }>();
+  private readonly timers = new Map<string, { observe(v: number): void }>();
+
+  private count(method: string, outcome: string, seconds: number): void {
+    const key = `${method}\u0000${outcome}`;
+    let c = this.counters.get(key);
+    if (!c) {
+      c = this.d.metrics.calls.labels(method, outcome);
+      // Bounded: methods come from the routing table (unknown ones never get this far) and outcomes from one catalog.
+      if (this.counters.size < 10_000) this.counters.set(key, c);
+    }
+    c.inc();
+    let t = this.timers.get(method);
+    if (!t) {
+      t = this.d.metrics.latency.labels(method);
+      if (this.timers.size < 10_000) this.timers.set(method, t);
+    }
+    t.observe(seconds);
+  }
+
   private strike(conn: ClientConn, header: MessageHeader, code: ErrorCode, detail: string): void {
     this.d.metrics.drops.inc({ reason: code.toLowerCase() });
     conn.send(errorReply(header, code, detail));
@@ -97,13 +120,13 @@ export class Gateway {
   private async forward(conn: ClientConn, header: MessageHeader, target: { service: string; method: string }, bytes: Buffer): Promise<void> {
     const started = performance.now();
     const traceId = `${this.tracePrefix}-${(++this.traceSeq).toString(36)}`;
-    const tried = new Set<string>();
+    let tried: Set<string> | undefined;
     conn.inFlight++;
     this.inFlight++;
     let outcome = 'ok';
     try {
       for (let attempt = 0; ; attempt++) {
-        const r = this.decide(conn, target, tried);
+        const r = this.decide(conn, target, tried ?? NOTHING_TRIED);
         if (r.kind === 'reject') {
           outcome = r.code;
           if (r.code === 'UNKNOWN_METHOD' || r.code === 'UNAUTHENTICATED' || r.code === 'FORBIDDEN') this.strike(conn, header, r.code, r.detail);
@@ -111,7 +134,7 @@ export class Gateway {
           if (r.code === 'STATE_LOST') this.d.sessions.unbind(conn, r.detail);
           return;
         }
-        tried.add(r.instance.instanceId);
+        (tried ??= new Set()).add(r.instance.instanceId);
         const reply = await this.send(conn, header, r, bytes, traceId).catch((err: unknown) => err as Error);
         if (!(reply instanceof Error)) {
           if (r.bindNow && !reply.error) this.d.sessions.bind(conn, r.service.role, r.instance.instanceId);
@@ -130,9 +153,9 @@ export class Gateway {
     } finally {
       conn.inFlight--;
       this.inFlight--;
-      const method = header.name;
-      this.d.metrics.calls.inc({ method, outcome });
-      this.d.metrics.latency.observe({ method }, (performance.now() - started) / 1000);
+      // A client-chosen name must not become a metric series: unknown methods count as one.
+      const method = outcome === 'UNKNOWN_METHOD' ? '(unknown)' : header.name;
+      this.count(method, outcome, (performance.now() - started) / 1000);
     }
   }
 

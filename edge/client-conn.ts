@@ -66,9 +66,13 @@ export class ClientConn {
     const l = this.limits;
     const bytes = this.wire.bufferedBytes();
     if (bytes > 4 * l.outboundBytes) return this.cut(`more than ${4 * l.outboundBytes} bytes queued`);
-    if (this.pendingWrites >= l.outboundQueue || bytes > l.outboundBytes) {
+    if (this.over(bytes)) {
       const now = Date.now();
-      this.overSince ??= now;
+      if (this.overSince === undefined) {
+        this.overSince = now;
+        // Re-checked when the grace ends, so a member is cut even if nothing more is sent to it.
+        setTimeout(() => this.recheck(), l.outboundGraceMs + 1).unref();
+      }
       if (now - this.overSince > l.outboundGraceMs) return this.cut(`over ${l.outboundQueue} messages or ${l.outboundBytes} bytes queued for ${now - this.overSince} ms`);
     } else {
       this.overSince = undefined;
@@ -85,6 +89,21 @@ export class ClientConn {
       this.refusedInWindow = 0;
     }
     return ++this.refusedInWindow;
+  }
+
+  private over(bytes: number): boolean {
+    return this.pendingWrites >= this.limits.outboundQueue || bytes > this.limits.outboundBytes;
+  }
+
+  private recheck(): void {
+    if (this.closed || this.overSince === undefined) return;
+    if (!this.over(this.wire.bufferedBytes())) {
+      this.overSince = undefined;
+      return;
+    }
+    const waited = Date.now() - this.overSince;
+    if (waited > this.limits.outboundGraceMs) this.cut(`over ${this.limits.outboundQueue} messages or ${this.limits.outboundBytes} bytes queued for ${waited} ms`);
+    else setTimeout(() => this.recheck(), this.limits.outboundGraceMs - waited + 1).unref();
   }
 
   private cut(why: string): false {

@@ -12,7 +12,7 @@ let tcp: string;
 before(async () => {
   cluster = await startBrokerCluster({
     modules: [{ module: fakeSso }, { module: burstChat }],
-    config: { outboundQueue: 64, outboundBytes: 262_144, outboundGraceMs: 300, callsPerSecond: 10_000 },
+    config: { outboundQueue: 64, outboundBytes: 1_048_576, outboundGraceMs: 500, callsPerSecond: 10_000 },
   });
   tcp = cluster.brokers[0]!.endpoints.tcp;
   const c = await rawClient(tcp);
