@@ -30,6 +30,16 @@ export function stopOnSignals(stop: () => Promise<void>, logger: Logger, deadlin
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A bug that escapes every handler leaves state nobody can vouch for: log it as JSON and exit
+  // non-zero, so a supervisor (noon up --processes, systemd, k8s) restarts the role.
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception: exiting for a restart');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'unhandled rejection: exiting for a restart');
+    process.exit(1);
+  });
 }
 
 /** Prints one JSON line on stdout (ready lines, --json answers). */
