@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { ConfigError } from '../../shared/config';
 import { formatText, loadScenario, loadTest, renderHtml, ScenarioError, withOverrides, type Report } from '../../loadtest';
+import { loopbackSources } from '../../loadtest/sources';
 import { TargetError } from '../../loadtest/targets';
 import { configFrom } from '../options';
 
@@ -25,6 +26,8 @@ export interface LoadtestArgs {
   html?: string;
   allowRemote: boolean;
   metricsUrl?: string[];
+  sourceIps?: string[];
+  sourceIpCount?: number;
 }
 
 export const DEFAULT_SCENARIO = join(__dirname, '..', '..', 'loadtest', 'scenarios', 'default.json');
@@ -41,6 +44,8 @@ function builder(y: Argv): Argv<LoadtestArgs> {
     .option('html', { type: 'string', describe: 'also write an HTML report (inline SVG charts) to this file' })
     .option('allow-remote', { type: 'boolean', default: false, describe: 'allow non-loopback targets' })
     .option('metrics-url', { type: 'string', array: true, describe: 'brokers\' /metrics URLs (default: asked from Yellow, --yellow)' })
+    .option('source-ips', { type: 'string', array: true, describe: 'loopback source addresses to spread connections over (past one address\'s ephemeral ports)' })
+    .option('source-ip-count', { type: 'number', describe: 'use 127.0.0.1 … 127.0.0.N as source addresses' })
     .epilog('The money check runs when --pg-url or NOON_PG_URL is set. Progress goes to stderr, the report to stdout.') as unknown as Argv<LoadtestArgs>;
 }
 
@@ -67,9 +72,10 @@ async function handler(argv: ArgumentsCamelCase<LoadtestArgs>): Promise<void> {
   try {
     const cfg = configFrom(argv as unknown as Record<string, unknown>);
     const scenario = withOverrides(loadScenario(argv.scenario), { players: argv.players, durationSeconds: argv.duration, maxActions: argv.maxActions });
+    const sources = argv.sourceIps ?? (argv.sourceIpCount !== undefined ? loopbackSources(argv.sourceIpCount) : undefined);
     const report = await loadTest({
       scenario, brokerListUrl: argv.brokerlist, transport: argv.transport, allowRemote: argv.allowRemote, signal: ctl.signal,
-      yellow: cfg.yellow, ...(argv.metricsUrl && { metricsUrls: argv.metricsUrl }), ...(cfg.pgUrl !== undefined && { pgUrl: cfg.pgUrl }),
+      ...(sources && { sources }), yellow: cfg.yellow, ...(argv.metricsUrl && { metricsUrls: argv.metricsUrl }), ...(cfg.pgUrl !== undefined && { pgUrl: cfg.pgUrl }),
     });
     process.stdout.write(argv.json ? `${JSON.stringify(report, null, 2)}\n` : formatText(report));
     if (argv.html) writeFileSync(argv.html, renderHtml(report));

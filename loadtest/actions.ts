@@ -1,0 +1,95 @@
+/**
+ * The actions of the scenario mix, each one or more SDK calls made through SimPlayer.call (so
+ * every call is timed and its outcome recorded). Game refusals (a unit at its cap, not enough
+ * funds, a duel already over) are normal outcomes here, recorded as game errors by code.
+ */
+import Int64 from 'node-int64';
+import { BuyRequest, Currency, DuelAction, DuelActRequest, MatchStatus, RoundRequest, SpendRequest, UnitRequest, type MatchTicket } from '../shared/protocol';
+import type { SimPlayer } from './player';
+import type { ActionName, Scenario } from './scenario';
+
+export interface ActionEnv {
+  scenario: Scenario;
+  player: SimPlayer;
+  random(): number;
+  sleep(ms: number): Promise<void>;
+  running(): boolean;
+}
+
+type Action = (env: ActionEnv) => Promise<void>;
+
+function pickUnit(env: ActionEnv): string | undefined {
+  const { units } = env.player;
+  return units[Math.floor(env.random() * units.length)];
+}
+
+async function unitChange(env: ActionEnv, op: 'levelUp' | 'evolve'): Promise<void> {
+  const unitId = pickUnit(env);
+  if (unitId === undefined) return;
+  const req = new UnitRequest({ idempotencyKey: env.player.key(), unitId });
+  await env.player.call(`Player:${op}`, (c) => (op === 'levelUp' ? c.player.levelUp(req) : c.player.evolve(req)));
+}
+
+/** Waits for a matchFound push for at most `ms` (or until the run stops). */
+function matchFound(env: ActionEnv, ms: number): { ticket: Promise<MatchTicket | undefined>; cancel(): void } {
+  const c = env.player.current;
+  let off: (() => void) | undefined;
+  let wake: ((t: MatchTicket | undefined) => void) | undefined;
+  const ticket = new Promise<MatchTicket | undefined>((resolve) => {
+    wake = resolve;
+    off = c?.once('matchFound', (t) => resolve(t));
+    void env.sleep(ms).then(() => resolve(undefined));
+  });
+  return { ticket, cancel: () => (off?.(), wake?.(undefined)) };
+}
+
+/** findMatch; if queued, wait for a matchFound push (else cancelMatch); then DRAW and SHOOT. */
+async function duel(env: ActionEnv): Promise<void> {
+  const { player, scenario } = env;
+  const waiter = matchFound(env, scenario.duel.matchWaitMs);
+  const t = await player.call('Duel:findMatch', (c) => c.duel.findMatch(new Int64(scenario.duel.stake)));
+  let duelId = t?.status === MatchStatus.MATCHED ? t.duelId : undefined;
+  if (t?.status === MatchStatus.QUEUED) {
+    const pushed = await waiter.ticket;
+    duelId = pushed?.duelId;
+    if (duelId === undefined) await player.call('Duel:cancelMatch', (c) => c.duel.cancelMatch());
+  }
+  waiter.cancel();
+  if (!duelId) return;
+  const id = duelId;
+  await player.call('Duel:act', (c) => c.duel.act(new DuelActRequest({ duelId: id, action: DuelAction.DRAW })));
+  await env.sleep(5 + env.random() * 20);
+  await player.call('Duel:act', (c) => c.duel.act(new DuelActRequest({ duelId: id, action: DuelAction.SHOOT })));
+}
+
+export const ACTION_IMPLS: Record<ActionName, Action> = {
+  playRound: async ({ player, random }) => {
+    const stage = 1 + Math.floor(random() * 5);
+    await player.call('Player:playRound', (c) => c.player.playRound(new RoundRequest({ idempotencyKey: player.key(), stage })));
+  },
+  levelUp: (env) => unitChange(env, 'levelUp'),
+  evolve: (env) => unitChange(env, 'evolve'),
+  buyCurrency: async ({ player, random }) => {
+    const hard = random() < 0.3;
+    const req = new BuyRequest({ receiptId: `receipt:${player.key()}`, currency: hard ? Currency.HARD : Currency.SOFT, amount: hard ? 20 : 500 });
+    await player.call('Player:buyCurrency', (c) => c.player.buyCurrency(req));
+  },
+  spendCurrency: async ({ player }) => {
+    const req = new SpendRequest({ idempotencyKey: player.key(), currency: Currency.SOFT, amount: 50, reason: 'loadtest' });
+    await player.call('Player:spendCurrency', (c) => c.player.spendCurrency(req));
+  },
+  getProfile: async ({ player }) => {
+    await player.call('Player:getProfile', (c) => c.player.getProfile());
+  },
+  chatSay: async ({ player }) => {
+    await player.call('Chat:say', (c) => c.chat.say(player.room, `hello from ${player.index} #${player.key()}`));
+  },
+  duel,
+  leaderboardTop: async ({ player, scenario }) => {
+    await player.call('Leaderboard:top', (c) => c.leaderboard.top(scenario.leaderboard.board, scenario.leaderboard.count));
+  },
+};
+
+export function runAction(name: ActionName, env: ActionEnv): Promise<void> {
+  return ACTION_IMPLS[name](env);
+}

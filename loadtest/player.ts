@@ -1,0 +1,183 @@
+/**
+ * One simulated player: connects through the BrokerList, registers (a username unique to this
+ * run) or logs in, joins one chat room, lists its units, then loops — pick an action by weight,
+ * make its calls through the SDK (mutations with fresh idempotency keys), think — until the run
+ * says stop. Every call goes through `call()`, which records its latency and outcome in Stats.
+ *
+ * The SDK's own reconnect and keep-alive are off: they would send Sso:resume and Sso:ping that
+ * this process did not count, and the report must account for every call a broker counted. A
+ * player whose connection drops reconnects itself and resumes its session (counted like any call),
+ * at most MAX_RECONNECTS times.
+ */
+import { NoonClient, type NoonClientOptions } from '../client';
+import type { Session } from '../shared/protocol';
+import { runAction, type ActionEnv } from './actions';
+import { pickAction, type Scenario } from './scenario';
+import { classify, type Stats } from './stats';
+
+const MAX_RECONNECTS = 5;
+/** A player never makes more than this many actions, whatever the scenario says (a bound on the loop). */
+const MAX_ACTIONS_PER_PLAYER = 10_000_000;
+
+/** Opens one client; `localAddress` is the socket's source address when the run spreads over several. */
+export type ClientFactory = (brokerListUrl: string, opts: NoonClientOptions, localAddress?: string) => Promise<NoonClient>;
+
+export const sdkFactory: ClientFactory = (url, opts, localAddress) => {
+  // NoonClientOptions has no localAddress yet: refuse rather than silently use the default source.
+  if (localAddress !== undefined) return Promise.reject(new Error('the client SDK cannot bind a source address yet (needs a localAddress option)'));
+  return NoonClient.viaBrokerList(url, opts);
+};
+
+export interface PlayerEnv {
+  scenario: Scenario;
+  stats: Stats;
+  brokerListUrl: string;
+  transport: 'tcp' | 'ws';
+  /** unique per run: usernames and idempotency keys carry it */
+  runId: string;
+  factory: ClientFactory;
+  /** source addresses, player i uses [i % n]; empty = the OS picks */
+  sources: string[];
+  /** false once the run is over (duration reached, action budget spent, or stopped) */
+  running(): boolean;
+  /** takes one action from the run's budget; false when it is spent */
+  takeAction(): boolean;
+  /** resolves after `ms` or at once when the run stops */
+  sleep(ms: number): Promise<void>;
+  /** connection problems that are not calls (BrokerList down, connect refused) */
+  onConnectFailure(err: Error): void;
+  random(): number;
+}
+
+export type PlayerState = 'starting' | 'playing' | 'done' | 'failed';
+
+export class SimPlayer {
+  state: PlayerState = 'starting';
+  private client?: NoonClient;
+  private lost = false;
+  private session?: Session;
+  private seq = 0;
+  private reconnects = 0;
+  readonly username: string;
+  readonly room: string;
+  units: string[] = [];
+
+  constructor(private readonly env: PlayerEnv, readonly index: number) {
+    this.username = `${env.scenario.accounts.prefix}_${env.runId}_${index}`;
+    this.room = `lt-${env.runId}-${index % env.scenario.chat.rooms}`;
+  }
+
+  /** Plays until the run stops; never throws. */
+  async run(): Promise<void> {
+    try {
+      if (!(await this.connect()) || !(await this.signIn())) {
+        this.state = 'failed';
+        return;
+      }
+      await this.call('Chat:join', (c) => c.chat.join(this.room));
+      const units = await this.call('Player:listUnits', (c) => c.player.listUnits());
+      this.units = (units ?? []).map((u) => u.unitId ?? '').filter((id) => id !== '');
+      this.state = 'playing';
+      await this.loop();
+      this.state = 'done';
+    } catch (err) {
+      this.env.onConnectFailure(err as Error);
+      this.state = 'failed';
+    } finally {
+      this.client?.close();
+      this.client = undefined;
+    }
+  }
+
+  /** A fresh idempotency key, unique to this run, player and call. */
+  key(): string {
+    return `${this.env.runId}:${this.index}:${++this.seq}`;
+  }
+
+  /**
+   * One call: counted as issued, timed, classified. Resolves with the value, or undefined on any
+   * error (the error is recorded, never thrown).
+   */
+  async call<T>(method: string, fn: (c: NoonClient) => Promise<T>): Promise<T | undefined> {
+    const c = this.client;
+    if (!c || this.lost) return undefined;
+    const stats = this.env.stats;
+    const t0 = performance.now();
+    stats.begin();
+    try {
+      const v = await fn(c);
+      stats.end(method, t0, { kind: 'ok', code: '' });
+      return v;
+    } catch (err) {
+      const o = classify(err);
+      stats.end(method, t0, o);
+      if (o.kind === 'disconnect' || o.code === 'CLOSED') this.lost = true;
+      return undefined;
+    }
+  }
+
+  /** The current client (for push subscriptions); undefined while disconnected. */
+  get current(): NoonClient | undefined {
+    return this.lost ? undefined : this.client;
+  }
+
+  private async loop(): Promise<void> {
+    const { scenario, random } = this.env;
+    const actionEnv: ActionEnv = { scenario, player: this, random: () => random(), sleep: (ms) => this.env.sleep(ms), running: () => this.env.running() };
+    for (let i = 0; i < MAX_ACTIONS_PER_PLAYER && this.env.running(); i++) {
+      if (this.lost && !(await this.recover())) return;
+      if (!this.env.takeAction()) return;
+      await runAction(pickAction(scenario.mix, random()), actionEnv);
+      const { min, max } = scenario.thinkTimeMs;
+      await this.env.sleep(min + random() * (max - min));
+    }
+  }
+
+  private async connect(): Promise<boolean> {
+    const { scenario, transport, brokerListUrl } = this.env;
+    try {
+      const source = this.env.sources[this.index % Math.max(1, this.env.sources.length)];
+      const c = await this.env.factory(brokerListUrl, { transport, callTimeoutMs: scenario.callTimeoutMs, reconnect: false, keepAliveMs: 0 }, source);
+      c.on('disconnected', () => (this.lost = true));
+      for (const name of ['duelUpdated', 'matchFound', 'chatMessage', 'walletChanged', 'stateLost', 'roomClosed', 'kicked'] as const) {
+        c.on(name, () => this.env.stats.push(name));
+      }
+      this.client = c;
+      this.lost = false;
+      return true;
+    } catch (err) {
+      this.env.onConnectFailure(err as Error);
+      return false;
+    }
+  }
+
+  /** Logs in (mode 'login', or an account this run already made), else registers. */
+  private async signIn(): Promise<boolean> {
+    const { mode, password } = this.env.scenario.accounts;
+    const exists = this.session !== undefined;
+    this.session = undefined;
+    if (mode === 'login' || exists) this.session = await this.call('Sso:login', (c) => c.sso.login(this.username, password));
+    if (!this.session && !exists) this.session = await this.call('Sso:register', (c) => c.sso.register(this.username, password));
+    return this.session !== undefined;
+  }
+
+  /** After a drop: a new connection, then Sso:resume with the session token (or a login). */
+  private async recover(): Promise<boolean> {
+    this.client?.close();
+    this.client = undefined;
+    while (this.reconnects < MAX_RECONNECTS && this.env.running()) {
+      this.reconnects++;
+      if (!(await this.connect())) {
+        await this.env.sleep(100 * 2 ** this.reconnects);
+        continue;
+      }
+      const token = this.session?.token ?? '';
+      const resumed = await this.call('Sso:resume', (c) => c.sso.resume(token));
+      if (resumed) this.session = resumed;
+      else if (!(await this.signIn())) return false;
+      await this.call('Chat:join', (c) => c.chat.join(this.room));
+      return !this.lost;
+    }
+    return false;
+  }
+}
