@@ -62,10 +62,17 @@ before(async () => {
     const body = (await (await fetch(`${brokerListUrl}/brokers`)).json()) as { brokerList: Record<string, number> };
     return Object.keys(body.brokerList).length === 2 ? true : undefined;
   }, 15_000);
+  // A broker that has not learned a service yet closes an anonymous connection calling it
+  // (unknown method), so each attempt uses a fresh connection.
   for (const b of ['broker6', 'broker7']) {
-    const c = await NoonClient.connect({ tcp: String(procs[b]?.ready.tcp) }, { reconnect: false });
-    await waitFor(`${b} routes to Duel and Chat`, async () => ((await c.duel.ping()) && (await c.chat.ping()) && (await c.leaderboard.ping()) ? true : undefined), 15_000);
-    c.close();
+    await waitFor(`${b} routes to every service`, async () => {
+      const c = await NoonClient.connect({ tcp: String(procs[b]?.ready.tcp) }, { reconnect: false });
+      try {
+        return (await c.duel.ping()) && (await c.chat.ping()) && (await c.leaderboard.ping()) && (await c.player.ping()) && (await c.sso.ping()) ? true : undefined;
+      } finally {
+        c.close();
+      }
+    }, 30_000);
   }
 });
 

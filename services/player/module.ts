@@ -30,6 +30,7 @@ export function createPlayerModule(opts: PlayerModuleOptions = {}): ServiceModul
         thriftService: 'Player',
         processor: Player.Processor,
         stateful: false,
+        publicMethods: ['ping'],
         internalMethods: ['grant', 'createProfile'],
         // Mutations are keyed (idempotency key / receipt id / user id), so a retry elsewhere is safe.
         idempotentMethods: ['getProfile', 'getWallet', 'listUnits', 'ping', 'buyCurrency', 'spendCurrency', 'levelUp', 'evolve', 'playRound', 'grant', 'createProfile'],
