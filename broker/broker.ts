@@ -68,6 +68,11 @@ export class Broker {
     this.yellow = new YellowClient({ endpoints: opts.cfg.yellow, heartbeatMs: opts.cfg.heartbeatMs, logger: this.logger });
   }
 
+  /** True while the broker may not know every service yet (see Gateway.warmingUp). */
+  get warmingUp(): boolean {
+    return this.gateway?.warmingUp() ?? true;
+  }
+
   get connections(): number {
     return this.admission?.conns.size ?? 0;
   }

@@ -38,8 +38,17 @@ export class Gateway {
   private traceSeq = 0;
   private readonly tracePrefix = randomBytes(3).toString('hex');
   inFlight = 0;
+  private readonly startedAt = Date.now();
 
   constructor(private readonly d: GatewayDeps) {}
+
+  /**
+   * For its first heartbeats a broker may not know every service yet (roles start together): an
+   * unknown service is then a retryable UNAVAILABLE, not a strike.
+   */
+  warmingUp(): boolean {
+    return Date.now() - this.startedAt < 5 * this.d.cfg.heartbeatMs;
+  }
 
   /** One complete Thrift message from a client. Never throws. */
   onMessage(conn: ClientConn, bytes: Buffer): void {
@@ -129,7 +138,10 @@ export class Gateway {
         const r = this.decide(conn, target, tried ?? NOTHING_TRIED);
         if (r.kind === 'reject') {
           outcome = r.code;
-          if (r.code === 'UNKNOWN_METHOD' || r.code === 'UNAUTHENTICATED' || r.code === 'FORBIDDEN') this.strike(conn, header, r.code, r.detail);
+          if (r.code === 'UNKNOWN_METHOD' && this.warmingUp() && !this.d.table().service(target.service)) {
+            outcome = 'UNAVAILABLE';
+            this.replyError(conn, header, 'UNAVAILABLE', `${target.service} is not known yet: this broker is still learning routes from Yellow`);
+          } else if (r.code === 'UNKNOWN_METHOD' || r.code === 'UNAUTHENTICATED' || r.code === 'FORBIDDEN') this.strike(conn, header, r.code, r.detail);
           else this.replyError(conn, header, r.code, r.detail);
           if (r.code === 'STATE_LOST') this.d.sessions.unbind(conn, r.detail);
           return;

@@ -166,6 +166,7 @@ test('unknown methods: an error each, closed at the third strike; an anonymous c
     out.writeStructEnd();
     out.writeMessageEnd();
   });
+  await until('broker past its warm-up (unknown services are UNAVAILABLE until then)', () => !cluster.brokers[0]!.broker.warmingUp, 5000);
   const c = await rawClient(tcp);
   await c.sso.login('eve', 'pw-eve');
   const s = { frames: [] as Buffer[] };
