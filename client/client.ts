@@ -44,6 +44,8 @@ export interface NoonClientOptions {
   maxFrame?: number;
   /** bytes waiting in the socket's write buffer before calls fail BUSY; default 1 MiB */
   maxBufferedBytes?: number;
+  /** source address of the connection (e.g. 127.0.0.2, to exceed one address's ports); default: the OS picks */
+  localAddress?: string;
   /** calls that may wait for a reconnect before new ones fail BUSY; default 1024 */
   maxQueuedCalls?: number;
   caps?: DecodeCaps;
@@ -174,6 +176,7 @@ export class NoonClient {
           connectTimeoutMs: this.opts.connectTimeoutMs,
           maxFrame: this.opts.maxFrame,
           maxBufferedBytes: this.opts.maxBufferedBytes,
+          ...(this.opts.localAddress ? { localAddress: this.opts.localAddress } : {}),
         });
       } catch (err) {
         if (this.closed) throw err;

@@ -23,6 +23,8 @@ export interface TransportOptions {
   maxBufferedBytes?: number;
   /** deadline to open the connection (TCP connect or WS handshake); default 5000 ms */
   connectTimeoutMs?: number;
+  /** source address to bind (load tests spread connections over 127.0.0.x); default: the OS picks */
+  localAddress?: string;
 }
 
 export interface Transport {
@@ -94,7 +96,7 @@ export function connectTcp(endpoint: string, handlers: TransportHandlers, opts: 
   const { host, port } = parseHostPort(endpoint);
   const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
   const reader = new FrameReader(opts.maxFrame ?? DEFAULT_MAX_FRAME);
-  const socket = net.connect({ host, port, noDelay: true });
+  const socket = net.connect({ host, port, noDelay: true, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   let reason = 'closed by the broker';
   let open = false;
   const transport: Transport = {
@@ -146,7 +148,7 @@ export function connectWs(url: string, handlers: TransportHandlers, opts: Transp
   const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
   const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT;
   // maxPayload bounds what we accept; compression stays off (DESIGN: no compression on this path)
-  const ws = new WebSocket(url, { maxPayload: opts.maxFrame ?? DEFAULT_MAX_FRAME, perMessageDeflate: false, handshakeTimeout: timeoutMs });
+  const ws = new WebSocket(url, { maxPayload: opts.maxFrame ?? DEFAULT_MAX_FRAME, perMessageDeflate: false, handshakeTimeout: timeoutMs, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   let reason = 'closed by the broker';
   let open = false;
   const transport: Transport = {

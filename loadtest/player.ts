@@ -23,9 +23,7 @@ const MAX_ACTIONS_PER_PLAYER = 10_000_000;
 export type ClientFactory = (brokerListUrl: string, opts: NoonClientOptions, localAddress?: string) => Promise<NoonClient>;
 
 export const sdkFactory: ClientFactory = (url, opts, localAddress) => {
-  // NoonClientOptions has no localAddress yet: refuse rather than silently use the default source.
-  if (localAddress !== undefined) return Promise.reject(new Error('the client SDK cannot bind a source address yet (needs a localAddress option)'));
-  return NoonClient.viaBrokerList(url, opts);
+  return NoonClient.viaBrokerList(url, localAddress === undefined ? opts : { ...opts, localAddress });
 };
 
 export interface PlayerEnv {

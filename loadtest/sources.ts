@@ -1,9 +1,8 @@
 /**
  * Client source addresses. One source address reaches one broker endpoint over at most as many
  * connections as the ephemeral port range holds (Linux default 32768–60999: 28 232); past that,
- * players must spread over several loopback sources (127.0.0.1, 127.0.0.2, …). The SDK has to
- * bind the socket for that (a `localAddress` connect option); until it does, asking for more than
- * one source address is refused with a clear message instead of silently using one.
+ * players must spread over several loopback sources (127.0.0.1, 127.0.0.2, …); the SDK binds
+ * each connection to its source with the `localAddress` option.
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
