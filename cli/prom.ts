@@ -1,30 +1,14 @@
 /**
- * A small reader of the Prometheus text format (what Metrics.serve answers), and the numbers
- * `noon top` derives from two scrapes: calls/s, errors/s and p99 from histogram bucket deltas.
+ * What `noon top` derives from scrapes of /metrics (parsed by shared/prometheus.ts): calls/s,
+ * errors/s and p99 from histogram bucket deltas between two scrapes.
  */
 
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
+import { parsePrometheus, type Sample } from '../shared/prometheus';
 
-const LINE_RE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/;
-const LABEL_RE = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+export { type Sample };
 
-export function parseProm(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = LINE_RE.exec(line);
-    if (!m || m[1] === undefined || m[4] === undefined) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[3] ?? '').matchAll(LABEL_RE)) if (l[1] !== undefined) labels[l[1]] = (l[2] ?? '').replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-    const value = m[4] === '+Inf' ? Infinity : m[4] === '-Inf' ? -Infinity : Number(m[4]);
-    out.push({ name: m[1], labels, value });
-  }
-  return out;
-}
+/** The samples of one /metrics answer. */
+export const parseProm = parsePrometheus;
 
 /** Sum of a metric's samples whose labels include `where`. */
 export function sum(samples: Sample[], name: string, where: Record<string, string> = {}): number {

@@ -7,6 +7,7 @@
 import { request } from 'node:http';
 import { silentLogger } from '../shared/log';
 import { YellowClient } from '../yellow/client';
+import { parsePrometheus, type Sample } from '../shared/prometheus';
 
 /** noon_dropped_total reasons under which a broker answered a client call with an error instead of forwarding it. */
 export const REFUSAL_REASONS = ['rate_limited', 'too_many_in_flight'] as const;
@@ -20,29 +21,7 @@ export interface BrokerCounters {
   inFlight: number;
 }
 
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-/** Parses the Prometheus text format (the subset prom-client writes). */
-export function parsePrometheus(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = LINE.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-    const value = Number(m[3]);
-    if (Number.isFinite(value)) out.push({ name: m[1] as string, labels, value });
-  }
-  return out;
-}
+export { parsePrometheus };
 
 export function emptyCounters(): BrokerCounters {
   return { calls: new Map(), refused: new Map(), inFlight: 0 };
