@@ -5,6 +5,7 @@
  * straight into one growing buffer that starts with room for the 4-byte frame length.
  */
 import * as thrift from 'thrift';
+import type Int64 from 'node-int64';
 
 export class BufferTransport {
   private buf = Buffer.allocUnsafe(512);
@@ -32,6 +33,17 @@ export class BufferTransport {
       n >>>= 7;
     }
     this.buf[this.pos++] = n;
+  }
+
+  /** An unsigned 64-bit varint given as two unsigned 32-bit halves. */
+  varint64(hi: number, lo: number): void {
+    this.ensure(10);
+    while (hi !== 0 || (lo & ~0x7f) !== 0) {
+      this.buf[this.pos++] = (lo & 0x7f) | 0x80;
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>>= 7;
+    }
+    this.buf[this.pos++] = lo;
   }
 
   /** Writes a compact string: varint length, then UTF-8 bytes. */
@@ -86,6 +98,25 @@ export class FastCompactProtocol extends thrift.TCompactProtocol {
   writeVarint32(n: number): void {
     if (this.out) this.out.varint32(n);
     else (thrift.TCompactProtocol.prototype as unknown as { writeVarint32(this: thrift.TProtocol, n: number): void }).writeVarint32.call(this, n);
+  }
+
+  /** Zigzag varint straight from the Int64's bytes (or a number), without the stock path's allocations. */
+  override writeI64(v: number | Int64): void {
+    if (!this.out || (typeof v === 'number' && !Number.isSafeInteger(v))) {
+      super.writeI64(v);
+      return;
+    }
+    let hi: number;
+    let lo: number;
+    if (typeof v === 'number') {
+      hi = Math.floor(v / 0x100000000) | 0;
+      lo = v >>> 0;
+    } else {
+      hi = v.buffer.readInt32BE(0);
+      lo = v.buffer.readUInt32BE(4);
+    }
+    const sign = hi >> 31;
+    this.out.varint64((((hi << 1) | (lo >>> 31)) ^ sign) >>> 0, ((lo << 1) ^ sign) >>> 0);
   }
 
   override writeString(s: string): void {
