@@ -103,18 +103,5 @@ export function cpuMicros(pid: number): number {
   }
 }
 
-/** Waits until `check` returns a value (retrying on errors), or fails after deadlineMs. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, deadlineMs = 15_000, everyMs = 50): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}${lastErr ? ` (last error: ${String(lastErr)})` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+/** Waits until `check` returns a value (retrying on errors): the test harness's own helper. */
+export { waitFor } from '../../test/fixtures/yellow-harness';
