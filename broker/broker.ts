@@ -6,7 +6,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Server } from 'node:http';
 import type { Server as NetServer } from 'node:net';
-import type { Config } from '../shared/config';
+import { curveOf, type Config } from '../shared/config';
+import type { CurveKeys } from '../shared/curve';
 import type { Kv } from '../shared/data/kv';
 import { openKv } from '../shared/data/store';
 import type { Logger } from '../shared/log';
@@ -60,12 +61,15 @@ export class Broker {
   private ownKv = false;
   private kv?: Kv;
   private elu = performance.eventLoopUtilization();
+  private readonly curve: CurveKeys | undefined;
 
   constructor(private readonly opts: BrokerOptions) {
     this.instanceId = opts.instanceId ?? newInstanceId('broker');
     this.logger = opts.logger.child({ role: 'broker', instance: this.instanceId });
     this.metrics = new Metrics({ role: 'broker', instanceId: this.instanceId });
-    this.yellow = new YellowClient({ endpoints: opts.cfg.yellow, heartbeatMs: opts.cfg.heartbeatMs, logger: this.logger });
+    const curve = curveOf(opts.cfg);
+    this.curve = curve;
+    this.yellow = new YellowClient({ endpoints: opts.cfg.yellow, heartbeatMs: opts.cfg.heartbeatMs, logger: this.logger, ...(curve ? { curve } : {}) });
   }
 
   /** True while the broker may not know every service yet (see Gateway.warmingUp). */
@@ -81,8 +85,9 @@ export class Broker {
     const { cfg } = this.opts;
     this.kv = this.opts.kv ?? (await openKv({ redis: cfg.redis, logger: this.logger }));
     this.ownKv = this.opts.kv === undefined;
-    this.links = new Links({ identity: this.instanceId, logger: this.logger, maxQueued: cfg.serviceQueue, maxPayload: MAX_REPLY_PAYLOAD, suspectMs: cfg.heartbeatMs * 3, onPush: (p) => this.sessions.onPush(p) });
-    this.rooms = new RoomHub({ logger: this.logger, maxPayload: MAX_REPLY_PAYLOAD });
+    const curve = this.curve ? { curve: this.curve } : {};
+    this.links = new Links({ identity: this.instanceId, logger: this.logger, maxQueued: cfg.serviceQueue, maxPayload: MAX_REPLY_PAYLOAD, suspectMs: cfg.heartbeatMs * 3, onPush: (p) => this.sessions.onPush(p), ...curve });
+    this.rooms = new RoomHub({ logger: this.logger, maxPayload: MAX_REPLY_PAYLOAD, ...curve });
     const table = (): RoutingTable => this.table;
     this.sessions = new Sessions({ instanceId: this.instanceId, store: new SessionStore(this.kv, this.logger), rooms: this.rooms, table, logger: this.logger, metrics: this.metrics });
     this.gateway = new Gateway({ instanceId: this.instanceId, cfg, logger: this.logger, metrics: this.metrics, links: this.links, table, sessions: this.sessions });

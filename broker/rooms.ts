@@ -5,6 +5,7 @@
  * connection, and nobody else waits for it.
  */
 import * as zmq from 'zeromq';
+import { curveClientOptions, type CurveKeys } from '../shared/curve';
 import type { Logger } from '../shared/log';
 import { decodeBatch } from '../shared/wire/frames';
 
@@ -24,7 +25,7 @@ interface Publisher {
 export class RoomHub {
   private readonly publishers = new Map<string, Publisher>();
 
-  constructor(private readonly opts: { logger: Logger; maxPayload: number; onDelivered?(topic: string, members: number): void }) {}
+  constructor(private readonly opts: { logger: Logger; maxPayload: number; curve?: CurveKeys; onDelivered?(topic: string, members: number): void }) {}
 
   subscribe(topic: string, publisher: { instanceId: string; endpoint: string }, member: RoomMember): void {
     const p = this.publisher(publisher.instanceId, publisher.endpoint);
@@ -76,7 +77,7 @@ export class RoomHub {
   private publisher(instanceId: string, endpoint: string): Publisher {
     const existing = this.publishers.get(instanceId);
     if (existing) return existing;
-    const socket = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 100_000, maxMessageSize: 64 * 1024 * 1024, heartbeatInterval: 1000, heartbeatTimeout: 3000 });
+    const socket = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 100_000, maxMessageSize: 64 * 1024 * 1024, heartbeatInterval: 1000, heartbeatTimeout: 3000, ...curveClientOptions(this.opts.curve) });
     socket.connect(endpoint);
     const p: Publisher = { instanceId, endpoint, socket, topics: new Map() };
     this.publishers.set(instanceId, p);

@@ -3,7 +3,7 @@
  * to stop it. `noon start <role>` runs one per process; `noon up` runs them all in one process,
  * sharing one Db and one Kv. Every role serves /metrics and registers that URL in Yellow.
  */
-import type { Config } from '../shared/config';
+import { curveOf, type Config } from '../shared/config';
 import type { Db } from '../shared/data/sql';
 import type { Kv } from '../shared/data/kv';
 import { openDb } from '../shared/data/db';
@@ -47,10 +47,11 @@ async function serveMetrics(cfg: Config, role: string, instanceId: string, defau
 export async function startYellowRole(cfg: Config, logger: Logger, opts: { processMetrics?: boolean } = {}): Promise<RunningRole> {
   const instanceId = newInstanceId('yellow');
   const log = logger.child({ role: 'yellow', instance: instanceId });
-  const server = new YellowServer({ host: cfg.host, port: cfg.yellowPort, heartbeatMs: cfg.heartbeatMs, logger: log });
+  const curve = curveOf(cfg);
+  const server = new YellowServer({ host: cfg.host, port: cfg.yellowPort, heartbeatMs: cfg.heartbeatMs, logger: log, ...(curve ? { curve } : {}) });
   const endpoints = await server.start();
   const { metrics, url } = await serveMetrics(cfg, 'yellow', instanceId, opts.processMetrics ?? true);
-  const self = new YellowClient({ endpoints: [endpoints.router], heartbeatMs: cfg.heartbeatMs, logger: log });
+  const self = new YellowClient({ endpoints: [endpoints.router], heartbeatMs: cfg.heartbeatMs, logger: log, ...(curve ? { curve } : {}) });
   await self.register({
     role: 'yellow', instanceId, host: cfg.host, version: NOON_VERSION, pid: process.pid, startedAt: Date.now(),
     endpoints: { router: endpoints.router, pub: endpoints.pub, metrics: url }, load: { inFlight: 0, elu: 0 },
@@ -74,7 +75,8 @@ export async function startYellowRole(cfg: Config, logger: Logger, opts: { proce
 export async function startBrokerListRole(cfg: Config, logger: Logger, opts: { processMetrics?: boolean } = {}): Promise<RunningRole> {
   const instanceId = newInstanceId('brokerlist');
   const log = logger.child({ role: 'brokerlist', instance: instanceId });
-  const yellow = new YellowClient({ endpoints: cfg.yellow, heartbeatMs: cfg.heartbeatMs, logger: log });
+  const curve = curveOf(cfg);
+  const yellow = new YellowClient({ endpoints: cfg.yellow, heartbeatMs: cfg.heartbeatMs, logger: log, ...(curve ? { curve } : {}) });
   const directory = await yellow.watch();
   const server = new BrokerListServer({ directory, host: cfg.host, port: cfg.brokerlistPort, logger: log, version: NOON_VERSION });
   const url = await server.start();

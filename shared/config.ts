@@ -3,6 +3,7 @@
  * in kebab case); a bad value fails at start with a message that names the option.
  */
 import { randomBytes } from 'node:crypto';
+import type { CurveKeys } from './curve';
 
 type Kind = 'string' | 'int' | 'list' | 'bool';
 interface OptionSpec {
@@ -47,6 +48,9 @@ export const CONFIG_SPEC = {
   scryptN: { env: 'NOON_SCRYPT_N', kind: 'int', default: 131072, min: 1024, max: 1048576, describe: 'scrypt cost N for passwords (a power of two; 2^17 needs ~128 MiB per hash)' },
   sessionTtlMs: { env: 'NOON_SESSION_TTL_MS', kind: 'int', default: 86_400_000, min: 1000, max: 365 * 86_400_000, describe: 'session lifetime' },
   duelTurnMs: { env: 'NOON_DUEL_TURN_MS', kind: 'int', default: 10_000, min: 10, max: 600_000, describe: 'a duel player who does not act within this forfeits' },
+  curvePublic: { env: 'NOON_CURVE_PUBLIC', kind: 'string', default: undefined, describe: 'cluster CURVE public key (Z85); with --curve-secret, every internal socket uses CURVE' },
+  curveSecret: { env: 'NOON_CURVE_SECRET', kind: 'string', default: undefined, describe: 'cluster CURVE secret key (Z85); keep it out of the repository' },
+  curveAllow: { env: 'NOON_CURVE_ALLOW', kind: 'list', default: [], describe: 'more client public keys (Z85) allowed on internal sockets' },
   serviceQueue: { env: 'NOON_SERVICE_QUEUE', kind: 'int', default: 4096, min: 1, max: 1_000_000, describe: 'requests queued per service peer before BUSY' },
 } satisfies Record<string, OptionSpec>;
 
@@ -101,6 +105,12 @@ function validate(cfg: Config): void {
   if (cfg.pgUrl !== undefined && !/^postgres(ql)?:\/\//.test(cfg.pgUrl)) {
     throw new ConfigError('--pg-url / NOON_PG_URL', `${JSON.stringify(cfg.pgUrl)} is not a postgres:// URL`);
   }
+  if ((cfg.curvePublic === undefined) !== (cfg.curveSecret === undefined)) {
+    throw new ConfigError('--curve-public / NOON_CURVE_PUBLIC', 'CURVE needs both the public and the secret key (or neither)');
+  }
+  for (const [label, key] of [['--curve-public / NOON_CURVE_PUBLIC', cfg.curvePublic], ['--curve-secret / NOON_CURVE_SECRET', cfg.curveSecret], ...cfg.curveAllow.map((k) => ['--curve-allow / NOON_CURVE_ALLOW', k])] as [string, string | undefined][]) {
+    if (key !== undefined && !/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/.test(key)) throw new ConfigError(label, 'a CURVE key is 40 Z85 characters');
+  }
   if ((cfg.scryptN & (cfg.scryptN - 1)) !== 0) throw new ConfigError('--scrypt-n / NOON_SCRYPT_N', `${cfg.scryptN} is not a power of two`);
   if (!/^(trace|debug|info|warn|error|fatal|silent)$/.test(cfg.logLevel)) {
     throw new ConfigError('--log-level / NOON_LOG_LEVEL', `unknown level ${JSON.stringify(cfg.logLevel)}`);
@@ -121,6 +131,11 @@ export function loadConfig(overrides: Partial<Record<ConfigKey, unknown>> = {}, 
   const cfg = out as Config;
   validate(cfg);
   return cfg;
+}
+
+/** The cluster's CURVE keys, when configured. */
+export function curveOf(cfg: Config): CurveKeys | undefined {
+  return cfg.curvePublic !== undefined && cfg.curveSecret !== undefined ? { publicKey: cfg.curvePublic, secretKey: cfg.curveSecret, allow: cfg.curveAllow } : undefined;
 }
 
 /** A per-process secret when none is configured: internal signatures then only hold in-process. */

@@ -13,6 +13,7 @@ import type { Directory } from './directory';
 import { YellowLink } from './link';
 import type { RegistryFilter } from './registry';
 import type { InstanceLoad, InstanceRecord, InstanceRegistration } from './types';
+import type { CurveKeys } from '../shared/curve';
 import { validateRegistration } from './validate';
 import { Watcher } from './watcher';
 
@@ -24,6 +25,8 @@ export interface YellowClientOptions {
   logger: Logger;
   /** deadline of one query/drain/deregister round; default max(heartbeatMs, 1000) */
   queryTimeoutMs?: number;
+  /** the cluster's CURVE keys, when the internal plane uses CURVE */
+  curve?: CurveKeys;
 }
 
 interface ProviderState {
@@ -45,7 +48,7 @@ export class YellowClient {
     if (opts.endpoints.length === 0) throw new NoonError('BAD_REQUEST', 'YellowClient needs at least one Yellow endpoint');
     this.logger = opts.logger;
     this.queryTimeoutMs = opts.queryTimeoutMs ?? Math.max(opts.heartbeatMs, 1000);
-    this.links = opts.endpoints.map((e) => new YellowLink(e, opts.logger));
+    this.links = opts.endpoints.map((e) => new YellowLink(e, opts.logger, opts.curve));
   }
 
   start(): Promise<void> {
@@ -136,7 +139,7 @@ export class YellowClient {
   async watch(): Promise<Directory> {
     await this.start();
     if (!this.watcher) {
-      this.watcher = new Watcher({ links: this.links, heartbeatMs: this.opts.heartbeatMs, queryTimeoutMs: this.queryTimeoutMs, logger: this.logger });
+      this.watcher = new Watcher({ links: this.links, heartbeatMs: this.opts.heartbeatMs, queryTimeoutMs: this.queryTimeoutMs, logger: this.logger, ...(this.opts.curve ? { curve: this.opts.curve } : {}) });
       await this.watcher.start();
     }
     return this.watcher.directory;

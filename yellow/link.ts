@@ -5,6 +5,7 @@
  * has a deadline. The DEALER reconnects by itself when the Yellow comes back.
  */
 import * as zmq from 'zeromq';
+import { curveClientOptions, type CurveKeys } from '../shared/curve';
 import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { Outbox } from './outbox';
@@ -37,6 +38,7 @@ export class YellowLink {
   constructor(
     readonly endpoint: string,
     private readonly logger: Logger,
+    curve?: CurveKeys,
   ) {
     // sendTimeout 0: when the queue to a dead Yellow is full, sending fails at once instead of
     // blocking the outbox; the request's deadline reports it.
@@ -48,6 +50,7 @@ export class YellowLink {
       maxMessageSize: MAX_REPLY_BYTES,
       reconnectInterval: 100,
       reconnectMaxInterval: 2000,
+      ...curveClientOptions(curve),
     });
     this.outbox = new Outbox(this.dealer, SEND_HWM, logger, `yellow-link ${endpoint}`);
   }

@@ -3,12 +3,13 @@
  * `{"ready":"yellow","router":"tcp://...","pub":"tcp://..."}`, which tests and `noon up` wait for.
  * SIGTERM/SIGINT stop it and exit 0.
  */
-import type { Config } from '../shared/config';
+import { curveOf, type Config } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { YellowServer } from './server';
 
 export async function runYellow(cfg: Config, logger: Logger): Promise<YellowServer> {
-  const server = new YellowServer({ host: cfg.host, port: cfg.yellowPort, heartbeatMs: cfg.heartbeatMs, logger });
+  const curve = curveOf(cfg);
+  const server = new YellowServer({ host: cfg.host, port: cfg.yellowPort, heartbeatMs: cfg.heartbeatMs, logger, ...(curve ? { curve } : {}) });
   const endpoints = await server.start();
   process.stdout.write(`${JSON.stringify({ ready: 'yellow', router: endpoints.router, pub: endpoints.pub })}\n`);
   let stopping = false;

@@ -3,6 +3,7 @@
  * events, around the pure Registry. One process may run several (tests do).
  */
 import * as zmq from 'zeromq';
+import { curveServerOptions, ensureZap, type CurveKeys } from '../shared/curve';
 import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { Outbox } from './outbox';
@@ -18,6 +19,8 @@ export interface YellowServerOptions {
   heartbeatMs: number;
   missLimit?: number;
   logger: Logger;
+  /** CURVE on both sockets, clients checked by the process's ZAP handler */
+  curve?: CurveKeys;
 }
 
 /** Replies or events queued per socket before new ones are dropped. */
@@ -45,7 +48,8 @@ export class YellowServer {
   }
 
   async start(): Promise<{ router: string; pub: string }> {
-    const common = { linger: 0, sendHighWaterMark: QUEUE_LIMIT, maxMessageSize: MAX_MESSAGE_BYTES };
+    if (this.opts.curve) await ensureZap(this.opts.curve, this.logger);
+    const common = { linger: 0, sendHighWaterMark: QUEUE_LIMIT, maxMessageSize: MAX_MESSAGE_BYTES, ...curveServerOptions(this.opts.curve) };
     // sendTimeout 0: a reply to a peer that cannot take it is dropped, never blocks the loop.
     const router = new zmq.Router({ ...common, mandatory: true, receiveHighWaterMark: QUEUE_LIMIT, sendTimeout: 0 });
     const pub = new zmq.Publisher(common);

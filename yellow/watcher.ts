@@ -5,6 +5,7 @@
  * milliseconds; the poll repairs anything a SUB missed (PUB drops when a subscriber reconnects).
  */
 import * as zmq from 'zeromq';
+import { curveClientOptions, type CurveKeys } from '../shared/curve';
 import type { Logger } from '../shared/log';
 import { Directory, type PollAnswer } from './directory';
 import type { YellowLink } from './link';
@@ -15,6 +16,7 @@ export interface WatcherOptions {
   heartbeatMs: number;
   queryTimeoutMs: number;
   logger: Logger;
+  curve?: CurveKeys;
 }
 
 interface PubState {
@@ -32,7 +34,7 @@ export class Watcher {
   private stopped = false;
 
   constructor(private readonly opts: WatcherOptions) {
-    this.sub = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 10_000, maxMessageSize: MAX_EVENT_BYTES, reconnectInterval: 100, reconnectMaxInterval: 2000 });
+    this.sub = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 10_000, maxMessageSize: MAX_EVENT_BYTES, reconnectInterval: 100, reconnectMaxInterval: 2000, ...curveClientOptions(opts.curve) });
     this.sub.subscribe(EVENT_TOPIC);
     this.pubs = opts.links.map(() => ({}));
   }

@@ -3,7 +3,7 @@
  * cfg.host:cfg.brokerlistPort, and registers itself in Yellow (role 'brokerlist',
  * endpoints.http) so operators and `noon up` can find it. Composition only; logic is in server.ts.
  */
-import type { Config } from '../../shared/config';
+import { curveOf, type Config } from '../../shared/config';
 import type { Logger } from '../../shared/log';
 import { NOON_VERSION, newInstanceId } from '../../services/framework/runtime';
 import { YellowClient } from '../../yellow/client';
@@ -12,7 +12,8 @@ import { BrokerListServer, type BrokerListServerOptions } from './server';
 export async function runBrokerList(cfg: Config, logger: Logger, extra: Partial<BrokerListServerOptions> = {}): Promise<{ url: string; stop(): Promise<void> }> {
   const instanceId = newInstanceId('brokerlist');
   const log = logger.child({ role: 'brokerlist', instance: instanceId });
-  const yellow = new YellowClient({ endpoints: cfg.yellow, heartbeatMs: cfg.heartbeatMs, logger: log });
+  const curve = curveOf(cfg);
+  const yellow = new YellowClient({ endpoints: cfg.yellow, heartbeatMs: cfg.heartbeatMs, logger: log, ...(curve ? { curve } : {}) });
   const directory = await yellow.watch(); // serves an empty list until a Yellow answers
   const server = new BrokerListServer({ directory, host: cfg.host, port: cfg.brokerlistPort, logger: log, version: NOON_VERSION, ...extra });
   const url = await server.start();

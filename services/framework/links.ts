@@ -6,6 +6,7 @@
  * left, so callers may retry it on another instance.
  */
 import * as zmq from 'zeromq';
+import { curveClientOptions, type CurveKeys } from '../../shared/curve';
 import { NoonError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
 import { decodeBatch, type Envelope, type PushEnvelope, type ReplyEnvelope, type RequestEnvelope } from '../../shared/wire/frames';
@@ -47,6 +48,7 @@ export interface LinksOptions {
   maxPayload: number;
   /** how long a send may wait for a connected peer before the request is failed (ms) */
   sendTimeoutMs?: number;
+  curve?: CurveKeys;
   /** how long an instance whose connection dropped is avoided (ms); default 3000 */
   suspectMs?: number;
   onPush?(push: PushEnvelope, from: string): void;
@@ -146,6 +148,7 @@ export class Links {
       maxMessageSize: 64 * 1024 * 1024,
       heartbeatInterval: 1000,
       heartbeatTimeout: 3000,
+      ...curveClientOptions(this.opts.curve),
     });
     socket.connect(target.router);
     // A killed peer resets the TCP connection: fail its calls now instead of at their deadline,

@@ -4,7 +4,7 @@
  * handlers can push, publish and call other services outside a call (e.g. a duel timeout).
  */
 import { randomBytes } from 'node:crypto';
-import type { Config } from '../../shared/config';
+import { curveOf, type Config } from '../../shared/config';
 import { rendezvous } from '../../shared/hashing';
 import type { Logger } from '../../shared/log';
 import type { Directive } from '../../shared/wire/frames';
@@ -62,10 +62,11 @@ export async function startService<H>(role: string, build: (env: ServiceEnv) => 
   const { cfg } = opts;
   const instanceId = opts.instanceId ?? newInstanceId(role);
   const logger = opts.logger.child({ instance: instanceId, role });
-  const yellow = new YellowClient({ endpoints: cfg.yellow, heartbeatMs: cfg.heartbeatMs, logger });
+  const curve = curveOf(cfg);
+  const yellow = new YellowClient({ endpoints: cfg.yellow, heartbeatMs: cfg.heartbeatMs, logger, ...(curve ? { curve } : {}) });
   const directory = await yellow.watch();
   const maxPayload = cfg.maxFrame * 4;
-  const links = new Links({ identity: instanceId, logger, maxQueued: cfg.serviceQueue, maxPayload, suspectMs: cfg.heartbeatMs * 3 });
+  const links = new Links({ identity: instanceId, logger, maxQueued: cfg.serviceQueue, maxPayload, suspectMs: cfg.heartbeatMs * 3, ...(curve ? { curve } : {}) });
   directory.on('down', ({ instanceId: id }) => links.drop(id, 'is down'));
   const caller = new ServiceCaller(directory, links);
   let server: ServiceServer<H> | undefined;
@@ -84,6 +85,7 @@ export async function startService<H>(role: string, build: (env: ServiceEnv) => 
     host: cfg.host, instanceId, logger, maxQueued: cfg.serviceQueue, maxPayload, caller,
     caps: { maxString: cfg.maxString, maxContainer: cfg.maxContainer, maxDepth: cfg.maxDepth },
     ownerOf: (key) => rendezvous(key, liveIds()),
+    ...(curve ? { curve } : {}),
     brokerIds: () => directory.instances({ role: 'broker' }).map((r) => r.instanceId),
     ...(opts.observer ? { onCall: opts.observer.onCall.bind(opts.observer) } : {}),
   });

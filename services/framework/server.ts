@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import * as zmq from 'zeromq';
+import { curveServerOptions, ensureZap, type CurveKeys } from '../../shared/curve';
 import { NoonError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
 import type { DecodeCaps } from '../../shared/thrift/capped';
@@ -31,14 +32,15 @@ export interface ServiceServerOptions {
   /** rendezvous owner of a key among the live instances of this service */
   ownerOf(key: string): string | undefined;
   onCall?(method: string, ms: number, outcome: 'ok' | 'error'): void;
+  curve?: CurveKeys;
 }
 
 /** Remembers which broker each session last called through, bounded (oldest forgotten first). */
 const MAX_REMEMBERED_SESSIONS = 100_000;
 
 export class ServiceServer<H> {
-  private router = new zmq.Router({ mandatory: true, handover: true, linger: 0, sendHighWaterMark: 50_000, receiveHighWaterMark: 50_000, sendTimeout: 0, maxMessageSize: 64 * 1024 * 1024 });
-  private pub = new zmq.Publisher({ linger: 0, sendHighWaterMark: 100_000 });
+  private readonly router: zmq.Router;
+  private readonly pub: zmq.Publisher;
   private sender: BatchSender;
   private pubSender: BatchSender;
   private readonly sessionVia = new Map<string, string>();
@@ -52,6 +54,8 @@ export class ServiceServer<H> {
   private readonly debug: boolean;
 
   constructor(readonly def: ServiceDef<H>, private readonly opts: ServiceServerOptions) {
+    this.router = new zmq.Router({ mandatory: true, handover: true, linger: 0, sendHighWaterMark: 50_000, receiveHighWaterMark: 50_000, sendTimeout: 0, maxMessageSize: 64 * 1024 * 1024, ...curveServerOptions(opts.curve) });
+    this.pub = new zmq.Publisher({ linger: 0, sendHighWaterMark: 100_000, ...curveServerOptions(opts.curve) });
     this.deps = { role: def.role, instanceId: opts.instanceId, logger: opts.logger, caller: opts.caller, ownerOf: opts.ownerOf };
     this.debug = opts.logger.isLevelEnabled('debug');
     this.sender = new BatchSender((f) => this.router.send(f), {
@@ -67,6 +71,7 @@ export class ServiceServer<H> {
   }
 
   async start(): Promise<{ router: string; pub: string }> {
+    if (this.opts.curve) await ensureZap(this.opts.curve, this.opts.logger);
     await this.router.bind(`tcp://${this.opts.host}:*`);
     await this.pub.bind(`tcp://${this.opts.host}:*`);
     void this.receive();
