@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { fetchBrokers, pickBroker } from '../client/brokerlist';
 import { BrokerListServer, type BrokerListBody } from '../edge/brokerlist/server';
 import { silentLogger } from '../shared/log';
+import { within } from './fixtures/raw-socket';
 import { YellowClient } from '../yellow/client';
 import type { Directory } from '../yellow/directory';
 import { YellowServer } from '../yellow/server';
@@ -126,7 +127,7 @@ describe('BrokerList server', () => {
     // one header byte now and then: each byte alone would reset an idle timer, not headersTimeout
     const drip = setInterval(() => socket.writable && socket.write('X'), 50);
     try {
-      const elapsed = await Promise.race([closed, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('slowloris socket still open after 5 s')), 5000))]);
+      const elapsed = await within(closed, 5000, 'the slowloris socket closed');
       assert.ok(elapsed >= 250, `closed after ${elapsed} ms, before headersTimeout`);
       assert.match(Buffer.concat(received).toString(), /^HTTP\/1\.1 408/);
     } finally {

@@ -16,6 +16,8 @@ import { kill, killAll, spawnNoon, waitFor, type Child } from './fixtures/yellow
 
 const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_DB = 7;
+/** How long a role may take to stop cleanly on SIGTERM before it is SIGKILLed. */
+const STOP_DEADLINE_MS = 5000;
 const dbName = `noon_e2e_${randomBytes(4).toString('hex')}`;
 const procs: Record<string, Child> = {};
 let env: Record<string, string>;
@@ -80,7 +82,7 @@ after(async () => {
   for (const c of clients) c.close();
   // SIGTERM first (a clean stop deregisters); anything still running after 5 s is SIGKILLed.
   const stopping = Object.values(procs).map((p) => kill(p, 'SIGTERM'));
-  const deadline = setTimeout(() => killAll(), 5000);
+  const deadline = setTimeout(() => killAll(), STOP_DEADLINE_MS);
   await Promise.all(stopping);
   clearTimeout(deadline);
   const admin = new pg.Client({ connectionString: PG_ADMIN });
