@@ -56,7 +56,7 @@ export async function runServiceCalls(): Promise<string> {
 
     // Raw messages of the same size as noon's: its request header and the Thrift call bytes.
     const payload = topCall(1);
-    const header = encodeHeader({ kind: 'request', requestId: 1, timeoutMs: 5000, sessionId: 's-bench', userId: 'u-bench', method: 'Leaderboard:top', via: identity, traceId: 'bench-trace-0001', payload });
+    const header = encodeHeader({ kind: 'request', requestId: 1, timeoutMs: 5000, sessionId: 's-bench', userId: 'u-bench', username: 'bench', method: 'Leaderboard:top', via: identity, traceId: 'bench-trace-0001', payload });
     const rawC = new RawZmqClient(String(echoC.ready.router), 'coalescing', header, payload);
     const rawP = new RawZmqClient(String(echoP.ready.router), 'plain', header, payload);
     raws.push(rawC, rawP);

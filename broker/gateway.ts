@@ -182,6 +182,7 @@ export class Gateway {
         timeoutMs: this.d.cfg.requestTimeoutMs,
         sessionId: s?.sessionId ?? `anon:${this.d.instanceId}:${conn.id}`,
         userId: s?.userId ?? '',
+        username: s?.username ?? '',
         method: header.name,
         via: this.d.instanceId,
         traceId,

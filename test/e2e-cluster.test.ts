@@ -158,7 +158,9 @@ test('a whole duel: matchmaking binds both to one instance; 1,000 calls stay the
     const t = await b.leaderboard.top('duels', 10);
     return t.some((e) => e.userId === a.session?.userId) ? t : undefined;
   }, 5000);
-  assert.equal(Number(top.find((e) => e.userId === a.session?.userId)?.score?.toString()), 1);
+  const entry = top.find((e) => e.userId === a.session?.userId);
+  assert.equal(Number(entry?.score?.toString()), 1);
+  assert.equal(entry?.username, a.session?.username, 'the board shows the winner by name');
 });
 
 test('two chat members on two different brokers receive the same messages in the same order', async () => {
@@ -181,4 +183,6 @@ test('two chat members on two different brokers receive the same messages in the
   const seqs = got.map((g) => g.map((m) => Number(m.seq?.toString())));
   assert.deepEqual(seqs[0], seqs[1]);
   assert.deepEqual(seqs[0], Array.from({ length: N }, (_, i) => i + 1));
+  const names = new Set(members.map((m) => m.session?.username));
+  for (const msg of got[0] ?? []) assert.ok(names.has(msg.username), `message ${msg.seq?.toString()} is signed ${msg.username}`);
 });

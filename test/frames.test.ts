@@ -4,7 +4,7 @@ import { NoonError } from '../shared/errors';
 import { decodeBatch, encodeBatch, encodeHeader, FRAME_TAG, FrameError, type Envelope } from '../shared/wire/frames';
 
 const samples: Envelope[] = [
-  { kind: 'request', requestId: 7, timeoutMs: 5000, sessionId: 's1', userId: 'u1', method: 'Player:getWallet', via: 'broker-1', traceId: 't-1', payload: Buffer.from([1, 2, 3]) },
+  { kind: 'request', requestId: 7, timeoutMs: 5000, sessionId: 's1', userId: 'u1', username: 'ann', method: 'Player:getWallet', via: 'broker-1', traceId: 't-1', payload: Buffer.from([1, 2, 3]) },
   { kind: 'reply', requestId: 7, directives: [{ type: 'auth', sessionId: 's', userId: 'u', username: 'ann' }, { type: 'bind', service: 'duel', instanceId: 'd1', sessionId: 's' }], payload: Buffer.from('x') },
   { kind: 'reply', requestId: 0xffffffff, error: new NoonError('BUSY', 'full'), directives: [], payload: Buffer.alloc(0) },
   { kind: 'push', sessionId: 's2', directives: [{ type: 'subscribe', topic: 'chat/r1', instanceId: 'c1' }, { type: 'unsubscribe', topic: 'x' }, { type: 'logout' }, { type: 'unbind', service: 'duel', sessionId: 's2' }], payload: Buffer.from('p') },
@@ -42,7 +42,7 @@ test('hostile frames are clear FrameErrors, never other exceptions', () => {
   const goodHeader = encodeHeader(samples[0] as Envelope);
   const cases: [string, Buffer[]][] = [
     ['no frames', []],
-    ['wrong tag', [Buffer.from('noon/0'), good[1] as Buffer]],
+    ['wrong tag', [Buffer.from('noon/1'), good[1] as Buffer]],
     ['tag only', [FRAME_TAG]],
     ['extra frame', [...good, Buffer.from('x')]],
     ['empty batch', [FRAME_TAG, Buffer.alloc(0)]],

@@ -94,8 +94,7 @@ class ChatService {
     checkText(text);
     const owner = this.ownerElsewhere(roomId, ctx);
     if (owner !== undefined) return ctx.servicesAt(owner).chat.say(roomId, text);
-    // Requests carry only the user id; the username shown is the id until sessions carry names.
-    return toChatMessage(await this.owner.say(roomId, ctx.userId, ctx.userId, text));
+    return toChatMessage(await this.owner.say(roomId, ctx.userId, ctx.username || ctx.userId, text));
   }
 
   async history(roomId: string, afterSeqArg: Int64, limit: number): Promise<ChatMessage[]> {

@@ -8,6 +8,7 @@
 
 export interface Waiting {
   userId: string;
+  username: string;
   sessionId: string;
   /** the player's broker, when known (undefined when the call was forwarded by another instance) */
   via: string | undefined;

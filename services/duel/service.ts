@@ -84,7 +84,7 @@ class DuelService {
     const owner = this.matchmakerElsewhere(ctx);
     // Directives of the nested reply (the bind) ride on this reply to the broker.
     if (owner !== undefined) return ctx.servicesAt(owner).duel.findMatch(new Int64(stake));
-    const me: Seat = { userId: ctx.userId, sessionId: ctx.sessionId, via: this.brokerVia(ctx) };
+    const me: Seat = { userId: ctx.userId, username: ctx.username || ctx.userId, sessionId: ctx.sessionId, via: this.brokerVia(ctx) };
     const other = this.mm.pairOrQueue({ ...me, stake, since: Date.now() }, Date.now());
     if (!other) return new MatchTicket({ status: MatchStatus.QUEUED, duelId: '', opponent: '' });
     const game = this.table.create(other, me, stake);

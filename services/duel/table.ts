@@ -18,6 +18,8 @@ import { saveResult } from './store';
 
 export interface Seat {
   userId: string;
+  /** display name for the leaderboard; the user id when the session had none */
+  username: string;
   sessionId: string;
   /** the player's broker, when known; pushes go to every broker otherwise */
   via: string | undefined;
@@ -144,8 +146,8 @@ export class DuelTable {
         const key = `duel:${g.id}`;
         // A duel for no stake still counts on the leaderboard; there is nothing to pay.
         if (g.stake > 0) await services.player.grant(new GrantRequest({ idempotencyKey: key, userId: g.winner, soft: g.stake * 2, hard: 0, reason: 'duel won' }));
-        // Usernames are not known here (requests carry only user ids); the board keeps the id.
-        await services.leaderboard.report(LEADERBOARD, g.winner, g.winner, new Int64(1), key);
+        const winner = live.seats.find((s) => s.userId === g.winner);
+        await services.leaderboard.report(LEADERBOARD, g.winner, winner?.username || g.winner, new Int64(1), key);
       }
     } catch (err) {
       this.log.warn({ err: (err as Error).message, duel: g.id, attempt }, 'duel settlement failed');

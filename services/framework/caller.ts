@@ -17,6 +17,8 @@ export interface InstanceSource {
 export interface CallMeta {
   sessionId: string;
   userId: string;
+  /** the session's display name; '' when none */
+  username?: string;
   traceId: string;
   via: string;
   /** absolute deadline, Date.now() ms */
@@ -65,7 +67,7 @@ export class ServiceCaller {
       try {
         return await this.links.request(
           { instanceId: target.instanceId, router: target.endpoints.router },
-          { timeoutMs, sessionId: meta.sessionId, userId: meta.userId, method: `${thriftService}:${method}`, via: meta.via, traceId: meta.traceId, payload },
+          { timeoutMs, sessionId: meta.sessionId, userId: meta.userId, username: meta.username ?? '', method: `${thriftService}:${method}`, via: meta.via, traceId: meta.traceId, payload },
         );
       } catch (err) {
         const idempotent = target.service?.idempotentMethods.includes(method) ?? false;

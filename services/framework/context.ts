@@ -24,6 +24,7 @@ class Context implements CallContext {
   readonly traceId: string;
   sessionId: string;
   userId: string;
+  username: string;
   readonly via: string;
   readonly deadline: number;
   readonly instanceId: string;
@@ -34,6 +35,7 @@ class Context implements CallContext {
     this.traceId = req.traceId;
     this.sessionId = req.sessionId;
     this.userId = req.userId;
+    this.username = req.username;
     // Nested calls keep the caller's `via`: it names the broker holding the session's connection,
     // which is where any instance the call reaches must push to.
     this.via = req.via;
@@ -52,7 +54,7 @@ class Context implements CallContext {
   }
 
   servicesAt(instanceId?: string): ServiceClients {
-    const meta = (): CallMeta => ({ sessionId: this.sessionId, userId: this.userId, traceId: this.traceId, via: this.via, deadline: this.deadline, ...(instanceId ? { instanceId } : {}) });
+    const meta = (): CallMeta => ({ sessionId: this.sessionId, userId: this.userId, username: this.username, traceId: this.traceId, via: this.via, deadline: this.deadline, ...(instanceId ? { instanceId } : {}) });
     return serviceClients(this.deps.caller, meta, (ds) => void this.directives.push(...ds));
   }
 
@@ -63,6 +65,7 @@ class Context implements CallContext {
   authenticate(s: { sessionId: string; userId: string; username: string }): void {
     this.sessionId = s.sessionId;
     this.userId = s.userId;
+    this.username = s.username;
     this.directives.push({ type: 'auth', sessionId: s.sessionId, userId: s.userId, username: s.username });
   }
 

@@ -29,7 +29,7 @@ export interface ServiceEnv {
   /** publish a numbered room message on this instance's PUB */
   publish(topic: string, seq: number, payload: Buffer): boolean;
   /** clients for calls made outside a request (background work); deadline = request timeout */
-  services(meta?: { sessionId?: string; userId?: string; traceId?: string; instanceId?: string }): ServiceClients;
+  services(meta?: { sessionId?: string; userId?: string; username?: string; traceId?: string; instanceId?: string }): ServiceClients;
   /** the live instance of this service that owns `key` (rendezvous hash over live instances) */
   ownerOf(key: string): string | undefined;
 }
@@ -77,7 +77,7 @@ export async function startService<H>(role: string, build: (env: ServiceEnv) => 
     push: (sessionId, payload, directives, via) => server?.push(sessionId, payload, directives, via) ?? false,
     publish: (topic, seq, payload) => server?.publish(topic, seq, payload) ?? false,
     services: (meta = {}) =>
-      serviceClients(caller, () => ({ sessionId: meta.sessionId ?? '', userId: meta.userId ?? '', traceId: meta.traceId ?? randomBytes(8).toString('hex'), via: instanceId, deadline: Date.now() + cfg.requestTimeoutMs, ...(meta.instanceId ? { instanceId: meta.instanceId } : {}) })),
+      serviceClients(caller, () => ({ sessionId: meta.sessionId ?? '', userId: meta.userId ?? '', username: meta.username ?? '', traceId: meta.traceId ?? randomBytes(8).toString('hex'), via: instanceId, deadline: Date.now() + cfg.requestTimeoutMs, ...(meta.instanceId ? { instanceId: meta.instanceId } : {}) })),
     ownerOf: (key) => rendezvous(key, liveIds()),
   };
   const def = await build(env);

@@ -13,6 +13,8 @@ export interface CallContext {
   /** '' before login */
   sessionId: string;
   userId: string;
+  /** the session's display name ('' before login) */
+  username: string;
   /** instance id of the broker (or service) this call came through */
   via: string;
   /** absolute deadline (Date.now() ms); nested calls inherit the smaller of theirs and this */

@@ -10,7 +10,7 @@ import { NoonError } from '../errors';
 import { ByteReader, ByteWriter, FrameError } from './bytes';
 
 export { FrameError };
-export const FRAME_TAG = Buffer.from('noon/1');
+export const FRAME_TAG = Buffer.from('noon/2');
 /** Upper bound of one decoded batch: more envelopes than this in a message is hostile. */
 export const MAX_BATCH = 4096;
 
@@ -33,6 +33,8 @@ export interface RequestEnvelope {
   timeoutMs: number;
   sessionId: string;
   userId: string;
+  /** the session's display name ('' before login) */
+  username: string;
   /** "Service:method" */
   method: string;
   /** instance id of the broker (or service) the call came through: where pushes for the session go */
@@ -113,7 +115,7 @@ export function encodeHeader(e: Envelope): Buffer {
   const w = new ByteWriter();
   switch (e.kind) {
     case 'request':
-      w.u8(Kind.REQUEST).u32(e.requestId).u32(e.timeoutMs).str(e.sessionId).str(e.userId).str(e.method).str(e.via).str(e.traceId);
+      w.u8(Kind.REQUEST).u32(e.requestId).u32(e.timeoutMs).str(e.sessionId).str(e.userId).str(e.username).str(e.method).str(e.via).str(e.traceId);
       break;
     case 'reply':
       w.u8(Kind.REPLY).u32(e.requestId).str(e.error ? JSON.stringify(e.error.toJSON()) : '');
@@ -145,7 +147,7 @@ export function decodeEnvelope(header: Buffer, payload: Buffer): Envelope {
   let e: Envelope;
   switch (kind) {
     case Kind.REQUEST:
-      e = { kind: 'request', requestId: r.u32(), timeoutMs: r.u32(), sessionId: r.str(), userId: r.str(), method: r.str(), via: r.str(), traceId: r.str(), payload };
+      e = { kind: 'request', requestId: r.u32(), timeoutMs: r.u32(), sessionId: r.str(), userId: r.str(), username: r.str(), method: r.str(), via: r.str(), traceId: r.str(), payload };
       break;
     case Kind.REPLY: {
       const requestId = r.u32();
