@@ -5,9 +5,10 @@
  */
 import type { Kv } from '../shared/data/kv';
 import type { Logger } from '../shared/log';
+import { BROKER_FIELD, sessionKey } from '../shared/session-keys';
 
 const TTL_MS = 24 * 3600 * 1000;
-const key = (sessionId: string): string => `sess:{${sessionId}}`;
+const key = sessionKey;
 
 export class SessionStore {
   constructor(private readonly kv: Kv, private readonly logger: Logger) {}
@@ -33,6 +34,6 @@ export class SessionStore {
 
   setBroker(sessionId: string, brokerId: string): void {
     const k = key(sessionId);
-    this.kv.hset(k, 'broker', brokerId).then(() => this.kv.expire(k, TTL_MS)).catch((err: Error) => this.logger.debug({ err: err.message }, 'session broker not stored'));
+    this.kv.hset(k, BROKER_FIELD, brokerId).then(() => this.kv.expire(k, TTL_MS)).catch((err: Error) => this.logger.debug({ err: err.message }, 'session broker not stored'));
   }
 }

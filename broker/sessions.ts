@@ -45,6 +45,7 @@ export class Sessions {
         case 'unbind': this.setBinding(d.sessionId, d.service, undefined); break;
         case 'subscribe': this.subscribe(conn, d.topic, d.instanceId); break;
         case 'unsubscribe': this.d.rooms.unsubscribe(d.topic, conn); break;
+        case 'close': conn.close(d.reason, true); break;
       }
     }
   }
@@ -66,9 +67,14 @@ export class Sessions {
       this.d.metrics.drops.inc({ reason: 'push_no_session' });
       return;
     }
-    for (const conn of conns) {
-      if (push.directives.length > 0) void this.apply(conn, push.directives);
+    // A 'close' acts after the payload (the client learns why); every other directive before it
+    // (a bind must hold before the client reacts to the event).
+    const before = push.directives.filter((d) => d.type !== 'close');
+    const after = push.directives.filter((d) => d.type === 'close');
+    for (const conn of [...conns]) {
+      if (before.length > 0) void this.apply(conn, before);
       if (push.payload.length > 0) conn.deliver(push.payload);
+      if (after.length > 0) void this.apply(conn, after);
     }
   }
 
@@ -97,6 +103,13 @@ export class Sessions {
   private async login(conn: ClientConn, d: Extract<Directive, { type: 'auth' }>): Promise<void> {
     if (conn.session && conn.session.sessionId !== d.sessionId) this.logout(conn);
     conn.session = { sessionId: d.sessionId, userId: d.userId, username: d.username };
+    // One live connection per session: a resume on a new connection closes the old one (which
+    // is told why), so a session never acts from two sockets. Closing removes it from the map.
+    for (const old of [...(this.bySession.get(d.sessionId) ?? [])]) {
+      if (old === conn) continue;
+      old.deliver(events.kicked('session resumed on another connection'));
+      old.close('single socket: session resumed on another connection', true);
+    }
     let conns = this.bySession.get(d.sessionId);
     if (!conns) {
       conns = new Set();

@@ -16,7 +16,8 @@ export interface Wire {
   /** queues one Thrift message; `done` runs once it left for the kernel (or the socket died) */
   write(message: Buffer, done: () => void): void;
   bufferedBytes(): number;
-  close(reason: string): void;
+  /** `flush`: send what is queued first (a last message the client must see), else drop it */
+  close(reason: string, flush?: boolean): void;
 }
 
 export interface ConnLimits {
@@ -116,11 +117,11 @@ export class ClientConn {
     return this.send(this.protocol === 'compact' ? message : transcodeMessage(message, this.protocol));
   }
 
-  close(reason: string): void {
+  close(reason: string, flush = false): void {
     if (this.closed) return;
     this.closed = true;
     this.closeReason = reason;
-    this.wire.close(reason);
+    this.wire.close(reason, flush);
     this.onClose(this, reason);
   }
 }

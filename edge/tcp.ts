@@ -34,7 +34,15 @@ function tcpWire(socket: Socket, remote: string): Wire {
       socket.write(body as Buffer, () => done());
     },
     bufferedBytes: () => socket.writableLength,
-    close: () => socket.destroy(),
+    close: (_reason, flush) => {
+      if (!flush) {
+        socket.destroy();
+        return;
+      }
+      // end() uncorks and sends what is queued, then FIN; a peer that never reads is destroyed.
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    },
   };
 }
 

@@ -19,9 +19,10 @@ function wsWire(ws: WebSocket, remote: string): Wire {
       ws.send(message, { binary: true }, () => done());
     },
     bufferedBytes: () => ws.bufferedAmount,
-    close: (reason) => {
-      if (ws.readyState === ws.OPEN) ws.close(1008, reason.slice(0, 120));
-      ws.terminate();
+    close: (reason, flush) => {
+      if (ws.readyState === ws.OPEN) ws.close(flush ? 1000 : 1008, reason.slice(0, 120));
+      if (!flush) ws.terminate();
+      else setTimeout(() => ws.terminate(), 1000).unref();
     },
   };
 }

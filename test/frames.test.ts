@@ -7,7 +7,7 @@ const samples: Envelope[] = [
   { kind: 'request', requestId: 7, timeoutMs: 5000, sessionId: 's1', userId: 'u1', username: 'ann', method: 'Player:getWallet', via: 'broker-1', traceId: 't-1', payload: Buffer.from([1, 2, 3]) },
   { kind: 'reply', requestId: 7, directives: [{ type: 'auth', sessionId: 's', userId: 'u', username: 'ann' }, { type: 'bind', service: 'duel', instanceId: 'd1', sessionId: 's' }], payload: Buffer.from('x') },
   { kind: 'reply', requestId: 0xffffffff, error: new NoonError('BUSY', 'full'), directives: [], payload: Buffer.alloc(0) },
-  { kind: 'push', sessionId: 's2', directives: [{ type: 'subscribe', topic: 'chat/r1', instanceId: 'c1' }, { type: 'unsubscribe', topic: 'x' }, { type: 'logout' }, { type: 'unbind', service: 'duel', sessionId: 's2' }], payload: Buffer.from('p') },
+  { kind: 'push', sessionId: 's2', directives: [{ type: 'subscribe', topic: 'chat/r1', instanceId: 'c1' }, { type: 'unsubscribe', topic: 'x' }, { type: 'logout' }, { type: 'unbind', service: 'duel', sessionId: 's2' }, { type: 'close', reason: 'resumed elsewhere' }], payload: Buffer.from('p') },
   { kind: 'room', topic: 'chat/lobby', seq: 2 ** 40 + 5, payload: Buffer.from('m') },
 ];
 

@@ -13,6 +13,8 @@ export interface SsoCore {
   hasher: PasswordHasher;
   sessions: SessionStore;
   logins: LoginLimiter;
+  /** closes the session's connection on another broker, if it has one (single socket) */
+  kickElsewhere(sessionId: string, via: string): Promise<void>;
 }
 
 const USERNAME = /^[A-Za-z0-9_.-]{3,32}$/;
@@ -86,6 +88,7 @@ async function resume(core: SsoCore, token: string, ctx: CallContext): Promise<S
   // Same sessionId as before: stateful services' bindings are keyed by it. The token is not
   // rotated, because resume is retried on another instance when one dies mid-call.
   const rec = await core.sessions.resolve(token);
+  await core.kickElsewhere(rec.sessionId, ctx.via);
   return authenticated(rec, token, ctx);
 }
 

@@ -8,6 +8,7 @@ import { Pong, Sso } from '../../shared/protocol';
 import type { ServiceModule } from '../framework/module';
 import type { ServiceDef } from '../framework/types';
 import { ssoHandlers, type SsoCore } from './handlers';
+import { kickElsewhere } from './single-socket';
 import { Limiter } from './limiter';
 import { ssoMigrations } from './migrations';
 import { DEFAULT_SCRYPT, PasswordHasher, validScryptN } from './password';
@@ -49,6 +50,7 @@ export function createSsoModule(opts: SsoOptions = {}): ServiceModule<Sso.IHandl
         hasher: new PasswordHasher({ ...DEFAULT_SCRYPT, N: scryptN }, limiter),
         sessions: new SessionStore(db, cache, { ttlMs: sessionTtlMs, ...(opts.now ? { now: opts.now } : {}) }),
         logins: new LoginLimiter(kv, env.logger, { ...DEFAULT_LOGIN_LIMITS, ...opts.logins }),
+        kickElsewhere: kickElsewhere(env, kv),
       };
       return {
         role: 'sso',

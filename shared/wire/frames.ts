@@ -23,7 +23,9 @@ export type Directive =
   | { type: 'bind'; service: string; instanceId: string; sessionId: string }
   | { type: 'unbind'; service: string; sessionId: string }
   | { type: 'subscribe'; topic: string; instanceId: string }
-  | { type: 'unsubscribe'; topic: string };
+  | { type: 'unsubscribe'; topic: string }
+  /** close the session's connections on this broker (after the push's payload is delivered) */
+  | { type: 'close'; reason: string };
 
 export interface RequestEnvelope {
   kind: 'request';
@@ -72,7 +74,7 @@ export interface RoomEnvelope {
 
 export type Envelope = RequestEnvelope | ReplyEnvelope | PushEnvelope | RoomEnvelope;
 
-const DirectiveCode = { auth: 1, logout: 2, bind: 3, unbind: 4, subscribe: 5, unsubscribe: 6 } as const;
+const DirectiveCode = { auth: 1, logout: 2, bind: 3, unbind: 4, subscribe: 5, unsubscribe: 6, close: 7 } as const;
 const MAX_DIRECTIVES = 16;
 
 function writeDirectives(w: ByteWriter, ds: Directive[]): void {
@@ -86,6 +88,7 @@ function writeDirectives(w: ByteWriter, ds: Directive[]): void {
       case 'unbind': w.str(d.service).str(d.sessionId); break;
       case 'subscribe': w.str(d.topic).str(d.instanceId); break;
       case 'unsubscribe': w.str(d.topic); break;
+      case 'close': w.str(d.reason); break;
     }
   }
 }
@@ -99,6 +102,7 @@ function readDirective(r: ByteReader): Directive {
     case 4: return { type: 'unbind', service: r.str(), sessionId: r.str() };
     case 5: return { type: 'subscribe', topic: r.str(), instanceId: r.str() };
     case 6: return { type: 'unsubscribe', topic: r.str() };
+    case 7: return { type: 'close', reason: r.str() };
     default: throw new FrameError(`unknown directive ${code}`);
   }
 }
