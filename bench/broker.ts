@@ -17,6 +17,7 @@ import { closedLoop, timings, type LoadResult } from './lib/load';
 import { spawnReady, stopChild, waitFor, type Child } from './lib/procs';
 import { progress, ratioTable, resultTable, type Ratio, type Row } from './lib/table';
 import { SlotClient } from './lib/thrift-client';
+import { runAsMain } from './lib/main';
 
 const SCENARIOS = [
   { inFlight: 1, connections: 1 },
@@ -118,15 +119,4 @@ export async function runBroker(): Promise<string> {
   ].join('\n');
 }
 
-if (require.main === module) {
-  runBroker().then(
-    (md) => {
-      process.stdout.write(`${md}\n`);
-      process.exit(0);
-    },
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAsMain(runBroker);

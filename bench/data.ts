@@ -28,6 +28,7 @@ import { closedLoop, timings, type LoadResult } from './lib/load';
 import { spawnReady, stopChild, waitFor, type Child } from './lib/procs';
 import { progress } from './lib/table';
 import { pairTable, type Pair } from './lib/pair-table';
+import { runAsMain } from './lib/main';
 
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -209,15 +210,4 @@ async function cleanUp(schema: string, redis: Redis, prefix: string): Promise<st
   return `clean-up: ${out.join('; ')}`;
 }
 
-if (require.main === module) {
-  runData().then(
-    (md) => {
-      process.stdout.write(`${md}\n`);
-      process.exit(0);
-    },
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAsMain(runData);

@@ -18,6 +18,7 @@ import { topCall } from './lib/thrift-client';
 import { spawnReady, stopChild, waitFor, type Child } from './lib/procs';
 import { progress, ratioTable, resultTable, type Ratio, type Row } from './lib/table';
 import { RawZmqClient } from './lib/zmq-client';
+import { runAsMain } from './lib/main';
 
 const LEVELS = [1, 64];
 const HEARTBEAT_MS = '250';
@@ -92,15 +93,4 @@ export async function runServiceCalls(): Promise<string> {
   ].join('\n');
 }
 
-if (require.main === module) {
-  runServiceCalls().then(
-    (md) => {
-      process.stdout.write(`${md}\n`);
-      process.exit(0);
-    },
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAsMain(runServiceCalls);

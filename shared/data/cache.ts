@@ -86,15 +86,9 @@ export class Cache {
   /** Drops the cached value after a write. False = the Kv was unreachable (remembered, see above). */
   async invalidate(key: string): Promise<boolean> {
     this.markStale(key);
-    try {
-      await this.kv.del(this.ns + key);
-      this.pending.delete(key);
-      return true;
-    } catch (err) {
-      this.kvError('del', key, err);
-      this.remember(key);
-      return false;
-    }
+    if (await this.retryDelete(key)) return true;
+    this.remember(key);
+    return false;
   }
 
   /** Caches a value just written to Postgres. False = the Kv was unreachable (remembered). */
@@ -166,7 +160,7 @@ export class Cache {
     }
   }
 
-  /** Retries a failed invalidation; true once the old copy is gone. */
+  /** Deletes the cached copy (first try or a retry of a failed invalidation); true once it is gone. */
   private async retryDelete(key: string): Promise<boolean> {
     try {
       await this.kv.del(this.ns + key);

@@ -25,8 +25,14 @@ function protocolError(message: string): Error {
   return new thrift.Thrift.TProtocolException(thrift.Thrift.TProtocolExceptionType.SIZE_LIMIT, message);
 }
 
-/** A mixin so compact and binary get the same caps. */
-function capped<B extends ProtocolCtor>(Base: B) {
+/**
+ * The next string/binary length and the bytes after it, read without consuming; undefined when
+ * too few bytes are left (the stock read then raises the underrun).
+ */
+type LengthPeek = (buf: Buffer, from: number, to: number) => { len: number; left: number } | undefined;
+
+/** A mixin so compact and binary get the same caps; they differ only in how a length is encoded. */
+function capped<B extends ProtocolCtor>(Base: B, peekLength: LengthPeek) {
   return class Capped extends Base {
     caps: DecodeCaps = DEFAULT_CAPS;
     depth = 0;
@@ -61,6 +67,19 @@ function capped<B extends ProtocolCtor>(Base: B) {
       this.checkCount('map', m.size);
       return m;
     }
+    checkNextLength(what: string): void {
+      const b = ((this as unknown as { trans: Borrowable }).trans).borrow();
+      const next = peekLength(b.buf, b.readIndex, b.writeIndex);
+      if (next) checkedLength(next.len, this.caps, next.left, what);
+    }
+    override readString(): string {
+      this.checkNextLength('string');
+      return super.readString();
+    }
+    override readBinary(): Buffer {
+      this.checkNextLength('binary');
+      return super.readBinary();
+    }
     override skip(type: thrift.Thrift.Type): void {
       if (++this.depth > this.caps.maxDepth) throw protocolError(`nesting deeper than ${this.caps.maxDepth}`);
       try {
@@ -90,44 +109,27 @@ function peekCompactLength(buf: Buffer, pos: number, end: number): number {
   return -1;
 }
 
-export class CappedCompactProtocol extends capped(thrift.TCompactProtocol as unknown as ProtocolCtor) {
+function compactLength(buf: Buffer, from: number, to: number): { len: number; left: number } | undefined {
+  const len = peekCompactLength(buf, from, to);
+  return len < 0 ? undefined : { len, left: to - from };
+}
+
+function binaryLength(buf: Buffer, from: number, to: number): { len: number; left: number } | undefined {
+  return to - from < 4 ? undefined : { len: buf.readInt32BE(from), left: to - from - 4 };
+}
+
+export class CappedCompactProtocol extends capped(thrift.TCompactProtocol as unknown as ProtocolCtor, compactLength) {
   static withCaps(trans: thrift.TTransport, caps: DecodeCaps): CappedCompactProtocol {
     const p = new CappedCompactProtocol(trans);
     p.caps = caps;
     return p;
   }
-  private checkNextLength(what: string): void {
-    const b = ((this as unknown as { trans: Borrowable }).trans).borrow();
-    const len = peekCompactLength(b.buf, b.readIndex, b.writeIndex);
-    checkedLength(len, this.caps, b.writeIndex - b.readIndex, what);
-  }
-  override readString(): string {
-    this.checkNextLength('string');
-    return super.readString();
-  }
-  override readBinary(): Buffer {
-    this.checkNextLength('binary');
-    return super.readBinary();
-  }
 }
 
-export class CappedBinaryProtocol extends capped(thrift.TBinaryProtocol as unknown as ProtocolCtor) {
+export class CappedBinaryProtocol extends capped(thrift.TBinaryProtocol as unknown as ProtocolCtor, binaryLength) {
   static withCaps(trans: thrift.TTransport, caps: DecodeCaps): CappedBinaryProtocol {
     const p = new CappedBinaryProtocol(trans);
     p.caps = caps;
     return p;
-  }
-  private checkNextLength(what: string): void {
-    const b = ((this as unknown as { trans: Borrowable }).trans).borrow();
-    if (b.writeIndex - b.readIndex < 4) return; // the stock read raises the underrun
-    checkedLength(b.buf.readInt32BE(b.readIndex), this.caps, b.writeIndex - b.readIndex - 4, what);
-  }
-  override readString(): string {
-    this.checkNextLength('string');
-    return super.readString();
-  }
-  override readBinary(): Buffer {
-    this.checkNextLength('binary');
-    return super.readBinary();
   }
 }
