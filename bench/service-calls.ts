@@ -9,9 +9,9 @@
 import { Leaderboard } from '../shared/protocol';
 import { silentLogger } from '../shared/log';
 import { encodeHeader } from '../shared/wire/frames';
-import { ServiceCaller } from '../services/framework/caller';
-import { serviceClients } from '../services/framework/clients';
-import { Links } from '../services/framework/links';
+import { ServiceCaller } from '../rpc/caller';
+import { serviceClients } from '../rpc/clients';
+import { Links } from '../rpc/links';
 import { YellowClient } from '../yellow/client';
 import { closedLoop, timings, type LoadResult } from './lib/load';
 import { topCall } from './lib/thrift-client';

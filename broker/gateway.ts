@@ -11,9 +11,10 @@ import type { Logger } from '../shared/log';
 import type { Metrics } from '../shared/metrics';
 import { MessageType, peekHeader, ProtocolError, splitMultiplexed, type MessageHeader } from '../shared/thrift/header';
 import type { ReplyEnvelope } from '../shared/wire/frames';
-import { pickLeastLoaded } from '../services/framework/caller';
-import { Links, NotDelivered } from '../services/framework/links';
+import { pickLeastLoaded } from '../rpc/caller';
+import { Links, NotDelivered } from '../rpc/links';
 import type { ClientConn } from '../edge/client-conn';
+import type { BrokerConn } from './connection';
 import { errorReply } from '../edge/replies';
 import { route, type Route } from './route';
 import type { RoutingTable } from './routing-table';
@@ -51,11 +52,12 @@ export class Gateway {
   }
 
   /** One complete Thrift message from a client. Never throws. */
-  onMessage(conn: ClientConn, bytes: Buffer): void {
+  onMessage(bc: BrokerConn, bytes: Buffer): void {
+    const { conn } = bc;
     // Frames read in the same chunk as the one that got the connection closed are dropped.
     if (conn.closed) return;
-    conn.lastActivity = Date.now();
-    conn.messages++;
+    const now = Date.now();
+    conn.received(now);
     let header: MessageHeader;
     try {
       header = peekHeader(bytes, this.d.cfg.maxMethodName);
@@ -65,12 +67,12 @@ export class Gateway {
       conn.close(`protocol error: ${(err as Error).message}`);
       return;
     }
-    conn.protocol = header.protocol;
-    if (!conn.bucket.take(conn.lastActivity)) {
+    conn.useProtocol(header.protocol);
+    if (!conn.takeCallToken(now)) {
       this.d.metrics.drops.inc({ reason: 'rate_limited' });
       // More refusals within one second than the allowed rate means the client sends at over
       // twice its limit: a flood, not a burst. It is cut off.
-      if (conn.refuse(conn.lastActivity) > this.d.cfg.callsPerSecond) {
+      if (conn.refuse(now) > this.d.cfg.callsPerSecond) {
         this.d.metrics.drops.inc({ reason: 'flood' });
         conn.close(`flood: over ${this.d.cfg.callsPerSecond} calls/s`);
       } else {
@@ -87,10 +89,10 @@ export class Gateway {
     try {
       target = splitMultiplexed(header.name);
     } catch (err) {
-      this.strike(conn, header, 'UNKNOWN_METHOD', (err as Error).message);
+      this.strike(bc, header, 'UNKNOWN_METHOD', (err as Error).message);
       return;
     }
-    void this.forward(conn, header, target, bytes);
+    void this.forward(bc, header, target, bytes);
   }
 
   /** prom-client hashes a label object on every call; its children are cached per method and outcome. */
@@ -114,44 +116,45 @@ export class Gateway {
     t.observe(seconds);
   }
 
-  private strike(conn: ClientConn, header: MessageHeader, code: ErrorCode, detail: string): void {
+  private strike(bc: BrokerConn, header: MessageHeader, code: ErrorCode, detail: string): void {
     this.d.metrics.drops.inc({ reason: code.toLowerCase() });
-    conn.send(errorReply(header, code, detail));
+    bc.conn.send(errorReply(header, code, detail));
+    const strikes = bc.strike();
     // An unknown method from a connection that never logged in closes it at once (nothing legit does that).
-    if (++conn.strikes >= MAX_STRIKES || (code === 'UNKNOWN_METHOD' && !conn.session)) conn.close(`${conn.strikes} strikes: ${detail}`);
+    if (strikes >= MAX_STRIKES || (code === 'UNKNOWN_METHOD' && !bc.session)) bc.conn.close(`${strikes} strikes: ${detail}`);
   }
 
-  private decide(conn: ClientConn, target: { service: string; method: string }, exclude: ReadonlySet<string>): Route {
-    const s = conn.session;
-    return route(target, { sessionId: s?.sessionId ?? '', userId: s?.userId ?? '', bindings: conn.bindings }, this.d.table(), (c, ex) => pickLeastLoaded(c, this.d.links, ex), exclude);
+  private decide(bc: BrokerConn, target: { service: string; method: string }, exclude: ReadonlySet<string>): Route {
+    return route(target, bc.view(), this.d.table(), (c, ex) => pickLeastLoaded(c, this.d.links, ex), exclude);
   }
 
-  private async forward(conn: ClientConn, header: MessageHeader, target: { service: string; method: string }, bytes: Buffer): Promise<void> {
+  private async forward(bc: BrokerConn, header: MessageHeader, target: { service: string; method: string }, bytes: Buffer): Promise<void> {
     const started = performance.now();
     const traceId = `${this.tracePrefix}-${(++this.traceSeq).toString(36)}`;
     let tried: Set<string> | undefined;
-    conn.inFlight++;
+    const { conn } = bc;
+    conn.callStarted();
     this.inFlight++;
     let outcome = 'ok';
     try {
       for (let attempt = 0; ; attempt++) {
-        const r = this.decide(conn, target, tried ?? NOTHING_TRIED);
+        const r = this.decide(bc, target, tried ?? NOTHING_TRIED);
         if (r.kind === 'reject') {
           outcome = r.code;
           if (r.code === 'UNKNOWN_METHOD' && this.warmingUp() && !this.d.table().service(target.service)) {
             outcome = 'UNAVAILABLE';
             this.replyError(conn, header, 'UNAVAILABLE', `${target.service} is not known yet: this broker is still learning routes from Yellow`);
-          } else if (r.code === 'UNKNOWN_METHOD' || r.code === 'UNAUTHENTICATED' || r.code === 'FORBIDDEN') this.strike(conn, header, r.code, r.detail);
+          } else if (r.code === 'UNKNOWN_METHOD' || r.code === 'UNAUTHENTICATED' || r.code === 'FORBIDDEN') this.strike(bc, header, r.code, r.detail);
           else this.replyError(conn, header, r.code, r.detail);
-          if (r.code === 'STATE_LOST') this.d.sessions.unbind(conn, r.detail);
+          if (r.code === 'STATE_LOST') this.d.sessions.unbind(bc, r.detail);
           return;
         }
         (tried ??= new Set()).add(r.instance.instanceId);
-        const reply = await this.send(conn, header, r, bytes, traceId).catch((err: unknown) => err as Error);
+        const reply = await this.send(bc, header, r, bytes, traceId).catch((err: unknown) => err as Error);
         if (!(reply instanceof Error)) {
-          if (r.bindNow && !reply.error) this.d.sessions.bind(conn, r.service.role, r.instance.instanceId);
+          if (r.bindNow && !reply.error) this.d.sessions.bind(bc, r.service.role, r.instance.instanceId);
           outcome = reply.error ? reply.error.code : 'ok';
-          await this.deliver(conn, header, reply);
+          await this.deliver(bc, header, reply);
           return;
         }
         const code = reply instanceof NoonError ? reply.code : 'INTERNAL';
@@ -163,7 +166,7 @@ export class Gateway {
         return;
       }
     } finally {
-      conn.inFlight--;
+      conn.callFinished();
       this.inFlight--;
       // A client-chosen name must not become a metric series: unknown methods count as one.
       const method = outcome === 'UNKNOWN_METHOD' ? '(unknown)' : header.name;
@@ -171,10 +174,10 @@ export class Gateway {
     }
   }
 
-  private send(conn: ClientConn, header: MessageHeader, r: Extract<Route, { kind: 'forward' }>, bytes: Buffer, traceId: string): Promise<ReplyEnvelope> {
+  private send(bc: BrokerConn, header: MessageHeader, r: Extract<Route, { kind: 'forward' }>, bytes: Buffer, traceId: string): Promise<ReplyEnvelope> {
     const router = r.instance.endpoints.router;
     if (!router) return Promise.reject(new NoonError('UNAVAILABLE', `instance ${r.instance.instanceId} has no endpoint`));
-    const s = conn.session;
+    const { conn, session: s } = bc;
     if (this.d.logger.isLevelEnabled('debug')) this.d.logger.debug({ trace: traceId, method: header.name, to: r.instance.instanceId, conn: conn.id }, 'forward');
     return this.d.links.request(
       { instanceId: r.instance.instanceId, router },
@@ -191,11 +194,11 @@ export class Gateway {
     );
   }
 
-  private async deliver(conn: ClientConn, header: MessageHeader, reply: ReplyEnvelope): Promise<void> {
+  private async deliver(bc: BrokerConn, header: MessageHeader, reply: ReplyEnvelope): Promise<void> {
     // Directives first (a login must hold before the client sees its reply and calls again).
-    if (reply.directives.length > 0) await this.d.sessions.apply(conn, reply.directives);
-    if (reply.error) this.replyError(conn, header, reply.error.code, reply.error.message);
-    else conn.send(reply.payload);
+    if (reply.directives.length > 0) await this.d.sessions.apply(bc, reply.directives);
+    if (reply.error) this.replyError(bc.conn, header, reply.error.code, reply.error.message);
+    else bc.conn.send(reply.payload);
   }
 
   private replyError(conn: ClientConn, header: MessageHeader, code: ErrorCode, detail: string): void {

@@ -9,7 +9,7 @@ import type { Metrics } from '../shared/metrics';
 import { StateLostKind } from '../shared/protocol';
 import { events } from '../shared/thrift/events';
 import type { Directive, PushEnvelope } from '../shared/wire/frames';
-import type { ClientConn } from '../edge/client-conn';
+import type { BrokerConn } from './connection';
 import type { RoomHub } from './rooms';
 import type { RoutingTable } from './routing-table';
 import type { SessionStore } from './session-store';
@@ -24,7 +24,7 @@ export interface SessionsDeps {
 }
 
 export class Sessions {
-  private readonly bySession = new Map<string, Set<ClientConn>>();
+  private readonly bySession = new Map<string, Set<BrokerConn>>();
 
   constructor(private readonly d: SessionsDeps) {}
 
@@ -32,11 +32,11 @@ export class Sessions {
     return this.bySession.size;
   }
 
-  connectionsOf(sessionId: string): ReadonlySet<ClientConn> {
+  connectionsOf(sessionId: string): ReadonlySet<BrokerConn> {
     return this.bySession.get(sessionId) ?? new Set();
   }
 
-  async apply(conn: ClientConn, directives: Directive[]): Promise<void> {
+  async apply(conn: BrokerConn, directives: Directive[]): Promise<void> {
     for (const d of directives) {
       switch (d.type) {
         case 'auth': await this.login(conn, d); break;
@@ -45,20 +45,21 @@ export class Sessions {
         case 'unbind': this.setBinding(d.sessionId, d.service, undefined); break;
         case 'subscribe': this.subscribe(conn, d.topic, d.instanceId); break;
         case 'unsubscribe': this.d.rooms.unsubscribe(d.topic, conn); break;
-        case 'close': conn.close(d.reason, true); break;
+        case 'close': conn.conn.close(d.reason, true); break;
       }
     }
   }
 
   /** Records the rendezvous choice for a stateful service, so its death is reported as STATE_LOST. */
-  bind(conn: ClientConn, role: string, instanceId: string): void {
+  bind(conn: BrokerConn, role: string, instanceId: string): void {
     if (conn.session) this.setBinding(conn.session.sessionId, role, instanceId);
   }
 
   /** The bound instance is gone (detail names it): drop every binding of this connection to dead instances. */
-  unbind(conn: ClientConn, _detail: string): void {
+  unbind(conn: BrokerConn, _detail: string): void {
     const table = this.d.table();
-    for (const [role, id] of conn.bindings) if (!table.instance(id) && conn.session) this.setBinding(conn.session.sessionId, role, undefined);
+    const s = conn.session;
+    if (s) for (const [role, id] of [...conn.bindings]) if (!table.instance(id)) this.setBinding(s.sessionId, role, undefined);
   }
 
   onPush(push: PushEnvelope): void {
@@ -88,11 +89,11 @@ export class Sessions {
       }
     }
     for (const [topic, members] of this.d.rooms.publisherDown(instanceId)) {
-      for (const m of members) (m as ClientConn).deliver(events.roomClosed(topic.slice(topic.indexOf('/') + 1), `owner ${instanceId} is gone: rejoin`));
+      for (const m of members) m.deliver(events.roomClosed(topic.slice(topic.indexOf('/') + 1), `owner ${instanceId} is gone: rejoin`));
     }
   }
 
-  remove(conn: ClientConn): void {
+  remove(conn: BrokerConn): void {
     this.d.rooms.removeMember(conn);
     if (!conn.session) return;
     const conns = this.bySession.get(conn.session.sessionId);
@@ -100,15 +101,15 @@ export class Sessions {
     if (conns?.size === 0) this.bySession.delete(conn.session.sessionId);
   }
 
-  private async login(conn: ClientConn, d: Extract<Directive, { type: 'auth' }>): Promise<void> {
+  private async login(conn: BrokerConn, d: Extract<Directive, { type: 'auth' }>): Promise<void> {
     if (conn.session && conn.session.sessionId !== d.sessionId) this.logout(conn);
-    conn.session = { sessionId: d.sessionId, userId: d.userId, username: d.username };
+    conn.login({ sessionId: d.sessionId, userId: d.userId, username: d.username });
     // One live connection per session: a resume on a new connection closes the old one (which
     // is told why), so a session never acts from two sockets. Closing removes it from the map.
     for (const old of [...(this.bySession.get(d.sessionId) ?? [])]) {
       if (old === conn) continue;
       old.deliver(events.kicked('session resumed on another connection'));
-      old.close('single socket: session resumed on another connection', true);
+      old.conn.close('single socket: session resumed on another connection', true);
     }
     let conns = this.bySession.get(d.sessionId);
     if (!conns) {
@@ -119,24 +120,20 @@ export class Sessions {
     this.d.store.setBroker(d.sessionId, this.d.instanceId);
     // A resumed session keeps its stateful bindings, even when it was made on another broker.
     const stored = await this.d.store.bindings(d.sessionId);
-    for (const [role, id] of stored) if (!conn.bindings.has(role)) conn.bindings.set(role, id);
+    for (const [role, id] of stored) if (!conn.bindings.has(role)) conn.setBinding(role, id);
   }
 
-  private logout(conn: ClientConn): void {
+  private logout(conn: BrokerConn): void {
     this.remove(conn);
-    conn.session = undefined;
-    conn.bindings.clear();
+    conn.logout();
   }
 
   private setBinding(sessionId: string, role: string, instanceId: string | undefined): void {
-    for (const conn of this.bySession.get(sessionId) ?? []) {
-      if (instanceId === undefined) conn.bindings.delete(role);
-      else conn.bindings.set(role, instanceId);
-    }
+    for (const conn of this.bySession.get(sessionId) ?? []) conn.setBinding(role, instanceId);
     this.d.store.setBinding(sessionId, role, instanceId);
   }
 
-  private subscribe(conn: ClientConn, topic: string, publisherId: string): void {
+  private subscribe(conn: BrokerConn, topic: string, publisherId: string): void {
     const pub = this.d.table().instance(publisherId)?.endpoints.pub;
     if (!pub) {
       conn.deliver(events.roomClosed(topic.slice(topic.indexOf('/') + 1), `owner ${publisherId} is not live: rejoin`));

@@ -4,7 +4,7 @@ import type { Config } from '../shared/config';
 import { openDb } from '../shared/data/db';
 import type { Logger } from '../shared/log';
 import { SERVICE_MODULES } from '../services/index';
-import { migrateModule } from './roles';
+import { migrateModule } from '../roles';
 
 export interface Applied {
   service: string;

@@ -13,7 +13,7 @@ import { cliLogger } from './logger';
 import { envOf } from './options';
 import { migrateAll } from './migrate';
 import { clusterConfig, describeUp, summaryOf } from './up';
-import type { RunningRole } from './roles';
+import type { RunningRole } from '../roles';
 
 export const READY_TIMEOUT_MS = 60_000;
 export const STOP_GRACE_MS = 10_000;

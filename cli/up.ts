@@ -10,7 +10,7 @@ import type { Logger } from '../shared/log';
 import { SERVICE_MODULES } from '../services/index';
 import { printJson, stopOnSignals } from './lifecycle';
 import { cliLogger } from './logger';
-import { openData, startBrokerListRole, startBrokerRole, startServiceRole, startYellowRole, type RunningRole } from './roles';
+import { openData, startBrokerListRole, startBrokerRole, startServiceRole, startYellowRole, type RunningRole } from '../roles';
 
 export interface UpSummary {
   mode: 'single' | 'processes';

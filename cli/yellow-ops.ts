@@ -3,7 +3,7 @@
  * YellowClient from the config's endpoints, asks, prints (a table, or JSON with --json) and
  * stops the client so the process can exit.
  */
-import { curveOf, type Config } from '../shared/config';
+import type { Config } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { YellowClient } from '../yellow/client';
 import type { InstanceRecord } from '../yellow/types';
@@ -11,8 +11,7 @@ import { printJson, stopOnSignals } from './lifecycle';
 import { age, table } from './table';
 
 export function yellowClient(cfg: Config, logger: Logger): YellowClient {
-  const curve = curveOf(cfg);
-  return new YellowClient({ endpoints: cfg.yellow, heartbeatMs: cfg.heartbeatMs, logger, queryTimeoutMs: Math.max(2000, cfg.heartbeatMs * 2), ...(curve ? { curve } : {}) });
+  return YellowClient.fromConfig(cfg, logger, { queryTimeoutMs: Math.max(2000, cfg.heartbeatMs * 2) });
 }
 
 export async function withYellow<T>(cfg: Config, logger: Logger, fn: (y: YellowClient) => Promise<T>): Promise<T> {

@@ -47,7 +47,7 @@ export class Admission {
   }
 
   remove(conn: ClientConn): void {
-    if (this.conns.delete(conn)) this.release(conn.wire.remote);
+    if (this.conns.delete(conn)) this.release(conn.remote);
   }
 
   start(): void {
@@ -66,7 +66,7 @@ export class Admission {
     for (const c of this.conns) {
       const reason =
         c.messages === 0 && now - c.openedAt > this.limits.handshakeTimeoutMs ? `no message within ${this.limits.handshakeTimeoutMs} ms of connecting`
-        : !c.session && now - c.openedAt > this.limits.loginTimeoutMs ? `not logged in within ${this.limits.loginTimeoutMs} ms`
+        : !c.authenticated && now - c.openedAt > this.limits.loginTimeoutMs ? `not logged in within ${this.limits.loginTimeoutMs} ms`
         : now - c.lastActivity > this.limits.idleTimeoutMs ? `idle for ${this.limits.idleTimeoutMs} ms`
         : undefined;
       if (reason) {

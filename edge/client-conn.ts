@@ -6,6 +6,7 @@
  * bytes for at most `outboundGraceMs`, and never 4x `outboundBytes` (the memory bound).
  */
 import type { ThriftProtocol } from '../shared/thrift/header';
+import { judgeOutbound } from './slow-reader';
 import { TokenBucket } from './token-bucket';
 import { transcodeMessage } from './transcode';
 
@@ -27,57 +28,108 @@ export interface ConnLimits {
   callsPerSecond: number;
 }
 
-export interface SessionInfo {
-  sessionId: string;
-  userId: string;
-  username: string;
-}
-
 let connCounter = 0;
 
+/**
+ * Its state changes only through its methods: the gateway reports what it saw (a message, a
+ * call started or ended, the protocol used), the broker whether it is logged in. Who the
+ * connection is logged in as, and its bindings, are the broker's (broker/connection.ts).
+ */
 export class ClientConn {
   readonly id: string;
-  session?: SessionInfo;
-  /** role -> instance id for stateful services */
-  readonly bindings = new Map<string, string>();
-  /** protocol of the last call: pushes are written in it */
-  protocol: ThriftProtocol = 'compact';
-  inFlight = 0;
-  strikes = 0;
+  readonly openedAt = Date.now();
+  private protocolValue: ThriftProtocol = 'compact';
+  private inFlightCount = 0;
+  private authenticatedValue = false;
   private refusedWindowStart = 0;
   private refusedInWindow = 0;
-  readonly openedAt = Date.now();
-  lastActivity = Date.now();
-  messages = 0;
-  closed = false;
-  closeReason = '';
-  readonly bucket: TokenBucket;
+  private lastActivityAt = this.openedAt;
+  private messageCount = 0;
+  private closedValue = false;
+  private closeReasonValue = '';
+  private readonly bucket: TokenBucket;
   private pendingWrites = 0;
   /** when the queue went over its soft limit (undefined while under it) */
   private overSince: number | undefined;
 
-  constructor(readonly wire: Wire, private readonly limits: ConnLimits, private readonly onClose: (conn: ClientConn, reason: string) => void) {
+  constructor(private readonly wire: Wire, private readonly limits: ConnLimits, private readonly onClose: (conn: ClientConn, reason: string) => void) {
     this.id = `c${++connCounter}`;
     this.bucket = new TokenBucket(limits.callsPerSecond, limits.callsPerSecond * 2, this.openedAt);
+  }
+
+  get transport(): Wire['transport'] {
+    return this.wire.transport;
+  }
+
+  /** client address (for per-address limits) */
+  get remote(): string {
+    return this.wire.remote;
+  }
+
+  /** protocol of the last call: pushes are written in it */
+  get protocol(): ThriftProtocol {
+    return this.protocolValue;
+  }
+
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  /** the login deadline stops applying once this is true */
+  get authenticated(): boolean {
+    return this.authenticatedValue;
+  }
+
+  get lastActivity(): number {
+    return this.lastActivityAt;
+  }
+
+  /** messages received so far (0: the handshake deadline still applies) */
+  get messages(): number {
+    return this.messageCount;
+  }
+
+  get closed(): boolean {
+    return this.closedValue;
+  }
+
+  get closeReason(): string {
+    return this.closeReasonValue;
+  }
+
+  /** One message arrived at `now`, in `protocol` (later pushes are written in it). */
+  received(now: number, protocol?: ThriftProtocol): void {
+    this.lastActivityAt = now;
+    this.messageCount++;
+    if (protocol) this.protocolValue = protocol;
+  }
+
+  /** Written in `protocol` from now on (the protocol of the latest call). */
+  useProtocol(protocol: ThriftProtocol): void {
+    this.protocolValue = protocol;
+  }
+
+  /** Takes one call from the rate limit; false when the connection is over its rate. */
+  takeCallToken(now: number): boolean {
+    return this.bucket.take(now);
+  }
+
+  callStarted(): void {
+    this.inFlightCount++;
+  }
+
+  callFinished(): void {
+    this.inFlightCount--;
+  }
+
+  setAuthenticated(on: boolean): void {
+    this.authenticatedValue = on;
   }
 
   /** Queues one message; false (and the connection is cut off) if the client reads too slowly. */
   send(message: Buffer): boolean {
     if (this.closed) return false;
-    const l = this.limits;
-    const bytes = this.wire.bufferedBytes();
-    if (bytes > 4 * l.outboundBytes) return this.cut(`more than ${4 * l.outboundBytes} bytes queued`);
-    if (this.over(bytes)) {
-      const now = Date.now();
-      if (this.overSince === undefined) {
-        this.overSince = now;
-        // Re-checked when the grace ends, so a member is cut even if nothing more is sent to it.
-        setTimeout(() => this.recheck(), l.outboundGraceMs + 1).unref();
-      }
-      if (now - this.overSince > l.outboundGraceMs) return this.cut(`over ${l.outboundQueue} messages or ${l.outboundBytes} bytes queued for ${now - this.overSince} ms`);
-    } else {
-      this.overSince = undefined;
-    }
+    if (!this.judge(Date.now())) return false;
     this.pendingWrites++;
     this.wire.write(message, () => this.pendingWrites--);
     return true;
@@ -92,19 +144,23 @@ export class ClientConn {
     return ++this.refusedInWindow;
   }
 
-  private over(bytes: number): boolean {
-    return this.pendingWrites >= this.limits.outboundQueue || bytes > this.limits.outboundBytes;
+  /** Applies the slow-reader rule; false when it cut the connection off. */
+  private judge(now: number): boolean {
+    const wasOver = this.overSince !== undefined;
+    const v = judgeOutbound({ messages: this.pendingWrites, bytes: this.wire.bufferedBytes() }, this.overSince, now, this.limits);
+    this.overSince = v.overSince;
+    if (v.cut !== undefined) return this.cut(v.cut);
+    // Re-checked when the grace ends, so a member is cut even if nothing more is sent to it.
+    if (!wasOver && v.overSince !== undefined) this.recheckAt(v.overSince + this.limits.outboundGraceMs + 1 - now);
+    return true;
   }
 
-  private recheck(): void {
-    if (this.closed || this.overSince === undefined) return;
-    if (!this.over(this.wire.bufferedBytes())) {
-      this.overSince = undefined;
-      return;
-    }
-    const waited = Date.now() - this.overSince;
-    if (waited > this.limits.outboundGraceMs) this.cut(`over ${this.limits.outboundQueue} messages or ${this.limits.outboundBytes} bytes queued for ${waited} ms`);
-    else setTimeout(() => this.recheck(), this.limits.outboundGraceMs - waited + 1).unref();
+  private recheckAt(delayMs: number): void {
+    setTimeout(() => {
+      if (this.closed || this.overSince === undefined) return;
+      const now = Date.now();
+      if (this.judge(now) && this.overSince !== undefined) this.recheckAt(this.overSince + this.limits.outboundGraceMs + 1 - now);
+    }, Math.max(1, delayMs)).unref();
   }
 
   private cut(why: string): false {
@@ -118,9 +174,9 @@ export class ClientConn {
   }
 
   close(reason: string, flush = false): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeReason = reason;
+    if (this.closedValue) return;
+    this.closedValue = true;
+    this.closeReasonValue = reason;
     this.wire.close(reason, flush);
     this.onClose(this, reason);
   }

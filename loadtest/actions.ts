@@ -5,12 +5,26 @@
  */
 import Int64 from 'node-int64';
 import { BuyRequest, Currency, DuelAction, DuelActRequest, MatchStatus, RoundRequest, SpendRequest, UnitRequest, type MatchTicket } from '../shared/protocol';
-import type { SimPlayer } from './player';
+import type { NoonClient } from '../client';
 import type { ActionName, Scenario } from './scenario';
+
+/** What an action needs of the simulated player that runs it (loadtest/player.ts's SimPlayer). */
+export interface ActingPlayer {
+  readonly index: number;
+  /** the chat room this player talks in */
+  readonly room: string;
+  readonly units: readonly string[];
+  /** the current client (for push subscriptions); undefined while disconnected */
+  readonly current: NoonClient | undefined;
+  /** a fresh idempotency key */
+  key(): string;
+  /** one timed, recorded call; undefined when it failed */
+  call<T>(method: string, fn: (c: NoonClient) => Promise<T>): Promise<T | undefined>;
+}
 
 export interface ActionEnv {
   scenario: Scenario;
-  player: SimPlayer;
+  player: ActingPlayer;
   random(): number;
   sleep(ms: number): Promise<void>;
   running(): boolean;

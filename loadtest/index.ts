@@ -63,5 +63,6 @@ export async function loadTest(o: LoadTestOptions): Promise<Report> {
 }
 
 export { loadScenario, parseScenario, withOverrides, ScenarioError, type Scenario } from './scenario';
-export { formatText, type Report } from './report';
+export { type Report } from './report';
+export { formatText } from './report-text';
 export { renderHtml } from './html';

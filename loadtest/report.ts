@@ -179,4 +179,3 @@ function pick(p: Percentiles): { p50Ms: number; p99Ms: number } {
   return { p50Ms: p.p50Ms, p99Ms: p.p99Ms };
 }
 
-export { formatText } from './report-text';

@@ -2,7 +2,7 @@
  * Every game service module, in start order (sso first: others may call it; player before duel,
  * which settles stakes through it). `noon up`, `noon start <role>` and `noon migrate` use this list.
  */
-import type { AnyServiceModule } from './framework/module';
+import type { AnyServiceModule } from '../rpc/api';
 import { chatModule } from './chat';
 import { duelModule } from './duel';
 import { leaderboardModule } from './leaderboard';

@@ -41,7 +41,7 @@ export class Metrics {
     this.drops = new Counter({ name: 'noon_dropped_total', help: 'messages or connections dropped, refused or cut off, by reason', labelNames: ['reason'], registers });
   }
 
-  /** A CallObserver for services/framework: counts and times every call. */
+  /** A CallObserver for the RPC layer's server: counts and times every call. */
   observer(): { onCall(method: string, ms: number, outcome: 'ok' | 'error'): void } {
     return {
       onCall: (method, ms, outcome) => {

@@ -11,15 +11,15 @@ import { stopZap } from '../shared/curve';
 import { silentLogger } from '../shared/log';
 import { YellowServer } from '../yellow/server';
 import { YellowClient } from '../yellow/client';
-import { startService, type RunningService } from '../services/framework/runtime';
-import { Links } from '../services/framework/links';
-import { ServiceCaller } from '../services/framework/caller';
-import { serviceClients } from '../services/framework/clients';
+import { startService, type RunningService } from '../roles/service';
+import { Links } from '../rpc/links';
+import { ServiceCaller } from '../rpc/caller';
+import { serviceClients } from '../rpc/clients';
 import { lbModule } from './fixtures/lb-module';
 import { until } from './fixtures/broker-cluster';
 import type { Db } from '../shared/data/sql';
 import { MemoryKv } from '../shared/data/memory-kv';
-import { Broker } from '../broker/broker';
+import { startBrokerRole } from '../roles/broker';
 import { rawClient } from './fixtures/raw-client';
 
 const cluster = zmq.curveKeyPair();
@@ -86,8 +86,8 @@ test('CURVE config needs both keys and well-formed ones', () => {
 
 test('a broker routes client calls to services over CURVE', async () => {
   const cfg = loadConfig({ yellow: [yellowRouter], heartbeatMs: 100, brokerPort: 0, brokerWsPort: 0, curvePublic: cluster.publicKey, curveSecret: cluster.secretKey, logLevel: 'silent' }, {});
-  const broker = new Broker({ cfg, logger: silentLogger() });
-  const { tcp } = await broker.start();
+  const broker = await startBrokerRole(cfg, silentLogger());
+  const { tcp } = broker.endpoints;
   const c = await rawClient(tcp);
   try {
     await until('broker routes to Leaderboard over CURVE', async () => c.leaderboard.top('b', 1).then(() => true, () => false), 5000);

@@ -5,9 +5,9 @@ import { silentLogger } from '../shared/log';
 import { isNoonError } from '../shared/errors';
 import { YellowClient } from '../yellow/client';
 import type { Directory } from '../yellow/directory';
-import { Links } from '../services/framework/links';
-import { ServiceCaller } from '../services/framework/caller';
-import { serviceClients, type ServiceClients } from '../services/framework/clients';
+import { Links } from '../rpc/links';
+import { ServiceCaller } from '../rpc/caller';
+import { serviceClients, type ServiceClients } from '../rpc/clients';
 import { kill, killAll, spawnReady, type Child } from './fixtures/yellow-harness';
 
 const HEARTBEAT_MS = 100;

@@ -13,6 +13,7 @@ import type { Directory } from './directory';
 import { YellowLink } from './link';
 import type { RegistryFilter } from './registry';
 import type { InstanceLoad, InstanceRecord, InstanceRegistration } from './types';
+import { curveOf, type Config } from '../shared/config';
 import type { CurveKeys } from '../shared/curve';
 import { validateRegistration } from './validate';
 import { Watcher } from './watcher';
@@ -37,6 +38,12 @@ interface ProviderState {
 }
 
 export class YellowClient {
+  /** The client a process builds from its config: the configured Yellows, heartbeat and CURVE keys. */
+  static fromConfig(cfg: Config, logger: Logger, extra: Partial<YellowClientOptions> = {}): YellowClient {
+    const curve = curveOf(cfg);
+    return new YellowClient({ endpoints: cfg.yellow, heartbeatMs: cfg.heartbeatMs, logger, ...(curve ? { curve } : {}), ...extra });
+  }
+
   private readonly links: YellowLink[];
   private readonly logger: Logger;
   private readonly queryTimeoutMs: number;

@@ -8,7 +8,7 @@ import { openDb } from '../../shared/data/db';
 import { migrate } from '../../shared/data/migrate';
 import { openKv } from '../../shared/data/store';
 import { createLogger } from '../../shared/log';
-import { startService } from '../../services/framework/runtime';
+import { startService } from '../../roles/service';
 import { playerModule } from '../../services/player/module';
 
 async function main(): Promise<void> {

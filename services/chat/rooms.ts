@@ -14,7 +14,7 @@ import { sqlState } from '../../shared/data/sql';
 import type { Logger } from '../../shared/log';
 import { ChatMessage, ErrorCode, GameError } from '../../shared/protocol';
 import { events } from '../../shared/thrift/events';
-import type { ServiceEnv } from '../framework/runtime';
+import type { ServiceEnv } from '../../rpc/api';
 import type { RecentHistory } from './recent';
 import { insertMessage, maxSeq, type Message } from './store';
 

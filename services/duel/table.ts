@@ -10,9 +10,7 @@ import type { Db } from '../../shared/data/sql';
 import type { Logger } from '../../shared/log';
 import { DuelPhase, DuelState, ErrorCode, GameError, GrantRequest } from '../../shared/protocol';
 import { events } from '../../shared/thrift/events';
-import type { Directive } from '../../shared/wire/frames';
-import type { ServiceClients } from '../framework/clients';
-import type { ServiceEnv } from '../framework/runtime';
+import type { Directive, ServiceClients, ServiceEnv } from '../../rpc/api';
 import { act, expire, newGame, type Action, type Game } from './rules';
 import { saveResult } from './store';
 

@@ -4,8 +4,7 @@
  */
 import type Int64 from 'node-int64';
 import { ErrorCode, GameError, Leaderboard, Pong, RankEntry } from '../../shared/protocol';
-import type { ServiceModule } from '../framework/module';
-import type { ServiceDef } from '../framework/types';
+import type { ServiceDef, ServiceModule } from '../../rpc/api';
 import { leaderboardMigrations } from './migrations';
 import { Ranks, type Ranked } from './ranks';
 

@@ -6,8 +6,7 @@ import type { Cache } from '../../shared/data/cache';
 import type { Db } from '../../shared/data/sql';
 import { ErrorCode, GameError } from '../../shared/protocol';
 import { events } from '../../shared/thrift/events';
-import type { ServiceEnv } from '../framework/runtime';
-import type { CallContext } from '../framework/types';
+import type { CallContext, ServiceEnv } from '../../rpc/api';
 import { toWallet } from './convert';
 import { listUnits, readProfile, type ProfileRow, type UnitRow, type WalletRow } from './store';
 

@@ -4,8 +4,7 @@
  */
 import { Cache } from '../../shared/data/cache';
 import { Player, Pong } from '../../shared/protocol';
-import type { ServiceModule } from '../framework/module';
-import type { ServiceDef } from '../framework/types';
+import type { ServiceDef, ServiceModule } from '../../rpc/api';
 import type { PlayerCore } from './core';
 import { playerMigrations } from './migrations';
 import { roundHandlers } from './rounds';

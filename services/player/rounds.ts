@@ -1,7 +1,7 @@
 /** playRound: a server-decided outcome, rewards and player level-ups, once per key. */
 import type { Player, RoundRequest } from '../../shared/protocol';
 import { RoundResult } from '../../shared/protocol';
-import type { CallContext, WithContext } from '../framework/types';
+import type { CallContext, WithContext } from '../../rpc/api';
 import { afterWrite, type PlayerCore } from './core';
 import { badRequest, callerOf, keyOf, toProfile } from './convert';
 import { once } from './idempotency';

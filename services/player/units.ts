@@ -2,7 +2,7 @@
 import type { Player, Unit, UnitRequest } from '../../shared/protocol';
 import { ErrorCode, GameError } from '../../shared/protocol';
 import type { Queryable } from '../../shared/data/sql';
-import type { CallContext, WithContext } from '../framework/types';
+import type { CallContext, WithContext } from '../../rpc/api';
 import { afterWrite, cachedUnits, type PlayerCore } from './core';
 import { callerOf, keyOf, toUnit } from './convert';
 import { once } from './idempotency';

@@ -1,7 +1,7 @@
 /** Profile creation, reads, and the money calls: buy (per receipt), spend, grant (per key). */
 import type { Player } from '../../shared/protocol';
 import { ErrorCode, GameError, type BuyRequest, type GrantRequest, type Profile, type SpendRequest, type Wallet } from '../../shared/protocol';
-import type { CallContext, WithContext } from '../framework/types';
+import type { CallContext, WithContext } from '../../rpc/api';
 import { afterWrite, cachedProfile, type PlayerCore } from './core';
 import { amountIn, badRequest, callerOf, currencyOf, keyOf, reasonOf, toProfile, toWallet } from './convert';
 import { once } from './idempotency';

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../../shared/data/sql';
 import { ErrorCode, GameError, Session, type Sso } from '../../shared/protocol';
-import type { CallContext, WithContext } from '../framework/types';
+import type { CallContext, WithContext } from '../../rpc/api';
 import type { PasswordHasher } from './password';
 import type { LoginLimiter } from './ratelimit';
 import type { SessionRecord, SessionStore } from './sessions';

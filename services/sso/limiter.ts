@@ -1,7 +1,7 @@
 /**
  * A bounded concurrency limiter for CPU/memory-heavy work (scrypt): at most `concurrency` jobs
  * run; at most `maxQueued` wait; past that the caller gets a retryable BUSY at once instead of an
- * ever-growing queue (STYLE.md #4).
+ * ever-growing queue (docs/limits.md).
  */
 import { ErrorCode, GameError } from '../../shared/protocol';
 

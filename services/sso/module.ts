@@ -5,8 +5,7 @@
  */
 import { Cache } from '../../shared/data/cache';
 import { Pong, Sso } from '../../shared/protocol';
-import type { ServiceModule } from '../framework/module';
-import type { ServiceDef } from '../framework/types';
+import type { ServiceDef, ServiceModule } from '../../rpc/api';
 import { ssoHandlers, type SsoCore } from './handlers';
 import { kickElsewhere } from './single-socket';
 import { Limiter } from './limiter';

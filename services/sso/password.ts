@@ -16,7 +16,7 @@ export interface ScryptParams {
 export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 17, r: 8, p: 1 };
 const KEY_LEN = 32;
 const SALT_LEN = 16;
-/** Node's default maxmem (32 MiB) fails at N=2^17, r=8 (128 MiB needed); DESIGN.md asks 256 MiB. */
+/** Node's default maxmem (32 MiB) fails at N=2^17, r=8 (128 MiB needed); we give it 256 MiB (docs/limits.md). */
 const MIN_MAXMEM = 256 * 1024 * 1024;
 /** Refuse absurd parameters read back from a stored hash (a corrupt row must not eat the host). */
 const MAX_LOG_N = 20;

@@ -7,7 +7,7 @@
 import type { Kv } from '../../shared/data/kv';
 import { BROKER_FIELD, sessionKey } from '../../shared/session-keys';
 import { events } from '../../shared/thrift/events';
-import type { ServiceEnv } from '../framework/runtime';
+import type { ServiceEnv } from '../../rpc/api';
 
 export function kickElsewhere(env: ServiceEnv, kv: Kv): (sessionId: string, via: string) => Promise<void> {
   return async (sessionId, via) => {
@@ -20,6 +20,6 @@ export function kickElsewhere(env: ServiceEnv, kv: Kv): (sessionId: string, via:
     }
     if (previous === null || previous === via) return;
     const reason = 'session resumed on another broker';
-    env.push(sessionId, events.kicked(reason), [{ type: 'close', reason }], previous);
+    env.push(sessionId, events.kicked(reason), [env.directives.close(reason)], previous);
   };
 }

@@ -7,7 +7,7 @@
  * `pushCapped` and `zadd` keep it. A hash, list or sorted set that becomes empty no longer exists.
  * Using a key as the wrong type rejects with NoonError INTERNAL "WRONGTYPE ...". A shard that is
  * down rejects with NoonError UNAVAILABLE quickly; nothing here ever waits for a dead server.
- * Redis holds only what can be rebuilt from Postgres (DESIGN.md "Failure and input rules").
+ * Redis holds only what can be rebuilt from Postgres (docs/architecture.md, "Data").
  */
 import { NoonError } from '../errors';
 

@@ -1,5 +1,5 @@
 /**
- * Db over a node-postgres Pool, configured per RELIABILITY.md "Data stores": short connect and
+ * Db over a node-postgres Pool, configured as docs/limits.md ("Data stores") says: short connect and
  * query timeouts so a stalled server fails calls instead of hanging them, server-side limits so a
  * forgotten transaction cannot hold locks forever, and an error listener on the pool and on every
  * checked-out client so one dropped connection never ends the process.

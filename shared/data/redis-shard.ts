@@ -1,5 +1,5 @@
 /**
- * One Redis shard: an ioredis client set up per RELIABILITY.md "Data stores" plus a circuit
+ * One Redis shard: an ioredis client set up as docs/limits.md ("Data stores") says, plus a circuit
  * breaker. Every command either answers, or rejects with NoonError UNAVAILABLE within about
  * `commandTimeoutMs` (first failure) or at once (breaker open, or not connected: the offline queue
  * is off, so nothing waits for a reconnect).

@@ -1,5 +1,5 @@
 /**
- * The SQL surface every store uses. Postgres is the truth (DESIGN.md "Data"); the same interface
+ * The SQL surface every store uses. Postgres is the truth (docs/architecture.md, "Data"); the same interface
  * is implemented over a `pg.Pool` (pg.ts) and over embedded PGlite (pglite.ts), so one set of
  * store functions and migrations runs on both.
  */
@@ -14,7 +14,7 @@ export interface QueryResult<R> {
 
 /**
  * Something that runs SQL: the database itself or an open transaction. Store functions take a
- * Queryable so that a debit and its ledger row can share one transaction (STYLE.md #8).
+ * Queryable so that a debit and its ledger row can share one transaction.
  * With no params (or an empty array) the text may hold several statements (simple protocol);
  * with params it must be exactly one statement. Always pass values as params, never splice them.
  */

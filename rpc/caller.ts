@@ -4,10 +4,10 @@
  * every call, and one retry on another instance when the call never reached its instance, or
  * the instance died under it and the method is declared idempotent. Otherwise UNAVAILABLE.
  */
-import { NoonError, isNoonError } from '../../shared/errors';
-import type { InstanceRecord } from '../../yellow/types';
+import { NoonError, isNoonError } from '../shared/errors';
+import type { InstanceRecord } from '../yellow/types';
 import { Links, NotDelivered } from './links';
-import type { ReplyEnvelope } from '../../shared/wire/frames';
+import type { ReplyEnvelope } from '../shared/wire/frames';
 
 /** The part of Yellow's Directory the framework needs. */
 export interface InstanceSource {

@@ -3,14 +3,14 @@
  * are hot: the context is a class (no per-call closures) whose logger and clients are made only
  * if the handler uses them.
  */
-import { GameError } from '../../shared/protocol';
-import { NoonError } from '../../shared/errors';
-import { isConnectionLoss, sqlState } from '../../shared/data/sql';
-import type { Logger } from '../../shared/log';
-import type { Directive, RequestEnvelope } from '../../shared/wire/frames';
+import { GameError } from '../shared/protocol';
+import { NoonError } from '../shared/errors';
+import { isConnectionLoss, sqlState } from '../shared/data/sql';
+import type { Logger } from '../shared/log';
+import type { Directive, RequestEnvelope } from '../shared/wire/frames';
 import type { CallMeta, ServiceCaller } from './caller';
 import { serviceClients, type ServiceClients } from './clients';
-import type { CallContext, ServiceDef } from './types';
+import type { CallContext, ServiceDef } from './api';
 
 export interface ContextDeps {
   role: string;

@@ -2,11 +2,11 @@
  * Typed clients of every service for one call context: `await ctx.services.player.grant(req)`.
  * Built on the generated Client classes over a ThriftChannel whose bytes go through ServiceCaller.
  */
-import { Chat, Duel, Leaderboard, Player, Sso } from '../../shared/protocol';
-import { NoonError } from '../../shared/errors';
-import { ThriftChannel, type OutgoingCall } from '../../shared/thrift/channel';
-import type { DecodeCaps } from '../../shared/thrift/capped';
-import type { Directive } from '../../shared/wire/frames';
+import { Chat, Duel, Leaderboard, Player, Sso } from '../shared/protocol';
+import { NoonError } from '../shared/errors';
+import { ThriftChannel, type OutgoingCall } from '../shared/thrift/channel';
+import type { DecodeCaps } from '../shared/thrift/capped';
+import type { Directive } from '../shared/wire/frames';
 import type { CallMeta, ServiceCaller } from './caller';
 
 export interface ServiceClients {

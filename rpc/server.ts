@@ -5,19 +5,19 @@
  */
 import { performance } from 'node:perf_hooks';
 import * as zmq from 'zeromq';
-import { curveServerOptions, ensureZap, type CurveKeys } from '../../shared/curve';
-import { NoonError } from '../../shared/errors';
-import type { Logger } from '../../shared/log';
-import type { DecodeCaps } from '../../shared/thrift/capped';
-import { demultiplexed, openMessage, protocolClass } from '../../shared/thrift/messages';
-import { bufferTransport } from '../../shared/thrift/fast-write';
-import { decodeBatch, type Directive, type Envelope, type RequestEnvelope } from '../../shared/wire/frames';
-import { BatchSender } from '../../shared/wire/sender';
-import type { InstanceLoad, ServiceMethods } from '../../yellow/types';
+import { curveServerOptions, ensureZap, type CurveKeys } from '../shared/curve';
+import { NoonError } from '../shared/errors';
+import type { Logger } from '../shared/log';
+import type { DecodeCaps } from '../shared/thrift/capped';
+import { demultiplexed, openMessage, protocolClass } from '../shared/thrift/messages';
+import { bufferTransport } from '../shared/thrift/fast-write';
+import { decodeBatch, type Directive, type Envelope, type RequestEnvelope } from '../shared/wire/frames';
+import { BatchSender } from '../shared/wire/sender';
+import type { InstanceLoad, ServiceMethods } from '../yellow/types';
 import type { ServiceCaller } from './caller';
 import { callContext, contextHandler, type ContextDeps } from './context';
-import type { CallContext } from './types';
-import type { ServiceDef } from './types';
+import type { CallContext } from './api';
+import type { ServiceDef } from './api';
 
 export interface ServiceServerOptions {
   host: string;

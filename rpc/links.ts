@@ -6,11 +6,11 @@
  * left, so callers may retry it on another instance.
  */
 import * as zmq from 'zeromq';
-import { curveClientOptions, type CurveKeys } from '../../shared/curve';
-import { NoonError } from '../../shared/errors';
-import type { Logger } from '../../shared/log';
-import { decodeBatch, type Envelope, type PushEnvelope, type ReplyEnvelope, type RequestEnvelope } from '../../shared/wire/frames';
-import { BatchSender } from '../../shared/wire/sender';
+import { curveClientOptions, type CurveKeys } from '../shared/curve';
+import { NoonError } from '../shared/errors';
+import type { Logger } from '../shared/log';
+import { decodeBatch, type Envelope, type PushEnvelope, type ReplyEnvelope, type RequestEnvelope } from '../shared/wire/frames';
+import { BatchSender } from '../shared/wire/sender';
 
 export interface LinkTarget {
   instanceId: string;

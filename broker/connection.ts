@@ -1,0 +1,69 @@
+/**
+ * What the broker keeps per client connection: the session it is logged in as, its bindings to
+ * stateful instances (role -> instance id), and its strikes. The edge's ClientConn knows only
+ * whether it is logged in (for its login deadline).
+ */
+import type { ClientConn } from '../edge/client-conn';
+import type { SessionView } from './route';
+
+export interface SessionInfo {
+  sessionId: string;
+  userId: string;
+  username: string;
+}
+
+export class BrokerConn {
+  private sessionValue: SessionInfo | undefined;
+  private readonly bindingsByRole = new Map<string, string>();
+  private strikeCount = 0;
+
+  constructor(readonly conn: ClientConn) {}
+
+  get id(): string {
+    return this.conn.id;
+  }
+
+  get session(): SessionInfo | undefined {
+    return this.sessionValue;
+  }
+
+  get bindings(): ReadonlyMap<string, string> {
+    return this.bindingsByRole;
+  }
+
+  get strikes(): number {
+    return this.strikeCount;
+  }
+
+  /** What route() sees. */
+  view(): SessionView {
+    const s = this.sessionValue;
+    return { sessionId: s?.sessionId ?? '', userId: s?.userId ?? '', bindings: this.bindingsByRole };
+  }
+
+  login(session: SessionInfo): void {
+    this.sessionValue = session;
+    this.conn.setAuthenticated(true);
+  }
+
+  logout(): void {
+    this.sessionValue = undefined;
+    this.bindingsByRole.clear();
+    this.conn.setAuthenticated(false);
+  }
+
+  /** `instanceId` undefined drops the binding. */
+  setBinding(role: string, instanceId: string | undefined): void {
+    if (instanceId === undefined) this.bindingsByRole.delete(role);
+    else this.bindingsByRole.set(role, instanceId);
+  }
+
+  /** Counts one strike; returns the count so far. */
+  strike(): number {
+    return ++this.strikeCount;
+  }
+
+  deliver(message: Buffer): boolean {
+    return this.conn.deliver(message);
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * `noon start broker`: a Broker on the host's Yellow table and metrics, with the session store
+ * given (`noon up`) or opened from cfg.redis (Redis shards, else in-process).
+ */
+import type { Config } from '../shared/config';
+import type { Kv } from '../shared/data/kv';
+import { openKv } from '../shared/data/store';
+import type { Logger } from '../shared/log';
+import { Broker, type BrokerEndpoints } from '../broker/broker';
+import { RoleHost, type RunningRole } from './host';
+
+export interface RunningBroker extends RunningRole {
+  broker: Broker;
+  endpoints: BrokerEndpoints & { metrics: string };
+}
+
+export async function startBrokerRole(cfg: Config, logger: Logger, shared?: { kv: Kv }): Promise<RunningBroker> {
+  const host = await RoleHost.open({ role: 'broker', cfg, logger });
+  try {
+    const kv = shared?.kv ?? (await openKv({ redis: cfg.redis, logger: host.logger }));
+    if (!shared) host.onStop(() => kv.close());
+    const directory = await host.directory();
+    const broker = new Broker({ cfg, logger: host.logger, instanceId: host.instanceId, metrics: host.metrics, directory, kv, ...(host.curve ? { curve: host.curve } : {}) });
+    host.onStop(() => broker.stop());
+    const endpoints = await broker.start();
+    await host.register({ endpoints, load: () => broker.load() });
+    return {
+      role: 'broker', broker, endpoints: { ...endpoints, metrics: host.metricsUrl },
+      ready: { instanceId: host.instanceId, ...endpoints, metrics: host.metricsUrl, pid: process.pid },
+      stop: () => host.stop(),
+    };
+  } catch (err) {
+    await host.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,30 @@
+/** The data handles of a process: one Db (Postgres or PGlite) and one Kv (Redis shards or in-process). */
+import type { Config } from '../shared/config';
+import { openDb } from '../shared/data/db';
+import { migrate } from '../shared/data/migrate';
+import type { Db } from '../shared/data/sql';
+import type { Kv } from '../shared/data/kv';
+import { openKv } from '../shared/data/store';
+import type { Logger } from '../shared/log';
+import type { AnyServiceModule } from '../rpc/api';
+
+/** Shared data handles (`noon up`); a role opens its own when none are given and closes them. */
+export interface SharedData {
+  db: Db;
+  kv: Kv;
+}
+
+export async function openData(cfg: Config, logger: Logger): Promise<SharedData> {
+  const db = await openDb({ ...(cfg.pgUrl !== undefined ? { pgUrl: cfg.pgUrl } : {}), dataDir: cfg.dataDir, logger });
+  try {
+    return { db, kv: await openKv({ redis: cfg.redis, logger }) };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+/** Applies one module's migrations; returns how many ran now. */
+export async function migrateModule(db: Db, mod: AnyServiceModule): Promise<number> {
+  return migrate(db, mod.role, mod.migrations);
+}

@@ -1,0 +1,132 @@
+/**
+ * The role host: what every role of a process does the same way, done once. It names the
+ * instance, gives it a logger and a /metrics endpoint, watches Yellow when the role needs the
+ * cluster's table, registers the role's endpoints (with version, pid, start time and the metrics
+ * URL), reports its load every heartbeat, and on stop deregisters first (so nobody routes to it
+ * while it closes), then closes what the role handed it, newest first.
+ */
+import { curveOf, type Config } from '../shared/config';
+import type { CurveKeys } from '../shared/curve';
+import { NOON_VERSION, newInstanceId } from '../shared/identity';
+import type { Logger } from '../shared/log';
+import { Metrics } from '../shared/metrics';
+import { YellowClient } from '../yellow/client';
+import type { Directory } from '../yellow/directory';
+import type { InstanceEndpoints, InstanceLoad, ServiceMethods } from '../yellow/types';
+
+export interface RoleHostOptions {
+  role: string;
+  cfg: Config;
+  /** the process logger; the host's carries role and instance */
+  logger: Logger;
+  /** process-wide metrics (CPU, memory, event loop): only the first role of a process has them */
+  processMetrics?: boolean;
+  /** the metrics port (default cfg.metricsPort) */
+  metricsPort?: number;
+}
+
+export interface Registration {
+  endpoints: Omit<InstanceEndpoints, 'metrics'>;
+  service?: ServiceMethods;
+  /** read at registration and every heartbeat */
+  load?: () => InstanceLoad;
+}
+
+/** A started role: what its ready line reports and how to stop it. */
+export interface RunningRole {
+  role: string;
+  /** the ready line's fields besides `ready`: instance id, endpoints, pid */
+  ready: Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+const IDLE: InstanceLoad = { inFlight: 0, elu: 0 };
+
+export class RoleHost {
+  readonly role: string;
+  readonly instanceId: string;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly curve: CurveKeys | undefined;
+  private metricsUrlValue = '';
+  private yellowClient?: YellowClient;
+  private yellowEndpoints?: string[];
+  private directoryValue?: Promise<Directory>;
+  private loadTimer?: NodeJS.Timeout;
+  private readonly closers: Array<() => Promise<void> | void> = [];
+  private stopped = false;
+
+  private constructor(private readonly opts: RoleHostOptions) {
+    this.role = opts.role;
+    this.instanceId = newInstanceId(opts.role);
+    this.logger = opts.logger.child({ role: opts.role, instance: this.instanceId });
+    this.metrics = new Metrics({ role: opts.role, instanceId: this.instanceId, defaults: opts.processMetrics ?? true });
+    this.curve = curveOf(opts.cfg);
+  }
+
+  /** A host with its /metrics served. */
+  static async open(opts: RoleHostOptions): Promise<RoleHost> {
+    const host = new RoleHost(opts);
+    host.metricsUrlValue = await host.metrics.serve(opts.cfg.host, opts.metricsPort ?? opts.cfg.metricsPort);
+    return host;
+  }
+
+  get cfg(): Config {
+    return this.opts.cfg;
+  }
+
+  get metricsUrl(): string {
+    return this.metricsUrlValue;
+  }
+
+  /** Register with these Yellows instead of cfg.yellow (Yellow itself registers in itself). */
+  useYellow(endpoints: string[]): void {
+    if (this.yellowClient) throw new Error('useYellow() after the Yellow client was made');
+    this.yellowEndpoints = endpoints;
+  }
+
+  /** This process's Yellow client, made on first use. */
+  get yellow(): YellowClient {
+    this.yellowClient ??= YellowClient.fromConfig(this.opts.cfg, this.logger, this.yellowEndpoints ? { endpoints: this.yellowEndpoints } : {});
+    return this.yellowClient;
+  }
+
+  /** The cluster's table from Yellow, watched once per host (empty until a Yellow answers). */
+  directory(): Promise<Directory> {
+    this.directoryValue ??= this.yellow.watch();
+    return this.directoryValue;
+  }
+
+  /** Runs at stop, after deregistration, newest first. */
+  onStop(close: () => Promise<void> | void): void {
+    this.closers.push(close);
+  }
+
+  /**
+   * Registers the role in Yellow and reports its load every heartbeat. A Yellow that does not
+   * answer yet is retried by the client in the background: a role starts without Yellow.
+   */
+  async register(r: Registration): Promise<void> {
+    const { cfg } = this.opts;
+    const load = r.load ?? ((): InstanceLoad => IDLE);
+    this.loadTimer = setInterval(() => this.yellow.setLoad(load()), cfg.heartbeatMs);
+    await this.yellow
+      .register({
+        role: this.role, instanceId: this.instanceId, host: cfg.host, version: NOON_VERSION, pid: process.pid, startedAt: Date.now(),
+        endpoints: { ...r.endpoints, metrics: this.metricsUrl }, ...(r.service ? { service: r.service } : {}), load: load(),
+      })
+      .catch((err: Error) => this.logger.warn({ err: err.message }, 'no Yellow acknowledged the registration yet; retrying in the background'));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.loadTimer) clearInterval(this.loadTimer);
+    if (this.yellowClient) {
+      await this.yellowClient.deregister().catch(() => undefined);
+      await this.yellowClient.stop();
+    }
+    for (const close of this.closers.reverse()) await close();
+    await this.metrics.close();
+  }
+}

@@ -1,0 +1,9 @@
+/** One composition per role; `noon start <role>` runs one per process, `noon up` all in one. */
+export { RoleHost, type RunningRole } from './host';
+export { openData, migrateModule, type SharedData } from './data';
+export { startYellowRole } from './yellow';
+export { startBrokerListRole } from './brokerlist';
+export { startBrokerRole, type RunningBroker } from './broker';
+export { startService, startServiceRole, type RunningService } from './service';
+
+export const INFRA_ROLES = ['yellow', 'brokerlist', 'broker'] as const;

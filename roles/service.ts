@@ -1,0 +1,70 @@
+/**
+ * `noon start <service>`: a game service module on the RPC layer. Migrations first, then the
+ * runtime (server, links, env), then registration with the methods the broker routes by. With
+ * `shared` data the caller owns (and closes) the Db and Kv.
+ */
+import type { Config } from '../shared/config';
+import type { Logger } from '../shared/log';
+import type { AnyServiceModule, ServiceDef, ServiceEnv } from '../rpc/api';
+import { startServiceRuntime, type ServiceRuntime } from '../rpc/service-runtime';
+import { migrateModule, openData, type SharedData } from './data';
+import { RoleHost, type RunningRole } from './host';
+
+export interface RunningService extends RunningRole {
+  env: ServiceEnv;
+  server: ServiceRuntime['server'];
+  endpoints: ServiceRuntime['endpoints'];
+}
+
+export interface ServiceRoleOptions {
+  processMetrics?: boolean;
+  metricsPort?: number;
+}
+
+export interface StartServiceOptions extends ServiceRoleOptions {
+  cfg: Config;
+  logger: Logger;
+}
+
+/** Any ServiceDef builder as a role (test fixtures and benchmarks serve one without a module). */
+export async function startService<H>(role: string, build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>, opts: StartServiceOptions): Promise<RunningService> {
+  const host = await RoleHost.open({ role, ...opts });
+  return serveOn(host, build).catch(async (err: unknown) => {
+    await host.stop();
+    throw err;
+  });
+}
+
+export async function startServiceRole(mod: AnyServiceModule, cfg: Config, logger: Logger, shared?: SharedData, opts: ServiceRoleOptions = {}): Promise<RunningService> {
+  const host = await RoleHost.open({ role: mod.role, cfg, logger, ...opts });
+  try {
+    const data = shared ?? (await openData(cfg, host.logger));
+    if (!shared) {
+      host.onStop(() => data.db.close());
+      host.onStop(() => data.kv.close());
+    }
+    const applied = await migrateModule(data.db, mod);
+    if (applied > 0) host.logger.info({ applied }, 'migrations applied');
+    return await serveOn(host, (env) => mod.build(env, data));
+  } catch (err) {
+    await host.stop();
+    throw err;
+  }
+}
+
+/** The runtime on a host: built, then registered with the methods the broker routes by. */
+async function serveOn<H>(host: RoleHost, build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>): Promise<RunningService> {
+  const { cfg, role } = host;
+  const directory = await host.directory();
+  const runtime = await startServiceRuntime(build, {
+    role, instanceId: host.instanceId, logger: host.logger, cfg, directory, observer: host.metrics.observer(), ...(host.curve ? { curve: host.curve } : {}),
+  });
+  host.onStop(() => runtime.stop());
+  await host.register({ endpoints: runtime.endpoints, service: runtime.methods(), load: () => runtime.load() });
+  host.logger.info({ endpoints: runtime.endpoints }, 'service started');
+  return {
+    role, env: runtime.env, server: runtime.server, endpoints: runtime.endpoints,
+    ready: { instanceId: host.instanceId, ...runtime.endpoints, metrics: host.metricsUrl, pid: process.pid },
+    stop: () => host.stop(),
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * The service API: everything a game service is written against, and nothing else. A service
+ * module declares its migrations and builds a ServiceDef from a ServiceEnv; its handlers get a
+ * CallContext per call. No socket, Yellow client or role host is reachable from here: a service
+ * pushes, publishes, binds and calls other services only through these interfaces.
+ * docs/service-api.md describes it for a service author.
+ */
+import type { Config } from '../shared/config';
+import type { Db } from '../shared/data/sql';
+import type { Kv } from '../shared/data/kv';
+import type { Migration } from '../shared/data/migrate';
+import type { Logger } from '../shared/log';
+import type { Directive } from '../shared/wire/frames';
+import type { ServiceClients } from './clients';
+
+export type { ServiceClients } from './clients';
+export type { Directive } from '../shared/wire/frames';
+
+/** The generated IHandler with a CallContext appended to every method's arguments. */
+export type WithContext<H> = {
+  [K in keyof H]: H[K] extends (...args: infer A) => infer R ? (...args: [...A, CallContext]) => R : never;
+};
+
+export interface CallContext {
+  /** follows the call from the broker through every service it reaches */
+  traceId: string;
+  /** '' before login */
+  sessionId: string;
+  userId: string;
+  /** the session's display name ('' before login) */
+  username: string;
+  /** instance id of the broker (or service) this call came through */
+  via: string;
+  /** absolute deadline (Date.now() ms); nested calls inherit the smaller of theirs and this */
+  deadline: number;
+  log: Logger;
+  instanceId: string;
+  /** awaitable clients of the other services, with this call's session, trace and deadline */
+  services: ServiceClients;
+  /** clients whose calls all go to one instance (e.g. the owner of a room); UNAVAILABLE if it is gone */
+  servicesAt(instanceId: string): ServiceClients;
+  /** the live instance of this service that owns `key` (rendezvous hash) */
+  ownerOf(key: string): string | undefined;
+  /** make the caller's connection logged in as this session (sso only) */
+  authenticate(session: { sessionId: string; userId: string; username: string }): void;
+  logout(): void;
+  /** route this session's later calls to `instanceId` (default: this instance) for this stateful service */
+  bind(sessionId?: string, instanceId?: string): void;
+  unbind(sessionId?: string): void;
+  /** have the caller's broker deliver messages of this room topic to the caller */
+  subscribe(topic: string, publisherInstanceId?: string): void;
+  unsubscribe(topic: string): void;
+}
+
+/** Declares a service: the broker learns everything it needs from this through Yellow. */
+export interface ServiceDef<H> {
+  /** the role name: 'player' */
+  role: string;
+  /** the Thrift service name in multiplexed calls: 'Player' */
+  thriftService: string;
+  processor: new (handler: H) => { process(input: unknown, output: unknown): void };
+  stateful: boolean;
+  /** callable before login */
+  publicMethods?: readonly (keyof H & string)[];
+  /** read-only or keyed by idempotency ids: retried once on another instance */
+  idempotentMethods?: readonly (keyof H & string)[];
+  /** service-to-service only; refused from clients */
+  internalMethods?: readonly (keyof H & string)[];
+  handlers: WithContext<H>;
+}
+
+/** The instances a service may look up: which brokers exist, who its peers are. */
+export interface PeerView {
+  instances(filter?: { role?: string }): ReadonlyArray<{ readonly instanceId: string; readonly role: string }>;
+}
+
+/**
+ * Directives a service attaches to a push (a reply's directives come from CallContext's
+ * methods). The broker that holds the session carries them out; docs/protocol/frames.md lists them.
+ */
+export interface DirectiveBuilder {
+  /** route the session's later calls of this service to `instanceId` (default: this instance) */
+  bind(sessionId: string, instanceId?: string): Directive;
+  unbind(sessionId: string): Directive;
+  /** close the session's connection after delivering the push it rides on */
+  close(reason: string): Directive;
+}
+
+/** What a service instance gets once, at build time: for work outside a call (timers, kicks). */
+export interface ServiceEnv {
+  role: string;
+  instanceId: string;
+  logger: Logger;
+  cfg: Config;
+  /** live instances of the cluster, from Yellow */
+  directory: PeerView;
+  directives: DirectiveBuilder;
+  /** send an Events message (and/or directives) to a session's broker; false when it cannot */
+  push(sessionId: string, payload: Buffer, directives?: Directive[], via?: string): boolean;
+  /** publish a numbered room message on this instance's PUB */
+  publish(topic: string, seq: number, payload: Buffer): boolean;
+  /** clients for calls made outside a request (background work); deadline = request timeout */
+  services(meta?: { sessionId?: string; userId?: string; username?: string; traceId?: string; instanceId?: string }): ServiceClients;
+  /** the live instance of this service that owns `key` (rendezvous hash over live instances) */
+  ownerOf(key: string): string | undefined;
+}
+
+/** Data handles shared by every service of a process (one PGlite may serve them all in `noon up`). */
+export interface ServiceDeps {
+  db: Db;
+  kv: Kv;
+}
+
+/** How a game service plugs into `noon start <role>` and `noon up`: migrations plus a builder. */
+export interface ServiceModule<H = unknown> {
+  role: string;
+  migrations: readonly Migration[];
+  build(env: ServiceEnv, deps: ServiceDeps): ServiceDef<H> | Promise<ServiceDef<H>>;
+}
+
+/**
+ * A module of any service, for lists of modules (`noon up`, test clusters). TypeScript has no
+ * existential types; each module is still checked against its own handler interface where it
+ * is defined.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyServiceModule = ServiceModule<any>;
+
+/** Builds a service's directives; the only place outside the frame codec that spells them. */
+export function directiveBuilder(role: string, instanceId: string): DirectiveBuilder {
+  return {
+    bind: (sessionId, target = instanceId) => ({ type: 'bind', service: role, instanceId: target, sessionId }),
+    unbind: (sessionId) => ({ type: 'unbind', service: role, sessionId }),
+    close: (reason) => ({ type: 'close', reason }),
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * Serves one ServiceDef as a live instance on the RPC layer: links for nested calls, the caller,
+ * the ServiceEnv its builder gets, and the server. It registers nothing: the role host
+ * (roles/host.ts) registers `methods()` and reports `load()` in Yellow, and owns the Directory.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../shared/config';
+import type { CurveKeys } from '../shared/curve';
+import { rendezvous } from '../shared/hashing';
+import type { Logger } from '../shared/log';
+import type { Directory } from '../yellow/directory';
+import type { InstanceLoad, ServiceMethods } from '../yellow/types';
+import { directiveBuilder, type ServiceDef, type ServiceEnv } from './api';
+import { ServiceCaller } from './caller';
+import { serviceClients } from './clients';
+import { Links } from './links';
+import { ServiceServer } from './server';
+
+export interface CallObserver {
+  onCall(method: string, ms: number, outcome: 'ok' | 'error'): void;
+}
+
+export interface ServiceRuntimeOptions {
+  role: string;
+  instanceId: string;
+  /** already carries role and instance */
+  logger: Logger;
+  cfg: Config;
+  directory: Directory;
+  curve?: CurveKeys;
+  observer?: CallObserver;
+}
+
+export interface ServiceRuntime {
+  env: ServiceEnv;
+  server: ServiceServer<unknown>;
+  endpoints: { router: string; pub: string };
+  methods(): ServiceMethods;
+  load(): InstanceLoad;
+  stop(): Promise<void>;
+}
+
+export async function startServiceRuntime<H>(build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>, opts: ServiceRuntimeOptions): Promise<ServiceRuntime> {
+  const { cfg, role, instanceId, logger, directory, curve } = opts;
+  const maxPayload = cfg.maxFrame * 4;
+  const links = new Links({ identity: instanceId, logger, maxQueued: cfg.serviceQueue, maxPayload, suspectMs: cfg.heartbeatMs * 3, ...(curve ? { curve } : {}) });
+  const onDown = ({ instanceId: id }: { instanceId: string }): void => links.drop(id, 'is down');
+  directory.on('down', onDown);
+  const caller = new ServiceCaller(directory, links);
+  let server: ServiceServer<H> | undefined;
+  // Our own id always counts as live: before Yellow confirms us we still own what hashes to us.
+  const liveIds = (): string[] => [...new Set([instanceId, ...directory.instances({ role }).map((r) => r.instanceId)])];
+  const ownerOf = (key: string): string | undefined => rendezvous(key, liveIds());
+  const env: ServiceEnv = {
+    role, instanceId, logger, cfg, directory,
+    directives: directiveBuilder(role, instanceId),
+    push: (sessionId, payload, directives, via) => server?.push(sessionId, payload, directives, via) ?? false,
+    publish: (topic, seq, payload) => server?.publish(topic, seq, payload) ?? false,
+    services: (meta = {}) =>
+      serviceClients(caller, () => ({ sessionId: meta.sessionId ?? '', userId: meta.userId ?? '', username: meta.username ?? '', traceId: meta.traceId ?? randomBytes(8).toString('hex'), via: instanceId, deadline: Date.now() + cfg.requestTimeoutMs, ...(meta.instanceId ? { instanceId: meta.instanceId } : {}) })),
+    ownerOf,
+  };
+  const def = await build(env);
+  server = new ServiceServer(def, {
+    host: cfg.host, instanceId, logger, maxQueued: cfg.serviceQueue, maxPayload, caller, ownerOf,
+    caps: { maxString: cfg.maxString, maxContainer: cfg.maxContainer, maxDepth: cfg.maxDepth },
+    ...(curve ? { curve } : {}),
+    brokerIds: () => directory.instances({ role: 'broker' }).map((r) => r.instanceId),
+    ...(opts.observer ? { onCall: opts.observer.onCall.bind(opts.observer) } : {}),
+  });
+  const endpoints = await server.start();
+  const running = server;
+  return {
+    env, server: running as ServiceServer<unknown>, endpoints,
+    methods: () => running.methods(),
+    load: () => running.load(),
+    stop: async () => {
+      directory.off('down', onDown);
+      links.close();
+      await running.stop();
+    },
+  };
+}
