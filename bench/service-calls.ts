@@ -6,7 +6,7 @@
  *
  *   node --import tsx bench/service-calls.ts
  */
-import { Leaderboard } from '../shared/protocol';
+import { type Leaderboard } from '../shared/protocol';
 import { silentLogger } from '../shared/log';
 import { encodeHeader } from '../shared/wire/frames';
 import { ServiceCaller } from '../rpc/caller';

@@ -12,7 +12,7 @@ import type { Metrics } from '../shared/metrics';
 import { MessageType, peekHeader, ProtocolError, splitMultiplexed, type MessageHeader } from '../shared/thrift/header';
 import type { ReplyEnvelope } from '../shared/wire/frames';
 import { pickLeastLoaded } from '../rpc/caller';
-import { Links, NotDelivered } from '../rpc/links';
+import { type Links, NotDelivered } from '../rpc/links';
 import type { ClientConn } from '../edge/client-conn';
 import type { BrokerConn } from './connection';
 import { errorReply } from '../edge/replies';

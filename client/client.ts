@@ -11,7 +11,7 @@
  * Sso:resume(token) before anything else; calls made meanwhile wait, each up to its own deadline.
  */
 import type { Logger } from '../shared/log';
-import { Chat, Duel, Events, Leaderboard, Player, type Session, type Sso } from '../shared/protocol';
+import { Chat, Duel, type Events, Leaderboard, Player, type Session, type Sso } from '../shared/protocol';
 import type { DecodeCaps } from '../shared/thrift/capped';
 import type { ThriftProtocol } from '../shared/thrift/header';
 import { fetchBrokers, rankBrokers, endpointOf, type TransportKind } from './brokerlist';

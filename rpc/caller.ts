@@ -6,7 +6,7 @@
  */
 import { NoonError, isNoonError } from '../shared/errors';
 import type { InstanceRecord } from '../yellow/types';
-import { Links, NotDelivered } from './links';
+import { type Links, NotDelivered } from './links';
 import type { ReplyEnvelope } from '../shared/wire/frames';
 
 /** The part of Yellow's Directory the framework needs. */

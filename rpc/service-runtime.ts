@@ -47,27 +47,29 @@ export async function startServiceRuntime<H>(build: (env: ServiceEnv) => Service
   const onDown = ({ instanceId: id }: { instanceId: string }): void => links.drop(id, 'is down');
   directory.on('down', onDown);
   const caller = new ServiceCaller(directory, links);
-  let server: ServiceServer<H> | undefined;
+  // The env is built before the server (the builder gets it); its push/publish reach the server once it exists.
+  const built: { server?: ServiceServer<H> } = {};
   // Our own id always counts as live: before Yellow confirms us we still own what hashes to us.
   const liveIds = (): string[] => [...new Set([instanceId, ...directory.instances({ role }).map((r) => r.instanceId)])];
   const ownerOf = (key: string): string | undefined => rendezvous(key, liveIds());
   const env: ServiceEnv = {
     role, instanceId, logger, cfg, directory,
     directives: directiveBuilder(role, instanceId),
-    push: (sessionId, payload, directives, via) => server?.push(sessionId, payload, directives, via) ?? false,
-    publish: (topic, seq, payload) => server?.publish(topic, seq, payload) ?? false,
+    push: (sessionId, payload, directives, via) => built.server?.push(sessionId, payload, directives, via) ?? false,
+    publish: (topic, seq, payload) => built.server?.publish(topic, seq, payload) ?? false,
     services: (meta = {}) =>
       serviceClients(caller, () => ({ sessionId: meta.sessionId ?? '', userId: meta.userId ?? '', username: meta.username ?? '', traceId: meta.traceId ?? randomBytes(8).toString('hex'), via: instanceId, deadline: Date.now() + cfg.requestTimeoutMs, ...(meta.instanceId ? { instanceId: meta.instanceId } : {}) })),
     ownerOf,
   };
   const def = await build(env);
-  server = new ServiceServer(def, {
+  const server = new ServiceServer(def, {
     host: cfg.host, instanceId, logger, maxQueued: cfg.serviceQueue, maxPayload, caller, ownerOf,
     caps: { maxString: cfg.maxString, maxContainer: cfg.maxContainer, maxDepth: cfg.maxDepth },
     ...(curve ? { curve } : {}),
     brokerIds: () => directory.instances({ role: 'broker' }).map((r) => r.instanceId),
     ...(opts.observer ? { onCall: opts.observer.onCall.bind(opts.observer) } : {}),
   });
+  built.server = server;
   const endpoints = await server.start();
   const running = server;
   return {

@@ -4,7 +4,7 @@
  * a bare ioredis client, and the removal of the throwaway schema and key prefix.
  */
 import pg from 'pg';
-import { Redis } from 'ioredis';
+import { type Redis } from 'ioredis';
 
 /**
  * Slot s of a closed loop owns users s, s + inFlight, s + 2·inFlight, … (< users), and takes them
