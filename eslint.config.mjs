@@ -14,11 +14,22 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': [
         'error',
         // node:test's test()/describe() return promises the runner itself awaits.
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
       ],
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
       '@typescript-eslint/no-explicit-any': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       eqeqeq: ['error', 'always', { null: 'ignore' }],
       'no-console': 'off',
@@ -30,8 +41,16 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ['zeromq', 'ws', 'net', 'node:net', 'http', 'node:http', 'thrift'].map((name) => ({ name, message: 'game services never touch a socket: use the service API (rpc/api.ts)' })),
-          patterns: [{ group: ['**/yellow/*', '**/roles/*', '**/rpc/*', '!**/rpc/api'], message: 'game services import only the service API (rpc/api.ts) and shared/' }],
+          paths: ['zeromq', 'ws', 'net', 'node:net', 'http', 'node:http', 'thrift'].map((name) => ({
+            name,
+            message: 'game services never touch a socket: use the service API (rpc/api.ts)',
+          })),
+          patterns: [
+            {
+              group: ['**/yellow/*', '**/roles/*', '**/rpc/*', '!**/rpc/api'],
+              message: 'game services import only the service API (rpc/api.ts) and shared/',
+            },
+          ],
         },
       ],
     },

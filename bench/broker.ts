@@ -45,7 +45,10 @@ const BROKER_ENV = {
 };
 
 async function startNoon(children: Child[]): Promise<{ broker: Child; lb: Child; tcp: string }> {
-  const yellow = await spawnReady('yellow', 'test/fixtures/yellow-proc.ts', { NOON_YELLOW_PORT: '0', NOON_HEARTBEAT_MS: HEARTBEAT_MS });
+  const yellow = await spawnReady('yellow', 'test/fixtures/yellow-proc.ts', {
+    NOON_YELLOW_PORT: '0',
+    NOON_HEARTBEAT_MS: HEARTBEAT_MS,
+  });
   children.push(yellow);
   const env = { NOON_YELLOW: String(yellow.ready.router), NOON_HEARTBEAT_MS: HEARTBEAT_MS };
   const lb = await spawnReady('leaderboard', 'test/fixtures/lb-service.ts', env);
@@ -69,7 +72,10 @@ async function startNoon(children: Child[]): Promise<{ broker: Child; lb: Child;
 async function startRelay(children: Child[]): Promise<{ relay: Child; echo: Child; tcp: string }> {
   const echo = await spawnReady('echo', 'bench/procs/zmq-echo.ts', { BENCH_SEND_MODE: 'coalescing' });
   children.push(echo);
-  const relay = await spawnReady('relay', 'bench/procs/relay.ts', { BENCH_ECHO: String(echo.ready.router), BENCH_SEND_MODE: 'coalescing' });
+  const relay = await spawnReady('relay', 'bench/procs/relay.ts', {
+    BENCH_ECHO: String(echo.ready.router),
+    BENCH_SEND_MODE: 'coalescing',
+  });
   children.push(relay);
   return { relay, echo, tcp: String(relay.ready.tcp) };
 }
@@ -86,8 +92,14 @@ export async function runBroker(): Promise<string> {
   try {
     const noon = await startNoon(children);
     const raw = await startRelay(children);
-    for (const { inFlight, connections } of SCENARIOS.filter((s) => !ONLY || ONLY.includes(`${s.inFlight}x${s.connections}`))) {
-      const measure = async (label: string, call: (slot: number) => Promise<void>, cpu: Record<string, number>): Promise<LoadResult> => {
+    for (const { inFlight, connections } of SCENARIOS.filter(
+      (s) => !ONLY || ONLY.includes(`${s.inFlight}x${s.connections}`),
+    )) {
+      const measure = async (
+        label: string,
+        call: (slot: number) => Promise<void>,
+        cpu: Record<string, number>,
+      ): Promise<LoadResult> => {
         const result = await closedLoop({ inFlight, warmupMs, durationMs, call, cpu: { client: process.pid, ...cpu } });
         progress(`${label} @${inFlight}/${connections}`, result);
         rows.push({ label, connections, result });
@@ -98,12 +110,24 @@ export async function runBroker(): Promise<string> {
       const n = await measure('noon broker, slot client', (s) => slotNoon.call(s), noonCpu);
       slotNoon.close();
       const typed = await typedClients(noon.tcp, connections);
-      await measure('noon broker, typed client', async (s) => void (await (typed[s % connections] as RawClient).leaderboard.top('bench', 1)), noonCpu);
+      await measure(
+        'noon broker, typed client',
+        async (s) => void (await (typed[s % connections] as RawClient).leaderboard.top('bench', 1)),
+        noonCpu,
+      );
       for (const c of typed) c.close();
       const slotRaw = await SlotClient.open(raw.tcp, connections, inFlight);
-      const r = await measure('raw relay → zmq echo, slot client', (s) => slotRaw.call(s), { relay: raw.relay.pid, echo: raw.echo.pid });
+      const r = await measure('raw relay → zmq echo, slot client', (s) => slotRaw.call(s), {
+        relay: raw.relay.pid,
+        echo: raw.echo.pid,
+      });
       slotRaw.close();
-      ratios.push({ level: `${inFlight} in flight / ${connections} conn`, noon: n, raw: r, ...(inFlight >= 64 ? { target: TARGET } : {}) });
+      ratios.push({
+        level: `${inFlight} in flight / ${connections} conn`,
+        noon: n,
+        raw: r,
+        ...(inFlight >= 64 ? { target: TARGET } : {}),
+      });
     }
   } finally {
     await Promise.all(children.reverse().map((c) => stopChild(c)));

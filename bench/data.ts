@@ -61,31 +61,53 @@ export async function runData(): Promise<string> {
   let pushes = 0;
   try {
     await redis.connect();
-    const yellow = await spawnReady('yellow', 'test/fixtures/yellow-proc.ts', { NOON_YELLOW_PORT: '0', NOON_HEARTBEAT_MS: HEARTBEAT_MS });
+    const yellow = await spawnReady('yellow', 'test/fixtures/yellow-proc.ts', {
+      NOON_YELLOW_PORT: '0',
+      NOON_HEARTBEAT_MS: HEARTBEAT_MS,
+    });
     children.push(yellow);
     const player = await spawnReady('player', 'bench/procs/player.ts', {
-      NOON_YELLOW: String(yellow.ready.router), NOON_HEARTBEAT_MS: HEARTBEAT_MS,
-      NOON_PG_URL: PG_URL, NOON_REDIS: REDIS_URL, BENCH_SCHEMA: schema, BENCH_KEY_PREFIX: prefix,
+      NOON_YELLOW: String(yellow.ready.router),
+      NOON_HEARTBEAT_MS: HEARTBEAT_MS,
+      NOON_PG_URL: PG_URL,
+      NOON_REDIS: REDIS_URL,
+      BENCH_SCHEMA: schema,
+      BENCH_KEY_PREFIX: prefix,
     });
     children.push(player);
 
     const logger = silentLogger();
-    yellowClient = new YellowClient({ endpoints: [String(yellow.ready.router)], heartbeatMs: Number(HEARTBEAT_MS), logger });
+    yellowClient = new YellowClient({
+      endpoints: [String(yellow.ready.router)],
+      heartbeatMs: Number(HEARTBEAT_MS),
+      logger,
+    });
     const directory = await yellowClient.watch();
     const identity = `bench-${run}`;
     // walletChanged pushes come back to `via` (this DEALER), as they would reach a broker.
     links = new Links({ identity, logger, maxQueued: 100_000, maxPayload: 1 << 20, onPush: () => void pushes++ });
     const caller = new ServiceCaller(directory, links);
     const clientFor = (userId: string): Player.Client =>
-      serviceClients(caller, () => ({ sessionId: userId ? `s-${userId}` : '', userId, traceId: randomBytes(8).toString('hex'), via: identity, deadline: Date.now() + 5000 })).player;
-    await waitFor('the Player instance in the directory', async () => (directory.instances({ thriftService: 'Player' }).length > 0 ? true : undefined));
+      serviceClients(caller, () => ({
+        sessionId: userId ? `s-${userId}` : '',
+        userId,
+        traceId: randomBytes(8).toString('hex'),
+        via: identity,
+        deadline: Date.now() + 5000,
+      })).player;
+    await waitFor('the Player instance in the directory', async () =>
+      directory.instances({ thriftService: 'Player' }).length > 0 ? true : undefined,
+    );
 
     const userIds = Array.from({ length: USERS }, (_, i) => `bench-${run}-u${i}`);
     const anonymous = clientFor('');
     for (const u of userIds) await anonymous.createProfile(u, u);
     pgLoop = new PgWalletLoop(PG_URL, schema);
     const s: Setup = {
-      run, userIds, pgLoop, redis,
+      run,
+      userIds,
+      pgLoop,
+      redis,
       players: userIds.map(clientFor),
       cacheKeys: userIds.map((u) => `${prefix}cache:player:profile:${u}`),
       cpu: { client: process.pid, player: player.pid, redis: await redisPid(redis) },
@@ -94,7 +116,9 @@ export async function runData(): Promise<string> {
     await measureWallet(s, pairs);
     const mismatches = await pgLoop.ledgerMismatches();
     if (mismatches > 0) throw new Error(`${mismatches} users' soft balance differs from their ledger`);
-    notes.push(`ledger check: every user's soft balance = the sum of its ledger rows; ${pushes.toLocaleString('en-US')} walletChanged pushes received`);
+    notes.push(
+      `ledger check: every user's soft balance = the sum of its ledger rows; ${pushes.toLocaleString('en-US')} walletChanged pushes received`,
+    );
     await measureProfile(s, pairs);
   } finally {
     links?.close();
@@ -129,21 +153,31 @@ async function measureWallet(s: Setup, pairs: Pair[]): Promise<void> {
   for (const inFlight of WALLET_LEVELS) {
     const noonUser = slotUsers(USERS, inFlight);
     const noon = await closedLoop({
-      inFlight, warmupMs, durationMs, cpu: { client: s.cpu.client, player: s.cpu.player },
+      inFlight,
+      warmupMs,
+      durationMs,
+      cpu: { client: s.cpu.client, player: s.cpu.player },
       call: async (slot) => {
         const u = noonUser(slot);
         const client = s.players[u] as Player.Client;
         const n = seq++;
         const buy = buyNext[u] as boolean;
         buyNext[u] = !buy;
-        if (buy) await client.buyCurrency(new BuyRequest({ receiptId: `${s.run}-r${n}`, currency: Currency.SOFT, amount: 1 }));
-        else await client.spendCurrency(new SpendRequest({ idempotencyKey: `${s.run}-k${n}`, currency: Currency.SOFT, amount: 1, reason: 'bench' }));
+        if (buy)
+          await client.buyCurrency(new BuyRequest({ receiptId: `${s.run}-r${n}`, currency: Currency.SOFT, amount: 1 }));
+        else
+          await client.spendCurrency(
+            new SpendRequest({ idempotencyKey: `${s.run}-k${n}`, currency: Currency.SOFT, amount: 1, reason: 'bench' }),
+          );
       },
     });
     progress(`noon buy/spend @${inFlight}`, noon);
     const rawUser = slotUsers(USERS, inFlight);
     const raw = await closedLoop({
-      inFlight, warmupMs, durationMs, cpu: { client: s.cpu.client },
+      inFlight,
+      warmupMs,
+      durationMs,
+      cpu: { client: s.cpu.client },
       call: async (slot) => {
         const u = rawUser(slot);
         const buy = buyNext[u] as boolean;
@@ -152,7 +186,12 @@ async function measureWallet(s: Setup, pairs: Pair[]): Promise<void> {
       },
     });
     progress(`bare pg tx @${inFlight}`, raw);
-    pairs.push({ noonLabel: 'noon: Player buyCurrency/spendCurrency', rawLabel: 'bare pg: BEGIN; FOR UPDATE; UPDATE; INSERT ledger; COMMIT', noon, raw });
+    pairs.push({
+      noonLabel: 'noon: Player buyCurrency/spendCurrency',
+      rawLabel: 'bare pg: BEGIN; FOR UPDATE; UPDATE; INSERT ledger; COMMIT',
+      noon,
+      raw,
+    });
   }
 }
 
@@ -165,26 +204,38 @@ async function measureProfile(s: Setup, pairs: Pair[]): Promise<void> {
     const cpu = { client: s.cpu.client, player: s.cpu.player, redis: s.cpu.redis };
     const noonUser = slotUsers(USERS, inFlight);
     const noon: LoadResult = await closedLoop({
-      inFlight, warmupMs, durationMs, cpu,
+      inFlight,
+      warmupMs,
+      durationMs,
+      cpu,
       call: async (slot) => void (await (s.players[noonUser(slot)] as Player.Client).getProfile()),
     });
     progress(`noon getProfile @${inFlight}`, noon);
     const rawUser = slotUsers(USERS, inFlight);
     const raw = await closedLoop({
-      inFlight, warmupMs, durationMs, cpu: { client: s.cpu.client, redis: s.cpu.redis },
+      inFlight,
+      warmupMs,
+      durationMs,
+      cpu: { client: s.cpu.client, redis: s.cpu.redis },
       call: async (slot) => {
         if ((await s.redis.get(s.cacheKeys[rawUser(slot)] as string)) === null) throw new Error('cache key missing');
       },
     });
     progress(`bare ioredis GET @${inFlight}`, raw);
-    pairs.push({ noonLabel: 'noon: Player getProfile (warm cache)', rawLabel: 'bare ioredis GET of the same keys', noon, raw });
+    pairs.push({
+      noonLabel: 'noon: Player getProfile (warm cache)',
+      rawLabel: 'bare ioredis GET of the same keys',
+      noon,
+      raw,
+    });
   }
   await expectWarm(s, 'after the profile rows');
 }
 
 async function expectWarm(s: Setup, when: string): Promise<void> {
   const present = await s.redis.exists(...s.cacheKeys);
-  if (present !== s.cacheKeys.length) throw new Error(`only ${present} of ${s.cacheKeys.length} profiles cached ${when}`);
+  if (present !== s.cacheKeys.length)
+    throw new Error(`only ${present} of ${s.cacheKeys.length} profiles cached ${when}`);
 }
 
 /** redis-server's pid (for its CPU from /proc); NaN when it is not on this machine's /proc. */

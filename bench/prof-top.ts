@@ -67,7 +67,10 @@ function summarise(path: string, top: number): string {
   }
   const pct = (us: number): string => `${((100 * us) / total).toFixed(1).padStart(5)}%`;
   const list = (m: Map<string, number>, n: number): string[] =>
-    [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `  ${pct(us)}  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, us]) => `  ${pct(us)}  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);
   const callers = callerLines(p, selfUs, total);
   return [
     `## ${path}: busy ${(total / 1000).toFixed(0)} ms, idle ${(idle / 1000).toFixed(0)} ms`,
@@ -97,7 +100,13 @@ function callerLines(p: Profile, selfUs: Map<number, number>, total: number): st
     const key = `${n.callFrame.functionName} <- ${chain.join(' <- ')}`;
     chains.set(key, (chains.get(key) ?? 0) + us);
   }
-  return [`callers of *${callersOf}*:`, ...[...chains.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, us]) => `  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`)];
+  return [
+    `callers of *${callersOf}*:`,
+    ...[...chains.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12)
+      .map(([k, us]) => `  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`),
+  ];
 }
 
 const args = process.argv.slice(2);
@@ -105,7 +114,9 @@ const topAt = args.indexOf('--top');
 const top = topAt >= 0 ? Number(args[topAt + 1]) : 25;
 const callersAt = args.indexOf('--callers');
 const callersOf = callersAt >= 0 ? args[callersAt + 1] : undefined;
-const paths = args.filter((a, i) => !a.startsWith('--') && (topAt < 0 || i !== topAt + 1) && (callersAt < 0 || i !== callersAt + 1));
+const paths = args.filter(
+  (a, i) => !a.startsWith('--') && (topAt < 0 || i !== topAt + 1) && (callersAt < 0 || i !== callersAt + 1),
+);
 if (paths.length === 0) {
   process.stderr.write('usage: node --import tsx bench/prof-top.ts <file-or-dir>... [--top 25]\n');
   process.exit(2);

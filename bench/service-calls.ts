@@ -33,7 +33,10 @@ export async function runServiceCalls(): Promise<string> {
   let links: Links | undefined;
   const raws: RawZmqClient[] = [];
   try {
-    const yellow = await spawnReady('yellow', 'test/fixtures/yellow-proc.ts', { NOON_YELLOW_PORT: '0', NOON_HEARTBEAT_MS: HEARTBEAT_MS });
+    const yellow = await spawnReady('yellow', 'test/fixtures/yellow-proc.ts', {
+      NOON_YELLOW_PORT: '0',
+      NOON_HEARTBEAT_MS: HEARTBEAT_MS,
+    });
     children.push(yellow);
     const env = { NOON_YELLOW: String(yellow.ready.router), NOON_HEARTBEAT_MS: HEARTBEAT_MS };
     const [lb, echoC, echoP] = await Promise.all([
@@ -44,20 +47,43 @@ export async function runServiceCalls(): Promise<string> {
     children.push(lb, echoC, echoP);
 
     const logger = silentLogger();
-    yellowClient = new YellowClient({ endpoints: [String(yellow.ready.router)], heartbeatMs: Number(HEARTBEAT_MS), logger });
+    yellowClient = new YellowClient({
+      endpoints: [String(yellow.ready.router)],
+      heartbeatMs: Number(HEARTBEAT_MS),
+      logger,
+    });
     const directory = await yellowClient.watch();
     const identity = `bench-${process.pid}`;
     links = new Links({ identity, logger, maxQueued: 100_000, maxPayload: 1 << 20 });
     const caller = new ServiceCaller(directory, links);
-    const clients = serviceClients(caller, () => ({ sessionId: 's-bench', userId: 'u-bench', traceId: 'bench-trace-0001', via: identity, deadline: Date.now() + 5000 }));
+    const clients = serviceClients(caller, () => ({
+      sessionId: 's-bench',
+      userId: 'u-bench',
+      traceId: 'bench-trace-0001',
+      via: identity,
+      deadline: Date.now() + 5000,
+    }));
     const lbClient: Leaderboard.Client = clients.leaderboard;
-    await waitFor('the Leaderboard instance in the directory', async () => (directory.instances({ thriftService: 'Leaderboard' }).length > 0 ? true : undefined));
+    await waitFor('the Leaderboard instance in the directory', async () =>
+      directory.instances({ thriftService: 'Leaderboard' }).length > 0 ? true : undefined,
+    );
     const first = await lbClient.top('bench', 1);
     if (first.length !== 1) throw new Error(`Leaderboard:top answered ${first.length} entries`);
 
     // Raw messages of the same size as noon's: its request header and the Thrift call bytes.
     const payload = topCall(1);
-    const header = encodeHeader({ kind: 'request', requestId: 1, timeoutMs: 5000, sessionId: 's-bench', userId: 'u-bench', username: 'bench', method: 'Leaderboard:top', via: identity, traceId: 'bench-trace-0001', payload });
+    const header = encodeHeader({
+      kind: 'request',
+      requestId: 1,
+      timeoutMs: 5000,
+      sessionId: 's-bench',
+      userId: 'u-bench',
+      username: 'bench',
+      method: 'Leaderboard:top',
+      via: identity,
+      traceId: 'bench-trace-0001',
+      payload,
+    });
     const rawC = new RawZmqClient(String(echoC.ready.router), 'coalescing', header, payload);
     const rawP = new RawZmqClient(String(echoP.ready.router), 'plain', header, payload);
     raws.push(rawC, rawP);
@@ -66,7 +92,13 @@ export async function runServiceCalls(): Promise<string> {
 
     for (const inFlight of LEVELS) {
       const measure = async (label: string, call: () => Promise<unknown>, server: Child): Promise<LoadResult> => {
-        const result = await closedLoop({ inFlight, warmupMs, durationMs, call: async () => void (await call()), cpu: { client: process.pid, server: server.pid } });
+        const result = await closedLoop({
+          inFlight,
+          warmupMs,
+          durationMs,
+          call: async () => void (await call()),
+          cpu: { client: process.pid, server: server.pid },
+        });
         progress(`${label} @${inFlight}`, result);
         rows.push({ label, result });
         return result;
@@ -74,7 +106,10 @@ export async function runServiceCalls(): Promise<string> {
       const noon = await measure('noon: caller → Leaderboard:top', () => lbClient.top('bench', 1), lb);
       const raw = await measure('raw zmq echo, coalescing sends', () => rawC.call(), echoC);
       const plain = await measure('raw zmq echo, plain sends', () => rawP.call(), echoP);
-      ratios.push({ level: `${inFlight} in flight (vs coalescing)`, noon, raw, target: TARGET }, { level: `${inFlight} in flight (vs plain)`, noon, raw: plain });
+      ratios.push(
+        { level: `${inFlight} in flight (vs coalescing)`, noon, raw, target: TARGET },
+        { level: `${inFlight} in flight (vs plain)`, noon, raw: plain },
+      );
     }
   } finally {
     for (const r of raws) r.close();

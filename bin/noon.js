@@ -5,7 +5,9 @@ const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 // The Thrift code is generated (npm ci runs it); a checkout that skipped install scripts gets it here.
 if (!existsSync(join(__dirname, '..', 'shared', 'protocol', 'gen', 'noon', 'index.ts'))) {
-  require('node:child_process').execFileSync(process.execPath, [join(__dirname, '..', 'scripts', 'gen-thrift.js')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  require('node:child_process').execFileSync(process.execPath, [join(__dirname, '..', 'scripts', 'gen-thrift.js')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 require('tsx/cjs');
 require('../cli/main.ts');

@@ -86,17 +86,53 @@ export class Broker {
   async start(): Promise<BrokerEndpoints> {
     const { cfg } = this.opts;
     const curve = this.opts.curve ? { curve: this.opts.curve } : {};
-    this.links = new Links({ identity: this.instanceId, logger: this.logger, maxQueued: cfg.serviceQueue, maxPayload: MAX_REPLY_PAYLOAD, suspectMs: cfg.heartbeatMs * 3, onPush: (p) => this.sessions.onPush(p), ...curve });
+    this.links = new Links({
+      identity: this.instanceId,
+      logger: this.logger,
+      maxQueued: cfg.serviceQueue,
+      maxPayload: MAX_REPLY_PAYLOAD,
+      suspectMs: cfg.heartbeatMs * 3,
+      onPush: (p) => this.sessions.onPush(p),
+      ...curve,
+    });
     this.rooms = new RoomHub({ logger: this.logger, maxPayload: MAX_REPLY_PAYLOAD, ...curve });
     const table = (): RoutingTable => this.table;
-    this.sessions = new Sessions({ instanceId: this.instanceId, store: new SessionStore(this.opts.kv, this.logger), rooms: this.rooms, table, logger: this.logger, metrics: this.metrics });
-    this.gateway = new Gateway({ instanceId: this.instanceId, cfg, logger: this.logger, metrics: this.metrics, links: this.links, table, sessions: this.sessions });
+    this.sessions = new Sessions({
+      instanceId: this.instanceId,
+      store: new SessionStore(this.opts.kv, this.logger),
+      rooms: this.rooms,
+      table,
+      logger: this.logger,
+      metrics: this.metrics,
+    });
+    this.gateway = new Gateway({
+      instanceId: this.instanceId,
+      cfg,
+      logger: this.logger,
+      metrics: this.metrics,
+      links: this.links,
+      table,
+      sessions: this.sessions,
+    });
     this.admission = new Admission(cfg, (reason) => this.metrics.drops.inc({ reason }));
     this.admission.start();
     this.watch(this.opts.directory);
     const handlers = { open: (wire: Wire) => this.open(wire) };
-    const tcp = await listenTcp({ host: cfg.host, port: cfg.brokerPort, maxFrame: cfg.maxFrame, logger: this.logger, handlers });
-    const ws = await listenWs({ host: cfg.host, port: cfg.brokerWsPort, maxFrame: cfg.maxFrame, headersTimeoutMs: 10_000, logger: this.logger, handlers });
+    const tcp = await listenTcp({
+      host: cfg.host,
+      port: cfg.brokerPort,
+      maxFrame: cfg.maxFrame,
+      logger: this.logger,
+      handlers,
+    });
+    const ws = await listenWs({
+      host: cfg.host,
+      port: cfg.brokerWsPort,
+      maxFrame: cfg.maxFrame,
+      headersTimeoutMs: 10_000,
+      logger: this.logger,
+      handlers,
+    });
     this.servers.push(tcp.server, ws.server);
     this.logger.info({ tcp: tcp.endpoint, ws: ws.endpoint }, 'broker started');
     return { tcp: tcp.endpoint, ws: ws.endpoint };

@@ -61,7 +61,8 @@ export class Gateway {
     let header: MessageHeader;
     try {
       header = peekHeader(bytes, this.d.cfg.maxMethodName);
-      if (header.type !== MessageType.CALL) throw new ProtocolError(`clients may only send CALL messages, not type ${header.type}`);
+      if (header.type !== MessageType.CALL)
+        throw new ProtocolError(`clients may only send CALL messages, not type ${header.type}`);
     } catch (err) {
       this.d.metrics.drops.inc({ reason: 'protocol_error' });
       conn.close(`protocol error: ${(err as Error).message}`);
@@ -121,14 +122,20 @@ export class Gateway {
     bc.conn.send(errorReply(header, code, detail));
     const strikes = bc.strike();
     // An unknown method from a connection that never logged in closes it at once (nothing legit does that).
-    if (strikes >= MAX_STRIKES || (code === 'UNKNOWN_METHOD' && !bc.session)) bc.conn.close(`${strikes} strikes: ${detail}`);
+    if (strikes >= MAX_STRIKES || (code === 'UNKNOWN_METHOD' && !bc.session))
+      bc.conn.close(`${strikes} strikes: ${detail}`);
   }
 
   private decide(bc: BrokerConn, target: { service: string; method: string }, exclude: ReadonlySet<string>): Route {
     return route(target, bc.view(), this.d.table(), (c, ex) => pickLeastLoaded(c, this.d.links, ex), exclude);
   }
 
-  private async forward(bc: BrokerConn, header: MessageHeader, target: { service: string; method: string }, bytes: Buffer): Promise<void> {
+  private async forward(
+    bc: BrokerConn,
+    header: MessageHeader,
+    target: { service: string; method: string },
+    bytes: Buffer,
+  ): Promise<void> {
     const started = performance.now();
     const traceId = `${this.tracePrefix}-${(++this.traceSeq).toString(36)}`;
     let tried: Set<string> | undefined;
@@ -143,8 +150,14 @@ export class Gateway {
           outcome = r.code;
           if (r.code === 'UNKNOWN_METHOD' && this.warmingUp() && !this.d.table().service(target.service)) {
             outcome = 'UNAVAILABLE';
-            this.replyError(conn, header, 'UNAVAILABLE', `${target.service} is not known yet: this broker is still learning routes from Yellow`);
-          } else if (r.code === 'UNKNOWN_METHOD' || r.code === 'UNAUTHENTICATED' || r.code === 'FORBIDDEN') this.strike(bc, header, r.code, r.detail);
+            this.replyError(
+              conn,
+              header,
+              'UNAVAILABLE',
+              `${target.service} is not known yet: this broker is still learning routes from Yellow`,
+            );
+          } else if (r.code === 'UNKNOWN_METHOD' || r.code === 'UNAUTHENTICATED' || r.code === 'FORBIDDEN')
+            this.strike(bc, header, r.code, r.detail);
           else this.replyError(conn, header, r.code, r.detail);
           if (r.code === 'STATE_LOST') this.d.sessions.unbind(bc, r.detail);
           return;
@@ -158,7 +171,10 @@ export class Gateway {
           return;
         }
         const code = reply instanceof NoonError ? reply.code : 'INTERNAL';
-        const retry = attempt === 0 && !r.service.stateful && (reply instanceof NotDelivered || (r.idempotent && code === 'UNAVAILABLE'));
+        const retry =
+          attempt === 0 &&
+          !r.service.stateful &&
+          (reply instanceof NotDelivered || (r.idempotent && code === 'UNAVAILABLE'));
         if (retry) continue;
         outcome = code;
         const lost = r.service.stateful && code === 'UNAVAILABLE';
@@ -174,11 +190,19 @@ export class Gateway {
     }
   }
 
-  private send(bc: BrokerConn, header: MessageHeader, r: Extract<Route, { kind: 'forward' }>, bytes: Buffer, traceId: string): Promise<ReplyEnvelope> {
+  private send(
+    bc: BrokerConn,
+    header: MessageHeader,
+    r: Extract<Route, { kind: 'forward' }>,
+    bytes: Buffer,
+    traceId: string,
+  ): Promise<ReplyEnvelope> {
     const router = r.instance.endpoints.router;
-    if (!router) return Promise.reject(new NoonError('UNAVAILABLE', `instance ${r.instance.instanceId} has no endpoint`));
+    if (!router)
+      return Promise.reject(new NoonError('UNAVAILABLE', `instance ${r.instance.instanceId} has no endpoint`));
     const { conn, session: s } = bc;
-    if (this.d.logger.isLevelEnabled('debug')) this.d.logger.debug({ trace: traceId, method: header.name, to: r.instance.instanceId, conn: conn.id }, 'forward');
+    if (this.d.logger.isLevelEnabled('debug'))
+      this.d.logger.debug({ trace: traceId, method: header.name, to: r.instance.instanceId, conn: conn.id }, 'forward');
     return this.d.links.request(
       { instanceId: r.instance.instanceId, router },
       {

@@ -25,7 +25,14 @@ interface Publisher {
 export class RoomHub {
   private readonly publishers = new Map<string, Publisher>();
 
-  constructor(private readonly opts: { logger: Logger; maxPayload: number; curve?: CurveKeys; onDelivered?(topic: string, members: number): void }) {}
+  constructor(
+    private readonly opts: {
+      logger: Logger;
+      maxPayload: number;
+      curve?: CurveKeys;
+      onDelivered?(topic: string, members: number): void;
+    },
+  ) {}
 
   subscribe(topic: string, publisher: { instanceId: string; endpoint: string }, member: RoomMember): void {
     const p = this.publisher(publisher.instanceId, publisher.endpoint);
@@ -77,7 +84,14 @@ export class RoomHub {
   private publisher(instanceId: string, endpoint: string): Publisher {
     const existing = this.publishers.get(instanceId);
     if (existing) return existing;
-    const socket = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 100_000, maxMessageSize: 64 * 1024 * 1024, heartbeatInterval: 1000, heartbeatTimeout: 3000, ...curveClientOptions(this.opts.curve) });
+    const socket = new zmq.Subscriber({
+      linger: 0,
+      receiveHighWaterMark: 100_000,
+      maxMessageSize: 64 * 1024 * 1024,
+      heartbeatInterval: 1000,
+      heartbeatTimeout: 3000,
+      ...curveClientOptions(this.opts.curve),
+    });
     socket.connect(endpoint);
     const p: Publisher = { instanceId, endpoint, socket, topics: new Map() };
     this.publishers.set(instanceId, p);

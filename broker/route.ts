@@ -29,16 +29,25 @@ export type Chooser = (candidates: InstanceRecord[], exclude: ReadonlySet<string
 
 const reject = (code: ErrorCode, detail: string): Route => ({ kind: 'reject', code, detail });
 
-export function route(call: CallTarget, session: SessionView, table: RoutingTable, choose: Chooser, exclude: ReadonlySet<string> = new Set()): Route {
+export function route(
+  call: CallTarget,
+  session: SessionView,
+  table: RoutingTable,
+  choose: Chooser,
+  exclude: ReadonlySet<string> = new Set(),
+): Route {
   const name = `${call.service}:${call.method}`;
   const svc = table.service(call.service);
   if (!svc || !svc.methods.has(call.method)) return reject('UNKNOWN_METHOD', `${name} is not a known method`);
   if (svc.internalMethods.has(call.method)) return reject('FORBIDDEN', `${name} is internal to the services`);
-  if (!session.userId && !svc.publicMethods.has(call.method)) return reject('UNAUTHENTICATED', `log in before calling ${name}`);
+  if (!session.userId && !svc.publicMethods.has(call.method))
+    return reject('UNAUTHENTICATED', `log in before calling ${name}`);
   const idempotent = svc.idempotentMethods.has(call.method);
   if (!svc.stateful || !session.sessionId || !session.userId) {
     const target = choose(svc.instances, exclude);
-    return target ? { kind: 'forward', instance: target, service: svc, idempotent, bindNow: false } : reject('UNAVAILABLE', `${svc.thriftService} has no live instance`);
+    return target
+      ? { kind: 'forward', instance: target, service: svc, idempotent, bindNow: false }
+      : reject('UNAVAILABLE', `${svc.thriftService} has no live instance`);
   }
   const bound = session.bindings.get(svc.role);
   if (bound !== undefined) {
@@ -46,7 +55,12 @@ export function route(call: CallTarget, session: SessionView, table: RoutingTabl
     if (!inst) return reject('STATE_LOST', `${svc.role} instance ${bound} holding this session is gone`);
     return { kind: 'forward', instance: inst, service: svc, idempotent, bindNow: false };
   }
-  const owner = rendezvous(session.sessionId, svc.instances.map((i) => i.instanceId));
+  const owner = rendezvous(
+    session.sessionId,
+    svc.instances.map((i) => i.instanceId),
+  );
   const inst = owner === undefined ? undefined : table.instance(owner);
-  return inst ? { kind: 'forward', instance: inst, service: svc, idempotent, bindNow: true } : reject('UNAVAILABLE', `${svc.thriftService} has no live instance`);
+  return inst
+    ? { kind: 'forward', instance: inst, service: svc, idempotent, bindNow: true }
+    : reject('UNAVAILABLE', `${svc.thriftService} has no live instance`);
 }

@@ -40,9 +40,13 @@ export class RoutingTable {
       let s = services.get(m.thriftService);
       if (!s || s.instances.length === 0) {
         s = {
-          role: r.role, thriftService: m.thriftService, stateful: m.stateful,
-          methods: new Set(m.methods), publicMethods: new Set(m.publicMethods),
-          internalMethods: new Set(m.internalMethods), idempotentMethods: new Set(m.idempotentMethods),
+          role: r.role,
+          thriftService: m.thriftService,
+          stateful: m.stateful,
+          methods: new Set(m.methods),
+          publicMethods: new Set(m.publicMethods),
+          internalMethods: new Set(m.internalMethods),
+          idempotentMethods: new Set(m.idempotentMethods),
           instances: [],
         };
         services.set(m.thriftService, s);

@@ -11,7 +11,10 @@ const TTL_MS = 24 * 3600 * 1000;
 const key = sessionKey;
 
 export class SessionStore {
-  constructor(private readonly kv: Kv, private readonly logger: Logger) {}
+  constructor(
+    private readonly kv: Kv,
+    private readonly logger: Logger,
+  ) {}
 
   async bindings(sessionId: string): Promise<Map<string, string>> {
     try {
@@ -20,7 +23,10 @@ export class SessionStore {
       for (const [field, value] of Object.entries(all)) if (field.startsWith('bind:')) out.set(field.slice(5), value);
       return out;
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message, sessionId }, 'session store unreachable: bindings fall back to rendezvous');
+      this.logger.warn(
+        { err: (err as Error).message, sessionId },
+        'session store unreachable: bindings fall back to rendezvous',
+      );
       return new Map();
     }
   }
@@ -28,12 +34,18 @@ export class SessionStore {
   /** Fire and forget: a lost write only costs a re-derivation later. */
   setBinding(sessionId: string, role: string, instanceId: string | undefined): void {
     const k = key(sessionId);
-    const write = instanceId === undefined ? this.kv.hdel(k, `bind:${role}`) : this.kv.hset(k, `bind:${role}`, instanceId).then(() => this.kv.expire(k, TTL_MS));
+    const write =
+      instanceId === undefined
+        ? this.kv.hdel(k, `bind:${role}`)
+        : this.kv.hset(k, `bind:${role}`, instanceId).then(() => this.kv.expire(k, TTL_MS));
     write.catch((err: Error) => this.logger.debug({ err: err.message, sessionId }, 'binding not stored'));
   }
 
   setBroker(sessionId: string, brokerId: string): void {
     const k = key(sessionId);
-    this.kv.hset(k, BROKER_FIELD, brokerId).then(() => this.kv.expire(k, TTL_MS)).catch((err: Error) => this.logger.debug({ err: err.message }, 'session broker not stored'));
+    this.kv
+      .hset(k, BROKER_FIELD, brokerId)
+      .then(() => this.kv.expire(k, TTL_MS))
+      .catch((err: Error) => this.logger.debug({ err: err.message }, 'session broker not stored'));
   }
 }

@@ -39,13 +39,27 @@ export class Sessions {
   async apply(conn: BrokerConn, directives: Directive[]): Promise<void> {
     for (const d of directives) {
       switch (d.type) {
-        case 'auth': await this.login(conn, d); break;
-        case 'logout': this.logout(conn); break;
-        case 'bind': this.setBinding(d.sessionId, d.service, d.instanceId); break;
-        case 'unbind': this.setBinding(d.sessionId, d.service, undefined); break;
-        case 'subscribe': this.subscribe(conn, d.topic, d.instanceId); break;
-        case 'unsubscribe': this.d.rooms.unsubscribe(d.topic, conn); break;
-        case 'close': conn.conn.close(d.reason, true); break;
+        case 'auth':
+          await this.login(conn, d);
+          break;
+        case 'logout':
+          this.logout(conn);
+          break;
+        case 'bind':
+          this.setBinding(d.sessionId, d.service, d.instanceId);
+          break;
+        case 'unbind':
+          this.setBinding(d.sessionId, d.service, undefined);
+          break;
+        case 'subscribe':
+          this.subscribe(conn, d.topic, d.instanceId);
+          break;
+        case 'unsubscribe':
+          this.d.rooms.unsubscribe(d.topic, conn);
+          break;
+        case 'close':
+          conn.conn.close(d.reason, true);
+          break;
       }
     }
   }
@@ -59,7 +73,9 @@ export class Sessions {
   unbind(conn: BrokerConn, _detail: string): void {
     const table = this.d.table();
     const s = conn.session;
-    if (s) for (const [role, id] of [...conn.bindings]) if (!table.instance(id)) this.setBinding(s.sessionId, role, undefined);
+    if (s)
+      for (const [role, id] of [...conn.bindings])
+        if (!table.instance(id)) this.setBinding(s.sessionId, role, undefined);
   }
 
   onPush(push: PushEnvelope): void {
@@ -89,7 +105,8 @@ export class Sessions {
       }
     }
     for (const [topic, members] of this.d.rooms.publisherDown(instanceId)) {
-      for (const m of members) m.deliver(events.roomClosed(topic.slice(topic.indexOf('/') + 1), `owner ${instanceId} is gone: rejoin`));
+      for (const m of members)
+        m.deliver(events.roomClosed(topic.slice(topic.indexOf('/') + 1), `owner ${instanceId} is gone: rejoin`));
     }
   }
 

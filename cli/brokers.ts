@@ -27,5 +27,12 @@ export async function runBrokers(cfg: Config, logger: Logger, opts: { url?: stri
   const brokers = await fetchBrokers(url, { timeoutMs: Math.max(2000, cfg.heartbeatMs * 2) });
   if (opts.json) return printJson({ url, brokers });
   process.stdout.write(`BrokerList ${url}\n`);
-  process.stdout.write(brokers.length ? table(['BROKER', 'TCP', 'WS', 'LOAD'], brokers.map((b) => [b.instanceId, b.tcp, b.ws, b.load])) : 'no brokers listed\n');
+  process.stdout.write(
+    brokers.length
+      ? table(
+          ['BROKER', 'TCP', 'WS', 'LOAD'],
+          brokers.map((b) => [b.instanceId, b.tcp, b.ws, b.load]),
+        )
+      : 'no brokers listed\n',
+  );
 }

@@ -20,13 +20,23 @@ export class RoleChild {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly ready: Promise<ChildReady>;
 
-  constructor(readonly role: string, env: NodeJS.ProcessEnv, readyTimeoutMs: number) {
-    this.proc = spawn(process.execPath, [NOON_BIN, 'start', role, '--supervised'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(
+    readonly role: string,
+    env: NodeJS.ProcessEnv,
+    readyTimeoutMs: number,
+  ) {
+    this.proc = spawn(process.execPath, [NOON_BIN, 'start', role, '--supervised'], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.proc.stdin?.on('error', () => undefined);
     this.proc.stderr?.pipe(process.stderr, { end: false });
     this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })));
     this.ready = new Promise<ChildReady>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${role} printed no ready line within ${readyTimeoutMs} ms`)), readyTimeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`${role} printed no ready line within ${readyTimeoutMs} ms`)),
+        readyTimeoutMs,
+      );
       const lines = createInterface({ input: this.proc.stdout as NodeJS.ReadableStream });
       lines.on('line', (line) => {
         const parsed = readyLine(line);

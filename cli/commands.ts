@@ -32,7 +32,10 @@ function cfgOf(argv: Args): Config {
 function op(fn: (cfg: Config, logger: Logger, argv: Args) => Promise<void>): (argv: Args) => Promise<void> {
   return async (argv) => {
     const cfg = cfgOf(argv);
-    const logger = cliLogger({ ...cfg, logLevel: argv.logLevel === undefined && !process.env.NOON_LOG_LEVEL ? 'warn' : cfg.logLevel }, 'cli');
+    const logger = cliLogger(
+      { ...cfg, logLevel: argv.logLevel === undefined && !process.env.NOON_LOG_LEVEL ? 'warn' : cfg.logLevel },
+      'cli',
+    );
     try {
       await fn(cfg, logger, argv);
     } catch (err) {
@@ -46,10 +49,33 @@ const json = { json: { type: 'boolean', default: false, describe: 'machine-reada
 
 function yellowCommands(y: Argv): Argv {
   return y
-    .command('services', 'services registered in Yellow, one row per role', (b) => b.options(json), op((c, l, a) => yellowServices(c, l, a.json === true)))
-    .command('instances [service]', 'live instances (of one role or Thrift service)', (b) => b.options(json).positional('service', { type: 'string' }), op((c, l, a) => yellowInstances(c, l, a.service as string | undefined, a.json === true)))
-    .command('watch', 'print Yellow events (up, down, draining) as they come', (b) => b.options({ ...json, load: { type: 'boolean', default: false, describe: 'also print load changes' } }), op((c, l, a) => yellowWatch(c, l, { json: a.json === true, load: a.load === true })))
-    .command('drain <instance>', 'stop routing new work to an instance (--undo to resume)', (b) => b.options({ ...json, undo: { type: 'boolean', default: false } }).positional('instance', { type: 'string', demandOption: true }), op((c, l, a) => yellowDrain(c, l, String(a.instance), a.undo === true, a.json === true)))
+    .command(
+      'services',
+      'services registered in Yellow, one row per role',
+      (b) => b.options(json),
+      op((c, l, a) => yellowServices(c, l, a.json === true)),
+    )
+    .command(
+      'instances [service]',
+      'live instances (of one role or Thrift service)',
+      (b) => b.options(json).positional('service', { type: 'string' }),
+      op((c, l, a) => yellowInstances(c, l, a.service as string | undefined, a.json === true)),
+    )
+    .command(
+      'watch',
+      'print Yellow events (up, down, draining) as they come',
+      (b) => b.options({ ...json, load: { type: 'boolean', default: false, describe: 'also print load changes' } }),
+      op((c, l, a) => yellowWatch(c, l, { json: a.json === true, load: a.load === true })),
+    )
+    .command(
+      'drain <instance>',
+      'stop routing new work to an instance (--undo to resume)',
+      (b) =>
+        b
+          .options({ ...json, undo: { type: 'boolean', default: false } })
+          .positional('instance', { type: 'string', demandOption: true }),
+      op((c, l, a) => yellowDrain(c, l, String(a.instance), a.undo === true, a.json === true)),
+    )
     .demandCommand(1, 'name a yellow command');
 }
 
@@ -57,26 +83,84 @@ export function buildCli(argv: string[]): Argv {
   return withConfigFlags(yargs(argv))
     .scriptName('noon')
     .usage('$0 <command> [options]\n\nEvery config option is a flag and a NOON_* environment variable.')
-    .command('start <role>', `run one role: ${ALL_ROLES.join(', ')}`, (b) => b.positional('role', { type: 'string', choices: ALL_ROLES, demandOption: true }).option('supervised', { type: 'boolean', hidden: true, default: false }),
-      async (a) => runStart(String(a.role), cfgOf(a), { supervised: a.supervised === true }).catch(fatal))
-    .command('up', 'run a whole cluster on this machine (one process; --processes for one per role)', (b) => b.option('processes', { type: 'boolean', default: false, describe: 'one child process per role, restarted when it dies (needs NOON_PG_URL)' }),
-      async (a) => (a.processes ? runProcesses(cfgOf(a)) : runUp(cfgOf(a))).catch(fatal))
-    .command('migrate', "apply every service's pending SQL migrations", (b) => b.options(json), op(async (c, l, a) => {
-      const applied = await migrateAll(c, l);
-      if (a.json === true) printJson(applied);
-      else process.stdout.write(describeMigrations(applied, c.pgUrl === undefined ? `PGlite in ${c.dataDir}` : 'Postgres'));
-    }))
-    .command('yellow', 'ask Yellow: services, instances, watch, drain', yellowCommands)
-    .command('brokers', 'what the BrokerList tells clients', (b) => b.options({ ...json, url: { type: 'string', describe: 'BrokerList URL (default: from Yellow, else --brokerlist-port)' } }), op((c, l, a) => runBrokers(c, l, { json: a.json === true, ...(typeof a.url === 'string' ? { url: a.url } : {}) })))
-    .command('top', 'live calls/s, p99, in-flight, load and errors per instance', (b) => b.options({ ...json, once: { type: 'boolean', default: false, describe: 'one snapshot, then exit' }, interval: { type: 'number', default: 1000, describe: 'ms between refreshes' } }),
-      op((c, l, a) => runTop(c, l, { once: a.once === true, json: a.json === true, intervalMs: Math.max(100, Number(a.interval)) })))
-    .command('health', 'end-to-end check through the SDK: BrokerList, broker, login, a call, a push', (b) => b.options({ ...json, url: { type: 'string', describe: 'BrokerList URL (default: from Yellow, else --brokerlist-port)' }, 'step-timeout': { type: 'number', default: 10_000, describe: 'deadline of each step, ms' } }),
+    .command(
+      'start <role>',
+      `run one role: ${ALL_ROLES.join(', ')}`,
+      (b) =>
+        b
+          .positional('role', { type: 'string', choices: ALL_ROLES, demandOption: true })
+          .option('supervised', { type: 'boolean', hidden: true, default: false }),
+      async (a) => runStart(String(a.role), cfgOf(a), { supervised: a.supervised === true }).catch(fatal),
+    )
+    .command(
+      'up',
+      'run a whole cluster on this machine (one process; --processes for one per role)',
+      (b) =>
+        b.option('processes', {
+          type: 'boolean',
+          default: false,
+          describe: 'one child process per role, restarted when it dies (needs NOON_PG_URL)',
+        }),
+      async (a) => (a.processes ? runProcesses(cfgOf(a)) : runUp(cfgOf(a))).catch(fatal),
+    )
+    .command(
+      'migrate',
+      "apply every service's pending SQL migrations",
+      (b) => b.options(json),
       op(async (c, l, a) => {
-        const report = await checkHealth(await brokerListUrl(c, l, typeof a.url === 'string' ? a.url : undefined), Number(a.stepTimeout));
+        const applied = await migrateAll(c, l);
+        if (a.json === true) printJson(applied);
+        else
+          process.stdout.write(
+            describeMigrations(applied, c.pgUrl === undefined ? `PGlite in ${c.dataDir}` : 'Postgres'),
+          );
+      }),
+    )
+    .command('yellow', 'ask Yellow: services, instances, watch, drain', yellowCommands)
+    .command(
+      'brokers',
+      'what the BrokerList tells clients',
+      (b) =>
+        b.options({
+          ...json,
+          url: { type: 'string', describe: 'BrokerList URL (default: from Yellow, else --brokerlist-port)' },
+        }),
+      op((c, l, a) =>
+        runBrokers(c, l, { json: a.json === true, ...(typeof a.url === 'string' ? { url: a.url } : {}) }),
+      ),
+    )
+    .command(
+      'top',
+      'live calls/s, p99, in-flight, load and errors per instance',
+      (b) =>
+        b.options({
+          ...json,
+          once: { type: 'boolean', default: false, describe: 'one snapshot, then exit' },
+          interval: { type: 'number', default: 1000, describe: 'ms between refreshes' },
+        }),
+      op((c, l, a) =>
+        runTop(c, l, { once: a.once === true, json: a.json === true, intervalMs: Math.max(100, Number(a.interval)) }),
+      ),
+    )
+    .command(
+      'health',
+      'end-to-end check through the SDK: BrokerList, broker, login, a call, a push',
+      (b) =>
+        b.options({
+          ...json,
+          url: { type: 'string', describe: 'BrokerList URL (default: from Yellow, else --brokerlist-port)' },
+          'step-timeout': { type: 'number', default: 10_000, describe: 'deadline of each step, ms' },
+        }),
+      op(async (c, l, a) => {
+        const report = await checkHealth(
+          await brokerListUrl(c, l, typeof a.url === 'string' ? a.url : undefined),
+          Number(a.stepTimeout),
+        );
         if (a.json === true) printJson(report);
         else process.stdout.write(describeHealth(report));
         process.exit(report.ok ? 0 : 1);
-      }))
+      }),
+    )
     .command(loadtestCommand)
     .demandCommand(1, 'name a command')
     .strict()

@@ -17,7 +17,8 @@ export async function migrateAll(cfg: Config, logger: Logger): Promise<Applied[]
   const db = await openDb({ ...(cfg.pgUrl !== undefined ? { pgUrl: cfg.pgUrl } : {}), dataDir: cfg.dataDir, logger });
   try {
     const out: Applied[] = [];
-    for (const mod of SERVICE_MODULES) out.push({ service: mod.role, applied: await migrateModule(db, mod), known: mod.migrations.length });
+    for (const mod of SERVICE_MODULES)
+      out.push({ service: mod.role, applied: await migrateModule(db, mod), known: mod.migrations.length });
     return out;
   } finally {
     await db.close();
@@ -25,7 +26,14 @@ export async function migrateAll(cfg: Config, logger: Logger): Promise<Applied[]
 }
 
 export function describeMigrations(applied: Applied[], where: string): string {
-  const lines = applied.map((a) => `  ${a.service.padEnd(12)} ${a.applied > 0 ? `applied ${a.applied}` : 'up to date'} (${a.known} known)`);
+  const lines = applied.map(
+    (a) => `  ${a.service.padEnd(12)} ${a.applied > 0 ? `applied ${a.applied}` : 'up to date'} (${a.known} known)`,
+  );
   const total = applied.reduce((n, a) => n + a.applied, 0);
-  return [`migrations on ${where}:`, ...lines, total > 0 ? `${total} migration(s) applied` : 'nothing to apply', ''].join('\n');
+  return [
+    `migrations on ${where}:`,
+    ...lines,
+    total > 0 ? `${total} migration(s) applied` : 'nothing to apply',
+    '',
+  ].join('\n');
 }

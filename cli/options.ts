@@ -15,7 +15,10 @@ export const CONFIG_GROUP = 'Config (flag or environment variable):';
 export function withConfigFlags<T>(y: Argv<T>): Argv<T> {
   let out = y;
   for (const [key, spec] of Object.entries(CONFIG_SPEC)) {
-    const def = spec.default === undefined ? '' : ` [default: ${Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default)}]`;
+    const def =
+      spec.default === undefined
+        ? ''
+        : ` [default: ${Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default)}]`;
     out = out.option(flagName(key), {
       type: 'string',
       global: true,

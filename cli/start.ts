@@ -9,7 +9,14 @@ import type { Logger } from '../shared/log';
 import { serviceModule, SERVICE_ROLES } from '../services/index';
 import { printJson, stopOnSignals } from './lifecycle';
 import { cliLogger } from './logger';
-import { INFRA_ROLES, startBrokerListRole, startBrokerRole, startServiceRole, startYellowRole, type RunningRole } from '../roles';
+import {
+  INFRA_ROLES,
+  startBrokerListRole,
+  startBrokerRole,
+  startServiceRole,
+  startYellowRole,
+  type RunningRole,
+} from '../roles';
 
 export const ALL_ROLES: readonly string[] = [...INFRA_ROLES, ...SERVICE_ROLES];
 

@@ -34,7 +34,12 @@ export function portOf(endpoint: unknown): number | undefined {
 function pinned(cfg: Config, role: string, ready: ChildReady): Config {
   const keep = (v: number | undefined, fallback: number): number => v ?? fallback;
   if (role === 'yellow') return { ...cfg, yellowPort: keep(portOf(ready.router), cfg.yellowPort) };
-  if (role === 'broker') return { ...cfg, brokerPort: keep(portOf(ready.tcp), cfg.brokerPort), brokerWsPort: keep(portOf(ready.ws), cfg.brokerWsPort) };
+  if (role === 'broker')
+    return {
+      ...cfg,
+      brokerPort: keep(portOf(ready.tcp), cfg.brokerPort),
+      brokerWsPort: keep(portOf(ready.ws), cfg.brokerWsPort),
+    };
   if (role === 'brokerlist') return { ...cfg, brokerlistPort: keep(portOf(ready.url), cfg.brokerlistPort) };
   return cfg;
 }
@@ -46,7 +51,11 @@ class Slot {
   private timer?: NodeJS.Timeout;
   private stopping = false;
 
-  constructor(readonly role: string, private cfg: Config, private readonly logger: Logger) {}
+  constructor(
+    readonly role: string,
+    private cfg: Config,
+    private readonly logger: Logger,
+  ) {}
 
   async start(): Promise<ChildReady> {
     const child = new RoleChild(this.role, envOf(this.cfg), READY_TIMEOUT_MS);
@@ -62,7 +71,10 @@ class Slot {
   private onExit(child: RoleChild, startedAt: number, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.stopping || this.child !== child) return;
     this.backoffMs = nextBackoff(this.backoffMs, Date.now() - startedAt);
-    this.logger.warn({ role: this.role, pid: child.pid, code, signal, restartInMs: this.backoffMs }, 'role died; restarting');
+    this.logger.warn(
+      { role: this.role, pid: child.pid, code, signal, restartInMs: this.backoffMs },
+      'role died; restarting',
+    );
     this.timer = setTimeout(() => {
       this.start().then(
         (ready) => printJson({ event: 'restarted', role: this.role, pid: ready.pid, instanceId: ready.instanceId }),
@@ -85,12 +97,16 @@ class Slot {
 
 export async function runProcesses(cfg: Config): Promise<void> {
   if (cfg.pgUrl === undefined) {
-    throw new ConfigError('--pg-url / NOON_PG_URL', 'noon up --processes needs a real Postgres shared by every process (PGlite lives inside one process); set NOON_PG_URL=postgres://…');
+    throw new ConfigError(
+      '--pg-url / NOON_PG_URL',
+      'noon up --processes needs a real Postgres shared by every process (PGlite lives inside one process); set NOON_PG_URL=postgres://…',
+    );
   }
   const logger = cliLogger(cfg, 'up');
   const applied = await migrateAll(cfg, logger);
   process.stderr.write(`noon up: migrations applied: ${applied.reduce((n, a) => n + a.applied, 0)}\n`);
-  if (cfg.redis.length === 0) logger.warn('no NOON_REDIS: each process keeps its own in-process store (fine for one instance per role)');
+  if (cfg.redis.length === 0)
+    logger.warn('no NOON_REDIS: each process keeps its own in-process store (fine for one instance per role)');
   const slots: Slot[] = [];
   const stop = async (): Promise<void> => {
     await Promise.all(slots.map((s) => s.stop()));
@@ -109,7 +125,11 @@ export async function runProcesses(cfg: Config): Promise<void> {
     await stop();
     throw err;
   }
-  const summary = summaryOf('processes', cfg, slots.map((s) => s.asRunning()));
+  const summary = summaryOf(
+    'processes',
+    cfg,
+    slots.map((s) => s.asRunning()),
+  );
   printJson({ ready: 'up', supervisor: process.pid, ...summary });
   process.stdout.write(describeUp(summary));
 }

@@ -5,7 +5,11 @@ export type Cell = string | number | boolean | undefined;
 export function table(headers: string[], rows: Cell[][]): string {
   const text = rows.map((r) => headers.map((_, i) => fmt(r[i])));
   const widths = headers.map((h, i) => Math.max(h.length, ...text.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...text.map(line)].join('\n') + '\n';
 }
 

@@ -44,7 +44,10 @@ async function scrape(url: string | undefined): Promise<Scrape> {
 
 export function topRow(r: InstanceRecord, prev: Scrape | undefined, cur: Scrape): TopRow {
   const base: TopRow = {
-    instanceId: r.instanceId, role: r.role, inFlight: r.load.inFlight, load: r.load.score ?? r.load.elu,
+    instanceId: r.instanceId,
+    role: r.role,
+    inFlight: r.load.inFlight,
+    load: r.load.score ?? r.load.elu,
     ...(r.load.connections !== undefined ? { connections: r.load.connections } : {}),
     ...(r.endpoints.metrics ? { metrics: r.endpoints.metrics } : {}),
   };
@@ -53,18 +56,39 @@ export function topRow(r: InstanceRecord, prev: Scrape | undefined, cur: Scrape)
 }
 
 export function topTable(rows: TopRow[]): string {
-  return table(['INSTANCE', 'ROLE', 'CALLS/S', 'P99 MS', 'IN-FLIGHT', 'LOAD', 'ERR/S', 'CALLS', 'ERRORS', 'CONNS'],
-    rows.map((r) => r.problem
-      ? [r.instanceId, r.role, undefined, undefined, r.inFlight, r.load, undefined, undefined, undefined, r.problem]
-      : [r.instanceId, r.role, r.callsPerSec, r.p99Ms, r.inFlight, r.load, r.errorsPerSec, r.calls, r.errors, r.connections]));
+  return table(
+    ['INSTANCE', 'ROLE', 'CALLS/S', 'P99 MS', 'IN-FLIGHT', 'LOAD', 'ERR/S', 'CALLS', 'ERRORS', 'CONNS'],
+    rows.map((r) =>
+      r.problem
+        ? [r.instanceId, r.role, undefined, undefined, r.inFlight, r.load, undefined, undefined, undefined, r.problem]
+        : [
+            r.instanceId,
+            r.role,
+            r.callsPerSec,
+            r.p99Ms,
+            r.inFlight,
+            r.load,
+            r.errorsPerSec,
+            r.calls,
+            r.errors,
+            r.connections,
+          ],
+    ),
+  );
 }
 
-export async function runTop(cfg: Config, logger: Logger, opts: { once: boolean; json: boolean; intervalMs: number }): Promise<void> {
+export async function runTop(
+  cfg: Config,
+  logger: Logger,
+  opts: { once: boolean; json: boolean; intervalMs: number },
+): Promise<void> {
   const y = yellowClient(cfg, logger);
   const dir = await y.watch();
   const last = new Map<string, Scrape>();
   const round = async (): Promise<TopRow[]> => {
-    const records = dir.instances({ includeDraining: true }).sort((a, b) => a.role.localeCompare(b.role) || a.instanceId.localeCompare(b.instanceId));
+    const records = dir
+      .instances({ includeDraining: true })
+      .sort((a, b) => a.role.localeCompare(b.role) || a.instanceId.localeCompare(b.instanceId));
     const scrapes = await Promise.all(records.map((r) => scrape(r.endpoints.metrics)));
     return records.map((r, i) => {
       const cur = scrapes[i] as Scrape;
@@ -76,7 +100,9 @@ export async function runTop(cfg: Config, logger: Logger, opts: { once: boolean;
   const show = (rows: TopRow[]): void => {
     if (opts.json) return printJson({ at: new Date().toISOString(), instances: rows });
     const head = `noon top — ${rows.length} instance(s) via ${cfg.yellow.join(', ')} — every ${opts.intervalMs} ms\n`;
-    process.stdout.write(`${opts.once ? '' : '\x1b[2J\x1b[H'}${head}${rows.length ? topTable(rows) : 'no instances registered\n'}`);
+    process.stdout.write(
+      `${opts.once ? '' : '\x1b[2J\x1b[H'}${head}${rows.length ? topTable(rows) : 'no instances registered\n'}`,
+    );
   };
   if (opts.once) {
     try {
@@ -94,7 +120,9 @@ export async function runTop(cfg: Config, logger: Logger, opts: { once: boolean;
     await y.stop();
   }, logger);
   const tick = (): void => {
-    round().then(show, (err: Error) => logger.warn({ err: err.message }, 'top round failed')).finally(() => (timer = setTimeout(tick, opts.intervalMs)));
+    round()
+      .then(show, (err: Error) => logger.warn({ err: err.message }, 'top round failed'))
+      .finally(() => (timer = setTimeout(tick, opts.intervalMs)));
   };
   tick();
 }

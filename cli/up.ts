@@ -10,7 +10,14 @@ import type { Logger } from '../shared/log';
 import { SERVICE_MODULES } from '../services/index';
 import { printJson, stopOnSignals } from './lifecycle';
 import { cliLogger } from './logger';
-import { openData, startBrokerListRole, startBrokerRole, startServiceRole, startYellowRole, type RunningRole } from '../roles';
+import {
+  openData,
+  startBrokerListRole,
+  startBrokerRole,
+  startServiceRole,
+  startYellowRole,
+  type RunningRole,
+} from '../roles';
 
 export interface UpSummary {
   mode: 'single' | 'processes';
@@ -53,7 +60,9 @@ export function describeUp(s: UpSummary): string {
     `  BrokerList  ${s.brokerlist}`,
     `  broker      tcp ${s.broker.tcp}   ws ${s.broker.ws}`,
     `  Yellow      ${s.yellow}`,
-    s.dataDir ? `  data        ${s.dataDir} (PGlite; set NOON_PG_URL for Postgres)` : '  data        Postgres (NOON_PG_URL)',
+    s.dataDir
+      ? `  data        ${s.dataDir} (PGlite; set NOON_PG_URL for Postgres)`
+      : '  data        Postgres (NOON_PG_URL)',
     `try it:  noon health --url ${s.brokerlist} --yellow ${s.yellow}`,
     `         noon yellow instances --yellow ${s.yellow}   ·   noon top --yellow ${s.yellow}`,
     'Ctrl-C stops everything.',
@@ -72,7 +81,9 @@ export async function runUp(cfg: Config): Promise<void> {
   const logger = cliLogger(cfg);
   const upLog = logger.child({ role: 'up', instance: `up-${process.pid}` });
   if (cfg.pgUrl === undefined) mkdirSync(cfg.dataDir, { recursive: true });
-  process.stderr.write(`noon up: opening data (${cfg.pgUrl === undefined ? `PGlite in ${cfg.dataDir}` : 'Postgres'})…\n`);
+  process.stderr.write(
+    `noon up: opening data (${cfg.pgUrl === undefined ? `PGlite in ${cfg.dataDir}` : 'Postgres'})…\n`,
+  );
   const data = await openData(cfg, upLog);
   const roles: RunningRole[] = [];
   const stop = async (): Promise<void> => {

@@ -50,8 +50,17 @@ export function summarizeServices(records: InstanceRecord[]): ServiceSummary[] {
 }
 
 export function servicesTable(list: ServiceSummary[]): string {
-  return table(['ROLE', 'THRIFT', 'INSTANCES', 'DRAINING', 'STATEFUL', 'METHODS'],
-    list.map((s) => [s.role, s.thriftService, s.instances, s.draining, s.stateful, s.methods.length > 0 ? s.methods.join(',') : undefined]));
+  return table(
+    ['ROLE', 'THRIFT', 'INSTANCES', 'DRAINING', 'STATEFUL', 'METHODS'],
+    list.map((s) => [
+      s.role,
+      s.thriftService,
+      s.instances,
+      s.draining,
+      s.stateful,
+      s.methods.length > 0 ? s.methods.join(',') : undefined,
+    ]),
+  );
 }
 
 /** Instances of a role or Thrift service name (either matches), or all. */
@@ -66,8 +75,20 @@ function mainEndpoint(r: InstanceRecord): string | undefined {
 }
 
 export function instancesTable(records: InstanceRecord[], now = Date.now()): string {
-  return table(['INSTANCE', 'ROLE', 'PID', 'UP', 'IN-FLIGHT', 'ELU', 'DRAIN', 'ENDPOINT', 'METRICS'],
-    records.map((r) => [r.instanceId, r.role, r.pid, age(r.startedAt, now), r.load.inFlight, r.load.elu, r.draining ? 'yes' : 'no', mainEndpoint(r), r.endpoints.metrics]));
+  return table(
+    ['INSTANCE', 'ROLE', 'PID', 'UP', 'IN-FLIGHT', 'ELU', 'DRAIN', 'ENDPOINT', 'METRICS'],
+    records.map((r) => [
+      r.instanceId,
+      r.role,
+      r.pid,
+      age(r.startedAt, now),
+      r.load.inFlight,
+      r.load.elu,
+      r.draining ? 'yes' : 'no',
+      mainEndpoint(r),
+      r.endpoints.metrics,
+    ]),
+  );
 }
 
 export async function yellowServices(cfg: Config, logger: Logger, json: boolean): Promise<void> {
@@ -77,16 +98,32 @@ export async function yellowServices(cfg: Config, logger: Logger, json: boolean)
   else process.stdout.write(list.length ? servicesTable(list) : 'no instances registered\n');
 }
 
-export async function yellowInstances(cfg: Config, logger: Logger, which: string | undefined, json: boolean): Promise<void> {
+export async function yellowInstances(
+  cfg: Config,
+  logger: Logger,
+  which: string | undefined,
+  json: boolean,
+): Promise<void> {
   const records = filterInstances(await withYellow(cfg, logger, (y) => y.query()), which);
   if (json) printJson(records);
   else process.stdout.write(records.length ? instancesTable(records) : `no instances${which ? ` of ${which}` : ''}\n`);
 }
 
-export async function yellowDrain(cfg: Config, logger: Logger, instanceId: string, undo: boolean, json: boolean): Promise<void> {
+export async function yellowDrain(
+  cfg: Config,
+  logger: Logger,
+  instanceId: string,
+  undo: boolean,
+  json: boolean,
+): Promise<void> {
   await withYellow(cfg, logger, (y) => y.drain(instanceId, !undo));
   if (json) printJson({ instanceId, draining: !undo });
-  else process.stdout.write(undo ? `${instanceId} takes new work again\n` : `${instanceId} is draining: no new sessions or calls are routed to it\n`);
+  else
+    process.stdout.write(
+      undo
+        ? `${instanceId} takes new work again\n`
+        : `${instanceId} is draining: no new sessions or calls are routed to it\n`,
+    );
 }
 
 /** Prints what Yellow knows now, then every change as it happens, until SIGINT (exit 0). */
@@ -98,16 +135,30 @@ export async function yellowWatch(cfg: Config, logger: Logger, opts: { json: boo
     if (opts.json) printJson({ at: new Date().toISOString(), ...ev });
     else process.stdout.write(`${new Date().toISOString().slice(11, 23)}  ${human}\n`);
   };
-  const show = (r: InstanceRecord): string => `${r.role} ${r.instanceId} pid ${r.pid} ${mainEndpoint(r) ?? ''}`.trimEnd();
-  for (const r of dir.instances({ includeDraining: true })) out({ type: 'present', instance: r }, `present  ${show(r)}`);
+  const show = (r: InstanceRecord): string =>
+    `${r.role} ${r.instanceId} pid ${r.pid} ${mainEndpoint(r) ?? ''}`.trimEnd();
+  for (const r of dir.instances({ includeDraining: true }))
+    out({ type: 'present', instance: r }, `present  ${show(r)}`);
   if (!opts.json) process.stdout.write(`watching ${cfg.yellow.join(', ')} (Ctrl-C to stop)…\n`);
   dir.on('up', (r) => out({ type: 'up', instance: r }, `up       ${show(r)}`));
-  dir.on('down', (d) => out({ type: 'down', instanceId: d.instanceId, role: d.role, reason: d.reason }, `down     ${d.role} ${d.instanceId} (${d.reason})`));
+  dir.on('down', (d) =>
+    out(
+      { type: 'down', instanceId: d.instanceId, role: d.role, reason: d.reason },
+      `down     ${d.role} ${d.instanceId} (${d.reason})`,
+    ),
+  );
   dir.on('change', (r, prev) => {
-    if (r.draining !== prev.draining) out({ type: 'draining', instanceId: r.instanceId, draining: r.draining }, `${r.draining ? 'draining' : 'undrain '} ${show(r)}`);
+    if (r.draining !== prev.draining)
+      out(
+        { type: 'draining', instanceId: r.instanceId, draining: r.draining },
+        `${r.draining ? 'draining' : 'undrain '} ${show(r)}`,
+      );
     else if (r.epoch !== prev.epoch) out({ type: 'reregistered', instance: r }, `re-reg   ${show(r)} epoch ${r.epoch}`);
     else if (opts.load && JSON.stringify(r.load) !== JSON.stringify(prev.load)) {
-      out({ type: 'load', instanceId: r.instanceId, load: r.load }, `load     ${r.role} ${r.instanceId} in-flight ${r.load.inFlight} elu ${r.load.elu}`);
+      out(
+        { type: 'load', instanceId: r.instanceId, load: r.load },
+        `load     ${r.role} ${r.instanceId} in-flight ${r.load.inFlight} elu ${r.load.elu}`,
+      );
     }
   });
 }

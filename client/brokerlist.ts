@@ -36,14 +36,22 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function checkLoad(url: string, v: unknown, where: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1) throw fail(url, `${where} must be a number 0..1, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1)
+    throw fail(url, `${where} must be a number 0..1, got ${JSON.stringify(v)}`);
   return v;
 }
 
-function optString(url: string, o: Record<string, unknown>, key: string, where: string, re?: RegExp): string | undefined {
+function optString(
+  url: string,
+  o: Record<string, unknown>,
+  key: string,
+  where: string,
+  re?: RegExp,
+): string | undefined {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || v.length === 0 || v.length > 256 || (re && !re.test(v))) throw fail(url, `${where}.${key} is not valid: ${JSON.stringify(v).slice(0, 80)}`);
+  if (typeof v !== 'string' || v.length === 0 || v.length > 256 || (re && !re.test(v)))
+    throw fail(url, `${where}.${key} is not valid: ${JSON.stringify(v).slice(0, 80)}`);
   return v;
 }
 
@@ -108,7 +116,13 @@ export async function fetchBrokers(url: string, opts: FetchBrokersOptions = {}):
   } catch (err) {
     if (err instanceof ClientError) throw err;
     const name = (err as Error).name;
-    throw fail(url, name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${timeoutMs} ms` : `request failed: ${(err as Error).message}`, err);
+    throw fail(
+      url,
+      name === 'TimeoutError' || name === 'AbortError'
+        ? `no answer within ${timeoutMs} ms`
+        : `request failed: ${(err as Error).message}`,
+      err,
+    );
   }
   let body: unknown;
   try {
@@ -129,13 +143,24 @@ export function endpointOf(b: BrokerInfo, transport: TransportKind): string | un
  * endpoint is in `avoid` (e.g. the one that just died) go last, not away: if it is the only one,
  * trying it again beats giving up.
  */
-export function rankBrokers(brokers: BrokerInfo[], transport: TransportKind, avoid: ReadonlySet<string> = new Set()): BrokerInfo[] {
+export function rankBrokers(
+  brokers: BrokerInfo[],
+  transport: TransportKind,
+  avoid: ReadonlySet<string> = new Set(),
+): BrokerInfo[] {
   const usable = brokers.filter((b) => endpointOf(b, transport) !== undefined);
   const avoided = (b: BrokerInfo): number => (avoid.has(endpointOf(b, transport) ?? '') ? 1 : 0);
-  return usable.map((b, i) => ({ b, i })).sort((x, y) => avoided(x.b) - avoided(y.b) || x.b.load - y.b.load || x.i - y.i).map((x) => x.b);
+  return usable
+    .map((b, i) => ({ b, i }))
+    .sort((x, y) => avoided(x.b) - avoided(y.b) || x.b.load - y.b.load || x.i - y.i)
+    .map((x) => x.b);
 }
 
 /** The lowest-load broker for `transport`; undefined when none offers it. */
-export function pickBroker(brokers: BrokerInfo[], transport: TransportKind = 'tcp', avoid?: ReadonlySet<string>): BrokerInfo | undefined {
+export function pickBroker(
+  brokers: BrokerInfo[],
+  transport: TransportKind = 'tcp',
+  avoid?: ReadonlySet<string>,
+): BrokerInfo | undefined {
   return rankBrokers(brokers, transport, avoid)[0];
 }

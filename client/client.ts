@@ -87,7 +87,10 @@ export class NoonClient {
     return new NoonClient({ kind: 'fixed', endpoint }, { ...opts, transport }).start();
   }
 
-  private constructor(private readonly target: Target, private readonly opts: NoonClientOptions) {
+  private constructor(
+    private readonly target: Target,
+    private readonly opts: NoonClientOptions,
+  ) {
     this.transportKind = opts.transport ?? 'tcp';
     this.events = new TypedEmitter((event, err) => opts.logger?.warn({ err, event }, 'noon client listener threw'));
     const caps = opts.caps ?? CLIENT_CAPS;
@@ -103,7 +106,10 @@ export class NoonClient {
       },
       onDrop: (reason, t) => this.onDrop(reason, t),
     });
-    this.sso = this.conn.client(sessionTrackingSso((s) => (this.currentSession = s)), 'Sso');
+    this.sso = this.conn.client(
+      sessionTrackingSso((s) => (this.currentSession = s)),
+      'Sso',
+    );
     this.player = this.conn.client(Player.Client, 'Player');
     this.duel = this.conn.client(Duel.Client, 'Duel');
     this.chat = this.conn.client(Chat.Client, 'Chat');
@@ -189,17 +195,22 @@ export class NoonClient {
   private async candidates(avoid: ReadonlySet<string>): Promise<string[]> {
     if (this.target.kind === 'fixed') return [this.target.endpoint];
     const brokers = await fetchBrokers(this.target.url, { timeoutMs: this.opts.brokerListTimeoutMs });
-    const ranked = rankBrokers(brokers, this.transportKind, avoid).map((b) => endpointOf(b, this.transportKind) as string);
-    if (ranked.length === 0) throw new ClientError('BROKERLIST', `${this.target.url} lists no broker with a ${this.transportKind} endpoint`);
+    const ranked = rankBrokers(brokers, this.transportKind, avoid).map(
+      (b) => endpointOf(b, this.transportKind) as string,
+    );
+    if (ranked.length === 0)
+      throw new ClientError('BROKERLIST', `${this.target.url} lists no broker with a ${this.transportKind} endpoint`);
     return ranked;
   }
 
   /** Forwards every push to on() listeners; `kicked` also stops automatic reconnects. */
   private pushHandler(): Events.IHandler {
-    const forward = <K extends keyof Events.IHandler>(name: K) => (...args: ClientEvents[K]): void => {
-      if (name === 'kicked') this.kicked = true;
-      this.events.emit(name, ...args);
-    };
+    const forward =
+      <K extends keyof Events.IHandler>(name: K) =>
+      (...args: ClientEvents[K]): void => {
+        if (name === 'kicked') this.kicked = true;
+        this.events.emit(name, ...args);
+      };
     return Object.fromEntries(PUSH_NAMES.map((n) => [n, forward(n)])) as unknown as Events.IHandler;
   }
 
@@ -239,8 +250,18 @@ export class NoonClient {
     }
     this.reconnecting = false;
     if (this.closed) return;
-    this.conn.failQueued((rec) => new ClientError('CLOSED', `${rec.name}: gave up reconnecting after ${limit} attempts (${lastError}); it was never sent`));
-    this.events.emit('disconnected', { reason: `gave up reconnecting: ${lastError}`, endpoint: previous, willReconnect: false });
+    this.conn.failQueued(
+      (rec) =>
+        new ClientError(
+          'CLOSED',
+          `${rec.name}: gave up reconnecting after ${limit} attempts (${lastError}); it was never sent`,
+        ),
+    );
+    this.events.emit('disconnected', {
+      reason: `gave up reconnecting: ${lastError}`,
+      endpoint: previous,
+      willReconnect: false,
+    });
     this.close();
   }
 

@@ -92,17 +92,26 @@ export class Connection {
    * Opens a transport and attaches it (closing any previous one). With `hold`, queued and new
    * calls wait until release(); only calls made inside withPriority() go out (e.g. Sso:resume).
    */
-  async connect(kind: TransportKind, endpoint: string, opts: TransportOptions & { hold?: boolean } = {}): Promise<Transport> {
+  async connect(
+    kind: TransportKind,
+    endpoint: string,
+    opts: TransportOptions & { hold?: boolean } = {},
+  ): Promise<Transport> {
     if (this.closedReason) throw new ClientError('CLOSED', `connection is closed (${this.closedReason})`);
     const holder: { t?: Transport } = {};
-    const t = await connectTransport(kind, endpoint, {
-      message: (bytes) => {
-        if (holder.t === this.transport) this.receive(bytes);
+    const t = await connectTransport(
+      kind,
+      endpoint,
+      {
+        message: (bytes) => {
+          if (holder.t === this.transport) this.receive(bytes);
+        },
+        close: (reason) => {
+          if (holder.t === this.transport && holder.t) this.detach(holder.t, reason);
+        },
       },
-      close: (reason) => {
-        if (holder.t === this.transport && holder.t) this.detach(holder.t, reason);
-      },
-    }, opts);
+      opts,
+    );
     if (this.closedReason) {
       t.close('client closed');
       throw new ClientError('CLOSED', `connection is closed (${this.closedReason})`);
@@ -173,19 +182,39 @@ export class Connection {
   private onSend(call: OutgoingCall): void {
     const seqid = call.header.seqid;
     const timeoutMs = this.nextTimeoutMs ?? this.callTimeoutMs;
-    const rec: CallRecord = { seqid, name: call.header.name, service: call.service, framed: call.framed, timeoutMs, timer: setTimeout(() => this.timeout(seqid), timeoutMs) };
+    const rec: CallRecord = {
+      seqid,
+      name: call.header.name,
+      service: call.service,
+      framed: call.framed,
+      timeoutMs,
+      timer: setTimeout(() => this.timeout(seqid), timeoutMs),
+    };
     this.calls.set(seqid, rec);
     this.unsent++;
-    if (this.closedReason) return this.settle(rec, new ClientError('CLOSED', `${rec.name}: connection is closed (${this.closedReason}); it was never sent`));
+    if (this.closedReason)
+      return this.settle(
+        rec,
+        new ClientError('CLOSED', `${rec.name}: connection is closed (${this.closedReason}); it was never sent`),
+      );
     if (this.transport && (!this.held || this.priority)) return this.write(rec, this.transport);
     if (this.unsent > (this.opts.maxQueued ?? 1024)) {
-      this.settle(rec, new ClientError('BUSY', `${rec.name}: ${this.opts.maxQueued ?? 1024} calls already wait for a connection; it was not sent`));
+      this.settle(
+        rec,
+        new ClientError(
+          'BUSY',
+          `${rec.name}: ${this.opts.maxQueued ?? 1024} calls already wait for a connection; it was not sent`,
+        ),
+      );
     }
   }
 
   private write(rec: CallRecord, t: Transport): void {
     if (!t.send(rec.framed)) {
-      this.settle(rec, new ClientError('BUSY', `${rec.name}: the write buffer to ${t.endpoint} is full; it was not sent`));
+      this.settle(
+        rec,
+        new ClientError('BUSY', `${rec.name}: the write buffer to ${t.endpoint} is full; it was not sent`),
+      );
       return;
     }
     rec.sentOn = t;
@@ -196,14 +225,22 @@ export class Connection {
     const t = this.transport;
     if (!t) return;
     // Map iteration is insertion order = the order calls were made
-    for (const rec of [...this.calls.values()]) if (!rec.sentOn && this.calls.has(rec.seqid) && this.transport === t) this.write(rec, t);
+    for (const rec of [...this.calls.values()])
+      if (!rec.sentOn && this.calls.has(rec.seqid) && this.transport === t) this.write(rec, t);
   }
 
   private timeout(seqid: number): void {
     const rec = this.calls.get(seqid);
     if (!rec) return;
-    const where = rec.sentOn ? `sent to ${rec.sentOn.endpoint}; the outcome is unknown` : 'never sent: no connection to a broker';
-    this.settle(rec, new ClientError('TIMEOUT', `${rec.name} got no reply within ${rec.timeoutMs} ms (${where})`, { outcomeUnknown: !!rec.sentOn }));
+    const where = rec.sentOn
+      ? `sent to ${rec.sentOn.endpoint}; the outcome is unknown`
+      : 'never sent: no connection to a broker';
+    this.settle(
+      rec,
+      new ClientError('TIMEOUT', `${rec.name} got no reply within ${rec.timeoutMs} ms (${where})`, {
+        outcomeUnknown: !!rec.sentOn,
+      }),
+    );
   }
 
   /** Removes a call and rejects it through its generated client. */
@@ -232,7 +269,11 @@ export class Connection {
     try {
       this.channel.receive(bytes);
     } catch (err) {
-      this.channel.fail(rec.seqid, new ClientError('PROTOCOL', `${rec.name}: reply does not decode: ${(err as Error).message}`), this.clients.get(rec.service));
+      this.channel.fail(
+        rec.seqid,
+        new ClientError('PROTOCOL', `${rec.name}: reply does not decode: ${(err as Error).message}`),
+        this.clients.get(rec.service),
+      );
       this.drop(`broker sent an undecodable reply to ${rec.name}`);
     }
   }
@@ -241,7 +282,14 @@ export class Connection {
     this.transport = undefined;
     for (const rec of [...this.calls.values()]) {
       if (rec.sentOn !== t) continue;
-      this.settle(rec, new ClientError('CONNECTION_LOST', `${rec.name}: connection to ${t.endpoint} lost (${reason}) while the call was in flight; the outcome is unknown`, { outcomeUnknown: true }));
+      this.settle(
+        rec,
+        new ClientError(
+          'CONNECTION_LOST',
+          `${rec.name}: connection to ${t.endpoint} lost (${reason}) while the call was in flight; the outcome is unknown`,
+          { outcomeUnknown: true },
+        ),
+      );
     }
     if (notify) this.opts.onDrop?.(reason, t);
   }

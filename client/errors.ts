@@ -30,7 +30,11 @@ export class ClientError extends Error {
   readonly outcomeUnknown: boolean;
   /** safe to retry as is (the call never left, or it carries an idempotency key: the caller knows) */
   readonly retryable: boolean;
-  constructor(code: ClientErrorCode, message: string, opts: { outcomeUnknown?: boolean; retryable?: boolean; cause?: unknown } = {}) {
+  constructor(
+    code: ClientErrorCode,
+    message: string,
+    opts: { outcomeUnknown?: boolean; retryable?: boolean; cause?: unknown } = {},
+  ) {
     super(`${code}: ${message}`, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'ClientError';
     this.code = code;

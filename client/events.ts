@@ -9,7 +9,15 @@ import type { DecodeCaps } from '../shared/thrift/capped';
 import { demultiplexed, openMessage } from '../shared/thrift/messages';
 
 export type PushName = keyof Events.IHandler;
-export const PUSH_NAMES: readonly PushName[] = ['duelUpdated', 'matchFound', 'chatMessage', 'walletChanged', 'stateLost', 'roomClosed', 'kicked'];
+export const PUSH_NAMES: readonly PushName[] = [
+  'duelUpdated',
+  'matchFound',
+  'chatMessage',
+  'walletChanged',
+  'stateLost',
+  'roomClosed',
+  'kicked',
+];
 
 export interface DisconnectInfo {
   /** why the connection ended, e.g. "closed by the broker" or "socket error: ECONNRESET" */
@@ -92,10 +100,13 @@ export function dispatchPush(bytes: Buffer, caps: DecodeCaps, handler: Events.IH
   // The processor swallows decode errors into a reply we discard; a handler that was not called
   // synchronously is how we learn the push did not decode.
   const wrapped = Object.fromEntries(
-    PUSH_NAMES.map((n) => [n, (...args: unknown[]): void => {
-      called = true;
-      (handler[n] as (...a: unknown[]) => void)(...args);
-    }]),
+    PUSH_NAMES.map((n) => [
+      n,
+      (...args: unknown[]): void => {
+        called = true;
+        (handler[n] as (...a: unknown[]) => void)(...args);
+      },
+    ]),
   ) as unknown as Events.IHandler;
   try {
     const input = demultiplexed(openMessage(bytes, caps).input);

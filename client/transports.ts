@@ -45,7 +45,8 @@ const DEFAULT_CONNECT_TIMEOUT = 5000;
 export function parseHostPort(endpoint: string): { host: string; port: number } {
   const m = /^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):(\d{1,5})$/.exec(endpoint);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port >= 1 && port <= 65535)) throw new ClientError('CONNECT', `${JSON.stringify(endpoint)} is not host:port`, { retryable: false });
+  if (!m || !(port >= 1 && port <= 65535))
+    throw new ClientError('CONNECT', `${JSON.stringify(endpoint)} is not host:port`, { retryable: false });
   return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
 }
 
@@ -68,7 +69,8 @@ export class FrameReader {
       if (this.need < 0) {
         if (this.buffered < 4) return;
         const len = this.take(4).readInt32BE(0);
-        if (len <= 0 || len > this.maxFrame) throw new ClientError('PROTOCOL', `reply frame length ${len} is outside 1..${this.maxFrame}`);
+        if (len <= 0 || len > this.maxFrame)
+          throw new ClientError('PROTOCOL', `reply frame length ${len} is outside 1..${this.maxFrame}`);
         this.need = len;
       }
       if (this.buffered < this.need) return;
@@ -92,11 +94,20 @@ function connectError(endpoint: string, err: unknown): ClientError {
   return new ClientError('CONNECT', `cannot connect to ${endpoint}: ${(err as Error).message}`, { cause: err });
 }
 
-export function connectTcp(endpoint: string, handlers: TransportHandlers, opts: TransportOptions = {}): Promise<Transport> {
+export function connectTcp(
+  endpoint: string,
+  handlers: TransportHandlers,
+  opts: TransportOptions = {},
+): Promise<Transport> {
   const { host, port } = parseHostPort(endpoint);
   const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
   const reader = new FrameReader(opts.maxFrame ?? DEFAULT_MAX_FRAME);
-  const socket = net.connect({ host, port, noDelay: true, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+  const socket = net.connect({
+    host,
+    port,
+    noDelay: true,
+    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+  });
   let reason = 'closed by the broker';
   let open = false;
   const transport: Transport = {
@@ -121,7 +132,12 @@ export function connectTcp(endpoint: string, handlers: TransportHandlers, opts: 
   });
   return new Promise<Transport>((resolve, reject) => {
     const timer = setTimeout(() => {
-      reject(new ClientError('CONNECT', `cannot connect to ${endpoint}: no answer within ${opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT} ms`));
+      reject(
+        new ClientError(
+          'CONNECT',
+          `cannot connect to ${endpoint}: no answer within ${opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT} ms`,
+        ),
+      );
       socket.destroy();
     }, opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT);
     socket.once('connect', () => {
@@ -148,7 +164,12 @@ export function connectWs(url: string, handlers: TransportHandlers, opts: Transp
   const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
   const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT;
   // maxPayload bounds what we accept; compression stays off (DESIGN: no compression on this path)
-  const ws = new WebSocket(url, { maxPayload: opts.maxFrame ?? DEFAULT_MAX_FRAME, perMessageDeflate: false, handshakeTimeout: timeoutMs, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+  const ws = new WebSocket(url, {
+    maxPayload: opts.maxFrame ?? DEFAULT_MAX_FRAME,
+    perMessageDeflate: false,
+    handshakeTimeout: timeoutMs,
+    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+  });
   let reason = 'closed by the broker';
   let open = false;
   const transport: Transport = {
@@ -186,6 +207,11 @@ export function connectWs(url: string, handlers: TransportHandlers, opts: Transp
 }
 
 /** Opens a transport of either kind. */
-export function connectTransport(kind: TransportKind, endpoint: string, handlers: TransportHandlers, opts?: TransportOptions): Promise<Transport> {
+export function connectTransport(
+  kind: TransportKind,
+  endpoint: string,
+  handlers: TransportHandlers,
+  opts?: TransportOptions,
+): Promise<Transport> {
   return kind === 'tcp' ? connectTcp(endpoint, handlers, opts) : connectWs(endpoint, handlers, opts);
 }

@@ -18,7 +18,10 @@ export class Admission {
   private readonly perAddress = new Map<string, number>();
   private sweeper?: NodeJS.Timeout;
 
-  constructor(private readonly limits: AdmissionLimits, private readonly onRefused: (reason: string) => void) {}
+  constructor(
+    private readonly limits: AdmissionLimits,
+    private readonly onRefused: (reason: string) => void,
+  ) {}
 
   /** Whether a new connection from `remote` may open; counts it if so. */
   admit(remote: string): boolean {
@@ -51,7 +54,13 @@ export class Admission {
   }
 
   start(): void {
-    const every = Math.max(10, Math.min(1000, Math.floor(Math.min(this.limits.handshakeTimeoutMs, this.limits.idleTimeoutMs, this.limits.loginTimeoutMs) / 4)));
+    const every = Math.max(
+      10,
+      Math.min(
+        1000,
+        Math.floor(Math.min(this.limits.handshakeTimeoutMs, this.limits.idleTimeoutMs, this.limits.loginTimeoutMs) / 4),
+      ),
+    );
     this.sweeper = setInterval(() => this.sweep(Date.now()), every);
     this.sweeper.unref();
   }
@@ -65,10 +74,13 @@ export class Admission {
     let closed = 0;
     for (const c of this.conns) {
       const reason =
-        c.messages === 0 && now - c.openedAt > this.limits.handshakeTimeoutMs ? `no message within ${this.limits.handshakeTimeoutMs} ms of connecting`
-        : !c.authenticated && now - c.openedAt > this.limits.loginTimeoutMs ? `not logged in within ${this.limits.loginTimeoutMs} ms`
-        : now - c.lastActivity > this.limits.idleTimeoutMs ? `idle for ${this.limits.idleTimeoutMs} ms`
-        : undefined;
+        c.messages === 0 && now - c.openedAt > this.limits.handshakeTimeoutMs
+          ? `no message within ${this.limits.handshakeTimeoutMs} ms of connecting`
+          : !c.authenticated && now - c.openedAt > this.limits.loginTimeoutMs
+            ? `not logged in within ${this.limits.loginTimeoutMs} ms`
+            : now - c.lastActivity > this.limits.idleTimeoutMs
+              ? `idle for ${this.limits.idleTimeoutMs} ms`
+              : undefined;
       if (reason) {
         c.close(reason);
         closed++;

@@ -52,7 +52,11 @@ export class ClientConn {
   /** when the queue went over its soft limit (undefined while under it) */
   private overSince: number | undefined;
 
-  constructor(private readonly wire: Wire, private readonly limits: ConnLimits, private readonly onClose: (conn: ClientConn, reason: string) => void) {
+  constructor(
+    private readonly wire: Wire,
+    private readonly limits: ConnLimits,
+    private readonly onClose: (conn: ClientConn, reason: string) => void,
+  ) {
     this.id = `c${++connCounter}`;
     this.bucket = new TokenBucket(limits.callsPerSecond, limits.callsPerSecond * 2, this.openedAt);
   }
@@ -147,7 +151,12 @@ export class ClientConn {
   /** Applies the slow-reader rule; false when it cut the connection off. */
   private judge(now: number): boolean {
     const wasOver = this.overSince !== undefined;
-    const v = judgeOutbound({ messages: this.pendingWrites, bytes: this.wire.bufferedBytes() }, this.overSince, now, this.limits);
+    const v = judgeOutbound(
+      { messages: this.pendingWrites, bytes: this.wire.bufferedBytes() },
+      this.overSince,
+      now,
+      this.limits,
+    );
     this.overSince = v.overSince;
     if (v.cut !== undefined) return this.cut(v.cut);
     // Re-checked when the grace ends, so a member is cut even if nothing more is sent to it.
@@ -156,11 +165,15 @@ export class ClientConn {
   }
 
   private recheckAt(delayMs: number): void {
-    setTimeout(() => {
-      if (this.closed || this.overSince === undefined) return;
-      const now = Date.now();
-      if (this.judge(now) && this.overSince !== undefined) this.recheckAt(this.overSince + this.limits.outboundGraceMs + 1 - now);
-    }, Math.max(1, delayMs)).unref();
+    setTimeout(
+      () => {
+        if (this.closed || this.overSince === undefined) return;
+        const now = Date.now();
+        if (this.judge(now) && this.overSince !== undefined)
+          this.recheckAt(this.overSince + this.limits.outboundGraceMs + 1 - now);
+      },
+      Math.max(1, delayMs),
+    ).unref();
   }
 
   private cut(why: string): false {

@@ -4,8 +4,13 @@
  * before anything is buffered (the npm thrift receiver spins forever on a negative length).
  */
 export class FrameTooLarge extends Error {
-  constructor(readonly length: number, readonly maxFrame: number) {
-    super(length <= 0 ? `frame length ${length} is not positive` : `frame length ${length} exceeds the limit ${maxFrame}`);
+  constructor(
+    readonly length: number,
+    readonly maxFrame: number,
+  ) {
+    super(
+      length <= 0 ? `frame length ${length} is not positive` : `frame length ${length} exceeds the limit ${maxFrame}`,
+    );
     this.name = 'FrameTooLarge';
   }
 }

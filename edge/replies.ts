@@ -8,10 +8,14 @@ const AppType = thrift.Thrift.TApplicationExceptionType;
 
 function exceptionType(code: ErrorCode): thrift.Thrift.TApplicationExceptionType {
   switch (code) {
-    case 'UNKNOWN_METHOD': return AppType.UNKNOWN_METHOD;
-    case 'PROTOCOL': return AppType.PROTOCOL_ERROR;
-    case 'INTERNAL': return AppType.INTERNAL_ERROR;
-    default: return AppType.UNKNOWN;
+    case 'UNKNOWN_METHOD':
+      return AppType.UNKNOWN_METHOD;
+    case 'PROTOCOL':
+      return AppType.PROTOCOL_ERROR;
+    case 'INTERNAL':
+      return AppType.INTERNAL_ERROR;
+    default:
+      return AppType.UNKNOWN;
   }
 }
 

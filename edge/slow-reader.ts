@@ -17,11 +17,20 @@ export interface OutboundVerdict {
   cut?: string;
 }
 
-export function judgeOutbound(queued: { messages: number; bytes: number }, overSince: number | undefined, now: number, l: OutboundLimits): OutboundVerdict {
+export function judgeOutbound(
+  queued: { messages: number; bytes: number },
+  overSince: number | undefined,
+  now: number,
+  l: OutboundLimits,
+): OutboundVerdict {
   if (queued.bytes > 4 * l.outboundBytes) return { overSince, cut: `more than ${4 * l.outboundBytes} bytes queued` };
   const over = queued.messages >= l.outboundQueue || queued.bytes > l.outboundBytes;
   if (!over) return { overSince: undefined };
   const since = overSince ?? now;
-  if (now - since > l.outboundGraceMs) return { overSince: since, cut: `over ${l.outboundQueue} messages or ${l.outboundBytes} bytes queued for ${now - since} ms` };
+  if (now - since > l.outboundGraceMs)
+    return {
+      overSince: since,
+      cut: `over ${l.outboundQueue} messages or ${l.outboundBytes} bytes queued for ${now - since} ms`,
+    };
   return { overSince: since };
 }

@@ -46,7 +46,13 @@ function tcpWire(socket: Socket, remote: string): Wire {
   };
 }
 
-export async function listenTcp(opts: { host: string; port: number; maxFrame: number; logger: Logger; handlers: TcpHandlers }): Promise<{ server: Server; endpoint: string }> {
+export async function listenTcp(opts: {
+  host: string;
+  port: number;
+  maxFrame: number;
+  logger: Logger;
+  handlers: TcpHandlers;
+}): Promise<{ server: Server; endpoint: string }> {
   const server = createServer({ noDelay: true, keepAlive: true }, (socket) => {
     socket.on('error', () => socket.destroy());
     const remote = socket.remoteAddress ?? 'unknown';

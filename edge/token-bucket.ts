@@ -3,7 +3,11 @@ export class TokenBucket {
   private tokens: number;
   private last: number;
 
-  constructor(private readonly ratePerSec: number, private readonly burst: number, now: number) {
+  constructor(
+    private readonly ratePerSec: number,
+    private readonly burst: number,
+    now: number,
+  ) {
     this.tokens = burst;
     this.last = now;
   }

@@ -35,17 +35,35 @@ function copyContainer(type: thrift.Thrift.Type, i: thrift.TProtocol, o: thrift.
 
 function copyValue(type: thrift.Thrift.Type, i: thrift.TProtocol, o: thrift.TProtocol): void {
   switch (type) {
-    case T.BOOL: o.writeBool(i.readBool()); return;
-    case T.BYTE: o.writeByte(i.readByte()); return;
-    case T.I16: o.writeI16(i.readI16()); return;
-    case T.I32: o.writeI32(i.readI32()); return;
-    case T.I64: o.writeI64(i.readI64()); return;
-    case T.DOUBLE: o.writeDouble(i.readDouble()); return;
-    case T.STRING: o.writeBinary(i.readBinary()); return;
-    case T.STRUCT: copyStruct(i, o); return;
+    case T.BOOL:
+      o.writeBool(i.readBool());
+      return;
+    case T.BYTE:
+      o.writeByte(i.readByte());
+      return;
+    case T.I16:
+      o.writeI16(i.readI16());
+      return;
+    case T.I32:
+      o.writeI32(i.readI32());
+      return;
+    case T.I64:
+      o.writeI64(i.readI64());
+      return;
+    case T.DOUBLE:
+      o.writeDouble(i.readDouble());
+      return;
+    case T.STRING:
+      o.writeBinary(i.readBinary());
+      return;
+    case T.STRUCT:
+      copyStruct(i, o);
+      return;
     case T.MAP:
     case T.SET:
-    case T.LIST: copyContainer(type, i, o); return;
+    case T.LIST:
+      copyContainer(type, i, o);
+      return;
     default:
       throw new Error(`cannot transcode Thrift type ${type}`);
   }

@@ -27,13 +27,27 @@ function wsWire(ws: WebSocket, remote: string): Wire {
   };
 }
 
-export async function listenWs(opts: { host: string; port: number; maxFrame: number; headersTimeoutMs: number; logger: Logger; handlers: TcpHandlers }): Promise<{ server: Server; endpoint: string; wss: WebSocketServer }> {
-  const server = createServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n'));
+export async function listenWs(opts: {
+  host: string;
+  port: number;
+  maxFrame: number;
+  headersTimeoutMs: number;
+  logger: Logger;
+  handlers: TcpHandlers;
+}): Promise<{ server: Server; endpoint: string; wss: WebSocketServer }> {
+  const server = createServer((_req, res) =>
+    res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n'),
+  );
   server.headersTimeout = opts.headersTimeoutMs;
   server.requestTimeout = opts.headersTimeoutMs;
   server.maxHeadersCount = 100;
   server.on('clientError', (_err, socket) => socket.destroy());
-  const wss = new WebSocketServer({ server, maxPayload: opts.maxFrame, perMessageDeflate: false, clientTracking: false });
+  const wss = new WebSocketServer({
+    server,
+    maxPayload: opts.maxFrame,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
   wss.on('error', (err) => opts.logger.error({ err }, 'ws server error'));
   wss.on('connection', (ws, req) => {
     ws.on('error', () => ws.terminate());

@@ -4,7 +4,17 @@
  * funds, a duel already over) are normal outcomes here, recorded as game errors by code.
  */
 import Int64 from 'node-int64';
-import { BuyRequest, Currency, DuelAction, DuelActRequest, MatchStatus, RoundRequest, SpendRequest, UnitRequest, type MatchTicket } from '../shared/protocol';
+import {
+  BuyRequest,
+  Currency,
+  DuelAction,
+  DuelActRequest,
+  MatchStatus,
+  RoundRequest,
+  SpendRequest,
+  UnitRequest,
+  type MatchTicket,
+} from '../shared/protocol';
 import type { NoonClient } from '../client';
 import type { ActionName, Scenario } from './scenario';
 
@@ -79,17 +89,28 @@ async function duel(env: ActionEnv): Promise<void> {
 export const ACTION_IMPLS: Record<ActionName, Action> = {
   playRound: async ({ player, random }) => {
     const stage = 1 + Math.floor(random() * 5);
-    await player.call('Player:playRound', (c) => c.player.playRound(new RoundRequest({ idempotencyKey: player.key(), stage })));
+    await player.call('Player:playRound', (c) =>
+      c.player.playRound(new RoundRequest({ idempotencyKey: player.key(), stage })),
+    );
   },
   levelUp: (env) => unitChange(env, 'levelUp'),
   evolve: (env) => unitChange(env, 'evolve'),
   buyCurrency: async ({ player, random }) => {
     const hard = random() < 0.3;
-    const req = new BuyRequest({ receiptId: `receipt:${player.key()}`, currency: hard ? Currency.HARD : Currency.SOFT, amount: hard ? 20 : 500 });
+    const req = new BuyRequest({
+      receiptId: `receipt:${player.key()}`,
+      currency: hard ? Currency.HARD : Currency.SOFT,
+      amount: hard ? 20 : 500,
+    });
     await player.call('Player:buyCurrency', (c) => c.player.buyCurrency(req));
   },
   spendCurrency: async ({ player }) => {
-    const req = new SpendRequest({ idempotencyKey: player.key(), currency: Currency.SOFT, amount: 50, reason: 'loadtest' });
+    const req = new SpendRequest({
+      idempotencyKey: player.key(),
+      currency: Currency.SOFT,
+      amount: 50,
+      reason: 'loadtest',
+    });
     await player.call('Player:spendCurrency', (c) => c.player.spendCurrency(req));
   },
   getProfile: async ({ player }) => {
@@ -100,7 +121,9 @@ export const ACTION_IMPLS: Record<ActionName, Action> = {
   },
   duel,
   leaderboardTop: async ({ player, scenario }) => {
-    await player.call('Leaderboard:top', (c) => c.leaderboard.top(scenario.leaderboard.board, scenario.leaderboard.count));
+    await player.call('Leaderboard:top', (c) =>
+      c.leaderboard.top(scenario.leaderboard.board, scenario.leaderboard.count),
+    );
   },
 };
 

@@ -36,7 +36,10 @@ export function addSamples(into: BrokerCounters, samples: Sample[]): BrokerCount
       const m = into.calls.get(method) ?? new Map<string, number>();
       m.set(outcome, (m.get(outcome) ?? 0) + s.value);
       into.calls.set(method, m);
-    } else if (s.name === 'noon_dropped_total' && (REFUSAL_REASONS as readonly string[]).includes(s.labels.reason ?? '')) {
+    } else if (
+      s.name === 'noon_dropped_total' &&
+      (REFUSAL_REASONS as readonly string[]).includes(s.labels.reason ?? '')
+    ) {
       const r = s.labels.reason as string;
       into.refused.set(r, (into.refused.get(r) ?? 0) + s.value);
     } else if (s.name === 'noon_in_flight') {
@@ -99,11 +102,21 @@ export function httpGet(url: string, timeoutMs = 5000): Promise<string> {
 }
 
 /** Every broker's metrics URL as Yellow knows it (all brokers: a client may reconnect to any). */
-export async function brokerMetricsUrls(yellow: string[], timeoutMs = 3000): Promise<{ instanceId: string; url: string }[]> {
-  const client = new YellowClient({ endpoints: yellow, heartbeatMs: 1000, logger: silentLogger(), queryTimeoutMs: timeoutMs });
+export async function brokerMetricsUrls(
+  yellow: string[],
+  timeoutMs = 3000,
+): Promise<{ instanceId: string; url: string }[]> {
+  const client = new YellowClient({
+    endpoints: yellow,
+    heartbeatMs: 1000,
+    logger: silentLogger(),
+    queryTimeoutMs: timeoutMs,
+  });
   try {
     const records = await client.query({ role: 'broker' });
-    return records.flatMap((r) => (r.endpoints.metrics ? [{ instanceId: r.instanceId, url: r.endpoints.metrics }] : []));
+    return records.flatMap((r) =>
+      r.endpoints.metrics ? [{ instanceId: r.instanceId, url: r.endpoints.metrics }] : [],
+    );
   } finally {
     await client.stop();
   }
@@ -122,7 +135,13 @@ export async function scrapeBrokers(urls: string[]): Promise<BrokerCounters> {
  * most `deadlineMs` (a call the client gave up on is counted by the broker only when its own
  * deadline ends it, or never if it was lost on the wire). Returns the last scrape.
  */
-export async function scrapeSettled(urls: string[], before: BrokerCounters, expected: number, deadlineMs: number, pollMs = 200): Promise<BrokerCounters> {
+export async function scrapeSettled(
+  urls: string[],
+  before: BrokerCounters,
+  expected: number,
+  deadlineMs: number,
+  pollMs = 200,
+): Promise<BrokerCounters> {
   const end = Date.now() + deadlineMs;
   let c = await scrapeBrokers(urls);
   for (let i = 0; i < 100_000 && totalCalls(diffCounters(before, c)) < expected && Date.now() < end; i++) {

@@ -11,7 +11,10 @@ const H = 220;
 const M = { l: 56, r: 16, t: 16, b: 28 };
 
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
 }
 
 interface Line {
@@ -39,9 +42,16 @@ export function lineChart(title: string, unit: string, lines: Line[]): string {
     return `<line x1="${M.l}" x2="${W - M.r}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#ddd"/><text x="${M.l - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${+v.toPrecision(3)}</text>`;
   });
   const ticks = Math.min(10, n);
-  const xt = Array.from({ length: ticks }, (_, k) => Math.round((k * (n - 1)) / Math.max(1, ticks - 1))).map((i) => `<text x="${x(i).toFixed(1)}" y="${H - 8}" text-anchor="middle">${i}s</text>`);
-  const paths = lines.map((l) => `<polyline fill="none" stroke="${l.color}" stroke-width="1.5" points="${l.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}"/>`);
-  const legend = lines.map((l, i) => `<text x="${M.l + 10 + i * 110}" y="${M.t + 4}" fill="${l.color}">■ ${escapeHtml(l.label)}</text>`);
+  const xt = Array.from({ length: ticks }, (_, k) => Math.round((k * (n - 1)) / Math.max(1, ticks - 1))).map(
+    (i) => `<text x="${x(i).toFixed(1)}" y="${H - 8}" text-anchor="middle">${i}s</text>`,
+  );
+  const paths = lines.map(
+    (l) =>
+      `<polyline fill="none" stroke="${l.color}" stroke-width="1.5" points="${l.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}"/>`,
+  );
+  const legend = lines.map(
+    (l, i) => `<text x="${M.l + 10 + i * 110}" y="${M.t + 4}" fill="${l.color}">■ ${escapeHtml(l.label)}</text>`,
+  );
   return `<figure><figcaption>${escapeHtml(title)} (${escapeHtml(unit)})</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-size="11" font-family="sans-serif">${grid.join('')}${xt.join('')}${paths.join('')}${legend.join('')}</svg></figure>`;
 }
 

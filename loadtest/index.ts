@@ -50,10 +50,12 @@ export async function loadTest(o: LoadTestOptions): Promise<Report> {
   let after: BrokerCounters | undefined;
   if (before) {
     const sent = run.stats.acct.issued - run.stats.acct.notSent;
-    after = await scrapeSettled(urls, before, sent, o.settleMs ?? o.scenario.callTimeoutMs + 2000).catch((err: Error) => {
-      error = `could not read the brokers' counters after the run: ${err.message}`;
-      return undefined;
-    });
+    after = await scrapeSettled(urls, before, sent, o.settleMs ?? o.scenario.callTimeoutMs + 2000).catch(
+      (err: Error) => {
+        error = `could not read the brokers' counters after the run: ${err.message}`;
+        return undefined;
+      },
+    );
   }
   let money: MoneyCheck | null = null;
   if (o.pgUrl !== undefined) money = await moneyCheck(o.pgUrl, o.pgSchema !== undefined ? { schema: o.pgSchema } : {});

@@ -35,7 +35,14 @@ GROUP BY p.user_id, p.soft, p.hard`;
 
 /** Pure: the verdict for rows of (balance, ledger sum) per player. */
 export function checkRows(rows: readonly Row[]): MoneyCheck {
-  const out: MoneyCheck = { players: rows.length, ledgerRows: 0, mismatched: 0, negative: 0, violations: [], error: null };
+  const out: MoneyCheck = {
+    players: rows.length,
+    ledgerRows: 0,
+    mismatched: 0,
+    negative: 0,
+    violations: [],
+    error: null,
+  };
   for (const r of rows) {
     out.ledgerRows += Number(r.rows);
     const soft = BigInt(r.soft);
@@ -55,7 +62,10 @@ export function checkRows(rows: readonly Row[]): MoneyCheck {
 }
 
 /** Runs the check against `pgUrl` (optionally a schema); never throws (errors are in `error`). */
-export async function moneyCheck(pgUrl: string, opts: { schema?: string; timeoutMs?: number } = {}): Promise<MoneyCheck> {
+export async function moneyCheck(
+  pgUrl: string,
+  opts: { schema?: string; timeoutMs?: number } = {},
+): Promise<MoneyCheck> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const client = new Client({
     connectionString: pgUrl,

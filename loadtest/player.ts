@@ -20,7 +20,11 @@ const MAX_RECONNECTS = 5;
 const MAX_ACTIONS_PER_PLAYER = 10_000_000;
 
 /** Opens one client; `localAddress` is the socket's source address when the run spreads over several. */
-export type ClientFactory = (brokerListUrl: string, opts: NoonClientOptions, localAddress?: string) => Promise<NoonClient>;
+export type ClientFactory = (
+  brokerListUrl: string,
+  opts: NoonClientOptions,
+  localAddress?: string,
+) => Promise<NoonClient>;
 
 export const sdkFactory: ClientFactory = (url, opts, localAddress) => {
   return NoonClient.viaBrokerList(url, localAddress === undefined ? opts : { ...opts, localAddress });
@@ -60,7 +64,10 @@ export class SimPlayer {
   readonly room: string;
   units: string[] = [];
 
-  constructor(private readonly env: PlayerEnv, readonly index: number) {
+  constructor(
+    private readonly env: PlayerEnv,
+    readonly index: number,
+  ) {
     this.username = `${env.scenario.accounts.prefix}_${env.runId}_${index}`;
     this.room = `lt-${env.runId}-${index % env.scenario.chat.rooms}`;
   }
@@ -121,7 +128,13 @@ export class SimPlayer {
 
   private async loop(): Promise<void> {
     const { scenario, random } = this.env;
-    const actionEnv: ActionEnv = { scenario, player: this, random: () => random(), sleep: (ms) => this.env.sleep(ms), running: () => this.env.running() };
+    const actionEnv: ActionEnv = {
+      scenario,
+      player: this,
+      random: () => random(),
+      sleep: (ms) => this.env.sleep(ms),
+      running: () => this.env.running(),
+    };
     for (let i = 0; i < MAX_ACTIONS_PER_PLAYER && this.env.running(); i++) {
       if (this.lost && !(await this.recover())) return;
       if (!this.env.takeAction()) return;
@@ -135,9 +148,21 @@ export class SimPlayer {
     const { scenario, transport, brokerListUrl } = this.env;
     try {
       const source = this.env.sources[this.index % Math.max(1, this.env.sources.length)];
-      const c = await this.env.factory(brokerListUrl, { transport, callTimeoutMs: scenario.callTimeoutMs, reconnect: false, keepAliveMs: 0 }, source);
+      const c = await this.env.factory(
+        brokerListUrl,
+        { transport, callTimeoutMs: scenario.callTimeoutMs, reconnect: false, keepAliveMs: 0 },
+        source,
+      );
       c.on('disconnected', () => (this.lost = true));
-      for (const name of ['duelUpdated', 'matchFound', 'chatMessage', 'walletChanged', 'stateLost', 'roomClosed', 'kicked'] as const) {
+      for (const name of [
+        'duelUpdated',
+        'matchFound',
+        'chatMessage',
+        'walletChanged',
+        'stateLost',
+        'roomClosed',
+        'kicked',
+      ] as const) {
         c.on(name, () => this.env.stats.push(name));
       }
       this.client = c;
@@ -154,8 +179,10 @@ export class SimPlayer {
     const { mode, password } = this.env.scenario.accounts;
     const exists = this.session !== undefined;
     this.session = undefined;
-    if (mode === 'login' || exists) this.session = await this.call('Sso:login', (c) => c.sso.login(this.username, password));
-    if (!this.session && !exists) this.session = await this.call('Sso:register', (c) => c.sso.register(this.username, password));
+    if (mode === 'login' || exists)
+      this.session = await this.call('Sso:login', (c) => c.sso.login(this.username, password));
+    if (!this.session && !exists)
+      this.session = await this.call('Sso:register', (c) => c.sso.register(this.username, password));
     return this.session !== undefined;
   }
 

@@ -57,7 +57,14 @@ export interface SeriesPoint {
 }
 
 export interface Report {
-  scenario: { name: string; players: number; rampUpSeconds: number; durationSeconds: number | null; maxActions: number | null; thinkTimeMs: { min: number; max: number } };
+  scenario: {
+    name: string;
+    players: number;
+    rampUpSeconds: number;
+    durationSeconds: number | null;
+    maxActions: number | null;
+    thinkTimeMs: { min: number; max: number };
+  };
   runId: string;
   startedAt: string;
   activeSeconds: number;
@@ -86,7 +93,12 @@ const ms = (us: number): number => Math.round(us) / 1000;
 
 export function percentiles(h: hdr.Histogram): Percentiles {
   if (h.totalCount === 0) return { p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 };
-  return { p50Ms: ms(h.getValueAtPercentile(50)), p90Ms: ms(h.getValueAtPercentile(90)), p99Ms: ms(h.getValueAtPercentile(99)), maxMs: ms(h.maxValue) };
+  return {
+    p50Ms: ms(h.getValueAtPercentile(50)),
+    p90Ms: ms(h.getValueAtPercentile(90)),
+    p99Ms: ms(h.getValueAtPercentile(99)),
+    maxMs: ms(h.maxValue),
+  };
 }
 
 /** Reconciles the client's books with the brokers' counters (see AccountingReport.unaccounted). */
@@ -110,7 +122,15 @@ function methodRows(run: RunResult, broker: BrokerCounters | undefined): MethodR
     const errors: Record<string, number> = {};
     for (const [k, n] of m.outcomes) if (k !== 'ok') errors[k] = n;
     const counted = broker ? [...(broker.calls.get(method)?.values() ?? [])].reduce((a, b) => a + b, 0) : null;
-    rows.push({ method, count: m.count, ok: m.outcomes.get('ok') ?? 0, errors, callsPerSec: round(m.count / secs), ...percentiles(m.latency), brokerCounted: counted });
+    rows.push({
+      method,
+      count: m.count,
+      ok: m.outcomes.get('ok') ?? 0,
+      errors,
+      callsPerSec: round(m.count / secs),
+      ...percentiles(m.latency),
+      brokerCounted: counted,
+    });
   }
   return rows;
 }
@@ -151,14 +171,25 @@ export function buildReport(run: RunResult, cluster: ClusterView, money: MoneyCh
   }
   const s = run.scenario;
   const report: Report = {
-    scenario: { name: s.name, players: s.players, rampUpSeconds: s.rampUpSeconds, durationSeconds: s.durationSeconds ?? null, maxActions: s.maxActions ?? null, thinkTimeMs: s.thinkTimeMs },
+    scenario: {
+      name: s.name,
+      players: s.players,
+      rampUpSeconds: s.rampUpSeconds,
+      durationSeconds: s.durationSeconds ?? null,
+      maxActions: s.maxActions ?? null,
+      thinkTimeMs: s.thinkTimeMs,
+    },
     runId: run.runId,
     startedAt: new Date(run.startedAtMs).toISOString(),
     activeSeconds: round(run.activeSeconds, 2),
     endedBy: run.endedBy,
     players: run.players,
     connectFailures: run.connectFailures,
-    clientLoopDelayMs: { p50: round(run.clientLoopDelayMs.p50, 2), p99: round(run.clientLoopDelayMs.p99, 2), max: round(run.clientLoopDelayMs.max, 2) },
+    clientLoopDelayMs: {
+      p50: round(run.clientLoopDelayMs.p50, 2),
+      p99: round(run.clientLoopDelayMs.p99, 2),
+      max: round(run.clientLoopDelayMs.max, 2),
+    },
     totals: { calls, errors, callsPerSec: round(calls / Math.max(run.activeSeconds, 0.001)), ...percentiles(all) },
     gameCalls: { calls: game.totalCount, ...percentiles(game) },
     errorsByKind,
@@ -178,4 +209,3 @@ export function buildReport(run: RunResult, cluster: ClusterView, money: MoneyCh
 function pick(p: Percentiles): { p50Ms: number; p99Ms: number } {
   return { p50Ms: p.p50Ms, p99Ms: p.p99Ms };
 }
-

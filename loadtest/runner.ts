@@ -104,8 +104,13 @@ class Run {
   env(): PlayerEnv {
     const { opts, clock } = this;
     return {
-      scenario: opts.scenario, stats: this.stats, runId: this.runId, brokerListUrl: opts.brokerListUrl,
-      transport: opts.transport ?? 'tcp', factory: opts.factory ?? sdkFactory, sources: opts.sources ?? [],
+      scenario: opts.scenario,
+      stats: this.stats,
+      runId: this.runId,
+      brokerListUrl: opts.brokerListUrl,
+      transport: opts.transport ?? 'tcp',
+      factory: opts.factory ?? sdkFactory,
+      sources: opts.sources ?? [],
       running: () => !clock.stopped,
       takeAction: () => {
         if (this.actionsLeft <= 0) this.stop('maxActions');
@@ -166,9 +171,20 @@ export async function runLoad(opts: RunOptions): Promise<RunResult> {
     await settle(run.done, scenario.callTimeoutMs * 2 + scenario.duel.matchWaitMs + DRAIN_GRACE_MS);
     progress.final();
     return {
-      runId: run.runId, scenario, stats: run.stats, startedAtMs: run.startedAtMs, endedAtMs: Date.now(), activeSeconds,
-      players: { started: run.players.length, failed: run.players.filter((p) => p.state === 'failed').length, peakPlaying: run.peakPlaying },
-      connectFailures: run.failures, clientLoopDelayMs: run.loopDelay(), endedBy: run.endedBy,
+      runId: run.runId,
+      scenario,
+      stats: run.stats,
+      startedAtMs: run.startedAtMs,
+      endedAtMs: Date.now(),
+      activeSeconds,
+      players: {
+        started: run.players.length,
+        failed: run.players.filter((p) => p.state === 'failed').length,
+        peakPlaying: run.peakPlaying,
+      },
+      connectFailures: run.failures,
+      clientLoopDelayMs: run.loopDelay(),
+      endedBy: run.endedBy,
     };
   } finally {
     clearTimeout(deadline);
@@ -186,7 +202,11 @@ async function settle(all: Promise<void>[], ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-function startProgress(opts: RunOptions, stats: Stats, players: () => { playing: number; started: number }): { final(): void; stop(): void } {
+function startProgress(
+  opts: RunOptions,
+  stats: Stats,
+  players: () => { playing: number; started: number },
+): { final(): void; stop(): void } {
   const tty = opts.progress === undefined && process.stderr.isTTY === true;
   const write = opts.progress ?? ((line: string) => process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`));
   const t0 = performance.now();
@@ -197,14 +217,18 @@ function startProgress(opts: RunOptions, stats: Stats, players: () => { playing:
     const rate = ((calls - last.calls) * 1000) / Math.max(1, now - last.at);
     last = { calls, at: now };
     const p = players();
-    write(`[${((now - t0) / 1000).toFixed(0).padStart(4)}s] players ${p.playing}/${p.started} playing | ${rate.toFixed(0).padStart(5)} calls/s | ${calls} calls | ${errors} errors | ${stats.inFlight} in flight`);
+    write(
+      `[${((now - t0) / 1000).toFixed(0).padStart(4)}s] players ${p.playing}/${p.started} playing | ${rate.toFixed(0).padStart(5)} calls/s | ${calls} calls | ${errors} errors | ${stats.inFlight} in flight`,
+    );
   };
   const timer = setInterval(tick, opts.progressIntervalMs ?? 1000);
   return {
     final: () => {
       const { calls, errors } = stats.totals();
       const secs = (performance.now() - t0) / 1000;
-      write(`[${secs.toFixed(0).padStart(4)}s] done: ${calls} calls (${(calls / Math.max(secs, 0.001)).toFixed(0)} calls/s overall) | ${errors} errors | ${stats.inFlight} in flight`);
+      write(
+        `[${secs.toFixed(0).padStart(4)}s] done: ${calls} calls (${(calls / Math.max(secs, 0.001)).toFixed(0)} calls/s overall) | ${errors} errors | ${stats.inFlight} in flight`,
+      );
     },
     stop: () => {
       clearInterval(timer);

@@ -5,7 +5,17 @@
  */
 import { readFileSync } from 'node:fs';
 
-export const ACTIONS = ['playRound', 'levelUp', 'evolve', 'buyCurrency', 'spendCurrency', 'getProfile', 'chatSay', 'duel', 'leaderboardTop'] as const;
+export const ACTIONS = [
+  'playRound',
+  'levelUp',
+  'evolve',
+  'buyCurrency',
+  'spendCurrency',
+  'getProfile',
+  'chatSay',
+  'duel',
+  'leaderboardTop',
+] as const;
 export type ActionName = (typeof ACTIONS)[number];
 
 export interface Scenario {
@@ -29,7 +39,10 @@ export interface Scenario {
 }
 
 export class ScenarioError extends Error {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(`scenario ${field}: ${message}`);
     this.name = 'ScenarioError';
   }
@@ -43,10 +56,16 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function num(o: Obj, key: string, field: string, opts: { min: number; max: number; int?: boolean; def?: number }): number {
+function num(
+  o: Obj,
+  key: string,
+  field: string,
+  opts: { min: number; max: number; int?: boolean; def?: number },
+): number {
   const v = o[key];
   if (v === undefined && opts.def !== undefined) return opts.def;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ScenarioError(field, `expected a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new ScenarioError(field, `expected a number, got ${JSON.stringify(v)}`);
   if (opts.int && !Number.isInteger(v)) throw new ScenarioError(field, `expected an integer, got ${v}`);
   if (v < opts.min || v > opts.max) throw new ScenarioError(field, `${v} is outside ${opts.min}..${opts.max}`);
   return v;
@@ -54,7 +73,8 @@ function num(o: Obj, key: string, field: string, opts: { min: number; max: numbe
 
 function str(o: Obj, key: string, field: string, re: RegExp, def: string): string {
   const v = o[key] ?? def;
-  if (typeof v !== 'string' || !re.test(v)) throw new ScenarioError(field, `expected a string matching ${re}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !re.test(v))
+    throw new ScenarioError(field, `expected a string matching ${re}, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -65,7 +85,8 @@ function sub(o: Obj, key: string): Obj {
 }
 
 function unknownKeys(o: Obj, allowed: readonly string[], prefix: string): void {
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new ScenarioError(`${prefix}${k}`, `unknown field (known: ${allowed.join(', ')})`);
+  for (const k of Object.keys(o))
+    if (!allowed.includes(k)) throw new ScenarioError(`${prefix}${k}`, `unknown field (known: ${allowed.join(', ')})`);
 }
 
 function parseMix(o: Obj): Record<ActionName, number> {
@@ -90,7 +111,8 @@ function parseAccounts(o: Obj): Scenario['accounts'] {
   const a = sub(o, 'accounts');
   unknownKeys(a, ['mode', 'prefix', 'password'], 'accounts.');
   const mode = a.mode ?? 'register';
-  if (mode !== 'register' && mode !== 'login') throw new ScenarioError('accounts.mode', `expected "register" or "login", got ${JSON.stringify(mode)}`);
+  if (mode !== 'register' && mode !== 'login')
+    throw new ScenarioError('accounts.mode', `expected "register" or "login", got ${JSON.stringify(mode)}`);
   return {
     mode,
     prefix: str(a, 'prefix', 'accounts.prefix', /^[a-z][a-z0-9_]{0,15}$/, 'lt'),
@@ -101,10 +123,35 @@ function parseAccounts(o: Obj): Scenario['accounts'] {
 /** Validates a parsed JSON value; throws ScenarioError naming the first bad field. */
 export function parseScenario(raw: unknown): Scenario {
   if (!isObj(raw)) throw new ScenarioError('(root)', 'expected a JSON object');
-  unknownKeys(raw, ['name', 'players', 'rampUpSeconds', 'durationSeconds', 'maxActions', 'thinkTimeMs', 'mix', 'accounts', 'chat', 'duel', 'leaderboard', 'callTimeoutMs', '$comment'], '');
-  const durationSeconds = raw.durationSeconds === undefined ? undefined : num(raw, 'durationSeconds', 'durationSeconds', { min: 1, max: LIMITS.seconds });
-  const maxActions = raw.maxActions === undefined ? undefined : num(raw, 'maxActions', 'maxActions', { min: 1, max: LIMITS.actions, int: true });
-  if (durationSeconds === undefined && maxActions === undefined) throw new ScenarioError('durationSeconds', 'set durationSeconds or maxActions (or both)');
+  unknownKeys(
+    raw,
+    [
+      'name',
+      'players',
+      'rampUpSeconds',
+      'durationSeconds',
+      'maxActions',
+      'thinkTimeMs',
+      'mix',
+      'accounts',
+      'chat',
+      'duel',
+      'leaderboard',
+      'callTimeoutMs',
+      '$comment',
+    ],
+    '',
+  );
+  const durationSeconds =
+    raw.durationSeconds === undefined
+      ? undefined
+      : num(raw, 'durationSeconds', 'durationSeconds', { min: 1, max: LIMITS.seconds });
+  const maxActions =
+    raw.maxActions === undefined
+      ? undefined
+      : num(raw, 'maxActions', 'maxActions', { min: 1, max: LIMITS.actions, int: true });
+  if (durationSeconds === undefined && maxActions === undefined)
+    throw new ScenarioError('durationSeconds', 'set durationSeconds or maxActions (or both)');
   const chat = sub(raw, 'chat');
   unknownKeys(chat, ['rooms'], 'chat.');
   const duel = sub(raw, 'duel');
@@ -145,7 +192,10 @@ export function loadScenario(path: string): Scenario {
 }
 
 /** Command-line overrides (players, duration) applied over a scenario, validated the same way. */
-export function withOverrides(s: Scenario, o: { players?: number; durationSeconds?: number; maxActions?: number }): Scenario {
+export function withOverrides(
+  s: Scenario,
+  o: { players?: number; durationSeconds?: number; maxActions?: number },
+): Scenario {
   const merged: Obj = { ...s };
   if (o.players !== undefined) merged.players = o.players;
   if (o.durationSeconds !== undefined) merged.durationSeconds = o.durationSeconds;

@@ -21,7 +21,8 @@ export function portsPerAddress(path = '/proc/sys/net/ipv4/ip_local_port_range')
 
 /** 127.0.0.1 … 127.0.0.n (n ≤ 254). */
 export function loopbackSources(n: number): string[] {
-  if (!Number.isInteger(n) || n < 1 || n > 254) throw new Error(`--source-ip-count must be an integer in 1..254, got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > 254)
+    throw new Error(`--source-ip-count must be an integer in 1..254, got ${n}`);
   return Array.from({ length: n }, (_, i) => `127.0.0.${i + 1}`);
 }
 
@@ -31,10 +32,14 @@ export function loopbackSources(n: number): string[] {
  */
 export function planSources(players: number, given: string[] | undefined, perAddress = portsPerAddress()): string[] {
   const sources = given ?? [];
-  for (const s of sources) if (isIP(s) === 0 || !isLoopbackHost(s)) throw new Error(`source address ${JSON.stringify(s)} is not a loopback IP address`);
+  for (const s of sources)
+    if (isIP(s) === 0 || !isLoopbackHost(s))
+      throw new Error(`source address ${JSON.stringify(s)} is not a loopback IP address`);
   const needed = Math.ceil(players / perAddress);
   if (needed > Math.max(1, sources.length)) {
-    throw new Error(`${players} players need ${needed} source addresses (${perAddress} ports each); pass --source-ip-count ${needed}`);
+    throw new Error(
+      `${players} players need ${needed} source addresses (${perAddress} ports each); pass --source-ip-count ${needed}`,
+    );
   }
   return sources;
 }

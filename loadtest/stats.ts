@@ -28,7 +28,13 @@ export const MAX_SERIES_SECONDS = 7200;
 const BROKER_CODE = /^([A-Z_]{3,32}): /;
 
 export function newHistogram(digits: 2 | 3 = 3): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: MAX_US, numberOfSignificantValueDigits: digits, autoResize: false, useWebAssembly: false });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: MAX_US,
+    numberOfSignificantValueDigits: digits,
+    autoResize: false,
+    useWebAssembly: false,
+  });
 }
 
 /** Classifies what a call rejected with. */
@@ -38,9 +44,15 @@ export function classify(err: unknown): Outcome {
     if (err.code === 'CONNECTION_LOST' || err.code === 'PROTOCOL') return { kind: 'disconnect', code: err.code };
     return { kind: 'notSent', code: err.code };
   }
-  if (err instanceof GameError) return { kind: 'game', code: err.code === undefined ? 'UNKNOWN' : (ErrorCode[err.code] ?? String(err.code)) };
-  if (err instanceof thrift.Thrift.TApplicationException) return { kind: 'broker', code: BROKER_CODE.exec(err.message)?.[1] ?? 'UNKNOWN' };
-  return { kind: 'other', code: err instanceof Error ? err.name : typeof err, detail: err instanceof Error ? err.message : String(err) };
+  if (err instanceof GameError)
+    return { kind: 'game', code: err.code === undefined ? 'UNKNOWN' : (ErrorCode[err.code] ?? String(err.code)) };
+  if (err instanceof thrift.Thrift.TApplicationException)
+    return { kind: 'broker', code: BROKER_CODE.exec(err.message)?.[1] ?? 'UNKNOWN' };
+  return {
+    kind: 'other',
+    code: err instanceof Error ? err.name : typeof err,
+    detail: err instanceof Error ? err.message : String(err),
+  };
 }
 
 export interface MethodStats {
@@ -93,7 +105,8 @@ export class Stats {
     m.count++;
     const key = outcome.kind === 'ok' ? 'ok' : `${outcome.kind}:${outcome.code}`;
     m.outcomes.set(key, (m.outcomes.get(key) ?? 0) + 1);
-    if (outcome.kind === 'other' && this.otherSamples.length < 5) this.otherSamples.push(`${method}: ${outcome.code}: ${outcome.detail ?? ''}`);
+    if (outcome.kind === 'other' && this.otherSamples.length < 5)
+      this.otherSamples.push(`${method}: ${outcome.code}: ${outcome.detail ?? ''}`);
     if (outcome.kind === 'notSent') {
       this.acct.notSent++;
       return;

@@ -32,5 +32,8 @@ export function hostOf(target: string): string {
 export function checkTarget(what: string, target: string, allowRemote: boolean): void {
   if (allowRemote) return;
   const host = hostOf(target);
-  if (!isLoopbackHost(host)) throw new TargetError(`${what} ${target} is not a loopback address; pass --allow-remote to load-test a remote cluster`);
+  if (!isLoopbackHost(host))
+    throw new TargetError(
+      `${what} ${target} is not a loopback address; pass --allow-remote to load-test a remote cluster`,
+    );
 }

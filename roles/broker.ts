@@ -20,12 +20,22 @@ export async function startBrokerRole(cfg: Config, logger: Logger, shared?: { kv
     const kv = shared?.kv ?? (await openKv({ redis: cfg.redis, logger: host.logger }));
     if (!shared) host.onStop(() => kv.close());
     const directory = await host.directory();
-    const broker = new Broker({ cfg, logger: host.logger, instanceId: host.instanceId, metrics: host.metrics, directory, kv, ...(host.curve ? { curve: host.curve } : {}) });
+    const broker = new Broker({
+      cfg,
+      logger: host.logger,
+      instanceId: host.instanceId,
+      metrics: host.metrics,
+      directory,
+      kv,
+      ...(host.curve ? { curve: host.curve } : {}),
+    });
     host.onStop(() => broker.stop());
     const endpoints = await broker.start();
     await host.register({ endpoints, load: () => broker.load() });
     return {
-      role: 'broker', broker, endpoints: { ...endpoints, metrics: host.metricsUrl },
+      role: 'broker',
+      broker,
+      endpoints: { ...endpoints, metrics: host.metricsUrl },
       ready: { instanceId: host.instanceId, ...endpoints, metrics: host.metricsUrl, pid: process.pid },
       stop: () => host.stop(),
     };

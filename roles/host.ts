@@ -87,7 +87,11 @@ export class RoleHost {
 
   /** This process's Yellow client, made on first use. */
   get yellow(): YellowClient {
-    this.yellowClient ??= YellowClient.fromConfig(this.opts.cfg, this.logger, this.yellowEndpoints ? { endpoints: this.yellowEndpoints } : {});
+    this.yellowClient ??= YellowClient.fromConfig(
+      this.opts.cfg,
+      this.logger,
+      this.yellowEndpoints ? { endpoints: this.yellowEndpoints } : {},
+    );
     return this.yellowClient;
   }
 
@@ -112,10 +116,22 @@ export class RoleHost {
     this.loadTimer = setInterval(() => this.yellow.setLoad(load()), cfg.heartbeatMs);
     await this.yellow
       .register({
-        role: this.role, instanceId: this.instanceId, host: cfg.host, version: NOON_VERSION, pid: process.pid, startedAt: Date.now(),
-        endpoints: { ...r.endpoints, metrics: this.metricsUrl }, ...(r.service ? { service: r.service } : {}), load: load(),
+        role: this.role,
+        instanceId: this.instanceId,
+        host: cfg.host,
+        version: NOON_VERSION,
+        pid: process.pid,
+        startedAt: Date.now(),
+        endpoints: { ...r.endpoints, metrics: this.metricsUrl },
+        ...(r.service ? { service: r.service } : {}),
+        load: load(),
       })
-      .catch((err: Error) => this.logger.warn({ err: err.message }, 'no Yellow acknowledged the registration yet; retrying in the background'));
+      .catch((err: Error) =>
+        this.logger.warn(
+          { err: err.message },
+          'no Yellow acknowledged the registration yet; retrying in the background',
+        ),
+      );
   }
 
   async stop(): Promise<void> {

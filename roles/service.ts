@@ -27,7 +27,11 @@ export interface StartServiceOptions extends ServiceRoleOptions {
 }
 
 /** Any ServiceDef builder as a role (test fixtures and benchmarks serve one without a module). */
-export async function startService<H>(role: string, build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>, opts: StartServiceOptions): Promise<RunningService> {
+export async function startService<H>(
+  role: string,
+  build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>,
+  opts: StartServiceOptions,
+): Promise<RunningService> {
   const host = await RoleHost.open({ role, ...opts });
   return serveOn(host, build).catch(async (err: unknown) => {
     await host.stop();
@@ -35,7 +39,13 @@ export async function startService<H>(role: string, build: (env: ServiceEnv) => 
   });
 }
 
-export async function startServiceRole(mod: AnyServiceModule, cfg: Config, logger: Logger, shared?: SharedData, opts: ServiceRoleOptions = {}): Promise<RunningService> {
+export async function startServiceRole(
+  mod: AnyServiceModule,
+  cfg: Config,
+  logger: Logger,
+  shared?: SharedData,
+  opts: ServiceRoleOptions = {},
+): Promise<RunningService> {
   const host = await RoleHost.open({ role: mod.role, cfg, logger, ...opts });
   try {
     const data = shared ?? (await openData(cfg, host.logger));
@@ -53,17 +63,29 @@ export async function startServiceRole(mod: AnyServiceModule, cfg: Config, logge
 }
 
 /** The runtime on a host: built, then registered with the methods the broker routes by. */
-async function serveOn<H>(host: RoleHost, build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>): Promise<RunningService> {
+async function serveOn<H>(
+  host: RoleHost,
+  build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>,
+): Promise<RunningService> {
   const { cfg, role } = host;
   const directory = await host.directory();
   const runtime = await startServiceRuntime(build, {
-    role, instanceId: host.instanceId, logger: host.logger, cfg, directory, observer: host.metrics.observer(), ...(host.curve ? { curve: host.curve } : {}),
+    role,
+    instanceId: host.instanceId,
+    logger: host.logger,
+    cfg,
+    directory,
+    observer: host.metrics.observer(),
+    ...(host.curve ? { curve: host.curve } : {}),
   });
   host.onStop(() => runtime.stop());
   await host.register({ endpoints: runtime.endpoints, service: runtime.methods(), load: () => runtime.load() });
   host.logger.info({ endpoints: runtime.endpoints }, 'service started');
   return {
-    role, env: runtime.env, server: runtime.server, endpoints: runtime.endpoints,
+    role,
+    env: runtime.env,
+    server: runtime.server,
+    endpoints: runtime.endpoints,
     ready: { instanceId: host.instanceId, ...runtime.endpoints, metrics: host.metricsUrl, pid: process.pid },
     stop: () => host.stop(),
   };

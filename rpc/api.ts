@@ -100,7 +100,13 @@ export interface ServiceEnv {
   /** publish a numbered room message on this instance's PUB */
   publish(topic: string, seq: number, payload: Buffer): boolean;
   /** clients for calls made outside a request (background work); deadline = request timeout */
-  services(meta?: { sessionId?: string; userId?: string; username?: string; traceId?: string; instanceId?: string }): ServiceClients;
+  services(meta?: {
+    sessionId?: string;
+    userId?: string;
+    username?: string;
+    traceId?: string;
+    instanceId?: string;
+  }): ServiceClients;
   /** the live instance of this service that owns `key` (rendezvous hash over live instances) */
   ownerOf(key: string): string | undefined;
 }

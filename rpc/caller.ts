@@ -27,7 +27,11 @@ export interface CallMeta {
   instanceId?: string;
 }
 
-export function pickLeastLoaded(candidates: InstanceRecord[], links: Links, exclude: ReadonlySet<string>): InstanceRecord | undefined {
+export function pickLeastLoaded(
+  candidates: InstanceRecord[],
+  links: Links,
+  exclude: ReadonlySet<string>,
+): InstanceRecord | undefined {
   let best: InstanceRecord | undefined;
   let bestScore = Infinity;
   for (const c of candidates) {
@@ -42,7 +46,11 @@ export function pickLeastLoaded(candidates: InstanceRecord[], links: Links, excl
   return best;
 }
 
-function pinned(candidates: InstanceRecord[], instanceId: string, tried: ReadonlySet<string>): InstanceRecord | undefined {
+function pinned(
+  candidates: InstanceRecord[],
+  instanceId: string,
+  tried: ReadonlySet<string>,
+): InstanceRecord | undefined {
   if (tried.has(instanceId)) return undefined;
   const c = candidates.find((r) => r.instanceId === instanceId);
   if (!c) throw new NoonError('UNAVAILABLE', `instance ${instanceId} is not live`);
@@ -50,24 +58,43 @@ function pinned(candidates: InstanceRecord[], instanceId: string, tried: Readonl
 }
 
 export class ServiceCaller {
-  constructor(private readonly directory: InstanceSource, readonly links: Links) {}
+  constructor(
+    private readonly directory: InstanceSource,
+    readonly links: Links,
+  ) {}
 
   /** Sends a Thrift message to `thriftService`; resolves with the reply envelope. */
   async call(thriftService: string, method: string, payload: Buffer, meta: CallMeta): Promise<ReplyEnvelope> {
     const tried = new Set<string>();
     for (let attempt = 0; attempt < 2; attempt++) {
       const candidates = this.directory.instances({ thriftService });
-      const target = meta.instanceId === undefined ? pickLeastLoaded(candidates, this.links, tried) : pinned(candidates, meta.instanceId, tried);
+      const target =
+        meta.instanceId === undefined
+          ? pickLeastLoaded(candidates, this.links, tried)
+          : pinned(candidates, meta.instanceId, tried);
       if (!target?.endpoints.router) {
-        throw new NoonError('UNAVAILABLE', `${thriftService} has no live instance${tried.size ? ` besides ${[...tried].join(', ')}` : ''}`);
+        throw new NoonError(
+          'UNAVAILABLE',
+          `${thriftService} has no live instance${tried.size ? ` besides ${[...tried].join(', ')}` : ''}`,
+        );
       }
       tried.add(target.instanceId);
       const timeoutMs = meta.deadline - Date.now();
-      if (timeoutMs <= 0) throw new NoonError('TIMEOUT', `${thriftService}:${method} deadline passed before it was sent`);
+      if (timeoutMs <= 0)
+        throw new NoonError('TIMEOUT', `${thriftService}:${method} deadline passed before it was sent`);
       try {
         return await this.links.request(
           { instanceId: target.instanceId, router: target.endpoints.router },
-          { timeoutMs, sessionId: meta.sessionId, userId: meta.userId, username: meta.username ?? '', method: `${thriftService}:${method}`, via: meta.via, traceId: meta.traceId, payload },
+          {
+            timeoutMs,
+            sessionId: meta.sessionId,
+            userId: meta.userId,
+            username: meta.username ?? '',
+            method: `${thriftService}:${method}`,
+            via: meta.via,
+            traceId: meta.traceId,
+            payload,
+          },
         );
       } catch (err) {
         const idempotent = target.service?.idempotentMethods.includes(method) ?? false;

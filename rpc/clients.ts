@@ -24,7 +24,11 @@ const REPLY_CAPS: DecodeCaps = { maxString: 1 << 20, maxContainer: 100_000, maxD
  * `onDirectives` receives the directives of every nested reply: what an inner service asks of the
  * broker (bind this session to me, subscribe to my room) rides on the outer reply.
  */
-export function serviceClients(caller: ServiceCaller, meta: () => CallMeta, onDirectives?: (ds: Directive[]) => void): ServiceClients {
+export function serviceClients(
+  caller: ServiceCaller,
+  meta: () => CallMeta,
+  onDirectives?: (ds: Directive[]) => void,
+): ServiceClients {
   const channel: ThriftChannel = new ThriftChannel(
     (call: OutgoingCall) => {
       caller
@@ -34,15 +38,27 @@ export function serviceClients(caller: ServiceCaller, meta: () => CallMeta, onDi
           if (reply.error) channel.fail(call.header.seqid, reply.error);
           else channel.receive(reply.payload);
         })
-        .catch((err: unknown) => channel.fail(call.header.seqid, err instanceof Error ? err : new NoonError('INTERNAL', String(err))));
+        .catch((err: unknown) =>
+          channel.fail(call.header.seqid, err instanceof Error ? err : new NoonError('INTERNAL', String(err))),
+        );
     },
     { protocol: 'compact', caps: REPLY_CAPS },
   );
   return {
-    get sso() { return channel.client(Sso.Client, 'Sso'); },
-    get player() { return channel.client(Player.Client, 'Player'); },
-    get duel() { return channel.client(Duel.Client, 'Duel'); },
-    get chat() { return channel.client(Chat.Client, 'Chat'); },
-    get leaderboard() { return channel.client(Leaderboard.Client, 'Leaderboard'); },
+    get sso() {
+      return channel.client(Sso.Client, 'Sso');
+    },
+    get player() {
+      return channel.client(Player.Client, 'Player');
+    },
+    get duel() {
+      return channel.client(Duel.Client, 'Duel');
+    },
+    get chat() {
+      return channel.client(Chat.Client, 'Chat');
+    },
+    get leaderboard() {
+      return channel.client(Leaderboard.Client, 'Leaderboard');
+    },
   };
 }

@@ -31,7 +31,11 @@ class Context implements CallContext {
   private logger?: Logger;
   private clients?: ServiceClients;
 
-  constructor(private readonly req: RequestEnvelope, readonly directives: Directive[], private readonly deps: ContextDeps) {
+  constructor(
+    private readonly req: RequestEnvelope,
+    readonly directives: Directive[],
+    private readonly deps: ContextDeps,
+  ) {
     this.traceId = req.traceId;
     this.sessionId = req.sessionId;
     this.userId = req.userId;
@@ -54,7 +58,15 @@ class Context implements CallContext {
   }
 
   servicesAt(instanceId?: string): ServiceClients {
-    const meta = (): CallMeta => ({ sessionId: this.sessionId, userId: this.userId, username: this.username, traceId: this.traceId, via: this.via, deadline: this.deadline, ...(instanceId ? { instanceId } : {}) });
+    const meta = (): CallMeta => ({
+      sessionId: this.sessionId,
+      userId: this.userId,
+      username: this.username,
+      traceId: this.traceId,
+      via: this.via,
+      deadline: this.deadline,
+      ...(instanceId ? { instanceId } : {}),
+    });
     return serviceClients(this.deps.caller, meta, (ds) => void this.directives.push(...ds));
   }
 
@@ -97,10 +109,20 @@ export function callContext(req: RequestEnvelope, directives: Directive[], deps:
 /** Pool exhausted, connection lost, statement timed out: the caller may retry (idempotency keys make it safe). */
 function isUnavailableDb(err: unknown): boolean {
   const state = sqlState(err);
-  return isConnectionLoss(err) || state === '57014' || /timeout exceeded when trying to connect|Query read timeout/i.test(err instanceof Error ? err.message : '');
+  return (
+    isConnectionLoss(err) ||
+    state === '57014' ||
+    /timeout exceeded when trying to connect|Query read timeout/i.test(err instanceof Error ? err.message : '')
+  );
 }
 
-async function invoke(def: ServiceDef<unknown>, name: string, fn: (...args: unknown[]) => unknown, args: unknown[], ctx: CallContext): Promise<unknown> {
+async function invoke(
+  def: ServiceDef<unknown>,
+  name: string,
+  fn: (...args: unknown[]) => unknown,
+  args: unknown[],
+  ctx: CallContext,
+): Promise<unknown> {
   try {
     return await fn(...args, ctx);
   } catch (err) {

@@ -9,7 +9,13 @@ import * as zmq from 'zeromq';
 import { curveClientOptions, type CurveKeys } from '../shared/curve';
 import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
-import { decodeBatch, type Envelope, type PushEnvelope, type ReplyEnvelope, type RequestEnvelope } from '../shared/wire/frames';
+import {
+  decodeBatch,
+  type Envelope,
+  type PushEnvelope,
+  type ReplyEnvelope,
+  type RequestEnvelope,
+} from '../shared/wire/frames';
 import { BatchSender } from '../shared/wire/sender';
 
 export interface LinkTarget {
@@ -89,9 +95,17 @@ export class Links {
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     const started = Date.now();
     return new Promise<ReplyEnvelope>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.settle(requestId)?.reject(new NoonError('TIMEOUT', `${req.method} on instance ${target.instanceId} gave no answer in ${Date.now() - started} ms`));
-      }, Math.max(1, req.timeoutMs));
+      const timer = setTimeout(
+        () => {
+          this.settle(requestId)?.reject(
+            new NoonError(
+              'TIMEOUT',
+              `${req.method} on instance ${target.instanceId} gave no answer in ${Date.now() - started} ms`,
+            ),
+          );
+        },
+        Math.max(1, req.timeoutMs),
+      );
       this.pending.set(requestId, { resolve, reject, timer, instanceId: target.instanceId });
       link.inFlight++;
       if (!link.sender.enqueue({ kind: 'request', requestId, ...req })) {
@@ -116,7 +130,8 @@ export class Links {
     link.sender.close();
     link.socket.close();
     for (const [id, p] of this.pending) {
-      if (p.instanceId === instanceId) this.settle(id)?.reject(new NoonError('UNAVAILABLE', `instance ${instanceId} ${why}`));
+      if (p.instanceId === instanceId)
+        this.settle(id)?.reject(new NoonError('UNAVAILABLE', `instance ${instanceId} ${why}`));
     }
   }
 
@@ -169,7 +184,10 @@ export class Links {
 
   private failUndelivered(envelopes: Envelope[], instanceId: string, error: Error): void {
     for (const e of envelopes) {
-      if (e.kind === 'request') this.settle(e.requestId)?.reject(new NotDelivered(`could not send to instance ${instanceId}: ${error.message}`));
+      if (e.kind === 'request')
+        this.settle(e.requestId)?.reject(
+          new NotDelivered(`could not send to instance ${instanceId}: ${error.message}`),
+        );
     }
   }
 
@@ -177,7 +195,8 @@ export class Links {
     try {
       for await (const frames of link.socket) this.dispatch(frames, link.target.instanceId);
     } catch (err) {
-      if (!link.socket.closed) this.opts.logger.warn({ err, instance: link.target.instanceId }, 'link receive loop ended');
+      if (!link.socket.closed)
+        this.opts.logger.warn({ err, instance: link.target.instanceId }, 'link receive loop ended');
     }
   }
 

@@ -53,21 +53,47 @@ export class ServiceServer<H> {
   private readonly deps: ContextDeps;
   private readonly debug: boolean;
 
-  constructor(readonly def: ServiceDef<H>, private readonly opts: ServiceServerOptions) {
-    this.router = new zmq.Router({ mandatory: true, handover: true, linger: 0, sendHighWaterMark: 50_000, receiveHighWaterMark: 50_000, sendTimeout: 0, maxMessageSize: 64 * 1024 * 1024, ...curveServerOptions(opts.curve) });
+  constructor(
+    readonly def: ServiceDef<H>,
+    private readonly opts: ServiceServerOptions,
+  ) {
+    this.router = new zmq.Router({
+      mandatory: true,
+      handover: true,
+      linger: 0,
+      sendHighWaterMark: 50_000,
+      receiveHighWaterMark: 50_000,
+      sendTimeout: 0,
+      maxMessageSize: 64 * 1024 * 1024,
+      ...curveServerOptions(opts.curve),
+    });
     this.pub = new zmq.Publisher({ linger: 0, sendHighWaterMark: 100_000, ...curveServerOptions(opts.curve) });
-    this.deps = { role: def.role, instanceId: opts.instanceId, logger: opts.logger, caller: opts.caller, ownerOf: opts.ownerOf };
+    this.deps = {
+      role: def.role,
+      instanceId: opts.instanceId,
+      logger: opts.logger,
+      caller: opts.caller,
+      ownerOf: opts.ownerOf,
+    };
     this.debug = opts.logger.isLevelEnabled('debug');
     this.sender = new BatchSender((f) => this.router.send(f), {
       maxQueued: opts.maxQueued,
       onFailure: ({ error, peer, envelopes }) =>
-        opts.logger.warn({ err: error.message, peer: peer?.toString(), count: envelopes.length }, 'could not send to peer (gone or full)'),
+        opts.logger.warn(
+          { err: error.message, peer: peer?.toString(), count: envelopes.length },
+          'could not send to peer (gone or full)',
+        ),
     });
-    this.processor = new def.processor(contextHandler(def, () => {
-      if (!this.current) throw new NoonError('INTERNAL', 'handler called outside a call');
-      return this.current;
-    }));
-    this.pubSender = new BatchSender((f) => this.pub.send(f), { maxQueued: opts.maxQueued, onFailure: ({ error }) => opts.logger.warn({ err: error.message }, 'room publish failed') });
+    this.processor = new def.processor(
+      contextHandler(def, () => {
+        if (!this.current) throw new NoonError('INTERNAL', 'handler called outside a call');
+        return this.current;
+      }),
+    );
+    this.pubSender = new BatchSender((f) => this.pub.send(f), {
+      maxQueued: opts.maxQueued,
+      onFailure: ({ error }) => opts.logger.warn({ err: error.message }, 'room publish failed'),
+    });
   }
 
   async start(): Promise<{ router: string; pub: string }> {
@@ -142,7 +168,10 @@ export class ServiceServer<H> {
     try {
       envelopes = decodeBatch(frames, this.opts.maxPayload);
     } catch (err) {
-      this.opts.logger.warn({ err: (err as Error).message, peer: peer.toString('latin1').slice(0, 64) }, 'dropped malformed message');
+      this.opts.logger.warn(
+        { err: (err as Error).message, peer: peer.toString('latin1').slice(0, 64) },
+        'dropped malformed message',
+      );
       return;
     }
     for (const e of envelopes) {
@@ -154,7 +183,8 @@ export class ServiceServer<H> {
     if (!sessionId) return;
     this.sessionVia.delete(sessionId);
     this.sessionVia.set(sessionId, via);
-    if (this.sessionVia.size > MAX_REMEMBERED_SESSIONS) this.sessionVia.delete(this.sessionVia.keys().next().value as string);
+    if (this.sessionVia.size > MAX_REMEMBERED_SESSIONS)
+      this.sessionVia.delete(this.sessionVia.keys().next().value as string);
   }
 
   private handle(peer: Buffer, req: RequestEnvelope): void {
@@ -167,8 +197,15 @@ export class ServiceServer<H> {
       replied = true;
       this.inFlight--;
       this.opts.onCall?.(req.method, performance.now() - started, error ? 'error' : 'ok');
-      const env: Envelope = { kind: 'reply', requestId: req.requestId, directives, payload, ...(error ? { error } : {}) };
-      if (!this.sender.enqueue(env, peer)) this.opts.logger.warn({ method: req.method }, 'reply dropped: send queue full');
+      const env: Envelope = {
+        kind: 'reply',
+        requestId: req.requestId,
+        directives,
+        payload,
+        ...(error ? { error } : {}),
+      };
+      if (!this.sender.enqueue(env, peer))
+        this.opts.logger.warn({ method: req.method }, 'reply dropped: send queue full');
     };
     this.inFlight++;
     try {
@@ -185,4 +222,3 @@ export class ServiceServer<H> {
     }
   }
 }
-

@@ -40,10 +40,20 @@ export interface ServiceRuntime {
   stop(): Promise<void>;
 }
 
-export async function startServiceRuntime<H>(build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>, opts: ServiceRuntimeOptions): Promise<ServiceRuntime> {
+export async function startServiceRuntime<H>(
+  build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>,
+  opts: ServiceRuntimeOptions,
+): Promise<ServiceRuntime> {
   const { cfg, role, instanceId, logger, directory, curve } = opts;
   const maxPayload = cfg.maxFrame * 4;
-  const links = new Links({ identity: instanceId, logger, maxQueued: cfg.serviceQueue, maxPayload, suspectMs: cfg.heartbeatMs * 3, ...(curve ? { curve } : {}) });
+  const links = new Links({
+    identity: instanceId,
+    logger,
+    maxQueued: cfg.serviceQueue,
+    maxPayload,
+    suspectMs: cfg.heartbeatMs * 3,
+    ...(curve ? { curve } : {}),
+  });
   const onDown = ({ instanceId: id }: { instanceId: string }): void => links.drop(id, 'is down');
   directory.on('down', onDown);
   const caller = new ServiceCaller(directory, links);
@@ -53,17 +63,35 @@ export async function startServiceRuntime<H>(build: (env: ServiceEnv) => Service
   const liveIds = (): string[] => [...new Set([instanceId, ...directory.instances({ role }).map((r) => r.instanceId)])];
   const ownerOf = (key: string): string | undefined => rendezvous(key, liveIds());
   const env: ServiceEnv = {
-    role, instanceId, logger, cfg, directory,
+    role,
+    instanceId,
+    logger,
+    cfg,
+    directory,
     directives: directiveBuilder(role, instanceId),
     push: (sessionId, payload, directives, via) => built.server?.push(sessionId, payload, directives, via) ?? false,
     publish: (topic, seq, payload) => built.server?.publish(topic, seq, payload) ?? false,
     services: (meta = {}) =>
-      serviceClients(caller, () => ({ sessionId: meta.sessionId ?? '', userId: meta.userId ?? '', username: meta.username ?? '', traceId: meta.traceId ?? randomBytes(8).toString('hex'), via: instanceId, deadline: Date.now() + cfg.requestTimeoutMs, ...(meta.instanceId ? { instanceId: meta.instanceId } : {}) })),
+      serviceClients(caller, () => ({
+        sessionId: meta.sessionId ?? '',
+        userId: meta.userId ?? '',
+        username: meta.username ?? '',
+        traceId: meta.traceId ?? randomBytes(8).toString('hex'),
+        via: instanceId,
+        deadline: Date.now() + cfg.requestTimeoutMs,
+        ...(meta.instanceId ? { instanceId: meta.instanceId } : {}),
+      })),
     ownerOf,
   };
   const def = await build(env);
   const server = new ServiceServer(def, {
-    host: cfg.host, instanceId, logger, maxQueued: cfg.serviceQueue, maxPayload, caller, ownerOf,
+    host: cfg.host,
+    instanceId,
+    logger,
+    maxQueued: cfg.serviceQueue,
+    maxPayload,
+    caller,
+    ownerOf,
     caps: { maxString: cfg.maxString, maxContainer: cfg.maxContainer, maxDepth: cfg.maxDepth },
     ...(curve ? { curve } : {}),
     brokerIds: () => directory.instances({ role: 'broker' }).map((r) => r.instanceId),
@@ -73,7 +101,9 @@ export async function startServiceRuntime<H>(build: (env: ServiceEnv) => Service
   const endpoints = await server.start();
   const running = server;
   return {
-    env, server: running as ServiceServer<unknown>, endpoints,
+    env,
+    server: running as ServiceServer<unknown>,
+    endpoints,
     methods: () => running.methods(),
     load: () => running.load(),
     stop: async () => {

@@ -12,5 +12,9 @@ const outDir = join(sourceDir, 'gen');
 rmSync(outDir, { recursive: true, force: true });
 const files = readdirSync(sourceDir).filter((f) => f.endsWith('.thrift'));
 const bin = require.resolve('@creditkarma/thrift-typescript/dist/main/bin/index.js');
-execFileSync(process.execPath, [bin, '--target', 'apache', '--rootDir', root, '--sourceDir', sourceDir, '--outDir', outDir, ...files], { stdio: 'inherit' });
+execFileSync(
+  process.execPath,
+  [bin, '--target', 'apache', '--rootDir', root, '--sourceDir', sourceDir, '--outDir', outDir, ...files],
+  { stdio: 'inherit' },
+);
 console.log(`generated ${files.join(', ')} -> ${outDir}`);

@@ -22,5 +22,9 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=180000', ...files], { cwd: root, stdio: 'inherit' });
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=180000', ...files],
+  { cwd: root, stdio: 'inherit' },
+);
 process.exit(r.status ?? 1);

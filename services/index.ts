@@ -9,7 +9,13 @@ import { leaderboardModule } from './leaderboard';
 import { playerModule } from './player/module';
 import { ssoModule } from './sso/module';
 
-export const SERVICE_MODULES: readonly AnyServiceModule[] = [ssoModule, playerModule, leaderboardModule, duelModule, chatModule];
+export const SERVICE_MODULES: readonly AnyServiceModule[] = [
+  ssoModule,
+  playerModule,
+  leaderboardModule,
+  duelModule,
+  chatModule,
+];
 
 export const SERVICE_ROLES: readonly string[] = SERVICE_MODULES.map((m) => m.role);
 

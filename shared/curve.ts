@@ -37,12 +37,23 @@ export function z85Decode(text: string): Buffer {
 }
 
 /** Socket options for an internal server socket (ROUTER, PUB). */
-export function curveServerOptions(keys: CurveKeys | undefined): { curveServer?: boolean; curveSecretKey?: string; zapDomain?: string; zapEnforceDomain?: boolean } {
-  return keys ? { curveServer: true, curveSecretKey: keys.secretKey, zapDomain: ZAP_DOMAIN, zapEnforceDomain: true } : {};
+export function curveServerOptions(keys: CurveKeys | undefined): {
+  curveServer?: boolean;
+  curveSecretKey?: string;
+  zapDomain?: string;
+  zapEnforceDomain?: boolean;
+} {
+  return keys
+    ? { curveServer: true, curveSecretKey: keys.secretKey, zapDomain: ZAP_DOMAIN, zapEnforceDomain: true }
+    : {};
 }
 
 /** Socket options for an internal client socket (DEALER, SUB): pins the cluster's server key. */
-export function curveClientOptions(keys: CurveKeys | undefined): { curveServerKey?: string; curvePublicKey?: string; curveSecretKey?: string } {
+export function curveClientOptions(keys: CurveKeys | undefined): {
+  curveServerKey?: string;
+  curvePublicKey?: string;
+  curveSecretKey?: string;
+} {
   return keys ? { curveServerKey: keys.publicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey } : {};
 }
 
@@ -67,9 +78,27 @@ async function startZap(keys: CurveKeys, logger: Logger): Promise<void> {
   void (async () => {
     try {
       for await (const [id, delimiter, version, requestId, domain, address, , mechanism, key] of router) {
-        const ok = version?.toString() === '1.0' && domain?.toString() === ZAP_DOMAIN && mechanism?.toString() === 'CURVE' && key !== undefined && allowed.has(key.toString('hex'));
-        if (!ok) logger.warn({ address: address?.toString(), mechanism: mechanism?.toString(), domain: domain?.toString() }, 'ZAP: refused an internal peer (key not allowed)');
-        await router.send([id as Buffer, delimiter ?? Buffer.alloc(0), '1.0', requestId ?? Buffer.alloc(0), ok ? '200' : '400', ok ? 'OK' : 'key not allowed', ok ? 'noon' : '', '']);
+        const ok =
+          version?.toString() === '1.0' &&
+          domain?.toString() === ZAP_DOMAIN &&
+          mechanism?.toString() === 'CURVE' &&
+          key !== undefined &&
+          allowed.has(key.toString('hex'));
+        if (!ok)
+          logger.warn(
+            { address: address?.toString(), mechanism: mechanism?.toString(), domain: domain?.toString() },
+            'ZAP: refused an internal peer (key not allowed)',
+          );
+        await router.send([
+          id as Buffer,
+          delimiter ?? Buffer.alloc(0),
+          '1.0',
+          requestId ?? Buffer.alloc(0),
+          ok ? '200' : '400',
+          ok ? 'OK' : 'key not allowed',
+          ok ? 'noon' : '',
+          '',
+        ]);
       }
     } catch (err) {
       if (router.closed) return;

@@ -30,15 +30,38 @@ export class Metrics {
     this.registry.setDefaultLabels({ role: opts.role, instance: opts.instanceId });
     if (opts.defaults !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
     const registers = [this.registry];
-    this.calls = new Counter({ name: 'noon_calls_total', help: 'calls by method and outcome', labelNames: ['method', 'outcome'], registers });
+    this.calls = new Counter({
+      name: 'noon_calls_total',
+      help: 'calls by method and outcome',
+      labelNames: ['method', 'outcome'],
+      registers,
+    });
     this.latency = new Histogram({
-      name: 'noon_call_duration_seconds', help: 'call latency by method', labelNames: ['method'], registers,
+      name: 'noon_call_duration_seconds',
+      help: 'call latency by method',
+      labelNames: ['method'],
+      registers,
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     });
     this.inFlight = new Gauge({ name: 'noon_in_flight', help: 'calls in flight', registers });
-    this.connections = new Gauge({ name: 'noon_connections', help: 'open client connections', labelNames: ['transport'], registers });
-    this.queueDepth = new Gauge({ name: 'noon_queue_depth', help: 'messages waiting in a queue', labelNames: ['queue'], registers });
-    this.drops = new Counter({ name: 'noon_dropped_total', help: 'messages or connections dropped, refused or cut off, by reason', labelNames: ['reason'], registers });
+    this.connections = new Gauge({
+      name: 'noon_connections',
+      help: 'open client connections',
+      labelNames: ['transport'],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: 'noon_queue_depth',
+      help: 'messages waiting in a queue',
+      labelNames: ['queue'],
+      registers,
+    });
+    this.drops = new Counter({
+      name: 'noon_dropped_total',
+      help: 'messages or connections dropped, refused or cut off, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
   }
 
   /** A CallObserver for the RPC layer's server: counts and times every call. */

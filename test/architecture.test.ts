@@ -22,15 +22,60 @@ test('the real tree keeps every import rule', () => {
 });
 
 const FORBIDDEN: ReadonlyArray<{ name: string; file: string; source: string; rule: RegExp }> = [
-  { name: 'broker imports a game service', file: 'broker/x.ts', source: "import { playerModule } from '../services/player/module';", rule: /^broker\/x\.ts: broker\/ may import only/ },
-  { name: 'edge imports the service list', file: 'edge/x.ts', source: "import { SERVICE_MODULES } from '../services/index';", rule: /^edge\/x\.ts: edge\/ may import only/ },
-  { name: 'edge imports the broker', file: 'edge/x.ts', source: "import { Gateway } from '../broker/gateway';", rule: /^edge\/x\.ts: edge\/ may import only/ },
-  { name: 'shared imports Yellow', file: 'shared/x.ts', source: "import type { Directory } from '../yellow/directory';", rule: /^shared\/x\.ts: shared\/ may import only shared$/ },
-  { name: 'rpc imports a role host', file: 'rpc/x.ts', source: "import { RoleHost } from '../roles/host';", rule: /^rpc\/x\.ts: rpc\/ may import only/ },
-  { name: 'a game service imports Yellow', file: 'services/duel/x.ts', source: "import { YellowClient } from '../../yellow/client';", rule: /services\/ may import only/ },
-  { name: 'a game service imports the runtime', file: 'services/duel/x.ts', source: "import { startServiceRuntime } from '../../rpc/service-runtime';", rule: /only the service API/ },
-  { name: 'a game service opens a socket', file: 'services/chat/x.ts', source: "import * as zmq from 'zeromq';", rule: /services\/ opens no sockets/ },
-  { name: 'the SDK imports the broker', file: 'client/x.ts', source: "import { route } from '../broker/route';", rule: /client\/ may import only client, shared$/ },
+  {
+    name: 'broker imports a game service',
+    file: 'broker/x.ts',
+    source: "import { playerModule } from '../services/player/module';",
+    rule: /^broker\/x\.ts: broker\/ may import only/,
+  },
+  {
+    name: 'edge imports the service list',
+    file: 'edge/x.ts',
+    source: "import { SERVICE_MODULES } from '../services/index';",
+    rule: /^edge\/x\.ts: edge\/ may import only/,
+  },
+  {
+    name: 'edge imports the broker',
+    file: 'edge/x.ts',
+    source: "import { Gateway } from '../broker/gateway';",
+    rule: /^edge\/x\.ts: edge\/ may import only/,
+  },
+  {
+    name: 'shared imports Yellow',
+    file: 'shared/x.ts',
+    source: "import type { Directory } from '../yellow/directory';",
+    rule: /^shared\/x\.ts: shared\/ may import only shared$/,
+  },
+  {
+    name: 'rpc imports a role host',
+    file: 'rpc/x.ts',
+    source: "import { RoleHost } from '../roles/host';",
+    rule: /^rpc\/x\.ts: rpc\/ may import only/,
+  },
+  {
+    name: 'a game service imports Yellow',
+    file: 'services/duel/x.ts',
+    source: "import { YellowClient } from '../../yellow/client';",
+    rule: /services\/ may import only/,
+  },
+  {
+    name: 'a game service imports the runtime',
+    file: 'services/duel/x.ts',
+    source: "import { startServiceRuntime } from '../../rpc/service-runtime';",
+    rule: /only the service API/,
+  },
+  {
+    name: 'a game service opens a socket',
+    file: 'services/chat/x.ts',
+    source: "import * as zmq from 'zeromq';",
+    rule: /services\/ opens no sockets/,
+  },
+  {
+    name: 'the SDK imports the broker',
+    file: 'client/x.ts',
+    source: "import { route } from '../broker/route';",
+    rule: /client\/ may import only client, shared$/,
+  },
 ];
 
 for (const c of FORBIDDEN) {
@@ -45,14 +90,22 @@ test('an import cycle fails the check, naming its files', () => {
   const a = withFile('shared/cycle-a.ts', "import { b } from './cycle-b';\nexport const a = 1;");
   a.set('shared/cycle-b.ts', "import { a } from './cycle-a';\nexport const b = 2;");
   const found = checkArchitecture(a);
-  assert.deepEqual(found.map((v) => [v.rule, v.imports]), [['no import cycles', 'shared/cycle-a.ts -> shared/cycle-b.ts -> shared/cycle-a.ts']]);
+  assert.deepEqual(
+    found.map((v) => [v.rule, v.imports]),
+    [['no import cycles', 'shared/cycle-a.ts -> shared/cycle-b.ts -> shared/cycle-a.ts']],
+  );
 });
 
 test('`any` is used only in the two places TypeScript requires it', () => {
   const uses = [...tree].flatMap(([file, source]) =>
     source
       .split('\n')
-      .filter((line) => !line.trim().startsWith('//') && !line.trim().startsWith('*') && /(:\s*any\b|\bas any\b|<any>|any\[\])/.test(line))
+      .filter(
+        (line) =>
+          !line.trim().startsWith('//') &&
+          !line.trim().startsWith('*') &&
+          /(:\s*any\b|\bas any\b|<any>|any\[\])/.test(line),
+      )
       .map(() => relative(ROOT, join(ROOT, file))),
   );
   assert.deepEqual(uses.sort(), ['rpc/api.ts', 'shared/thrift/capped.ts']);

@@ -61,7 +61,12 @@ before(async () => {
   });
   tcp = cluster.brokers[0]!.endpoints.tcp;
   good = await rawClient(tcp);
-  await until('broker routes to Leaderboard', async () => good.leaderboard.top('b', 1).then(() => true, () => false));
+  await until('broker routes to Leaderboard', async () =>
+    good.leaderboard.top('b', 1).then(
+      () => true,
+      () => false,
+    ),
+  );
   await good.sso.login('good', 'pw-good');
   goodLoop = (async () => {
     while (!stopGood) {
@@ -119,16 +124,22 @@ test('a truncated frame (length says 100, 10 bytes come) is closed by the handsh
 test('a list header claiming 2^31 elements and a full frame of one-byte elements are refused by the decoder caps', async () => {
   const s = await rawSocket(tcp);
   const before = process.memoryUsage().heapUsed;
-  s.sendFrame(topCallWith((out) => {
-    out.writeFieldBegin('x', thrift.Thrift.Type.LIST, 9);
-    (out as unknown as { trans: { write(b: Buffer): void } }).trans.write(Buffer.from([0xf3, ...varint(2 ** 31 - 1)]));
-  }, 11));
+  s.sendFrame(
+    topCallWith((out) => {
+      out.writeFieldBegin('x', thrift.Thrift.Type.LIST, 9);
+      (out as unknown as { trans: { write(b: Buffer): void } }).trans.write(
+        Buffer.from([0xf3, ...varint(2 ** 31 - 1)]),
+      );
+    }, 11),
+  );
   const n = 16_000;
-  s.sendFrame(topCallWith((out) => {
-    out.writeFieldBegin('x', thrift.Thrift.Type.LIST, 9);
-    out.writeListBegin(thrift.Thrift.Type.BYTE, n);
-    for (let i = 0; i < n; i++) out.writeByte(1);
-  }, 12));
+  s.sendFrame(
+    topCallWith((out) => {
+      out.writeFieldBegin('x', thrift.Thrift.Type.LIST, 9);
+      out.writeListBegin(thrift.Thrift.Type.BYTE, n);
+      for (let i = 0; i < n; i++) out.writeByte(1);
+    }, 12),
+  );
   const a = await replyTo(s, 11);
   const b = await replyTo(s, 12);
   assert.equal(a.type, 3);
@@ -142,15 +153,17 @@ test('a list header claiming 2^31 elements and a full frame of one-byte elements
 
 test('a map with a __proto__ key pollutes nothing', async () => {
   const s = await rawSocket(tcp);
-  s.sendFrame(topCallWith((out) => {
-    out.writeFieldBegin('x', thrift.Thrift.Type.MAP, 9);
-    out.writeMapBegin(thrift.Thrift.Type.STRING, thrift.Thrift.Type.STRING, 2);
-    out.writeString('__proto__');
-    out.writeString('polluted');
-    out.writeString('constructor');
-    out.writeString('polluted');
-    out.writeMapEnd();
-  }, 21));
+  s.sendFrame(
+    topCallWith((out) => {
+      out.writeFieldBegin('x', thrift.Thrift.Type.MAP, 9);
+      out.writeMapBegin(thrift.Thrift.Type.STRING, thrift.Thrift.Type.STRING, 2);
+      out.writeString('__proto__');
+      out.writeString('polluted');
+      out.writeString('constructor');
+      out.writeString('polluted');
+      out.writeMapEnd();
+    }, 21),
+  );
   const r = await replyTo(s, 21);
   assert.equal(r.type, 2, 'the call itself is answered');
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
@@ -159,14 +172,19 @@ test('a map with a __proto__ key pollutes nothing', async () => {
 });
 
 test('unknown methods: an error each, closed at the third strike; an anonymous connection at once', async () => {
-  const unknown = (seqid: number): Buffer => buildMessage('compact', (out) => {
-    out.writeMessageBegin('Nope:nothing', thrift.Thrift.MessageType.CALL, seqid);
-    out.writeStructBegin('a');
-    out.writeFieldStop();
-    out.writeStructEnd();
-    out.writeMessageEnd();
-  });
-  await until('broker past its warm-up (unknown services are UNAVAILABLE until then)', () => !cluster.brokers[0]!.broker.warmingUp, 5000);
+  const unknown = (seqid: number): Buffer =>
+    buildMessage('compact', (out) => {
+      out.writeMessageBegin('Nope:nothing', thrift.Thrift.MessageType.CALL, seqid);
+      out.writeStructBegin('a');
+      out.writeFieldStop();
+      out.writeStructEnd();
+      out.writeMessageEnd();
+    });
+  await until(
+    'broker past its warm-up (unknown services are UNAVAILABLE until then)',
+    () => !cluster.brokers[0]!.broker.warmingUp,
+    5000,
+  );
   const c = await rawClient(tcp);
   await c.sso.login('eve', 'pw-eve');
   const s = { frames: [] as Buffer[] };

@@ -16,7 +16,12 @@ before(async () => {
   });
   tcp = cluster.brokers[0]!.endpoints.tcp;
   const c = await rawClient(tcp);
-  await until('broker routes to Chat', async () => c.chat.ping().then(() => true, () => false));
+  await until('broker routes to Chat', async () =>
+    c.chat.ping().then(
+      () => true,
+      () => false,
+    ),
+  );
   c.close();
 });
 after(() => cluster?.stop());
@@ -35,9 +40,18 @@ test('a member that stops reading is cut off; the other receives every message i
   await until('the fast member got every message', () => fast.pushes.length >= N, 20_000);
   const elapsed = Date.now() - started;
   const seqs = fast.pushes.map((p) => Number(decodePush(p.bytes, Events.ChatMessageArgs).message?.seq?.toString()));
-  assert.deepEqual(seqs, Array.from({ length: N }, (_, i) => i + 1), 'total order, no gaps');
-  const drops = async (): Promise<string> => cluster.brokers[0]!.broker.metrics.registry.getSingleMetricAsString('noon_dropped_total');
-  await until('the slow member was cut off', async () => /reason="slow_consumer"[^\n]* 1\b/.test(await drops()), 10_000);
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: N }, (_, i) => i + 1),
+    'total order, no gaps',
+  );
+  const drops = async (): Promise<string> =>
+    cluster.brokers[0]!.broker.metrics.registry.getSingleMetricAsString('noon_dropped_total');
+  await until(
+    'the slow member was cut off',
+    async () => /reason="slow_consumer"[^\n]* 1\b/.test(await drops()),
+    10_000,
+  );
   assert.ok(elapsed < 15_000, `fast member delayed ${elapsed} ms`);
   fast.close();
   slow.close();
@@ -52,7 +66,10 @@ test('a client on the WebSocket listener logs in, calls, and gets room messages'
     const snap = await ws.chat.join('ws-room');
     await ws.chat.say('ws-room', 'burst:3');
     await until('three room messages over WebSocket', () => got.length >= 3, 5000);
-    assert.deepEqual(got, [1, 2, 3].map((n) => n + Number(snap.lastSeq?.toString() ?? 0)));
+    assert.deepEqual(
+      got,
+      [1, 2, 3].map((n) => n + Number(snap.lastSeq?.toString() ?? 0)),
+    );
   } finally {
     ws.close();
   }

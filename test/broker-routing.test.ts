@@ -12,11 +12,21 @@ let cluster: BrokerCluster;
 let tcp: string;
 
 before(async () => {
-  cluster = await startBrokerCluster({ modules: [{ module: fakeSso }, { module: fakeDuel, count: 2 }, { module: lbModule, count: 2 }], config: { callsPerSecond: 100_000 } });
+  cluster = await startBrokerCluster({
+    modules: [{ module: fakeSso }, { module: fakeDuel, count: 2 }, { module: lbModule, count: 2 }],
+    config: { callsPerSecond: 100_000 },
+  });
   tcp = cluster.brokers[0]!.endpoints.tcp;
   const c = await rawClient(tcp);
   // wait until the broker routes to every service (its Yellow watcher fills in the background)
-  await until('broker routes to Duel', async () => (await c.duel.ping().then(() => true, () => false)));
+  await until(
+    'broker routes to Duel',
+    async () =>
+      await c.duel.ping().then(
+        () => true,
+        () => false,
+      ),
+  );
   c.close();
 });
 after(() => cluster?.stop());
@@ -25,8 +35,13 @@ test('before login only public methods pass; after login calls are routed', asyn
   const c = await rawClient(tcp);
   try {
     assert.equal((await c.leaderboard.top('b', 1)).length, 1);
-    await assert.rejects(c.leaderboard.myRank('b'), (e: Error) => /^UNAUTHENTICATED: log in before calling Leaderboard:myRank/.test(e.message));
-    await assert.rejects(c.sso.login('ann', 'nope'), (e: Error & { code?: number }) => e.message === 'wrong username or password');
+    await assert.rejects(c.leaderboard.myRank('b'), (e: Error) =>
+      /^UNAUTHENTICATED: log in before calling Leaderboard:myRank/.test(e.message),
+    );
+    await assert.rejects(
+      c.sso.login('ann', 'nope'),
+      (e: Error & { code?: number }) => e.message === 'wrong username or password',
+    );
     const s = await c.sso.login('ann', 'pw-ann');
     assert.equal(s.userId, 'u-ann');
     const r = await c.leaderboard.myRank('b');
@@ -71,11 +86,18 @@ test('a push from a service reaches the session on its connection', async () => 
 test('a client built on the thrift package (framed transport, multiplexed protocol) works in compact and binary', async () => {
   for (const protocol of [thrift.TCompactProtocol, thrift.TBinaryProtocol]) {
     const [host, port] = tcp.split(':');
-    const connection = thrift.createConnection(host as string, Number(port), { transport: thrift.TFramedTransport, protocol });
+    const connection = thrift.createConnection(host as string, Number(port), {
+      transport: thrift.TFramedTransport,
+      protocol,
+    });
     connection.on('error', () => undefined);
     await new Promise<void>((resolve) => connection.once('connect', () => resolve()));
     const mux = new thrift.Multiplexer();
-    const lb = mux.createClient('Leaderboard', Leaderboard.Client as unknown as thrift.TClientConstructor<Leaderboard.Client>, connection);
+    const lb = mux.createClient(
+      'Leaderboard',
+      Leaderboard.Client as unknown as thrift.TClientConstructor<Leaderboard.Client>,
+      connection,
+    );
     const top = await lb.top('b', 3);
     assert.equal(top.length, 1);
     assert.equal(top[0]?.username, 'b');

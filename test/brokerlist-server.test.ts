@@ -26,8 +26,14 @@ async function fakeBroker(id: string, port: number, load: InstanceLoad): Promise
   const c = new YellowClient({ endpoints: [router], heartbeatMs: HB, logger });
   clients.push(c);
   await c.register({
-    role: 'broker', instanceId: id, host: '127.0.0.1', version: 'test', pid: process.pid, startedAt: Date.now(),
-    endpoints: { tcp: `127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port + 1}` }, load,
+    role: 'broker',
+    instanceId: id,
+    host: '127.0.0.1',
+    version: 'test',
+    pid: process.pid,
+    startedAt: Date.now(),
+    endpoints: { tcp: `127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port + 1}` },
+    load,
   });
   return c;
 }
@@ -50,7 +56,17 @@ describe('BrokerList server', () => {
     const consumer = new YellowClient({ endpoints: [router], heartbeatMs: HB, logger });
     clients.push(consumer);
     directory = await consumer.watch();
-    server = new BrokerListServer({ directory, host: '127.0.0.1', port: 0, logger, version: '0.1.0', maxAgeMs: 50, headersTimeoutMs: 300, requestTimeoutMs: 600, timeoutCheckMs: 50 });
+    server = new BrokerListServer({
+      directory,
+      host: '127.0.0.1',
+      port: 0,
+      logger,
+      version: '0.1.0',
+      maxAgeMs: 50,
+      headersTimeoutMs: 300,
+      requestTimeoutMs: 600,
+      timeoutCheckMs: 50,
+    });
     url = await server.start();
   });
 
@@ -64,10 +80,14 @@ describe('BrokerList server', () => {
   test('answers the original shape with each broker load, by score or else elu', async () => {
     await fakeBroker('broker-a', 7800, { inFlight: 3, elu: 0.5, connections: 12, score: 0.067 });
     await fakeBroker('broker-b', 7810, { inFlight: 0, elu: 0.0418, connections: 2 });
-    const body = await waitFor('both brokers listed', async () => {
-      const b = await getJson(`${url}/brokers`);
-      return Object.keys(b.brokerList).length === 2 ? b : undefined;
-    }, 5000);
+    const body = await waitFor(
+      'both brokers listed',
+      async () => {
+        const b = await getJson(`${url}/brokers`);
+        return Object.keys(b.brokerList).length === 2 ? b : undefined;
+      },
+      5000,
+    );
     assert.equal(body.version, '0.1.0');
     assert.deepEqual(body.brokerList, { '127.0.0.1:7800': 0.067, '127.0.0.1:7810': 0.0418 });
     assert.deepEqual(body.brokers, [
@@ -78,25 +98,45 @@ describe('BrokerList server', () => {
     const brokers = await fetchBrokers(`${url}/brokers`, { timeoutMs: 2000 });
     assert.equal(pickBroker(brokers, 'tcp')?.tcp, '127.0.0.1:7810');
     assert.equal(pickBroker(brokers, 'ws')?.ws, 'ws://127.0.0.1:7811');
-    assert.equal(pickBroker(brokers, 'tcp', new Set(['127.0.0.1:7810']))?.tcp, '127.0.0.1:7800', 'an avoided broker goes last');
+    assert.equal(
+      pickBroker(brokers, 'tcp', new Set(['127.0.0.1:7810']))?.tcp,
+      '127.0.0.1:7800',
+      'an avoided broker goes last',
+    );
   });
 
   test('a draining broker disappears', async () => {
     await fakeBroker('broker-d', 7820, { inFlight: 0, elu: 0.1 });
-    await waitFor('broker-d listed', async () => ('127.0.0.1:7820' in (await getJson(url)).brokerList ? true : undefined), 5000);
+    await waitFor(
+      'broker-d listed',
+      async () => ('127.0.0.1:7820' in (await getJson(url)).brokerList ? true : undefined),
+      5000,
+    );
     const admin = new YellowClient({ endpoints: [router], heartbeatMs: HB, logger });
     clients.push(admin);
     await admin.drain('broker-d', true);
-    await waitFor('broker-d gone', async () => (!('127.0.0.1:7820' in (await getJson(url)).brokerList) ? true : undefined), 5000);
+    await waitFor(
+      'broker-d gone',
+      async () => (!('127.0.0.1:7820' in (await getJson(url)).brokerList) ? true : undefined),
+      5000,
+    );
     const body = await getJson(url);
     assert.ok(!body.brokers.some((b) => b.instanceId === 'broker-d'));
   });
 
   test('a broker that stops heartbeating disappears', async () => {
     const silent = await fakeBroker('broker-s', 7830, { inFlight: 0, elu: 0.2 });
-    await waitFor('broker-s listed', async () => ('127.0.0.1:7830' in (await getJson(url)).brokerList ? true : undefined), 5000);
+    await waitFor(
+      'broker-s listed',
+      async () => ('127.0.0.1:7830' in (await getJson(url)).brokerList ? true : undefined),
+      5000,
+    );
     await silent.stop(); // no deregister: Yellow must expire it after missed heartbeats
-    await waitFor('broker-s expired', async () => (!('127.0.0.1:7830' in (await getJson(url)).brokerList) ? true : undefined), 10 * HB + 5000);
+    await waitFor(
+      'broker-s expired',
+      async () => (!('127.0.0.1:7830' in (await getJson(url)).brokerList) ? true : undefined),
+      10 * HB + 5000,
+    );
   });
 
   test('GET /health is ok; other paths 404; other methods 405', async () => {
@@ -154,7 +194,12 @@ describe('BrokerList process', () => {
   test('prints its ready line and registers in Yellow as role brokerlist with endpoints.http', async () => {
     const y = new YellowServer({ host: '127.0.0.1', port: 0, heartbeatMs: HB, logger });
     const { router: r } = await y.start();
-    const child = await spawnReady('brokerlist-proc.ts', { NOON_YELLOW: r, NOON_HOST: '127.0.0.1', NOON_BROKERLIST_PORT: '0', NOON_HEARTBEAT_MS: String(HB) });
+    const child = await spawnReady('brokerlist-proc.ts', {
+      NOON_YELLOW: r,
+      NOON_HOST: '127.0.0.1',
+      NOON_BROKERLIST_PORT: '0',
+      NOON_HEARTBEAT_MS: String(HB),
+    });
     const consumer = new YellowClient({ endpoints: [r], heartbeatMs: HB, logger });
     try {
       const url = String(child.ready.url);

@@ -7,7 +7,15 @@ import { NoonClient } from '../client/client';
 import { parseProm, sum } from '../cli/prom';
 import { cleanEnv, clusterFlags, NoonProc, runNoon, tempDir } from './fixtures/cli-proc';
 
-interface LogLine { pid?: number; role?: string; instance?: string; trace?: string; method?: string; msg?: string; level?: number }
+interface LogLine {
+  pid?: number;
+  role?: string;
+  instance?: string;
+  trace?: string;
+  method?: string;
+  msg?: string;
+  level?: number;
+}
 
 const data = tempDir('noon-cli-obs-');
 let up: NoonProc;
@@ -37,18 +45,35 @@ test('every log line carries role and instance', () => {
   for (const role of ['yellow', 'broker', 'brokerlist', 'sso', 'player']) assert.ok(roles.has(role), `logs of ${role}`);
   // yellow/server.ts logs a registered instance's `role` as a field, which shadows its own; so
   // the check is that both are present, and that instances are named after a known role.
-  for (const l of lines) assert.match(l.instance ?? '', /^(up|yellow|brokerlist|broker|sso|player|duel|chat|leaderboard)-\d+/, JSON.stringify(l));
+  for (const l of lines)
+    assert.match(
+      l.instance ?? '',
+      /^(up|yellow|brokerlist|broker|sso|player|duel|chat|leaderboard)-\d+/,
+      JSON.stringify(l),
+    );
 });
 
 test('a register can be followed by its trace from the broker to sso and on to player', async () => {
   await client.sso.register('traced_ann', 'pw-ann-12345');
-  const forward = await up.waitFor('forward of Sso:register', () => logs().find((l) => l.role === 'broker' && l.msg === 'forward' && l.method === 'Sso:register'), 10_000);
+  const forward = await up.waitFor(
+    'forward of Sso:register',
+    () => logs().find((l) => l.role === 'broker' && l.msg === 'forward' && l.method === 'Sso:register'),
+    10_000,
+  );
   const trace = forward.trace;
   assert.ok(trace, 'the forward line has a trace');
-  const hops = await up.waitFor('sso and player lines with the trace', () => {
-    const roles = new Set(logs().filter((l) => l.trace === trace).map((l) => l.role));
-    return roles.has('sso') && roles.has('player') ? roles : undefined;
-  }, 10_000);
+  const hops = await up.waitFor(
+    'sso and player lines with the trace',
+    () => {
+      const roles = new Set(
+        logs()
+          .filter((l) => l.trace === trace)
+          .map((l) => l.role),
+      );
+      return roles.has('sso') && roles.has('player') ? roles : undefined;
+    },
+    10_000,
+  );
   assert.deepEqual([...hops].sort(), ['broker', 'player', 'sso']);
   const playerLine = logs().find((l) => l.trace === trace && l.role === 'player');
   assert.match(playerLine?.method ?? '', /createProfile/);

@@ -24,7 +24,11 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-interface Rec { role: string; pid: number; instanceId: string }
+interface Rec {
+  role: string;
+  pid: number;
+  instanceId: string;
+}
 
 async function instances(): Promise<Rec[]> {
   const r = await runNoon(['yellow', 'instances', '--json', '--yellow', String(ready.yellow)]);
@@ -69,13 +73,22 @@ test('a SIGKILLed service is restarted and health passes again', async () => {
   const victim = (await instances()).find((r) => r.role === 'player');
   assert.ok(victim);
   process.kill(victim.pid, 'SIGKILL');
-  const restarted = await up?.waitFor('restart line', () => up?.jsonLine({ event: 'restarted', role: 'player' }), 60_000);
+  const restarted = await up?.waitFor(
+    'restart line',
+    () => up?.jsonLine({ event: 'restarted', role: 'player' }),
+    60_000,
+  );
   assert.notEqual(restarted?.pid, victim.pid);
   // The old instance expires from Yellow (3 missed heartbeats) and the new one is there.
-  await until('only the new player in Yellow', async () => {
-    const players = (await instances()).filter((r) => r.role === 'player');
-    return players.length === 1 && players[0]?.pid === restarted?.pid ? true : undefined;
-  }, 20_000, 200);
+  await until(
+    'only the new player in Yellow',
+    async () => {
+      const players = (await instances()).filter((r) => r.role === 'player');
+      return players.length === 1 && players[0]?.pid === restarted?.pid ? true : undefined;
+    },
+    20_000,
+    200,
+  );
   await health();
 });
 

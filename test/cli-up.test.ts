@@ -38,7 +38,10 @@ test('up prints where to connect and how to try it', () => {
   const text = up?.stdout.join('\n') ?? '';
   assert.match(text, /BrokerList\s+http:\/\/127\.0\.0\.1:\d+/);
   assert.match(text, /noon health/);
-  assert.deepEqual([...new Set((ready.instances as Array<{ role: string }>).map((i) => i.role))].sort(), [...ROLES].sort());
+  assert.deepEqual(
+    [...new Set((ready.instances as Array<{ role: string }>).map((i) => i.role))].sort(),
+    [...ROLES].sort(),
+  );
 });
 
 test('noon health passes end to end', async () => {
@@ -46,7 +49,10 @@ test('noon health passes end to end', async () => {
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const report = JSON.parse(r.stdout) as { ok: boolean; steps: Array<{ step: string; ok: boolean }> };
   assert.equal(report.ok, true);
-  assert.deepEqual(report.steps.map((s) => s.step), ['brokerlist', 'connect', 'register', 'login', 'call', 'push']);
+  assert.deepEqual(
+    report.steps.map((s) => s.step),
+    ['brokerlist', 'connect', 'register', 'login', 'call', 'push'],
+  );
 });
 
 test('noon health names the failing step', async () => {
@@ -61,9 +67,17 @@ test('yellow instances, services, brokers and top answer for every role', async 
   assert.equal(inst.code, 0, inst.stderr);
   const records = JSON.parse(inst.stdout) as Array<{ role: string; pid: number; endpoints: { metrics?: string } }>;
   assert.deepEqual([...new Set(records.map((r) => r.role))].sort(), [...ROLES].sort());
-  for (const r of records) assert.match(r.endpoints.metrics ?? '', /^http:\/\/127\.0\.0\.1:\d+\/metrics$/, `${r.role} registers a metrics URL`);
+  for (const r of records)
+    assert.match(
+      r.endpoints.metrics ?? '',
+      /^http:\/\/127\.0\.0\.1:\d+\/metrics$/,
+      `${r.role} registers a metrics URL`,
+    );
   const one = await runNoon(['yellow', 'instances', 'Player', '--json', ...y]);
-  assert.deepEqual((JSON.parse(one.stdout) as Array<{ role: string }>).map((r) => r.role), ['player']);
+  assert.deepEqual(
+    (JSON.parse(one.stdout) as Array<{ role: string }>).map((r) => r.role),
+    ['player'],
+  );
   const svcs = await runNoon(['yellow', 'services', ...y]);
   assert.match(svcs.stdout, /^player\s+Player\s+1/m);
   const brokers = await runNoon(['brokers', '--json', ...y]);
@@ -71,7 +85,8 @@ test('yellow instances, services, brokers and top answer for every role', async 
   assert.equal((JSON.parse(brokers.stdout) as { brokers: unknown[] }).brokers.length, 1);
   const top = await runNoon(['top', '--once', '--json', '--interval', '200', ...y]);
   assert.equal(top.code, 0, top.stderr);
-  const rows = (JSON.parse(top.stdout) as { instances: Array<{ role: string; problem?: string; calls?: number }> }).instances;
+  const rows = (JSON.parse(top.stdout) as { instances: Array<{ role: string; problem?: string; calls?: number }> })
+    .instances;
   assert.equal(rows.length, ROLES.length);
   for (const r of rows) assert.equal(r.problem, undefined, `${r.role}: ${r.problem}`);
   assert.ok((rows.find((r) => r.role === 'broker')?.calls ?? 0) >= 4, 'the broker counted the health calls');
@@ -82,7 +97,12 @@ test('yellow drain marks an instance and --undo clears it', async () => {
   const chat = (ready.instances as Array<{ role: string; instanceId: string }>).find((i) => i.role === 'chat');
   assert.ok(chat);
   assert.equal((await runNoon(['yellow', 'drain', chat.instanceId, ...y])).code, 0);
-  const draining = async (): Promise<boolean> => (JSON.parse((await runNoon(['yellow', 'instances', 'chat', '--json', ...y])).stdout) as Array<{ draining: boolean }>)[0]?.draining ?? false;
+  const draining = async (): Promise<boolean> =>
+    (
+      JSON.parse((await runNoon(['yellow', 'instances', 'chat', '--json', ...y])).stdout) as Array<{
+        draining: boolean;
+      }>
+    )[0]?.draining ?? false;
   assert.equal(await draining(), true);
   assert.equal((await runNoon(['yellow', 'drain', chat.instanceId, '--undo', ...y])).code, 0);
   assert.equal(await draining(), false);

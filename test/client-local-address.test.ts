@@ -16,7 +16,11 @@ test('a TCP transport binds the source address it is given (load tests spread ov
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
   try {
-    const t = await connectTcp(`127.0.0.1:${port}`, { message: () => undefined, close: () => undefined }, { localAddress: '127.0.0.3' });
+    const t = await connectTcp(
+      `127.0.0.1:${port}`,
+      { message: () => undefined, close: () => undefined },
+      { localAddress: '127.0.0.3' },
+    );
     await until('the server saw the connection', () => seen.length > 0, 3000);
     assert.equal(seen[0], '127.0.0.3');
     t.close('done');
@@ -28,9 +32,20 @@ test('a TCP transport binds the source address it is given (load tests spread ov
 test('an SDK client from 127.0.0.2 logs in and calls through a broker', async () => {
   const cluster = await startBrokerCluster({ modules: [{ module: fakeSso }, { module: lbModule }] });
   try {
-    const c = await NoonClient.connect({ tcp: cluster.brokers[0]!.endpoints.tcp }, { localAddress: '127.0.0.2', reconnect: false });
+    const c = await NoonClient.connect(
+      { tcp: cluster.brokers[0]!.endpoints.tcp },
+      { localAddress: '127.0.0.2', reconnect: false },
+    );
     try {
-      await until('broker routes to Sso', async () => c.sso.ping().then(() => true, () => false), 5000);
+      await until(
+        'broker routes to Sso',
+        async () =>
+          c.sso.ping().then(
+            () => true,
+            () => false,
+          ),
+        5000,
+      );
       await c.sso.login('la', 'pw-la');
       assert.equal((await c.leaderboard.myRank('b')).userId, 'u-la');
     } finally {

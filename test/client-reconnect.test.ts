@@ -19,10 +19,15 @@ let list: Awaited<ReturnType<typeof staticBrokerList>>;
 const clients: NoonClient[] = [];
 
 function callAt(broker: FakeBroker, name: string, what: string): Promise<[FakeConn, string]> {
-  return nextEvent<[FakeConn, string]>((fn) => {
-    broker.on('call', fn);
-    return () => broker.off('call', fn);
-  }, (_c, n) => n === name, what, 5000);
+  return nextEvent<[FakeConn, string]>(
+    (fn) => {
+      broker.on('call', fn);
+      return () => broker.off('call', fn);
+    },
+    (_c, n) => n === name,
+    what,
+    5000,
+  );
 }
 
 describe('NoonClient reconnect', () => {
@@ -30,7 +35,10 @@ describe('NoonClient reconnect', () => {
     a = await new FakeBroker('fake-a', backend).start();
     b = await new FakeBroker('fake-b', backend).start();
     // a stays listed (and less loaded) after it dies, as a BrokerList lags: the client must still prefer b
-    list = await staticBrokerList([{ broker: a, load: 0.1 }, { broker: b, load: 0.5 }]);
+    list = await staticBrokerList([
+      { broker: a, load: 0.1 },
+      { broker: b, load: 0.5 },
+    ]);
   });
   after(async () => {
     for (const c of clients) c.close();
@@ -51,12 +59,29 @@ describe('NoonClient reconnect', () => {
       const inFlight = c.player.listUnits();
       const [connA] = await arrived;
 
-      const disconnected = nextEvent<[DisconnectInfo]>((fn) => c.on('disconnected', fn), () => true, 'disconnected', 5000);
-      const reconnected = nextEvent<[ReconnectInfo]>((fn) => c.on('reconnected', fn), () => true, 'reconnected', 10_000);
+      const disconnected = nextEvent<[DisconnectInfo]>(
+        (fn) => c.on('disconnected', fn),
+        () => true,
+        'disconnected',
+        5000,
+      );
+      const reconnected = nextEvent<[ReconnectInfo]>(
+        (fn) => c.on('reconnected', fn),
+        () => true,
+        'reconnected',
+        10_000,
+      );
       const resumedAtB = callAt(b, 'Sso:resume', 'Sso:resume at broker b');
       connA.destroy();
 
-      await assert.rejects(inFlight, (e: unknown) => e instanceof ClientError && e.code === 'CONNECTION_LOST' && e.outcomeUnknown && /outcome is unknown/.test(e.message));
+      await assert.rejects(
+        inFlight,
+        (e: unknown) =>
+          e instanceof ClientError &&
+          e.code === 'CONNECTION_LOST' &&
+          e.outcomeUnknown &&
+          /outcome is unknown/.test(e.message),
+      );
       const [info] = await disconnected;
       assert.equal(info.willReconnect, true);
       // made while reconnecting: waits for the new connection and the resume, then goes through
@@ -82,7 +107,12 @@ describe('NoonClient reconnect', () => {
     clients.push(c);
     const s = await c.sso.register('fay', 'pw-fay-1234');
     backend.sessions.delete(s.token ?? ''); // revoked server-side
-    const reconnected = nextEvent<[ReconnectInfo]>((fn) => c.on('reconnected', fn), () => true, 'reconnected', 10_000);
+    const reconnected = nextEvent<[ReconnectInfo]>(
+      (fn) => c.on('reconnected', fn),
+      () => true,
+      'reconnected',
+      10_000,
+    );
     for (const conn of b.conns) if (conn.session?.sessionId === s.sessionId) conn.destroy();
     const [info] = await reconnected;
     assert.match(String(info.resumeError?.message), /unknown or expired token/);
@@ -96,7 +126,12 @@ describe('NoonClient reconnect', () => {
     const c = await NoonClient.connect({ tcp: b.tcp }, { keepAliveMs: 0, reconnect: false });
     clients.push(c);
     await c.sso.ping();
-    const disconnected = nextEvent<[DisconnectInfo]>((fn) => c.on('disconnected', fn), () => true, 'disconnected', 5000);
+    const disconnected = nextEvent<[DisconnectInfo]>(
+      (fn) => c.on('disconnected', fn),
+      () => true,
+      'disconnected',
+      5000,
+    );
     b.killConnections();
     const [info] = await disconnected;
     assert.equal(info.willReconnect, false);
@@ -109,12 +144,22 @@ describe('NoonClient reconnect', () => {
     await c.sso.ping();
     b.hold.add('Sso:ping');
     try {
-      const [info] = await nextEvent<[DisconnectInfo]>((fn) => c.on('disconnected', fn), () => true, 'disconnected by keep-alive', 5000);
+      const [info] = await nextEvent<[DisconnectInfo]>(
+        (fn) => c.on('disconnected', fn),
+        () => true,
+        'disconnected by keep-alive',
+        5000,
+      );
       assert.match(info.reason, /keep-alive/);
     } finally {
       b.hold.delete('Sso:ping');
     }
-    await nextEvent<[ReconnectInfo]>((fn) => c.on('reconnected', fn), () => true, 'reconnected', 5000);
+    await nextEvent<[ReconnectInfo]>(
+      (fn) => c.on('reconnected', fn),
+      () => true,
+      'reconnected',
+      5000,
+    );
     c.close();
   });
 });

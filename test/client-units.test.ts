@@ -31,22 +31,35 @@ describe('FrameReader', () => {
     for (const len of [0, -1, 65]) {
       const head = Buffer.alloc(4);
       head.writeInt32BE(len);
-      assert.throws(() => frames(new FrameReader(64), [head]), (e: unknown) => e instanceof ClientError && e.code === 'PROTOCOL');
+      assert.throws(
+        () => frames(new FrameReader(64), [head]),
+        (e: unknown) => e instanceof ClientError && e.code === 'PROTOCOL',
+      );
     }
   });
 });
 
 describe('BrokerList parsing', () => {
   test('accepts the original shape, with or without the brokers array', () => {
-    assert.deepEqual(parseBrokerList('u', { version: '0.1.0', brokerList: { '10.0.0.7:7800': 0.067, '10.0.0.8:7800': 0.0418 } }), [
-      { tcp: '10.0.0.7:7800', load: 0.067 },
-      { tcp: '10.0.0.8:7800', load: 0.0418 },
-    ]);
+    assert.deepEqual(
+      parseBrokerList('u', { version: '0.1.0', brokerList: { '10.0.0.7:7800': 0.067, '10.0.0.8:7800': 0.0418 } }),
+      [
+        { tcp: '10.0.0.7:7800', load: 0.067 },
+        { tcp: '10.0.0.8:7800', load: 0.0418 },
+      ],
+    );
     const full = parseBrokerList('u', {
-      version: '0.1.0', brokerList: { 'h:1': 0.5 },
-      brokers: [{ instanceId: 'b1', tcp: 'h:1', ws: 'ws://h:2', load: 0.5 }, { instanceId: 'b2', ws: 'ws://h:4', load: 0.1 }],
+      version: '0.1.0',
+      brokerList: { 'h:1': 0.5 },
+      brokers: [
+        { instanceId: 'b1', tcp: 'h:1', ws: 'ws://h:2', load: 0.5 },
+        { instanceId: 'b2', ws: 'ws://h:4', load: 0.1 },
+      ],
     });
-    assert.deepEqual(full, [{ tcp: 'h:1', ws: 'ws://h:2', instanceId: 'b1', load: 0.5 }, { ws: 'ws://h:4', instanceId: 'b2', load: 0.1 }]);
+    assert.deepEqual(full, [
+      { tcp: 'h:1', ws: 'ws://h:2', instanceId: 'b1', load: 0.5 },
+      { ws: 'ws://h:4', instanceId: 'b2', load: 0.1 },
+    ]);
     assert.equal(pickBroker(full, 'tcp')?.instanceId, 'b1');
     assert.equal(pickBroker(full, 'ws')?.instanceId, 'b2');
   });
@@ -63,7 +76,11 @@ describe('BrokerList parsing', () => {
       [{ version: '1', brokerList: {}, brokers: [{ ws: 'http://x', load: 0 }] }, /brokers\[0\]\.ws/],
     ];
     for (const [body, re] of cases) {
-      assert.throws(() => parseBrokerList('http://x/brokers', body), (e: unknown) => e instanceof ClientError && e.code === 'BROKERLIST' && re.test(e.message), JSON.stringify(body));
+      assert.throws(
+        () => parseBrokerList('http://x/brokers', body),
+        (e: unknown) => e instanceof ClientError && e.code === 'BROKERLIST' && re.test(e.message),
+        JSON.stringify(body),
+      );
     }
   });
 });
@@ -108,7 +125,11 @@ describe('TCP transport limits', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const closed = new Promise<string>((resolve) => {
-        void connectTcp(`127.0.0.1:${(server.address() as net.AddressInfo).port}`, { message: () => assert.fail('no message expected'), close: resolve }, { maxFrame: 4 << 20 });
+        void connectTcp(
+          `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+          { message: () => assert.fail('no message expected'), close: resolve },
+          { maxFrame: 4 << 20 },
+        );
       });
       assert.match(await closed, /outside 1\.\.4194304/);
     } finally {

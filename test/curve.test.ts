@@ -34,10 +34,29 @@ let links: Links;
 before(async () => {
   yellow = new YellowServer({ host: '127.0.0.1', port: 0, heartbeatMs: 100, logger: silentLogger(), curve: keys });
   yellowRouter = (await yellow.start()).router;
-  const cfg = loadConfig({ yellow: [yellowRouter], heartbeatMs: 100, curvePublic: cluster.publicKey, curveSecret: cluster.secretKey, logLevel: 'silent' }, {});
-  service = await startService('leaderboard', (env) => lbModule.build(env, { db: undefined as unknown as Db, kv: new MemoryKv() }), { cfg, logger: silentLogger() });
+  const cfg = loadConfig(
+    {
+      yellow: [yellowRouter],
+      heartbeatMs: 100,
+      curvePublic: cluster.publicKey,
+      curveSecret: cluster.secretKey,
+      logLevel: 'silent',
+    },
+    {},
+  );
+  service = await startService(
+    'leaderboard',
+    (env) => lbModule.build(env, { db: undefined as unknown as Db, kv: new MemoryKv() }),
+    { cfg, logger: silentLogger() },
+  );
   client = new YellowClient({ endpoints: [yellowRouter], heartbeatMs: 100, logger: silentLogger(), curve: keys });
-  links = new Links({ identity: 'curve-test', logger: silentLogger(), maxQueued: 100, maxPayload: 1 << 20, curve: keys });
+  links = new Links({
+    identity: 'curve-test',
+    logger: silentLogger(),
+    maxQueued: 100,
+    maxPayload: 1 << 20,
+    curve: keys,
+  });
 });
 
 after(async () => {
@@ -50,8 +69,18 @@ after(async () => {
 
 test('over CURVE, an instance registers with Yellow and serves calls', async () => {
   const directory = await client.watch();
-  await until('the service registered over CURVE', () => directory.instances({ thriftService: 'Leaderboard' }).length === 1, 5000);
-  const clients = serviceClients(new ServiceCaller(directory, links), () => ({ sessionId: '', userId: '', traceId: 't', via: 'test', deadline: Date.now() + 3000 }));
+  await until(
+    'the service registered over CURVE',
+    () => directory.instances({ thriftService: 'Leaderboard' }).length === 1,
+    5000,
+  );
+  const clients = serviceClients(new ServiceCaller(directory, links), () => ({
+    sessionId: '',
+    userId: '',
+    traceId: 't',
+    via: 'test',
+    deadline: Date.now() + 3000,
+  }));
   assert.equal((await clients.leaderboard.top('b', 1)).length, 1);
 });
 
@@ -59,7 +88,12 @@ test('over CURVE, an instance registers with Yellow and serves calls', async () 
 function handshake(endpoint: string, options: Partial<zmq.Dealer>): Promise<string> {
   const d = new zmq.Dealer({ linger: 0, ...options });
   return new Promise<string>((resolve) => {
-    for (const type of ['handshake', 'handshake:error:auth', 'handshake:error:protocol', 'handshake:error:other'] as const) {
+    for (const type of [
+      'handshake',
+      'handshake:error:auth',
+      'handshake:error:protocol',
+      'handshake:error:other',
+    ] as const) {
       d.events.on(type, () => {
         resolve(type);
         d.close();
@@ -72,10 +106,34 @@ function handshake(endpoint: string, options: Partial<zmq.Dealer>): Promise<stri
 test('a rogue key, a plaintext peer and a wrong pinned server key fail the handshake, on a service and on Yellow', async () => {
   const targets = { service: service.endpoints.router, yellow: yellowRouter };
   for (const [name, endpoint] of Object.entries(targets)) {
-    assert.equal(await handshake(endpoint, { curveServerKey: cluster.publicKey, curvePublicKey: cluster.publicKey, curveSecretKey: cluster.secretKey }), 'handshake', `${name}: the cluster key is accepted`);
-    assert.equal(await handshake(endpoint, { curveServerKey: cluster.publicKey, curvePublicKey: rogue.publicKey, curveSecretKey: rogue.secretKey }), 'handshake:error:auth', `${name}: a rogue key is refused by ZAP`);
+    assert.equal(
+      await handshake(endpoint, {
+        curveServerKey: cluster.publicKey,
+        curvePublicKey: cluster.publicKey,
+        curveSecretKey: cluster.secretKey,
+      }),
+      'handshake',
+      `${name}: the cluster key is accepted`,
+    );
+    assert.equal(
+      await handshake(endpoint, {
+        curveServerKey: cluster.publicKey,
+        curvePublicKey: rogue.publicKey,
+        curveSecretKey: rogue.secretKey,
+      }),
+      'handshake:error:auth',
+      `${name}: a rogue key is refused by ZAP`,
+    );
     assert.match(await handshake(endpoint, {}), /^handshake:error/, `${name}: a plaintext peer fails`);
-    assert.match(await handshake(endpoint, { curveServerKey: rogue.publicKey, curvePublicKey: cluster.publicKey, curveSecretKey: cluster.secretKey }), /^handshake:error/, `${name}: a wrong server key fails`);
+    assert.match(
+      await handshake(endpoint, {
+        curveServerKey: rogue.publicKey,
+        curvePublicKey: cluster.publicKey,
+        curveSecretKey: cluster.secretKey,
+      }),
+      /^handshake:error/,
+      `${name}: a wrong server key fails`,
+    );
   }
 });
 
@@ -85,12 +143,31 @@ test('CURVE config needs both keys and well-formed ones', () => {
 });
 
 test('a broker routes client calls to services over CURVE', async () => {
-  const cfg = loadConfig({ yellow: [yellowRouter], heartbeatMs: 100, brokerPort: 0, brokerWsPort: 0, curvePublic: cluster.publicKey, curveSecret: cluster.secretKey, logLevel: 'silent' }, {});
+  const cfg = loadConfig(
+    {
+      yellow: [yellowRouter],
+      heartbeatMs: 100,
+      brokerPort: 0,
+      brokerWsPort: 0,
+      curvePublic: cluster.publicKey,
+      curveSecret: cluster.secretKey,
+      logLevel: 'silent',
+    },
+    {},
+  );
   const broker = await startBrokerRole(cfg, silentLogger());
   const { tcp } = broker.endpoints;
   const c = await rawClient(tcp);
   try {
-    await until('broker routes to Leaderboard over CURVE', async () => c.leaderboard.top('b', 1).then(() => true, () => false), 5000);
+    await until(
+      'broker routes to Leaderboard over CURVE',
+      async () =>
+        c.leaderboard.top('b', 1).then(
+          () => true,
+          () => false,
+        ),
+      5000,
+    );
     assert.equal((await c.leaderboard.top('b', 2))[0]?.userId, service.env.instanceId);
   } finally {
     c.close();

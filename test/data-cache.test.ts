@@ -17,7 +17,9 @@ function flaky(inner: Kv): { kv: Kv; setDown(v: boolean): void } {
       const v: unknown = Reflect.get(target, prop, receiver);
       if (typeof v !== 'function') return v;
       return (...args: unknown[]): unknown =>
-        down ? Promise.reject(new NoonError('UNAVAILABLE', 'shard down')) : (v as (...a: unknown[]) => unknown).apply(target, args);
+        down
+          ? Promise.reject(new NoonError('UNAVAILABLE', 'shard down'))
+          : (v as (...a: unknown[]) => unknown).apply(target, args);
     },
   });
   return { kv, setDown: (d) => (down = d) };
@@ -81,7 +83,11 @@ test('concurrent reads of one key share one load; a load racing an invalidation 
   await cache.invalidate('p:1'); // a write committed while the (older) load was running
   release('before-write');
   assert.deepEqual(await Promise.all([a, b]), ['before-write', 'before-write']);
-  assert.equal(await cache.getOrLoad('p:1', async () => 'after-write'), 'after-write', 'the racing result was not cached');
+  assert.equal(
+    await cache.getOrLoad('p:1', async () => 'after-write'),
+    'after-write',
+    'the racing result was not cached',
+  );
 });
 
 test('breaker: opens on failure, rejects during cooldown, one probe, closes on success', () => {

@@ -35,7 +35,7 @@ test('adding a 4th node moves 20-30% of keys, all of them to the new node', () =
   for (const [k, n] of afterAdd) if (before.get(k) !== n) assert.equal(n, 'redis://10.0.0.4:6379');
 });
 
-test('removing a node moves only that node\'s keys', () => {
+test("removing a node moves only that node's keys", () => {
   const ring = new HashRing([...NODES, 'redis://10.0.0.4:6379']);
   const before = placement(ring);
   ring.remove('redis://10.0.0.2:6379');

@@ -75,7 +75,10 @@ function conformance(label: string, open: () => Promise<Kv>, cleanup: () => Prom
       assert.equal(await kv.hget('h:a', 'y'), null);
       const all = await kv.hgetall('h:a');
       assert.equal(Object.getPrototypeOf(all), null);
-      assert.deepEqual(Object.entries(all).sort(), [['__proto__', 'p'], ['x', '2']]);
+      assert.deepEqual(Object.entries(all).sort(), [
+        ['__proto__', 'p'],
+        ['x', '2'],
+      ]);
       assert.equal(await kv.hdel('h:a', 'x'), true);
       assert.equal(await kv.hdel('h:a', 'x'), false);
       assert.equal(await kv.hdel('h:a', '__proto__'), true);
@@ -108,7 +111,11 @@ function conformance(label: string, open: () => Promise<Kv>, cleanup: () => Prom
       assert.equal(await kv.zincrby(k, 5, 'ann'), 5);
       assert.equal(await kv.zincrby(k, 2.5, 'ann'), 7.5);
       await kv.zadd(k, 3, 'bob');
-      await kv.zaddMany(k, [{ member: 'cid', score: 3 }, { member: 'dan', score: -1 }, { member: 'eve', score: 10 }]);
+      await kv.zaddMany(k, [
+        { member: 'cid', score: 3 },
+        { member: 'dan', score: -1 },
+        { member: 'eve', score: 10 },
+      ]);
       assert.equal(await kv.zcard(k), 5);
       assert.equal(await kv.zscore(k, 'ann'), 7.5);
       assert.equal(await kv.zscore(k, 'nobody'), null);
@@ -138,11 +145,15 @@ function conformance(label: string, open: () => Promise<Kv>, cleanup: () => Prom
   });
 }
 
-conformance('MemoryKv (openKv with no Redis URLs)', async () => {
-  const kv = await openKv({ redis: [], logger: silentLogger() });
-  assert.ok(kv instanceof MemoryKv);
-  return kv;
-}, async () => {});
+conformance(
+  'MemoryKv (openKv with no Redis URLs)',
+  async () => {
+    const kv = await openKv({ redis: [], logger: silentLogger() });
+    assert.ok(kv instanceof MemoryKv);
+    return kv;
+  },
+  async () => {},
+);
 
 const prefix = `noon-test:${randomBytes(6).toString('hex')}:`;
 const shardUrls = [`${REDIS}/0`, `${REDIS}/1`];

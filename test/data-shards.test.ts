@@ -52,7 +52,12 @@ after(async () => {
 });
 
 test('keys spread over all three shards', async () => {
-  await writeAll(openKv(servers.map((s) => s.url), 'p3:'));
+  await writeAll(
+    openKv(
+      servers.map((s) => s.url),
+      'p3:',
+    ),
+  );
   const where = await locate('p3:');
   assert.equal(where.size, N_KEYS, 'every key is on exactly one server');
   for (const s of servers) {
@@ -63,7 +68,12 @@ test('keys spread over all three shards', async () => {
 
 test('adding a fourth shard moves about a quarter of the keys, all to the new one', async () => {
   servers.push(await startRedisServer());
-  await writeAll(openKv(servers.map((s) => s.url), 'p4:'));
+  await writeAll(
+    openKv(
+      servers.map((s) => s.url),
+      'p4:',
+    ),
+  );
   const before3 = await locate('p3:');
   const after4 = await locate('p4:');
   assert.equal(after4.size, N_KEYS);
@@ -91,7 +101,10 @@ test('SIGKILL one shard: cache reads stay right, error-free and fast; the shard 
 
   const victim = servers[1]!;
   const victimId = urls[1]!.replace(/\/?$/, '/0');
-  assert.ok(sample.some((k) => shardOf(k) === victimId), 'the sample has keys on the victim');
+  assert.ok(
+    sample.some((k) => shardOf(k) === victimId),
+    'the sample has keys on the victim',
+  );
   await victim.stop('SIGKILL');
 
   let loads = 0;
@@ -115,29 +128,43 @@ test('SIGKILL one shard: cache reads stay right, error-free and fast; the shard 
   }
   const total = Date.now() - started;
   const onVictim = sample.filter((k) => shardOf(k) === victimId).length;
-  console.log(`# after SIGKILL: ${3 * sample.length} reads in ${total} ms, slowest ${slowest} ms, ${loads} loads (${onVictim} keys on the dead shard)`);
+  console.log(
+    `# after SIGKILL: ${3 * sample.length} reads in ${total} ms, slowest ${slowest} ms, ${loads} loads (${onVictim} keys on the dead shard)`,
+  );
   assert.equal(errors, 0);
   assert.ok(onVictim > 0 && onVictim < sample.length, 'the sample spans the dead shard and the live ones');
-  assert.equal(loads, 3 * onVictim, 'only the dead shard\'s keys fell back to the loader');
+  assert.equal(loads, 3 * onVictim, "only the dead shard's keys fell back to the loader");
   assert.ok(slowest < 1000, `slowest read took ${slowest} ms`);
   assert.ok(total < 5000, `900 reads took ${total} ms`);
 
   const deadKey = sample.find((k) => shardOf(k) === victimId)!;
-  await assert.rejects(kv.get(`cache:${deadKey}`), (e: unknown) => isNoonError(e, 'UNAVAILABLE') && e.message.includes(victimId));
+  await assert.rejects(
+    kv.get(`cache:${deadKey}`),
+    (e: unknown) => isNoonError(e, 'UNAVAILABLE') && e.message.includes(victimId),
+  );
 
   // Same port again, empty (no persistence): the breaker lets a probe through and closes.
   servers[1] = await startRedisServer(victim.port);
-  await waitFor('the restarted shard to serve again', async () => {
-    try {
-      await kv.get(`cache:${deadKey}`);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 15_000, 50);
+  await waitFor(
+    'the restarted shard to serve again',
+    async () => {
+      try {
+        await kv.get(`cache:${deadKey}`);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    15_000,
+    50,
+  );
   assert.equal(kv.health()[victimId], 'closed');
   await kv.set(`cache:${deadKey}`, 'a value in some older format');
-  assert.equal(await cache.getOrLoad(deadKey, async () => truth(deadKey)), truth(deadKey), 'a foreign-format value is a miss');
+  assert.equal(
+    await cache.getOrLoad(deadKey, async () => truth(deadKey)),
+    truth(deadKey),
+    'a foreign-format value is a miss',
+  );
   assert.equal(await cache.getOrLoad(deadKey, async () => 'not called'), truth(deadKey), 'and the reload was cached');
 });
 
@@ -157,20 +184,30 @@ test('a hung shard (SIGSTOP) costs one command timeout, then fails fast until it
       await assert.rejects(kv.get(k), (e: unknown) => isNoonError(e, 'UNAVAILABLE'));
       timings.push(Date.now() - t0);
     }
-    console.log(`# hung shard: first call ${timings[0]} ms, slowest of the next ${keys.length - 1}: ${Math.max(...timings.slice(1))} ms`);
+    console.log(
+      `# hung shard: first call ${timings[0]} ms, slowest of the next ${keys.length - 1}: ${Math.max(...timings.slice(1))} ms`,
+    );
     assert.ok(timings[0]! >= 400 && timings[0]! < 1500, `first call took ${timings[0]} ms (command timeout 500)`);
-    assert.ok(timings.slice(1).every((t) => t < 50), 'the open breaker rejects at once');
+    assert.ok(
+      timings.slice(1).every((t) => t < 50),
+      'the open breaker rejects at once',
+    );
     await kv.set(live, 'ok');
     assert.equal(await kv.get(live), 'ok', 'other shards are unaffected');
   } finally {
     hung.signal('SIGCONT');
   }
-  await waitFor('the resumed shard to answer', async () => {
-    try {
-      await kv.get(keys[0]!);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 15_000, 50);
+  await waitFor(
+    'the resumed shard to answer',
+    async () => {
+      try {
+        await kv.get(keys[0]!);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    15_000,
+    50,
+  );
 });

@@ -15,7 +15,10 @@ import type { Db } from '../shared/data/sql';
 const PG_URL = process.env.NOON_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const MIGRATIONS: Migration[] = [
-  { id: '001_counter', sql: 'CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL); INSERT INTO counter VALUES (1, 0);' },
+  {
+    id: '001_counter',
+    sql: 'CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL); INSERT INTO counter VALUES (1, 0);',
+  },
   { id: '002_items', sql: 'CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL UNIQUE)' },
 ];
 
@@ -34,8 +37,13 @@ function conformance(label: string, open: () => Promise<Db>, drop: (db: Db) => P
       const counts = await Promise.all([migrate(db, 'svc', MIGRATIONS), migrate(db, 'svc', MIGRATIONS)]);
       assert.equal(counts[0]! + counts[1]!, 2, 'each migration applied exactly once');
       assert.equal(await migrate(db, 'svc', MIGRATIONS), 0);
-      const rows = await db.query<{ id: string }>('SELECT id FROM noon_migrations WHERE service = $1 ORDER BY id', ['svc']);
-      assert.deepEqual(rows.rows.map((r) => r.id), ['001_counter', '002_items']);
+      const rows = await db.query<{ id: string }>('SELECT id FROM noon_migrations WHERE service = $1 ORDER BY id', [
+        'svc',
+      ]);
+      assert.deepEqual(
+        rows.rows.map((r) => r.id),
+        ['001_counter', '002_items'],
+      );
       const c = await db.query<{ n: number }>('SELECT n FROM counter WHERE id = 1');
       assert.equal(c.rows[0]?.n, 0, 'the seed row was inserted once');
     });
@@ -59,7 +67,10 @@ function conformance(label: string, open: () => Promise<Db>, drop: (db: Db) => P
         /boom/,
       );
       const names = await db.query<{ name: string }>('SELECT name FROM items ORDER BY name');
-      assert.deepEqual(names.rows.map((r) => r.name), ['sword']);
+      assert.deepEqual(
+        names.rows.map((r) => r.name),
+        ['sword'],
+      );
       const upd = await db.query('UPDATE items SET name = name WHERE name = $1', ['sword']);
       assert.equal(upd.rowCount, 1);
     });
@@ -106,7 +117,11 @@ function conformance(label: string, open: () => Promise<Db>, drop: (db: Db) => P
   });
 }
 
-conformance('pglite (in memory)', () => openDb({ logger: silentLogger() }), async () => {});
+conformance(
+  'pglite (in memory)',
+  () => openDb({ logger: silentLogger() }),
+  async () => {},
+);
 
 const schema = `noon_test_${randomBytes(6).toString('hex')}`;
 conformance(

@@ -10,7 +10,17 @@ import { randomBytes } from 'node:crypto';
 import Int64 from 'node-int64';
 import pg from 'pg';
 import Redis from 'ioredis';
-import { Currency, DuelAction, DuelActRequest, DuelPhase, MatchStatus, BuyRequest, type ChatMessage, type DuelState, type MatchTicket } from '../shared/protocol';
+import {
+  Currency,
+  DuelAction,
+  DuelActRequest,
+  DuelPhase,
+  MatchStatus,
+  BuyRequest,
+  type ChatMessage,
+  type DuelState,
+  type MatchTicket,
+} from '../shared/protocol';
 import { NoonClient } from '../client';
 import { kill, killAll, spawnNoon, waitFor, type Child } from './fixtures/yellow-harness';
 
@@ -60,21 +70,35 @@ before(async () => {
   roles.forEach((r, i) => (procs[`${r}${i}`] = started[i] as Child));
   brokerListUrl = String(procs.brokerlist8?.ready.url);
   // both brokers listed, and each routes to every service (their Yellow watchers fill in the background)
-  await waitFor('two brokers in BrokerList', async () => {
-    const body = (await (await fetch(`${brokerListUrl}/brokers`)).json()) as { brokerList: Record<string, number> };
-    return Object.keys(body.brokerList).length === 2 ? true : undefined;
-  }, 15_000);
+  await waitFor(
+    'two brokers in BrokerList',
+    async () => {
+      const body = (await (await fetch(`${brokerListUrl}/brokers`)).json()) as { brokerList: Record<string, number> };
+      return Object.keys(body.brokerList).length === 2 ? true : undefined;
+    },
+    15_000,
+  );
   // A broker that has not learned a service yet closes an anonymous connection calling it
   // (unknown method), so each attempt uses a fresh connection.
   for (const b of ['broker6', 'broker7']) {
-    await waitFor(`${b} routes to every service`, async () => {
-      const c = await NoonClient.connect({ tcp: String(procs[b]?.ready.tcp) }, { reconnect: false });
-      try {
-        return (await c.duel.ping()) && (await c.chat.ping()) && (await c.leaderboard.ping()) && (await c.player.ping()) && (await c.sso.ping()) ? true : undefined;
-      } finally {
-        c.close();
-      }
-    }, 30_000);
+    await waitFor(
+      `${b} routes to every service`,
+      async () => {
+        const c = await NoonClient.connect({ tcp: String(procs[b]?.ready.tcp) }, { reconnect: false });
+        try {
+          return (await c.duel.ping()) &&
+            (await c.chat.ping()) &&
+            (await c.leaderboard.ping()) &&
+            (await c.player.ping()) &&
+            (await c.sso.ping())
+            ? true
+            : undefined;
+        } finally {
+          c.close();
+        }
+      },
+      30_000,
+    );
   }
 });
 
@@ -98,7 +122,9 @@ test('a client found through BrokerList logs in, calls, and gets a push', async 
   const ann = await client(`ann${randomBytes(2).toString('hex')}`);
   const before = await ann.player.getWallet();
   const pushed = new Promise<number>((resolve) => ann.on('walletChanged', (w) => resolve(Number(w.hard?.toString()))));
-  const after = await ann.player.buyCurrency(new BuyRequest({ receiptId: `r-${randomBytes(6).toString('hex')}`, currency: Currency.HARD, amount: 50 }));
+  const after = await ann.player.buyCurrency(
+    new BuyRequest({ receiptId: `r-${randomBytes(6).toString('hex')}`, currency: Currency.HARD, amount: 50 }),
+  );
   assert.equal(Number(after.hard?.toString()), Number(before.hard?.toString()) + 50);
   assert.equal(await pushed, Number(after.hard?.toString()));
 });
@@ -143,28 +169,50 @@ test('a whole duel: matchmaking binds both to one instance; 1,000 calls stay the
   const end = await a.duel.act(new DuelActRequest({ duelId, action: DuelAction.SHOOT }));
   assert.equal(end.phase, DuelPhase.FINISHED);
   assert.equal(end.winner, a.session?.userId);
-  await waitFor('both got the final state pushed', () => (aStates.some((s) => s.phase === DuelPhase.FINISHED) && bStates.some((s) => s.phase === DuelPhase.FINISHED) ? true : undefined), 5000);
+  await waitFor(
+    'both got the final state pushed',
+    () =>
+      aStates.some((s) => s.phase === DuelPhase.FINISHED) && bStates.some((s) => s.phase === DuelPhase.FINISHED)
+        ? true
+        : undefined,
+    5000,
+  );
 
   const db = new pg.Client({ connectionString: env.NOON_PG_URL });
   await db.connect();
   try {
-    const row = await waitFor('duel result persisted', async () => (await db.query('SELECT winner FROM duels WHERE id = $1', [duelId])).rows[0] as { winner: string } | undefined, 5000);
+    const row = await waitFor(
+      'duel result persisted',
+      async () =>
+        (await db.query('SELECT winner FROM duels WHERE id = $1', [duelId])).rows[0] as { winner: string } | undefined,
+      5000,
+    );
     assert.equal(row.winner, a.session?.userId);
   } finally {
     await db.end();
   }
-  await waitFor('prize granted', async () => (Number((await a.player.getWallet()).soft?.toString()) === walletBefore + 20 ? true : undefined), 5000);
-  const top = await waitFor('leaderboard updated', async () => {
-    const t = await b.leaderboard.top('duels', 10);
-    return t.some((e) => e.userId === a.session?.userId) ? t : undefined;
-  }, 5000);
+  await waitFor(
+    'prize granted',
+    async () => (Number((await a.player.getWallet()).soft?.toString()) === walletBefore + 20 ? true : undefined),
+    5000,
+  );
+  const top = await waitFor(
+    'leaderboard updated',
+    async () => {
+      const t = await b.leaderboard.top('duels', 10);
+      return t.some((e) => e.userId === a.session?.userId) ? t : undefined;
+    },
+    5000,
+  );
   const entry = top.find((e) => e.userId === a.session?.userId);
   assert.equal(Number(entry?.score?.toString()), 1);
   assert.equal(entry?.username, a.session?.username, 'the board shows the winner by name');
 });
 
 test('two chat members on two different brokers receive the same messages in the same order', async () => {
-  const brokers = Object.values(procs).filter((p) => p.ready.tcp && p.proc.exitCode === null && p.proc.signalCode === null);
+  const brokers = Object.values(procs).filter(
+    (p) => p.ready.tcp && p.proc.exitCode === null && p.proc.signalCode === null,
+  );
   assert.ok(brokers.length >= 1);
   const room = `room-${randomBytes(3).toString('hex')}`;
   const members: NoonClient[] = [];
@@ -182,7 +230,11 @@ test('two chat members on two different brokers receive the same messages in the
   await waitFor('every member got every message', () => (got.every((g) => g.length >= N) ? true : undefined), 10_000);
   const seqs = got.map((g) => g.map((m) => Number(m.seq?.toString())));
   assert.deepEqual(seqs[0], seqs[1]);
-  assert.deepEqual(seqs[0], Array.from({ length: N }, (_, i) => i + 1));
+  assert.deepEqual(
+    seqs[0],
+    Array.from({ length: N }, (_, i) => i + 1),
+  );
   const names = new Set(members.map((m) => m.session?.username));
-  for (const msg of got[0] ?? []) assert.ok(names.has(msg.username), `message ${msg.seq?.toString()} is signed ${msg.username}`);
+  for (const msg of got[0] ?? [])
+    assert.ok(names.has(msg.username), `message ${msg.seq?.toString()} is signed ${msg.username}`);
 });

@@ -4,10 +4,46 @@ import { NoonError } from '../shared/errors';
 import { decodeBatch, encodeBatch, encodeHeader, FRAME_TAG, FrameError, type Envelope } from '../shared/wire/frames';
 
 const samples: Envelope[] = [
-  { kind: 'request', requestId: 7, timeoutMs: 5000, sessionId: 's1', userId: 'u1', username: 'ann', method: 'Player:getWallet', via: 'broker-1', traceId: 't-1', payload: Buffer.from([1, 2, 3]) },
-  { kind: 'reply', requestId: 7, directives: [{ type: 'auth', sessionId: 's', userId: 'u', username: 'ann' }, { type: 'bind', service: 'duel', instanceId: 'd1', sessionId: 's' }], payload: Buffer.from('x') },
-  { kind: 'reply', requestId: 0xffffffff, error: new NoonError('BUSY', 'full'), directives: [], payload: Buffer.alloc(0) },
-  { kind: 'push', sessionId: 's2', directives: [{ type: 'subscribe', topic: 'chat/r1', instanceId: 'c1' }, { type: 'unsubscribe', topic: 'x' }, { type: 'logout' }, { type: 'unbind', service: 'duel', sessionId: 's2' }, { type: 'close', reason: 'resumed elsewhere' }], payload: Buffer.from('p') },
+  {
+    kind: 'request',
+    requestId: 7,
+    timeoutMs: 5000,
+    sessionId: 's1',
+    userId: 'u1',
+    username: 'ann',
+    method: 'Player:getWallet',
+    via: 'broker-1',
+    traceId: 't-1',
+    payload: Buffer.from([1, 2, 3]),
+  },
+  {
+    kind: 'reply',
+    requestId: 7,
+    directives: [
+      { type: 'auth', sessionId: 's', userId: 'u', username: 'ann' },
+      { type: 'bind', service: 'duel', instanceId: 'd1', sessionId: 's' },
+    ],
+    payload: Buffer.from('x'),
+  },
+  {
+    kind: 'reply',
+    requestId: 0xffffffff,
+    error: new NoonError('BUSY', 'full'),
+    directives: [],
+    payload: Buffer.alloc(0),
+  },
+  {
+    kind: 'push',
+    sessionId: 's2',
+    directives: [
+      { type: 'subscribe', topic: 'chat/r1', instanceId: 'c1' },
+      { type: 'unsubscribe', topic: 'x' },
+      { type: 'logout' },
+      { type: 'unbind', service: 'duel', sessionId: 's2' },
+      { type: 'close', reason: 'resumed elsewhere' },
+    ],
+    payload: Buffer.from('p'),
+  },
   { kind: 'room', topic: 'chat/lobby', seq: 2 ** 40 + 5, payload: Buffer.from('m') },
 ];
 
@@ -53,7 +89,10 @@ test('hostile frames are clear FrameErrors, never other exceptions', () => {
     ['unknown kind', [FRAME_TAG, pack(Buffer.from([9]), Buffer.alloc(0))]],
     ['truncated header', [FRAME_TAG, pack(goodHeader.subarray(0, 10), Buffer.alloc(0))]],
     ['trailing header bytes', [FRAME_TAG, pack(Buffer.concat([goodHeader, Buffer.from([0])]), Buffer.alloc(0))]],
-    ['string length beyond header', [FRAME_TAG, pack(Buffer.from([1, 0, 0, 0, 1, 0, 0, 0, 1, 0xff, 0xff]), Buffer.alloc(0))]],
+    [
+      'string length beyond header',
+      [FRAME_TAG, pack(Buffer.from([1, 0, 0, 0, 1, 0, 0, 0, 1, 0xff, 0xff]), Buffer.alloc(0))],
+    ],
     ['oversized payload', [FRAME_TAG, pack(goodHeader, Buffer.alloc(2 << 20))]],
     ['bad error json', [FRAME_TAG, pack(Buffer.from([2, 0, 0, 0, 1, 0, 1, 0x7b, 0]), Buffer.alloc(0))]],
     ['too many directives', [FRAME_TAG, pack(Buffer.from([3, 0, 0, 200]), Buffer.alloc(0))]],

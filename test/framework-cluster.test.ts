@@ -37,11 +37,25 @@ before(async () => {
   services.push(await spawnReady('lb-service.ts', env()), await spawnReady('lb-service.ts', env()));
   client = new YellowClient({ endpoints: [yellowEndpoint], heartbeatMs: HEARTBEAT_MS, logger: silentLogger() });
   directory = await client.watch();
-  links = new Links({ identity: `test-${process.pid}`, logger: silentLogger(), maxQueued: 10_000, maxPayload: 1 << 20 });
+  links = new Links({
+    identity: `test-${process.pid}`,
+    logger: silentLogger(),
+    maxQueued: 10_000,
+    maxPayload: 1 << 20,
+  });
   directory.on('down', ({ instanceId }) => links.drop(instanceId, 'is down'));
   const caller = new ServiceCaller(directory, links);
-  clients = serviceClients(caller, () => ({ sessionId: 's', userId: 'u', traceId: 'trace-1', via: 'test', deadline: Date.now() + 3000 }));
-  await until('two instances in the directory', () => directory.instances({ thriftService: 'Leaderboard' }).length === 2);
+  clients = serviceClients(caller, () => ({
+    sessionId: 's',
+    userId: 'u',
+    traceId: 'trace-1',
+    via: 'test',
+    deadline: Date.now() + 3000,
+  }));
+  await until(
+    'two instances in the directory',
+    () => directory.instances({ thriftService: 'Leaderboard' }).length === 2,
+  );
 });
 
 after(async () => {
@@ -79,7 +93,10 @@ test('killing one instance mid-stream: idempotent calls all succeed, others succ
         killed = true;
         void kill(victim);
       }
-      const [top, report] = await Promise.allSettled([clients.leaderboard.top('b', i), clients.leaderboard.report('b', `u${worker}`, '', new Int64(1), '')]);
+      const [top, report] = await Promise.allSettled([
+        clients.leaderboard.top('b', i),
+        clients.leaderboard.report('b', `u${worker}`, '', new Int64(1), ''),
+      ]);
       if (top.status === 'fulfilled') counts.topOk++;
       else errors.push(`top: ${String(top.reason)}`);
       if (report.status === 'fulfilled') counts.reportOk++;
@@ -95,14 +112,21 @@ test('killing one instance mid-stream: idempotent calls all succeed, others succ
   assert.equal(counts.topOk, 240);
   assert.equal(counts.reportOk + counts.reportUnavailable, 240);
   assert.ok(Date.now() - started < 30_000, 'no call hung past its deadline');
-  await until('victim gone from the directory', () => directory.instances({ thriftService: 'Leaderboard' }).length === 1, 3000);
+  await until(
+    'victim gone from the directory',
+    () => directory.instances({ thriftService: 'Leaderboard' }).length === 1,
+    3000,
+  );
 });
 
 test('calls keep working while Yellow is down, and instances re-register when it returns', async () => {
   const port = Number(new URL(yellowEndpoint.replace('tcp://', 'http://')).port);
   await kill(yellow);
   for (let i = 0; i < 20; i++) assert.equal((await clients.leaderboard.top('b', i)).length, 1);
-  yellow = await spawnReady('yellow-proc.ts', { NOON_YELLOW_PORT: String(port), NOON_HEARTBEAT_MS: String(HEARTBEAT_MS) });
+  yellow = await spawnReady('yellow-proc.ts', {
+    NOON_YELLOW_PORT: String(port),
+    NOON_HEARTBEAT_MS: String(HEARTBEAT_MS),
+  });
   const fresh = new YellowClient({ endpoints: [yellowEndpoint], heartbeatMs: HEARTBEAT_MS, logger: silentLogger() });
   try {
     const end = Date.now() + 5000;
@@ -115,6 +139,10 @@ test('calls keep working while Yellow is down, and instances re-register when it
   } finally {
     await fresh.stop();
   }
-  await until('the survivor back in the directory', () => directory.instances({ thriftService: 'Leaderboard' }).length === 1, 5000);
+  await until(
+    'the survivor back in the directory',
+    () => directory.instances({ thriftService: 'Leaderboard' }).length === 1,
+    5000,
+  );
   assert.equal((await clients.leaderboard.top('b', 1)).length, 1);
 });

@@ -26,8 +26,16 @@ after(async () => {
 test('50 players for 10 s: sent = counted by the brokers = received; money invariant holds', async (t) => {
   const scenario = { ...loadScenario(DEFAULT_SCENARIO), players: 50, rampUpSeconds: 2, durationSeconds: 10 };
   const lines: string[] = [];
-  const r: Report = await loadTest({ scenario, brokerListUrl: up.brokerlist, yellow: [up.yellow], pgUrl: up.pgUrl, progress: (l) => lines.push(l) });
-  t.diagnostic(`${r.totals.calls} calls, ${r.totals.callsPerSec} calls/s, p50 ${r.totals.p50Ms} ms, p99 ${r.totals.p99Ms} ms; brokers ${r.accounting.brokerCounted}`);
+  const r: Report = await loadTest({
+    scenario,
+    brokerListUrl: up.brokerlist,
+    yellow: [up.yellow],
+    pgUrl: up.pgUrl,
+    progress: (l) => lines.push(l),
+  });
+  t.diagnostic(
+    `${r.totals.calls} calls, ${r.totals.callsPerSec} calls/s, p50 ${r.totals.p50Ms} ms, p99 ${r.totals.p99Ms} ms; brokers ${r.accounting.brokerCounted}`,
+  );
   assert.equal(r.cluster.error, null);
   assert.equal(r.players.started, 50);
   assert.equal(r.players.failed, 0);
@@ -53,16 +61,45 @@ test('noon loadtest (CLI): --json report, --html file, exit 0', () => {
   const dir = mkdtempSync(join(tmpdir(), 'noon-lt-cli-'));
   try {
     const scenario = join(dir, 's.json');
-    writeFileSync(scenario, JSON.stringify({ name: 'cli', players: 5, rampUpSeconds: 0, durationSeconds: 3, thinkTimeMs: { min: 50, max: 100 }, mix: { getProfile: 2, playRound: 1, leaderboardTop: 1 } }));
+    writeFileSync(
+      scenario,
+      JSON.stringify({
+        name: 'cli',
+        players: 5,
+        rampUpSeconds: 0,
+        durationSeconds: 3,
+        thinkTimeMs: { min: 50, max: 100 },
+        mix: { getProfile: 2, playRound: 1, leaderboardTop: 1 },
+      }),
+    );
     const html = join(dir, 'r.html');
-    const r = spawnSync(process.execPath, ['bin/noon.js', 'loadtest', '--brokerlist', up.brokerlist, '--yellow', up.yellow, '--scenario', scenario, '--json', '--html', html],
-      { cwd: join(__dirname, '..'), encoding: 'utf8', timeout: 60_000, env: { ...process.env, NOON_PG_URL: up.pgUrl } });
+    const r = spawnSync(
+      process.execPath,
+      [
+        'bin/noon.js',
+        'loadtest',
+        '--brokerlist',
+        up.brokerlist,
+        '--yellow',
+        up.yellow,
+        '--scenario',
+        scenario,
+        '--json',
+        '--html',
+        html,
+      ],
+      { cwd: join(__dirname, '..'), encoding: 'utf8', timeout: 60_000, env: { ...process.env, NOON_PG_URL: up.pgUrl } },
+    );
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout) as Report;
     assert.equal(report.accounting.unaccounted, 0);
     assert.equal(report.money?.mismatched, 0);
     assert.match(readFileSync(html, 'utf8'), /<svg [^>]*>.*polyline/s);
-    const remote = spawnSync(process.execPath, ['bin/noon.js', 'loadtest', '--brokerlist', 'http://192.0.2.1:7780', '--scenario', scenario], { cwd: join(__dirname, '..'), encoding: 'utf8', timeout: 30_000 });
+    const remote = spawnSync(
+      process.execPath,
+      ['bin/noon.js', 'loadtest', '--brokerlist', 'http://192.0.2.1:7780', '--scenario', scenario],
+      { cwd: join(__dirname, '..'), encoding: 'utf8', timeout: 30_000 },
+    );
     assert.equal(remote.status, 2);
     assert.match(remote.stderr, /not a loopback address; pass --allow-remote/);
   } finally {

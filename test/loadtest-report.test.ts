@@ -28,17 +28,36 @@ test('percentiles of 1..1000 ms are within HDR precision (3 digits)', () => {
 });
 
 test('classify: ok paths, game errors, broker errors, timeouts, drops, local refusals', () => {
-  assert.deepEqual(classify(new GameError({ code: ErrorCode.CONFLICT, message: 'x' })), { kind: 'game', code: 'CONFLICT' });
-  assert.deepEqual(classify(new thrift.Thrift.TApplicationException(thrift.Thrift.TApplicationExceptionType.UNKNOWN, 'BUSY: player is saturated')), { kind: 'broker', code: 'BUSY' });
+  assert.deepEqual(classify(new GameError({ code: ErrorCode.CONFLICT, message: 'x' })), {
+    kind: 'game',
+    code: 'CONFLICT',
+  });
+  assert.deepEqual(
+    classify(
+      new thrift.Thrift.TApplicationException(
+        thrift.Thrift.TApplicationExceptionType.UNKNOWN,
+        'BUSY: player is saturated',
+      ),
+    ),
+    { kind: 'broker', code: 'BUSY' },
+  );
   assert.deepEqual(classify(new ClientError('TIMEOUT', 'slow')), { kind: 'timeout', code: 'TIMEOUT' });
-  assert.deepEqual(classify(new ClientError('CONNECTION_LOST', 'gone')), { kind: 'disconnect', code: 'CONNECTION_LOST' });
+  assert.deepEqual(classify(new ClientError('CONNECTION_LOST', 'gone')), {
+    kind: 'disconnect',
+    code: 'CONNECTION_LOST',
+  });
   assert.deepEqual(classify(new ClientError('BUSY', 'buffer full')), { kind: 'notSent', code: 'BUSY' });
   assert.equal(classify(new Error('huh')).kind, 'other');
 });
 
 test('Stats books every call as answered, indeterminate or not sent', () => {
   const s = new Stats(0);
-  for (const o of [{ kind: 'ok', code: '' }, { kind: 'game', code: 'CONFLICT' }, { kind: 'timeout', code: 'TIMEOUT' }, { kind: 'notSent', code: 'BUSY' }] as const) {
+  for (const o of [
+    { kind: 'ok', code: '' },
+    { kind: 'game', code: 'CONFLICT' },
+    { kind: 'timeout', code: 'TIMEOUT' },
+    { kind: 'notSent', code: 'BUSY' },
+  ] as const) {
     s.begin();
     s.end('Player:getProfile', 0, o, 1500);
   }
@@ -53,7 +72,10 @@ test('Stats books every call as answered, indeterminate or not sent', () => {
 });
 
 test('accounting: clean runs have nothing unaccounted; every mismatch shows', () => {
-  const broker = (n: number) => addSamples(emptyCounters(), [{ name: 'noon_calls_total', labels: { method: 'Player:getProfile', outcome: 'ok' }, value: n }]);
+  const broker = (n: number) =>
+    addSamples(emptyCounters(), [
+      { name: 'noon_calls_total', labels: { method: 'Player:getProfile', outcome: 'ok' }, value: n },
+    ]);
   const clean = account({ issued: 10, notSent: 0, answered: 10, indeterminate: 0 }, broker(10));
   assert.deepEqual([clean.sent, clean.brokerCounted, clean.answered, clean.unaccounted], [10, 10, 10, 0]);
   // a timed-out call the broker counted, or one it never saw: both explained
@@ -69,16 +91,17 @@ test('accounting: clean runs have nothing unaccounted; every mismatch shows', ()
 });
 
 test('Prometheus text: calls by method and outcome, refusals, in flight; before/after difference', () => {
-  const text = (ok: number, busy: number, limited: number) => [
-    '# HELP noon_calls_total calls by method and outcome',
-    '# TYPE noon_calls_total counter',
-    `noon_calls_total{method="Player:getProfile",outcome="ok",role="broker",instance="b1"} ${ok}`,
-    `noon_calls_total{method="Player:getProfile",outcome="BUSY",role="broker",instance="b1"} ${busy}`,
-    `noon_dropped_total{reason="rate_limited",role="broker",instance="b1"} ${limited}`,
-    'noon_dropped_total{reason="slow_reader",role="broker",instance="b1"} 7',
-    'noon_in_flight{role="broker",instance="b1"} 2',
-    'noon_call_duration_seconds_bucket{le="0.005",method="Player:getProfile",role="broker",instance="b1"} 40',
-  ].join('\n');
+  const text = (ok: number, busy: number, limited: number) =>
+    [
+      '# HELP noon_calls_total calls by method and outcome',
+      '# TYPE noon_calls_total counter',
+      `noon_calls_total{method="Player:getProfile",outcome="ok",role="broker",instance="b1"} ${ok}`,
+      `noon_calls_total{method="Player:getProfile",outcome="BUSY",role="broker",instance="b1"} ${busy}`,
+      `noon_dropped_total{reason="rate_limited",role="broker",instance="b1"} ${limited}`,
+      'noon_dropped_total{reason="slow_reader",role="broker",instance="b1"} 7',
+      'noon_in_flight{role="broker",instance="b1"} 2',
+      'noon_call_duration_seconds_bucket{le="0.005",method="Player:getProfile",role="broker",instance="b1"} 40',
+    ].join('\n');
   const before = addSamples(emptyCounters(), parsePrometheus(text(5, 0, 1)));
   const after = addSamples(emptyCounters(), parsePrometheus(text(25, 3, 2)));
   const d = diffCounters(before, after);
@@ -120,8 +143,16 @@ function fakeRun(): RunResult {
   for (let i = 0; i < 10; i++) record('Player:levelUp', 20, 1500 + i, i < 3 ? 'game' : 'ok');
   const scenario = parseScenario({ name: 'fake <run>', players: 2, durationSeconds: 2, mix: { getProfile: 1 } });
   return {
-    runId: 'r1', scenario, stats, startedAtMs: 0, endedAtMs: 2000, activeSeconds: 2, endedBy: 'duration',
-    players: { started: 2, failed: 0, peakPlaying: 2 }, connectFailures: { count: 0, samples: [] }, clientLoopDelayMs: { p50: 10, p99: 12, max: 20 },
+    runId: 'r1',
+    scenario,
+    stats,
+    startedAtMs: 0,
+    endedAtMs: 2000,
+    activeSeconds: 2,
+    endedBy: 'duration',
+    players: { started: 2, failed: 0, peakPlaying: 2 },
+    connectFailures: { count: 0, samples: [] },
+    clientLoopDelayMs: { p50: 10, p99: 12, max: 20 },
   };
 }
 
@@ -140,7 +171,10 @@ test('buildReport: per-method rows, calls/s, series, accounting beside the broke
   assert.deepEqual([lu?.ok, lu?.errors['game:CONFLICT'], lu?.brokerCounted], [7, 3, 10]);
   assert.deepEqual([r.totals.calls, r.totals.errors, r.errorsByKind.game], [110, 3, 3]);
   assert.equal(r.accounting.unaccounted, 0);
-  assert.deepEqual(r.series.map((p) => p.calls), [90, 20]);
+  assert.deepEqual(
+    r.series.map((p) => p.calls),
+    [90, 20],
+  );
   const text = formatText(r);
   assert.match(text, /unaccounted\s+0 {2}OK/);
   assert.match(text, /Player:levelUp .* game:CONFLICT=3/);

@@ -59,7 +59,10 @@ test('maxActions alone is enough; overrides are validated like the file', () => 
   const o = withOverrides(s, { players: 40, durationSeconds: 12 });
   assert.equal(o.players, 40);
   assert.equal(o.durationSeconds, 12);
-  assert.throws(() => withOverrides(s, { players: -1 }), (e: unknown) => e instanceof ScenarioError && e.field === 'players');
+  assert.throws(
+    () => withOverrides(s, { players: -1 }),
+    (e: unknown) => e instanceof ScenarioError && e.field === 'players',
+  );
 });
 
 test('pickAction follows the weights and never picks a zero weight', () => {

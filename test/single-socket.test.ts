@@ -22,7 +22,12 @@ test('a resume on the same broker closes the old connection after telling it why
   try {
     const tcp = cluster.brokers[0]!.endpoints.tcp;
     const old = await rawClient(tcp);
-    await until('broker routes to Sso', async () => old.sso.ping().then(() => true, () => false));
+    await until('broker routes to Sso', async () =>
+      old.sso.ping().then(
+        () => true,
+        () => false,
+      ),
+    );
     const session = await old.sso.login('kim', 'pw-kim');
     const fresh = await rawClient(tcp);
     const resumed = await fresh.sso.resume(session.token as string);
@@ -42,14 +47,28 @@ test('a resume on another broker closes the connection on the first one', async 
   const sso = createSsoModule({ scryptN: 1024 });
   await migrate(db, 'sso', sso.migrations);
   await migrate(db, 'player', playerModule.migrations);
-  const cluster = await startBrokerCluster({ modules: [{ module: sso }, { module: playerModule }, { module: lbModule }], brokers: 2, db });
+  const cluster = await startBrokerCluster({
+    modules: [{ module: sso }, { module: playerModule }, { module: lbModule }],
+    brokers: 2,
+    db,
+  });
   try {
     const [b1, b2] = cluster.brokers.map((b) => b.endpoints.tcp) as [string, string];
     const old = await rawClient(b1);
-    await until('broker 1 routes to Sso', async () => old.sso.ping().then(() => true, () => false));
+    await until('broker 1 routes to Sso', async () =>
+      old.sso.ping().then(
+        () => true,
+        () => false,
+      ),
+    );
     const session = await old.sso.register('kai_1', 'password-kai');
     const fresh = await rawClient(b2);
-    await until('broker 2 routes to Sso', async () => fresh.sso.ping().then(() => true, () => false));
+    await until('broker 2 routes to Sso', async () =>
+      fresh.sso.ping().then(
+        () => true,
+        () => false,
+      ),
+    );
     assert.equal((await fresh.sso.resume(session.token as string)).sessionId, session.sessionId);
     await within(old.closed, 5000, 'the first broker closed the old connection');
     assert.equal(old.pushes.at(-1)?.name, 'Events:kicked');

@@ -50,7 +50,10 @@ test('both idle: the duel ends with no winner; both drawn and nobody shot: no wi
 
 test('acting after the end is refused and changes nothing', () => {
   const over = ok(act(ok(act(start(), 'ann', Actions.DRAW, 1, TURN)), 'ann', Actions.SHOOT, 2, TURN));
-  for (const [who, what] of [['bob', Actions.DRAW], ['ann', Actions.SHOOT]] as const) {
+  for (const [who, what] of [
+    ['bob', Actions.DRAW],
+    ['ann', Actions.SHOOT],
+  ] as const) {
     const o = act(over, who, what, 3, TURN);
     assert.equal(o.ok, false);
     assert.equal(o.ok ? '' : o.code, 'CONFLICT');

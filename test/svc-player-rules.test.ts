@@ -1,8 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  evolveCost, evolveRefusal, levelCap, levelForXp, levelUpCost, levelUpRefusal, MAX_PLAYER_LEVEL, MAX_STARS, MAX_UNIT_LEVEL,
-  roundOutcome, roundRoll, winChance, xpForLevel,
+  evolveCost,
+  evolveRefusal,
+  levelCap,
+  levelForXp,
+  levelUpCost,
+  levelUpRefusal,
+  MAX_PLAYER_LEVEL,
+  MAX_STARS,
+  MAX_UNIT_LEVEL,
+  roundOutcome,
+  roundRoll,
+  winChance,
+  xpForLevel,
 } from '../services/player/rules';
 
 test('levelUp costs 100 x level soft and stops at the star cap and at level 30', () => {

@@ -8,7 +8,9 @@ import { DEFAULT_CAPS } from '../shared/thrift/capped';
 
 const compactCall = buildMessage('compact', (out) => {
   out.writeMessageBegin('Player:spendCurrency', thrift.Thrift.MessageType.CALL, 42);
-  new Player.SpendCurrencyArgs({ req: new SpendRequest({ idempotencyKey: 'k', currency: Currency.SOFT, amount: 5, reason: 'r' }) }).write(out);
+  new Player.SpendCurrencyArgs({
+    req: new SpendRequest({ idempotencyKey: 'k', currency: Currency.SOFT, amount: 5, reason: 'r' }),
+  }).write(out);
   out.writeMessageEnd();
 });
 const binaryCall = buildMessage('binary', (out) => {
@@ -18,7 +20,12 @@ const binaryCall = buildMessage('binary', (out) => {
 });
 
 test('peekHeader reads compact and binary headers', () => {
-  assert.deepEqual(peekHeader(compactCall, 64), { protocol: 'compact', name: 'Player:spendCurrency', type: 1, seqid: 42 });
+  assert.deepEqual(peekHeader(compactCall, 64), {
+    protocol: 'compact',
+    name: 'Player:spendCurrency',
+    type: 1,
+    seqid: 42,
+  });
   assert.deepEqual(peekHeader(binaryCall, 64), { protocol: 'binary', name: 'Player:getWallet', type: 1, seqid: 7 });
   assert.deepEqual(splitMultiplexed('Player:getWallet'), { service: 'Player', method: 'getWallet' });
 });
@@ -88,7 +95,10 @@ test('strings over the cap or beyond the bytes left are refused', () => {
   const claim = Buffer.concat([Buffer.from([0x18]), varint(100_000_000), Buffer.from('abc'), Buffer.from([0])]);
   assert.throws(() => DuelState.read(openMessage(claim, DEFAULT_CAPS, 'compact').input), /exceeds/);
   const big = Buffer.concat([Buffer.from([0x18]), varint(9000), Buffer.alloc(9000, 0x61), Buffer.from([0])]);
-  assert.throws(() => DuelState.read(openMessage(big, DEFAULT_CAPS, 'compact').input), /string of 9000 bytes exceeds the limit 8192/);
+  assert.throws(
+    () => DuelState.read(openMessage(big, DEFAULT_CAPS, 'compact').input),
+    /string of 9000 bytes exceeds the limit 8192/,
+  );
 });
 
 test('deep nesting of unknown fields stops at the depth cap without RangeError', () => {
@@ -99,7 +109,12 @@ test('deep nesting of unknown fields stops at the depth cap without RangeError',
 
 test('a map with a __proto__ key decodes into a Map and pollutes nothing', () => {
   const msg = buildMessage('compact', (out) => {
-    new DuelState({ drawn: new Map([['__proto__', true], ['constructor', true]]) }).write(out);
+    new DuelState({
+      drawn: new Map([
+        ['__proto__', true],
+        ['constructor', true],
+      ]),
+    }).write(out);
   });
   const s = DuelState.read(openMessage(msg, DEFAULT_CAPS, 'compact').input);
   assert.ok(s.drawn instanceof Map);

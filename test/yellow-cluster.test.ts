@@ -24,7 +24,11 @@ async function startYellow(port = 0): Promise<Child & { router: string }> {
 }
 
 function startProvider(id: string, yellows: string[]): Promise<Child> {
-  return spawnReady('yellow-provider.ts', { NOON_YELLOW: yellows.join(','), NOON_HEARTBEAT_MS: String(HB), PROVIDER_ID: id });
+  return spawnReady('yellow-provider.ts', {
+    NOON_YELLOW: yellows.join(','),
+    NOON_HEARTBEAT_MS: String(HB),
+    PROVIDER_ID: id,
+  });
 }
 
 const clients: YellowClient[] = [];
@@ -78,7 +82,10 @@ describe('Yellow cluster', () => {
     assert.ok(elapsed >= (MISS - 1) * HB, `down after ${elapsed} ms is premature`);
     assert.ok(elapsed <= MISS * HB + HB + SLACK, `down after ${elapsed} ms is late`);
     // Only Yellow's own registration of itself is left.
-    assert.deepEqual((await c.query()).map((r) => r.role), ['yellow']);
+    assert.deepEqual(
+      (await c.query()).map((r) => r.role),
+      ['yellow'],
+    );
   });
 
   test('(b) Yellow SIGKILLed and restarted on its port: provider re-registers by itself; the Directory kept its table', async () => {
@@ -98,11 +105,20 @@ describe('Yellow cluster', () => {
 
     const second = await startYellow(port);
     assert.equal(second.router, first.router);
-    const rec = await waitFor('player-b re-registered with the new Yellow', async () => (await c.query()).find((r) => r.instanceId === 'player-b'), 10 * HB);
+    const rec = await waitFor(
+      'player-b re-registered with the new Yellow',
+      async () => (await c.query()).find((r) => r.instanceId === 'player-b'),
+      10 * HB,
+    );
     assert.ok(rec.epoch > firstEpoch, 'the restarted Yellow gives a newer epoch');
 
     // The watcher must have followed the new Yellow's PUB: a drain shows up as a change.
-    const changed = nextEvent(onDir(dir, 'change'), (r) => r.instanceId === 'player-b' && r.draining, 'draining change', 10 * HB);
+    const changed = nextEvent(
+      onDir(dir, 'change'),
+      (r) => r.instanceId === 'player-b' && r.draining,
+      'draining change',
+      10 * HB,
+    );
     await c.drain('player-b', true);
     await changed;
     assert.deepEqual(dir.instances({ role: 'player' }), []);
@@ -114,7 +130,11 @@ describe('Yellow cluster', () => {
     const [y1, y2] = await Promise.all([startYellow(), startYellow()]);
     await startProvider('player-c', [y1.router, y2.router]);
     for (const y of [y1, y2]) {
-      await waitFor(`player-c on ${y.router}`, async () => (await consumer([y.router]).query()).find((r) => r.instanceId === 'player-c'), 10 * HB);
+      await waitFor(
+        `player-c on ${y.router}`,
+        async () => (await consumer([y.router]).query()).find((r) => r.instanceId === 'player-c'),
+        10 * HB,
+      );
     }
     const both = consumer([y1.router, y2.router]);
     const dir = await both.watch();
@@ -123,7 +143,10 @@ describe('Yellow cluster', () => {
 
     await kill(y1);
     await assert.rejects(consumer([y1.router], (MISS + 1) * HB).query(), /UNAVAILABLE/);
-    assert.ok((await both.query()).some((r) => r.instanceId === 'player-c'), 'query via the survivor');
+    assert.ok(
+      (await both.query()).some((r) => r.instanceId === 'player-c'),
+      'query via the survivor',
+    );
     assert.equal(dir.isAlive('player-c'), true);
     assert.deepEqual(lost, []);
   });

@@ -13,7 +13,14 @@ function reg(over: Partial<InstanceRegistration> = {}): InstanceRegistration {
     instanceId: 'player-1',
     host: '127.0.0.1',
     endpoints: { router: 'tcp://127.0.0.1:5001', metrics: 'http://127.0.0.1:9100/metrics' },
-    service: { thriftService: 'Player', methods: ['getProfile'], publicMethods: [], idempotentMethods: ['getProfile'], internalMethods: [], stateful: false },
+    service: {
+      thriftService: 'Player',
+      methods: ['getProfile'],
+      publicMethods: [],
+      idempotentMethods: ['getProfile'],
+      internalMethods: [],
+      stateful: false,
+    },
     version: '0.1.0',
     pid: 42,
     startedAt: 1,
@@ -38,13 +45,15 @@ describe('Registry', () => {
   test('register then heartbeat keeps an instance alive; it expires after exactly 3 missed intervals', () => {
     const r = new Registry({ heartbeatMs: HB });
     const { record, event } = r.register(reg(), 0);
-    assert.equal(record.epoch, 1, "first epoch at t=0");
+    assert.equal(record.epoch, 1, 'first epoch at t=0');
     assert.equal(event.type, 'up');
     assert.equal(r.heartbeat('player-1', { inFlight: 5, elu: 0.5 }, 1000), 'ok');
     assert.deepEqual(r.get('player-1')?.load, { inFlight: 5, elu: 0.5 });
     assert.deepEqual(r.expire(1000 + 3 * HB), [], 'exactly 3 intervals of silence is still alive');
     assert.equal(r.size, 1);
-    assert.deepEqual(r.expire(1000 + 3 * HB + 1), [{ type: 'down', instanceId: 'player-1', role: 'player', reason: 'expired' }]);
+    assert.deepEqual(r.expire(1000 + 3 * HB + 1), [
+      { type: 'down', instanceId: 'player-1', role: 'player', reason: 'expired' },
+    ]);
     assert.equal(r.size, 0);
     assert.equal(r.heartbeat('player-1', { inFlight: 0, elu: 0 }, 5000), 'unknown');
   });
@@ -61,12 +70,12 @@ describe('Registry', () => {
     r.register(reg(), 0);
     r.setDraining('player-1', true);
     const again = r.register(reg({ pid: 43 }), 10);
-    assert.equal(again.record.epoch, 10, "epoch is max(previous + 1, now)");
+    assert.equal(again.record.epoch, 10, 'epoch is max(previous + 1, now)');
     assert.equal(again.record.pid, 43);
     assert.equal(again.record.draining, true);
-    assert.equal(r.register(reg(), 10).record.epoch, 11, "same-ms re-registration still bumps");
+    assert.equal(r.register(reg(), 10).record.epoch, 11, 'same-ms re-registration still bumps');
     const fresh = new Registry({ heartbeatMs: HB });
-    assert.ok(fresh.register(reg(), 5000).record.epoch > 11, "a restarted Yellow never reissues an old epoch");
+    assert.ok(fresh.register(reg(), 5000).record.epoch > 11, 'a restarted Yellow never reissues an old epoch');
   });
 
   test('unknown heartbeat, deregister, drain', () => {
@@ -77,16 +86,35 @@ describe('Registry', () => {
     r.register(reg(), 0);
     assert.deepEqual(r.setDraining('player-1', true), { type: 'draining', instanceId: 'player-1', draining: true });
     assert.equal(r.get('player-1')?.draining, true);
-    assert.deepEqual(r.deregister('player-1'), { type: 'down', instanceId: 'player-1', role: 'player', reason: 'deregistered' });
+    assert.deepEqual(r.deregister('player-1'), {
+      type: 'down',
+      instanceId: 'player-1',
+      role: 'player',
+      reason: 'deregistered',
+    });
     assert.equal(r.get('player-1'), undefined);
   });
 
   test('list filters by role and Thrift service and returns copies', () => {
     const r = new Registry({ heartbeatMs: HB });
     r.register(reg(), 0);
-    r.register(reg({ role: 'broker', instanceId: 'broker-1', service: undefined, endpoints: { push: 'tcp://127.0.0.1:6000', tcp: '127.0.0.1:7800' } }), 0);
-    assert.deepEqual(r.list({ role: 'broker' }).map((x) => x.instanceId), ['broker-1']);
-    assert.deepEqual(r.list({ service: 'Player' }).map((x) => x.instanceId), ['player-1']);
+    r.register(
+      reg({
+        role: 'broker',
+        instanceId: 'broker-1',
+        service: undefined,
+        endpoints: { push: 'tcp://127.0.0.1:6000', tcp: '127.0.0.1:7800' },
+      }),
+      0,
+    );
+    assert.deepEqual(
+      r.list({ role: 'broker' }).map((x) => x.instanceId),
+      ['broker-1'],
+    );
+    assert.deepEqual(
+      r.list({ service: 'Player' }).map((x) => x.instanceId),
+      ['player-1'],
+    );
     assert.equal(r.list().length, 2);
     const copy = r.list({ role: 'player' })[0]!;
     copy.draining = true;
@@ -118,13 +146,20 @@ describe('Registry', () => {
       [{ ...reg(), pid: 1.5 }, 'pid'],
       [{ ...reg(), load: { inFlight: 0, elu: Number.NaN } }, 'load.elu'],
       [{ ...reg(), load: { inFlight: 0, elu: 2 } }, 'load.elu'],
-      [{ ...reg(), service: { ...reg().service, methods: Array.from({ length: 513 }, (_, i) => `m${i}`) } }, 'service.methods'],
+      [
+        { ...reg(), service: { ...reg().service, methods: Array.from({ length: 513 }, (_, i) => `m${i}`) } },
+        'service.methods',
+      ],
       [{ ...reg(), service: { ...reg().service, methods: ['ok', 5] } }, 'service.methods[1]'],
       [{ ...reg(), service: { ...reg().service, stateful: 'yes' } }, 'service.stateful'],
       [{ ...reg(), version: '' }, 'version'],
     ];
     for (const [bad, field] of cases) {
-      assert.equal(rejectedField(() => r.register(bad as InstanceRegistration, 0)), field, JSON.stringify(bad).slice(0, 120));
+      assert.equal(
+        rejectedField(() => r.register(bad as InstanceRegistration, 0)),
+        field,
+        JSON.stringify(bad).slice(0, 120),
+      );
     }
     assert.equal(r.size, 0);
   });
@@ -137,14 +172,34 @@ describe('Registry', () => {
 });
 
 describe('Directory (static)', () => {
-  const rec = (id: string, over: Partial<InstanceRecord> = {}): InstanceRecord => ({ ...reg({ instanceId: id }), draining: false, lastHeartbeat: 0, epoch: 1, ...over });
+  const rec = (id: string, over: Partial<InstanceRecord> = {}): InstanceRecord => ({
+    ...reg({ instanceId: id }),
+    draining: false,
+    lastHeartbeat: 0,
+    epoch: 1,
+    ...over,
+  });
 
   test('fromRecords, filters, draining excluded unless asked', () => {
-    const dir = Directory.fromRecords([rec('p2'), rec('p1'), rec('p3', { draining: true }), rec('b1', { role: 'broker', service: undefined })]);
+    const dir = Directory.fromRecords([
+      rec('p2'),
+      rec('p1'),
+      rec('p3', { draining: true }),
+      rec('b1', { role: 'broker', service: undefined }),
+    ]);
     assert.equal(dir.size, 4);
-    assert.deepEqual(dir.instances({ thriftService: 'Player' }).map((r) => r.instanceId), ['p1', 'p2']);
-    assert.deepEqual(dir.instances({ thriftService: 'Player', includeDraining: true }).map((r) => r.instanceId), ['p1', 'p2', 'p3']);
-    assert.deepEqual(dir.instances({ role: 'broker' }).map((r) => r.instanceId), ['b1']);
+    assert.deepEqual(
+      dir.instances({ thriftService: 'Player' }).map((r) => r.instanceId),
+      ['p1', 'p2'],
+    );
+    assert.deepEqual(
+      dir.instances({ thriftService: 'Player', includeDraining: true }).map((r) => r.instanceId),
+      ['p1', 'p2', 'p3'],
+    );
+    assert.deepEqual(
+      dir.instances({ role: 'broker' }).map((r) => r.instanceId),
+      ['b1'],
+    );
     assert.equal(dir.isAlive('p3'), true);
     assert.equal(dir.isAlive('nope'), false);
   });
@@ -157,7 +212,14 @@ describe('Directory (static)', () => {
     dir.reconcile([], later, later);
     dir.reconcile([{ instances: [rec('p1')], warmingUp: true }], later, later);
     assert.equal(dir.size, 2);
-    dir.reconcile([{ instances: [], warmingUp: true }, { instances: [rec('p1')], warmingUp: false }], later + 1, later + 1);
+    dir.reconcile(
+      [
+        { instances: [], warmingUp: true },
+        { instances: [rec('p1')], warmingUp: false },
+      ],
+      later + 1,
+      later + 1,
+    );
     assert.deepEqual(downs, ['p2:absent']);
     dir.apply({ type: 'down', instanceId: 'p1', role: 'player', reason: 'expired' });
     assert.deepEqual(downs, ['p2:absent', 'p1:expired']);

@@ -30,7 +30,9 @@ async function receiveJson(d: zmq.Dealer): Promise<Record<string, unknown>> {
 
 let rid = 1000;
 /** Sends a good query and returns the replies received before its answer (rid-matched). */
-async function goodQuery(d: zmq.Dealer): Promise<{ before: Array<Record<string, unknown>>; answer: Record<string, unknown> }> {
+async function goodQuery(
+  d: zmq.Dealer,
+): Promise<{ before: Array<Record<string, unknown>>; answer: Record<string, unknown> }> {
   const myRid = ++rid;
   await d.send([PROTOCOL_TAG, JSON.stringify({ op: 'query', rid: myRid })]);
   const seen: Array<Record<string, unknown>> = [];
@@ -83,7 +85,16 @@ describe('Yellow wire: hostile frames', () => {
 
   test('a bad registration is refused naming the field', async () => {
     const d = dealer();
-    const reg = { role: 'player', instanceId: 'p1', host: '127.0.0.1', endpoints: { router: 'udp://x:1' }, version: '1', pid: 1, startedAt: 1, load: { inFlight: 0, elu: 0 } };
+    const reg = {
+      role: 'player',
+      instanceId: 'p1',
+      host: '127.0.0.1',
+      endpoints: { router: 'udp://x:1' },
+      version: '1',
+      pid: 1,
+      startedAt: 1,
+      load: { inFlight: 0, elu: 0 },
+    };
     await d.send([PROTOCOL_TAG, JSON.stringify({ op: 'register', rid: 'r-1', reg })]);
     const err = await receiveJson(d);
     assert.equal(err.rid, 'r-1');
@@ -123,14 +134,32 @@ describe('Yellow wire: large answers', () => {
     const { router: ep } = await srv.start();
     const d = new zmq.Dealer({ linger: 0, receiveTimeout: REPLY_MS });
     d.connect(ep);
-    const client = new YellowClient({ endpoints: [ep], heartbeatMs: 10_000, logger: silentLogger(), queryTimeoutMs: REPLY_MS });
+    const client = new YellowClient({
+      endpoints: [ep],
+      heartbeatMs: 10_000,
+      logger: silentLogger(),
+      queryTimeoutMs: REPLY_MS,
+    });
     try {
       const methods = Array.from({ length: 100 }, (_, i) => `method${i}`);
       for (let i = 0; i < 100; i++) {
         const reg = {
-          role: 'player', instanceId: `p${i}`, host: '127.0.0.1', endpoints: { router: `tcp://127.0.0.1:${5000 + i}` },
-          service: { thriftService: 'Player', methods, publicMethods: [], idempotentMethods: methods, internalMethods: [], stateful: false },
-          version: '1', pid: i, startedAt: 1, load: { inFlight: 0, elu: 0 },
+          role: 'player',
+          instanceId: `p${i}`,
+          host: '127.0.0.1',
+          endpoints: { router: `tcp://127.0.0.1:${5000 + i}` },
+          service: {
+            thriftService: 'Player',
+            methods,
+            publicMethods: [],
+            idempotentMethods: methods,
+            internalMethods: [],
+            stateful: false,
+          },
+          version: '1',
+          pid: i,
+          startedAt: 1,
+          load: { inFlight: 0, elu: 0 },
         };
         await d.send([PROTOCOL_TAG, JSON.stringify({ op: 'register', rid: i, reg })]);
         assert.equal((await receiveJson(d)).ok, true);

@@ -41,7 +41,13 @@ export class YellowClient {
   /** The client a process builds from its config: the configured Yellows, heartbeat and CURVE keys. */
   static fromConfig(cfg: Config, logger: Logger, extra: Partial<YellowClientOptions> = {}): YellowClient {
     const curve = curveOf(cfg);
-    return new YellowClient({ endpoints: cfg.yellow, heartbeatMs: cfg.heartbeatMs, logger, ...(curve ? { curve } : {}), ...extra });
+    return new YellowClient({
+      endpoints: cfg.yellow,
+      heartbeatMs: cfg.heartbeatMs,
+      logger,
+      ...(curve ? { curve } : {}),
+      ...extra,
+    });
   }
 
   private readonly links: YellowLink[];
@@ -52,7 +58,8 @@ export class YellowClient {
   private started = false;
 
   constructor(private readonly opts: YellowClientOptions) {
-    if (opts.endpoints.length === 0) throw new NoonError('BAD_REQUEST', 'YellowClient needs at least one Yellow endpoint');
+    if (opts.endpoints.length === 0)
+      throw new NoonError('BAD_REQUEST', 'YellowClient needs at least one Yellow endpoint');
     this.logger = opts.logger;
     this.queryTimeoutMs = opts.queryTimeoutMs ?? Math.max(opts.heartbeatMs, 1000);
     this.links = opts.endpoints.map((e) => new YellowLink(e, opts.logger, opts.curve));
@@ -110,8 +117,12 @@ export class YellowClient {
     const key = `drain:${instanceId}:${draining}`;
     const results = await Promise.allSettled(this.links.map((l) => l.request<'drain'>(req, this.queryTimeoutMs, key)));
     if (results.some((r) => r.status === 'fulfilled' && r.value.found)) return;
-    if (results.some((r) => r.status === 'fulfilled')) throw new NoonError('NOT_FOUND', `no Yellow knows instance ${instanceId}`);
-    throw new NoonError('UNAVAILABLE', `no Yellow answered drain within ${this.queryTimeoutMs} ms (${this.opts.endpoints.join(', ')})`);
+    if (results.some((r) => r.status === 'fulfilled'))
+      throw new NoonError('NOT_FOUND', `no Yellow knows instance ${instanceId}`);
+    throw new NoonError(
+      'UNAVAILABLE',
+      `no Yellow answered drain within ${this.queryTimeoutMs} ms (${this.opts.endpoints.join(', ')})`,
+    );
   }
 
   /**
@@ -136,7 +147,10 @@ export class YellowClient {
       }
     });
     if (first) return first;
-    throw new NoonError('UNAVAILABLE', `no Yellow answered query within ${Date.now() - started} ms (${this.opts.endpoints.join(', ')})`);
+    throw new NoonError(
+      'UNAVAILABLE',
+      `no Yellow answered query within ${Date.now() - started} ms (${this.opts.endpoints.join(', ')})`,
+    );
   }
 
   /**
@@ -146,7 +160,13 @@ export class YellowClient {
   async watch(): Promise<Directory> {
     await this.start();
     if (!this.watcher) {
-      this.watcher = new Watcher({ links: this.links, heartbeatMs: this.opts.heartbeatMs, queryTimeoutMs: this.queryTimeoutMs, logger: this.logger, ...(this.opts.curve ? { curve: this.opts.curve } : {}) });
+      this.watcher = new Watcher({
+        links: this.links,
+        heartbeatMs: this.opts.heartbeatMs,
+        queryTimeoutMs: this.queryTimeoutMs,
+        logger: this.logger,
+        ...(this.opts.curve ? { curve: this.opts.curve } : {}),
+      });
       await this.watcher.start();
     }
     return this.watcher.directory;
@@ -194,7 +214,10 @@ export class YellowClient {
     try {
       await Promise.any(attempts);
     } catch {
-      throw new NoonError('UNAVAILABLE', `no Yellow acknowledged ${what} within ${this.queryTimeoutMs} ms (${this.opts.endpoints.join(', ')}); still retrying`);
+      throw new NoonError(
+        'UNAVAILABLE',
+        `no Yellow acknowledged ${what} within ${this.queryTimeoutMs} ms (${this.opts.endpoints.join(', ')}); still retrying`,
+      );
     }
   }
 }

@@ -9,7 +9,16 @@ import { curveClientOptions, type CurveKeys } from '../shared/curve';
 import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { Outbox } from './outbox';
-import { decodeReply, encodeRequest, MAX_REPLY_BYTES, parseBody, type Op, type ReplyBodies, type Rid, type YellowRequest } from './wire';
+import {
+  decodeReply,
+  encodeRequest,
+  MAX_REPLY_BYTES,
+  parseBody,
+  type Op,
+  type ReplyBodies,
+  type Rid,
+  type YellowRequest,
+} from './wire';
 
 /** A request without its rid; the link assigns one. */
 export type RequestOf<O extends Op> = Omit<Extract<YellowRequest, { op: O }>, 'rid'>;
@@ -62,7 +71,8 @@ export class YellowLink {
 
   async stop(): Promise<void> {
     this.outbox.close();
-    for (const p of [...this.pending.values()]) this.settle(p, new NoonError('UNAVAILABLE', `Yellow link to ${this.endpoint} closed`));
+    for (const p of [...this.pending.values()])
+      this.settle(p, new NoonError('UNAVAILABLE', `Yellow link to ${this.endpoint} closed`));
     if (!this.dealer.closed) this.dealer.close();
     await this.loop;
   }
@@ -90,7 +100,11 @@ export class YellowLink {
     const started = Date.now();
     const timer = setTimeout(() => {
       const p = this.pending.get(rid);
-      if (p) this.settle(p, new NoonError('TIMEOUT', `Yellow ${op} to ${this.endpoint} got no reply within ${Date.now() - started} ms`));
+      if (p)
+        this.settle(
+          p,
+          new NoonError('TIMEOUT', `Yellow ${op} to ${this.endpoint} got no reply within ${Date.now() - started} ms`),
+        );
     }, timeoutMs);
     const promise = raw.then((body) => parseBody(op, body));
     const entry: Pending = { rid, key, op, promise, resolve, reject, timer };

@@ -49,7 +49,12 @@ export class YellowServer {
 
   async start(): Promise<{ router: string; pub: string }> {
     if (this.opts.curve) await ensureZap(this.opts.curve, this.logger);
-    const common = { linger: 0, sendHighWaterMark: QUEUE_LIMIT, maxMessageSize: MAX_MESSAGE_BYTES, ...curveServerOptions(this.opts.curve) };
+    const common = {
+      linger: 0,
+      sendHighWaterMark: QUEUE_LIMIT,
+      maxMessageSize: MAX_MESSAGE_BYTES,
+      ...curveServerOptions(this.opts.curve),
+    };
     // sendTimeout 0: a reply to a peer that cannot take it is dropped, never blocks the loop.
     const router = new zmq.Router({ ...common, mandatory: true, receiveHighWaterMark: QUEUE_LIMIT, sendTimeout: 0 });
     const pub = new zmq.Publisher(common);
@@ -136,8 +141,10 @@ export class YellowServer {
     if (!peer) return;
     const decoded = decodeRequest(rest);
     if (!decoded.ok) {
-      if (this.warnBudget-- > 0) this.logger.warn({ reason: decoded.reason, frames: rest.length }, 'malformed yellow request');
-      if (decoded.rid !== undefined) this.reply(peer, encodeError(decoded.rid, new NoonError('BAD_REQUEST', decoded.reason)));
+      if (this.warnBudget-- > 0)
+        this.logger.warn({ reason: decoded.reason, frames: rest.length }, 'malformed yellow request');
+      if (decoded.rid !== undefined)
+        this.reply(peer, encodeError(decoded.rid, new NoonError('BAD_REQUEST', decoded.reason)));
       return;
     }
     try {
@@ -145,8 +152,12 @@ export class YellowServer {
     } catch (e) {
       const err = e instanceof NoonError ? e : new NoonError('INTERNAL', e instanceof Error ? e.message : String(e));
       if (e instanceof RegistryFullError) this.logger.error({ err: e }, 'registration refused');
-      else if (!(e instanceof RegistrationError)) this.logger.error({ err: e, op: decoded.value.op }, 'yellow request failed');
-      this.reply(peer, encodeError(decoded.value.rid, e instanceof RegistryFullError ? new NoonError('BUSY', e.message) : err));
+      else if (!(e instanceof RegistrationError))
+        this.logger.error({ err: e, op: decoded.value.op }, 'yellow request failed');
+      this.reply(
+        peer,
+        encodeError(decoded.value.rid, e instanceof RegistryFullError ? new NoonError('BUSY', e.message) : err),
+      );
     }
   }
 
@@ -158,7 +169,10 @@ export class YellowServer {
     switch (req.op) {
       case 'register': {
         const { record, event } = this.registry.register(req.reg, now);
-        this.logger.info({ instanceId: record.instanceId, instanceRole: record.role, epoch: record.epoch }, 'instance registered');
+        this.logger.info(
+          { instanceId: record.instanceId, instanceRole: record.role, epoch: record.epoch },
+          'instance registered',
+        );
         this.publish(event);
         return encodeOk<'register'>(req.rid, { epoch: record.epoch });
       }
@@ -182,9 +196,17 @@ export class YellowServer {
         return encodeOk<'drain'>(req.rid, { found: ev !== undefined });
       }
       case 'query':
-        return encodeOk<'query'>(req.rid, { instances: this.registry.list(req.filter), warmingUp: this.warmingUp(now), startedAt: this.startedAt });
+        return encodeOk<'query'>(req.rid, {
+          instances: this.registry.list(req.filter),
+          warmingUp: this.warmingUp(now),
+          startedAt: this.startedAt,
+        });
       case 'hello':
-        return encodeOk<'hello'>(req.rid, { pub: this.pubEndpoint, startedAt: this.startedAt, warmingUp: this.warmingUp(now) });
+        return encodeOk<'hello'>(req.rid, {
+          pub: this.pubEndpoint,
+          startedAt: this.startedAt,
+          warmingUp: this.warmingUp(now),
+        });
     }
   }
 }

@@ -60,10 +60,15 @@ function num(o: Obj, field: string, path: string, min: number, max: number, inte
 
 function port(m: RegExpMatchArray | null, path: string, value: string): void {
   const p = m ? Number(m[2]) : NaN;
-  if (!(p >= 1 && p <= 65535)) throw new RegistrationError(path, `${JSON.stringify(value.slice(0, 64))} needs a port 1..65535`);
+  if (!(p >= 1 && p <= 65535))
+    throw new RegistrationError(path, `${JSON.stringify(value.slice(0, 64))} needs a port 1..65535`);
 }
 
-function endpoint(o: Obj, field: keyof InstanceEndpoints, kind: 'zmq' | 'hostport' | 'http' | 'ws'): string | undefined {
+function endpoint(
+  o: Obj,
+  field: keyof InstanceEndpoints,
+  kind: 'zmq' | 'hostport' | 'http' | 'ws',
+): string | undefined {
   if (o[field] === undefined) return undefined;
   const path = `endpoints.${field}`;
   const v = str(o, field, path, LIMITS.endpoint);

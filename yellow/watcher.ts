@@ -34,7 +34,14 @@ export class Watcher {
   private stopped = false;
 
   constructor(private readonly opts: WatcherOptions) {
-    this.sub = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 10_000, maxMessageSize: MAX_EVENT_BYTES, reconnectInterval: 100, reconnectMaxInterval: 2000, ...curveClientOptions(opts.curve) });
+    this.sub = new zmq.Subscriber({
+      linger: 0,
+      receiveHighWaterMark: 10_000,
+      maxMessageSize: MAX_EVENT_BYTES,
+      reconnectInterval: 100,
+      reconnectMaxInterval: 2000,
+      ...curveClientOptions(opts.curve),
+    });
     this.sub.subscribe(EVENT_TOPIC);
     this.pubs = opts.links.map(() => ({}));
   }
@@ -61,7 +68,10 @@ export class Watcher {
     try {
       const results = await Promise.all(this.opts.links.map((link, i) => this.pollOne(link, i)));
       if (this.stopped) return;
-      this.directory.reconcile(results.filter((r): r is PollAnswer => r !== undefined), started);
+      this.directory.reconcile(
+        results.filter((r): r is PollAnswer => r !== undefined),
+        started,
+      );
     } finally {
       this.polling = false;
     }
@@ -77,7 +87,9 @@ export class Watcher {
     }
     const pub = this.pubs[i];
     if (pub && pub.startedAt !== answer.startedAt) {
-      await this.hello(link, pub).catch((e: unknown) => this.opts.logger.debug({ err: e, yellow: link.endpoint }, 'yellow hello failed'));
+      await this.hello(link, pub).catch((e: unknown) =>
+        this.opts.logger.debug({ err: e, yellow: link.endpoint }, 'yellow hello failed'),
+      );
     }
     return answer;
   }

@@ -50,7 +50,8 @@ export interface ReplyBodies {
 }
 
 export type WireError = { code: string; message: string; retryable: boolean };
-export type YellowReply = { rid: Rid; ok: true; body: Record<string, unknown> } | { rid: Rid; ok: false; error: WireError };
+export type YellowReply =
+  { rid: Rid; ok: true; body: Record<string, unknown> } | { rid: Rid; ok: false; error: WireError };
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string; rid?: Rid };
 
@@ -86,7 +87,8 @@ function ridOf(v: unknown): Rid | undefined {
 
 function idField(o: Record<string, unknown>): string {
   const v = o.instanceId;
-  if (typeof v !== 'string' || v.length === 0 || v.length > 128) throw new NoonError('BAD_REQUEST', 'instanceId must be a string of 1..128 characters');
+  if (typeof v !== 'string' || v.length === 0 || v.length > 128)
+    throw new NoonError('BAD_REQUEST', 'instanceId must be a string of 1..128 characters');
   return v;
 }
 
@@ -198,7 +200,11 @@ export function parseBody<O extends Op>(op: O, body: Record<string, unknown>): R
       } as ReplyBodies[O];
     case 'hello':
       if (typeof b.pub !== 'string' || !/^tcp:\/\/.+:\d+$/.test(b.pub)) bad(op, 'pub endpoint missing');
-      return { pub: b.pub, startedAt: typeof b.startedAt === 'number' ? b.startedAt : 0, warmingUp: b.warmingUp === true } as ReplyBodies[O];
+      return {
+        pub: b.pub,
+        startedAt: typeof b.startedAt === 'number' ? b.startedAt : 0,
+        warmingUp: b.warmingUp === true,
+      } as ReplyBodies[O];
   }
   return bad(op, 'unknown op');
 }
@@ -232,7 +238,9 @@ function eventOf(v: Record<string, unknown>): YellowEvent | undefined {
     case 'load':
       return id === undefined ? undefined : { type: 'load', instanceId: id, load: validateLoad(v.load) };
     case 'draining':
-      return id === undefined || typeof v.draining !== 'boolean' ? undefined : { type: 'draining', instanceId: id, draining: v.draining };
+      return id === undefined || typeof v.draining !== 'boolean'
+        ? undefined
+        : { type: 'draining', instanceId: id, draining: v.draining };
     default:
       return undefined;
   }

@@ -40,9 +40,10 @@ export class PgWalletLoop {
       const r = await c.query<{ soft: string }>('SELECT soft FROM players WHERE user_id = $1 FOR UPDATE', [userId]);
       const after = Number(r.rows[0]?.soft) + delta;
       await c.query('UPDATE players SET soft = $2 WHERE user_id = $1', [userId, after]);
-      await c.query('INSERT INTO player_ledger (user_id, currency, delta, balance_after, reason, idem_key) VALUES ($1, $2, $3, $4, $5, $6)', [
-        userId, 'soft', delta, after, 'bench', key,
-      ]);
+      await c.query(
+        'INSERT INTO player_ledger (user_id, currency, delta, balance_after, reason, idem_key) VALUES ($1, $2, $3, $4, $5, $6)',
+        [userId, 'soft', delta, after, 'bench', key],
+      );
       await c.query('COMMIT');
       c.release();
     } catch (err) {

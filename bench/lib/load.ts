@@ -34,7 +34,11 @@ export interface LoadResult {
 }
 
 export async function closedLoop(opts: LoadOptions): Promise<LoadResult> {
-  const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  const hist = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   let phase: 'warmup' | 'measure' | 'stop' = 'warmup';
   let calls = 0;
   let errors = 0;
@@ -72,7 +76,8 @@ export async function closedLoop(opts: LoadOptions): Promise<LoadResult> {
   const measured = { calls, errors };
   await Promise.race([Promise.all(workers), sleep(opts.drainMs ?? 5000)]);
   const cpuPerCall: Record<string, number> = {};
-  for (const k of Object.keys(pids)) cpuPerCall[k] = measured.calls > 0 ? ((cpu1[k] ?? NaN) - (cpu0[k] ?? NaN)) / measured.calls : NaN;
+  for (const k of Object.keys(pids))
+    cpuPerCall[k] = measured.calls > 0 ? ((cpu1[k] ?? NaN) - (cpu0[k] ?? NaN)) / measured.calls : NaN;
   const result: LoadResult = {
     inFlight: opts.inFlight,
     calls: measured.calls,

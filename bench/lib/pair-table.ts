@@ -33,7 +33,10 @@ export function pairTable(pairs: Pair[]): string {
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const { noonLabel, rawLabel, noon, raw } of pairs) {
-    lines.push(row(noonLabel, noon, `**${((noon.rate / raw.rate) * 100).toFixed(0)}%**`), row(rawLabel, raw, 'baseline'));
+    lines.push(
+      row(noonLabel, noon, `**${((noon.rate / raw.rate) * 100).toFixed(0)}%**`),
+      row(rawLabel, raw, 'baseline'),
+    );
   }
   return lines.join('\n');
 }

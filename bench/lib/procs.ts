@@ -30,7 +30,12 @@ function childNodeArgs(name: string): string[] {
 }
 
 /** Spawns a TypeScript script (path relative to the repo root) and waits for its `ready` line. */
-export function spawnReady(name: string, script: string, env: Record<string, string>, deadlineMs = 20_000): Promise<Child> {
+export function spawnReady(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  deadlineMs = 20_000,
+): Promise<Child> {
   const proc = spawn(process.execPath, [...childNodeArgs(name), '--import', 'tsx', script], {
     cwd: ROOT,
     env: { ...process.env, NOON_LOG_LEVEL: 'warn', ...env },

@@ -18,10 +18,28 @@ function cpuCell(r: LoadResult): string {
 
 export function resultTable(rows: Row[]): string {
   const withConns = rows.some((r) => r.connections !== undefined);
-  const head = ['variant', 'in flight', ...(withConns ? ['conns'] : []), 'calls/s', 'p50', 'p99', 'errors', 'CPU µs/call (per process)'];
+  const head = [
+    'variant',
+    'in flight',
+    ...(withConns ? ['conns'] : []),
+    'calls/s',
+    'p50',
+    'p99',
+    'errors',
+    'CPU µs/call (per process)',
+  ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const { label, connections, result: r } of rows) {
-    const cells = [label, String(r.inFlight), ...(withConns ? [String(connections ?? '')] : []), fmtInt(r.rate), fmtUs(r.p50Us), fmtUs(r.p99Us), r.errors ? `${r.errors} (${r.firstError ?? ''})` : '0', cpuCell(r)];
+    const cells = [
+      label,
+      String(r.inFlight),
+      ...(withConns ? [String(connections ?? '')] : []),
+      fmtInt(r.rate),
+      fmtUs(r.p50Us),
+      fmtUs(r.p99Us),
+      r.errors ? `${r.errors} (${r.firstError ?? ''})` : '0',
+      cpuCell(r),
+    ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
@@ -45,5 +63,7 @@ export function ratioTable(title: string, ratios: Ratio[]): string {
 }
 
 export function progress(label: string, r: LoadResult): void {
-  process.stderr.write(`  ${label.padEnd(40)} ${fmtInt(r.rate).padStart(8)} calls/s  p50 ${fmtUs(r.p50Us).padStart(8)}  p99 ${fmtUs(r.p99Us).padStart(8)}${r.errors ? `  errors ${r.errors}` : ''}\n`);
+  process.stderr.write(
+    `  ${label.padEnd(40)} ${fmtInt(r.rate).padStart(8)} calls/s  p50 ${fmtUs(r.p50Us).padStart(8)}  p99 ${fmtUs(r.p99Us).padStart(8)}${r.errors ? `  errors ${r.errors}` : ''}\n`,
+  );
 }

@@ -30,7 +30,10 @@ export class SlotClient {
   private readonly waiters: (Waiter | undefined)[];
   private readonly writers: ((m: Buffer) => void)[] = [];
 
-  private constructor(private readonly sockets: Socket[], slots: number) {
+  private constructor(
+    private readonly sockets: Socket[],
+    slots: number,
+  ) {
     this.calls = Array.from({ length: slots }, (_, i) => topCall(i + 1));
     this.waiters = new Array<Waiter | undefined>(slots);
     for (const s of sockets) {

@@ -7,13 +7,23 @@ import * as zmq from 'zeromq';
 import { RawSender, type SendMode } from './zmq-senders';
 
 export class RawZmqClient {
-  private readonly dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: 10_000, receiveHighWaterMark: 10_000, sendTimeout: 1000 });
+  private readonly dealer = new zmq.Dealer({
+    linger: 0,
+    sendHighWaterMark: 10_000,
+    receiveHighWaterMark: 10_000,
+    sendTimeout: 1000,
+  });
   private readonly sender: RawSender;
   private readonly pending = new Map<number, () => void>();
   private nextId = 1;
 
   /** `header` is a template: copied per call with the request id written at byte 1. */
-  constructor(endpoint: string, mode: SendMode, private readonly header: Buffer, private readonly payload: Buffer) {
+  constructor(
+    endpoint: string,
+    mode: SendMode,
+    private readonly header: Buffer,
+    private readonly payload: Buffer,
+  ) {
     this.dealer.connect(endpoint);
     this.sender = new RawSender(this.dealer, mode);
     void this.receive();

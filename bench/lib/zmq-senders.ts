@@ -22,7 +22,10 @@ export class RawSender {
   private closed = false;
   failures = 0;
 
-  constructor(private readonly socket: zmq.Writable & zmq.Socket, private readonly mode: SendMode) {}
+  constructor(
+    private readonly socket: zmq.Writable & zmq.Socket,
+    private readonly mode: SendMode,
+  ) {}
 
   /** Queues `frames` for `peer` (ROUTER) or for the one peer (DEALER, peer undefined). */
   send(frames: Buffer[], peer?: Buffer): void {

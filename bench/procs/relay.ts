@@ -11,7 +11,12 @@ async function main(): Promise<void> {
   const echo = process.env.BENCH_ECHO;
   if (!echo) throw new Error('BENCH_ECHO (the echo ROUTER endpoint) is required');
   const mode: SendMode = process.env.BENCH_SEND_MODE === 'plain' ? 'plain' : 'coalescing';
-  const dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: 10_000, receiveHighWaterMark: 10_000, sendTimeout: 1000 });
+  const dealer = new zmq.Dealer({
+    linger: 0,
+    sendHighWaterMark: 10_000,
+    receiveHighWaterMark: 10_000,
+    sendTimeout: 1000,
+  });
   dealer.connect(echo);
   const sender = new RawSender(dealer, mode);
   const conns = new Map<number, (message: Buffer) => void>();
@@ -26,7 +31,9 @@ async function main(): Promise<void> {
     readFrames(socket, 16 * 1024, (frame) => sender.send([idFrame, frame]));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  process.stdout.write(`${JSON.stringify({ ready: 'relay', tcp: `127.0.0.1:${(server.address() as AddressInfo).port}`, mode })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ ready: 'relay', tcp: `127.0.0.1:${(server.address() as AddressInfo).port}`, mode })}\n`,
+  );
   const stop = (): void => {
     sender.close();
     dealer.close();
@@ -35,7 +42,8 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   for await (const frames of dealer) {
-    for (let i = 0; i + 1 < frames.length; i += 2) conns.get((frames[i] as Buffer).readUInt32BE(0))?.(frames[i + 1] as Buffer);
+    for (let i = 0; i + 1 < frames.length; i += 2)
+      conns.get((frames[i] as Buffer).readUInt32BE(0))?.(frames[i + 1] as Buffer);
   }
 }
 

@@ -5,7 +5,12 @@ import { RawSender, type SendMode } from '../lib/zmq-senders';
 
 async function main(): Promise<void> {
   const mode: SendMode = process.env.BENCH_SEND_MODE === 'plain' ? 'plain' : 'coalescing';
-  const router = new zmq.Router({ linger: 0, sendHighWaterMark: 50_000, receiveHighWaterMark: 50_000, sendTimeout: 1000 });
+  const router = new zmq.Router({
+    linger: 0,
+    sendHighWaterMark: 50_000,
+    receiveHighWaterMark: 50_000,
+    sendTimeout: 1000,
+  });
   await router.bind('tcp://127.0.0.1:*');
   const sender = new RawSender(router, mode);
   process.stdout.write(`${JSON.stringify({ ready: 'echo', router: router.lastEndpoint, mode })}\n`);

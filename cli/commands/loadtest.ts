@@ -10,7 +10,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { ConfigError } from '../../shared/config';
-import { formatText, loadScenario, loadTest, renderHtml, ScenarioError, withOverrides, type Report } from '../../loadtest';
+import {
+  formatText,
+  loadScenario,
+  loadTest,
+  renderHtml,
+  ScenarioError,
+  withOverrides,
+  type Report,
+} from '../../loadtest';
 import { loopbackSources } from '../../loadtest/sources';
 import { TargetError } from '../../loadtest/targets';
 import { configFrom } from '../options';
@@ -34,19 +42,33 @@ export const DEFAULT_SCENARIO = join(__dirname, '..', '..', 'loadtest', 'scenari
 
 function builder(y: Argv): Argv<LoadtestArgs> {
   return y
-    .option('brokerlist', { type: 'string', default: 'http://127.0.0.1:7780', describe: 'BrokerList URL of the cluster under test' })
+    .option('brokerlist', {
+      type: 'string',
+      default: 'http://127.0.0.1:7780',
+      describe: 'BrokerList URL of the cluster under test',
+    })
     .option('scenario', { type: 'string', default: DEFAULT_SCENARIO, describe: 'scenario JSON file' })
-    .option('players', { type: 'number', describe: 'override the scenario\'s player count' })
-    .option('duration', { type: 'number', describe: 'override the scenario\'s duration, seconds' })
-    .option('max-actions', { type: 'number', describe: 'override the scenario\'s action budget' })
+    .option('players', { type: 'number', describe: "override the scenario's player count" })
+    .option('duration', { type: 'number', describe: "override the scenario's duration, seconds" })
+    .option('max-actions', { type: 'number', describe: "override the scenario's action budget" })
     .option('transport', { choices: ['tcp', 'ws'] as const, default: 'tcp' as const, describe: 'client transport' })
     .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
     .option('html', { type: 'string', describe: 'also write an HTML report (inline SVG charts) to this file' })
     .option('allow-remote', { type: 'boolean', default: false, describe: 'allow non-loopback targets' })
-    .option('metrics-url', { type: 'string', array: true, describe: 'brokers\' /metrics URLs (default: asked from Yellow, --yellow)' })
-    .option('source-ips', { type: 'string', array: true, describe: 'loopback source addresses to spread connections over (past one address\'s ephemeral ports)' })
+    .option('metrics-url', {
+      type: 'string',
+      array: true,
+      describe: "brokers' /metrics URLs (default: asked from Yellow, --yellow)",
+    })
+    .option('source-ips', {
+      type: 'string',
+      array: true,
+      describe: "loopback source addresses to spread connections over (past one address's ephemeral ports)",
+    })
     .option('source-ip-count', { type: 'number', describe: 'use 127.0.0.1 … 127.0.0.N as source addresses' })
-    .epilog('The money check runs when --pg-url or NOON_PG_URL is set. Progress goes to stderr, the report to stdout.') as unknown as Argv<LoadtestArgs>;
+    .epilog(
+      'The money check runs when --pg-url or NOON_PG_URL is set. Progress goes to stderr, the report to stdout.',
+    ) as unknown as Argv<LoadtestArgs>;
 }
 
 function fail(code: number, message: string): never {
@@ -71,11 +93,23 @@ async function handler(argv: ArgumentsCamelCase<LoadtestArgs>): Promise<void> {
   process.on('SIGINT', onSignal);
   try {
     const cfg = configFrom(argv as unknown as Record<string, unknown>);
-    const scenario = withOverrides(loadScenario(argv.scenario), { players: argv.players, durationSeconds: argv.duration, maxActions: argv.maxActions });
-    const sources = argv.sourceIps ?? (argv.sourceIpCount !== undefined ? loopbackSources(argv.sourceIpCount) : undefined);
+    const scenario = withOverrides(loadScenario(argv.scenario), {
+      players: argv.players,
+      durationSeconds: argv.duration,
+      maxActions: argv.maxActions,
+    });
+    const sources =
+      argv.sourceIps ?? (argv.sourceIpCount !== undefined ? loopbackSources(argv.sourceIpCount) : undefined);
     const report = await loadTest({
-      scenario, brokerListUrl: argv.brokerlist, transport: argv.transport, allowRemote: argv.allowRemote, signal: ctl.signal,
-      ...(sources && { sources }), yellow: cfg.yellow, ...(argv.metricsUrl && { metricsUrls: argv.metricsUrl }), ...(cfg.pgUrl !== undefined && { pgUrl: cfg.pgUrl }),
+      scenario,
+      brokerListUrl: argv.brokerlist,
+      transport: argv.transport,
+      allowRemote: argv.allowRemote,
+      signal: ctl.signal,
+      ...(sources && { sources }),
+      yellow: cfg.yellow,
+      ...(argv.metricsUrl && { metricsUrls: argv.metricsUrl }),
+      ...(cfg.pgUrl !== undefined && { pgUrl: cfg.pgUrl }),
     });
     process.stdout.write(argv.json ? `${JSON.stringify(report, null, 2)}\n` : formatText(report));
     if (argv.html) writeFileSync(argv.html, renderHtml(report));

@@ -68,7 +68,13 @@ export function buildBrokerList(directory: Directory, version: string): BrokerLi
     if (!tcp && !ws) continue; // not reachable by clients (e.g. a test harness's pretend broker)
     const load = loadOf(r);
     if (tcp && !Object.prototype.hasOwnProperty.call(brokerList, tcp)) brokerList[tcp] = load;
-    brokers.push({ instanceId: r.instanceId, ...(tcp && { tcp }), ...(ws && { ws }), load, ...(r.load.connections !== undefined && { connections: r.load.connections }) });
+    brokers.push({
+      instanceId: r.instanceId,
+      ...(tcp && { tcp }),
+      ...(ws && { ws }),
+      load,
+      ...(r.load.connections !== undefined && { connections: r.load.connections }),
+    });
   }
   return { version, brokerList, brokers };
 }
@@ -87,13 +93,16 @@ export class BrokerListServer {
   /** Listens; resolves with http://host:port. */
   async start(): Promise<string> {
     const headersTimeout = this.opts.headersTimeoutMs ?? 10_000;
-    const server = createServer({
-      headersTimeout,
-      requestTimeout: Math.max(this.opts.requestTimeoutMs ?? 15_000, headersTimeout),
-      keepAliveTimeout: this.opts.keepAliveTimeoutMs ?? 5000,
-      connectionsCheckingInterval: this.opts.timeoutCheckMs ?? 1000,
-      maxHeaderSize: 8192,
-    }, (req, res) => this.handle(req, res));
+    const server = createServer(
+      {
+        headersTimeout,
+        requestTimeout: Math.max(this.opts.requestTimeoutMs ?? 15_000, headersTimeout),
+        keepAliveTimeout: this.opts.keepAliveTimeoutMs ?? 5000,
+        connectionsCheckingInterval: this.opts.timeoutCheckMs ?? 1000,
+        maxHeaderSize: 8192,
+      },
+      (req, res) => this.handle(req, res),
+    );
     server.maxHeadersCount = this.opts.maxHeadersCount ?? 50;
     server.maxConnections = this.opts.maxConnections ?? 10_000;
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
@@ -123,7 +132,10 @@ export class BrokerListServer {
   /** The cached body, rebuilt when older than maxAgeMs. */
   body(now = Date.now()): Buffer {
     if (!this.cache || now - this.cache.builtAt >= this.maxAgeMs) {
-      this.cache = { body: Buffer.from(JSON.stringify(buildBrokerList(this.opts.directory, this.opts.version))), builtAt: now };
+      this.cache = {
+        body: Buffer.from(JSON.stringify(buildBrokerList(this.opts.directory, this.opts.version))),
+        builtAt: now,
+      };
     }
     return this.cache.body;
   }
@@ -141,14 +153,22 @@ export class BrokerListServer {
   }
 
   private reply(res: ServerResponse, status: number, type: string, body: string | Buffer, headOnly = false): void {
-    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+    res.writeHead(status, {
+      'content-type': type,
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+    });
     res.end(headOnly ? undefined : body);
   }
 
   /** Malformed, oversized or too-slow requests: a short status line if the socket can take it, then close. */
   private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
-      : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const status =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? '408 Request Timeout'
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : '400 Bad Request';
     this.opts.logger.debug({ err: err.message, code: err.code }, 'brokerlist client error');
     if (!socket.writable) {
       socket.destroy();

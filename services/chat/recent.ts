@@ -23,13 +23,19 @@ function parse(s: string): Message | undefined {
 }
 
 export class RecentHistory {
-  constructor(private readonly kv: Kv, private readonly log: Logger) {}
+  constructor(
+    private readonly kv: Kv,
+    private readonly log: Logger,
+  ) {}
 
   async append(m: Message): Promise<void> {
     try {
       await this.kv.pushCapped(key(m.roomId), JSON.stringify(m), RECENT_CAP);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, room: m.roomId }, 'recent history append failed; dropping the cached list');
+      this.log.warn(
+        { err: (err as Error).message, room: m.roomId },
+        'recent history append failed; dropping the cached list',
+      );
       await this.kv.del(key(m.roomId)).catch(() => undefined);
     }
   }

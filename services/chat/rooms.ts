@@ -23,7 +23,14 @@ const INSERT_ATTEMPTS = 3;
 export const topicOf = (roomId: string): string => `chat/${roomId}`;
 
 export function toChatMessage(m: Message): ChatMessage {
-  return new ChatMessage({ roomId: m.roomId, seq: m.seq, userId: m.userId, username: m.username, text: m.text, sentAtMs: m.sentAtMs });
+  return new ChatMessage({
+    roomId: m.roomId,
+    seq: m.seq,
+    userId: m.userId,
+    username: m.username,
+    text: m.text,
+    sentAtMs: m.sentAtMs,
+  });
 }
 
 export class RoomOwner {
@@ -32,7 +39,12 @@ export class RoomOwner {
   /** room -> tail of its message chain */
   private readonly chains = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly env: ServiceEnv, private readonly db: Db, private readonly recent: RecentHistory, private readonly log: Logger) {}
+  constructor(
+    private readonly env: ServiceEnv,
+    private readonly db: Db,
+    private readonly recent: RecentHistory,
+    private readonly log: Logger,
+  ) {}
 
   /** The room's last seq as this owner knows it (Postgres on first use). */
   async lastSeq(roomId: string): Promise<number> {
@@ -67,7 +79,12 @@ export class RoomOwner {
         this.counters.delete(roomId);
         if (sqlState(err) !== '23505') throw err;
         this.log.info({ room: roomId, seq, attempt }, 'seq taken by another owner; re-reading the counter');
-        if (attempt >= INSERT_ATTEMPTS) throw new GameError({ code: ErrorCode.CONFLICT, message: `room ${roomId} is being numbered elsewhere; retry`, retryable: true });
+        if (attempt >= INSERT_ATTEMPTS)
+          throw new GameError({
+            code: ErrorCode.CONFLICT,
+            message: `room ${roomId} is being numbered elsewhere; retry`,
+            retryable: true,
+          });
       }
     }
   }

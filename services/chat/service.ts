@@ -44,7 +44,11 @@ class ChatService {
   private readonly recent: RecentHistory;
   private readonly owner: RoomOwner;
 
-  constructor(private readonly env: ServiceEnv, private readonly db: Db, private readonly kv: Kv) {
+  constructor(
+    private readonly env: ServiceEnv,
+    private readonly db: Db,
+    private readonly kv: Kv,
+  ) {
     const log = env.logger.child({ component: 'chat' });
     this.recent = new RecentHistory(kv, log);
     this.owner = new RoomOwner(env, db, this.recent, log);
@@ -71,7 +75,9 @@ class ChatService {
     await this.kv.hset(membersKey(roomId), ctx.sessionId, ctx.userId).catch(() => undefined);
     const lastSeq = await this.owner.lastSeq(roomId);
     const from = Math.max(0, lastSeq - SNAPSHOT_RECENT);
-    const recent = (await this.recent.after(roomId, from, SNAPSHOT_RECENT, lastSeq)) ?? (await lastMessages(this.db, roomId, SNAPSHOT_RECENT));
+    const recent =
+      (await this.recent.after(roomId, from, SNAPSHOT_RECENT, lastSeq)) ??
+      (await lastMessages(this.db, roomId, SNAPSHOT_RECENT));
     // The caller's broker subscribes to the room on this (the owner's) PUB.
     ctx.subscribe(topicOf(roomId));
     return new RoomSnapshot({ roomId, lastSeq, recent: recent.map(toChatMessage) });

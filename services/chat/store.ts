@@ -22,7 +22,14 @@ interface RawMessage {
 const COLUMNS = `room_id, seq, user_id, username, text, (extract(epoch FROM sent_at) * 1000)::bigint AS sent_ms`;
 
 function toMessage(r: RawMessage): Message {
-  return { roomId: r.room_id, seq: Number(r.seq), userId: r.user_id, username: r.username, text: r.text, sentAtMs: Number(r.sent_ms) };
+  return {
+    roomId: r.room_id,
+    seq: Number(r.seq),
+    userId: r.user_id,
+    username: r.username,
+    text: r.text,
+    sentAtMs: Number(r.sent_ms),
+  };
 }
 
 /** The room's highest seq (0 for a room with no messages). */
@@ -41,12 +48,18 @@ export async function insertMessage(q: Queryable, m: Message): Promise<void> {
 
 /** Messages with seq > afterSeq, oldest first. */
 export async function messagesAfter(q: Queryable, roomId: string, afterSeq: number, limit: number): Promise<Message[]> {
-  const r = await q.query<RawMessage>(`SELECT ${COLUMNS} FROM chat_messages WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [roomId, afterSeq, limit]);
+  const r = await q.query<RawMessage>(
+    `SELECT ${COLUMNS} FROM chat_messages WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+    [roomId, afterSeq, limit],
+  );
   return r.rows.map(toMessage);
 }
 
 /** The newest `limit` messages, oldest first. */
 export async function lastMessages(q: Queryable, roomId: string, limit: number): Promise<Message[]> {
-  const r = await q.query<RawMessage>(`SELECT ${COLUMNS} FROM chat_messages WHERE room_id = $1 ORDER BY seq DESC LIMIT $2`, [roomId, limit]);
+  const r = await q.query<RawMessage>(
+    `SELECT ${COLUMNS} FROM chat_messages WHERE room_id = $1 ORDER BY seq DESC LIMIT $2`,
+    [roomId, limit],
+  );
   return r.rows.map(toMessage).reverse();
 }

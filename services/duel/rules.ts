@@ -46,7 +46,13 @@ export type Outcome =
   /** `game` is the state after the refusal: it differs from the input when the turn had timed out */
   | { ok: false; code: Refusal; message: string; game: Game };
 
-export function newGame(id: string, players: readonly [string, string], stake: number, now: number, turnMs: number): Game {
+export function newGame(
+  id: string,
+  players: readonly [string, string],
+  stake: number,
+  now: number,
+  turnMs: number,
+): Game {
   return { id, players, stake, drawn: [], finished: false, winner: '', loser: '', reason: '', deadline: now + turnMs };
 }
 
@@ -71,14 +77,22 @@ export function expire(g: Game, now: number): Game {
 
 /** One player's action at time `now`. */
 export function act(g: Game, userId: string, action: Action, now: number, turnMs: number): Outcome {
-  if (!g.players.includes(userId)) return { ok: false, code: 'FORBIDDEN', message: 'not a player of this duel', game: g };
+  if (!g.players.includes(userId))
+    return { ok: false, code: 'FORBIDDEN', message: 'not a player of this duel', game: g };
   const cur = expire(g, now);
-  if (cur.finished) return { ok: false, code: 'CONFLICT', message: cur === g ? 'the duel is over' : 'the turn timed out: the duel is over', game: cur };
+  if (cur.finished)
+    return {
+      ok: false,
+      code: 'CONFLICT',
+      message: cur === g ? 'the duel is over' : 'the turn timed out: the duel is over',
+      game: cur,
+    };
   const deadline = now + turnMs;
   if (action === Actions.DRAW) {
     if (cur.drawn.includes(userId)) return { ok: false, code: 'CONFLICT', message: 'already drawn', game: cur };
     return { ok: true, game: { ...cur, drawn: [...cur.drawn, userId], deadline } };
   }
-  if (!cur.drawn.includes(userId)) return { ok: true, game: { ...end(cur, opponentOf(cur, userId), userId, EndReasons.MISFIRE), deadline } };
+  if (!cur.drawn.includes(userId))
+    return { ok: true, game: { ...end(cur, opponentOf(cur, userId), userId, EndReasons.MISFIRE), deadline } };
   return { ok: true, game: { ...end(cur, userId, opponentOf(cur, userId), EndReasons.SHOT), deadline } };
 }

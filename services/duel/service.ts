@@ -6,7 +6,17 @@
  * either player reaches the instance that holds the duel.
  */
 import Int64 from 'node-int64';
-import { Duel, DuelAction, DuelRecord, ErrorCode, GameError, MatchStatus, MatchTicket, Pong, type DuelState } from '../../shared/protocol';
+import {
+  Duel,
+  DuelAction,
+  DuelRecord,
+  ErrorCode,
+  GameError,
+  MatchStatus,
+  MatchTicket,
+  Pong,
+  type DuelState,
+} from '../../shared/protocol';
 import { events } from '../../shared/thrift/events';
 import type { Db } from '../../shared/data/sql';
 import type { CallContext, ServiceDef, ServiceEnv, ServiceModule } from '../../rpc/api';
@@ -42,7 +52,8 @@ function toAction(a: DuelAction | undefined): Action {
 
 function toStake(x: Int64): number {
   const n = Number(x.toString());
-  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_STAKE) throw refuse(ErrorCode.BAD_REQUEST, `stake must be an integer in 0..${MAX_STAKE}`);
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_STAKE)
+    throw refuse(ErrorCode.BAD_REQUEST, `stake must be an integer in 0..${MAX_STAKE}`);
   return n;
 }
 
@@ -54,7 +65,11 @@ class DuelService {
   private readonly mm: Matchmaker;
   readonly table: DuelTable;
 
-  constructor(private readonly env: ServiceEnv, private readonly db: Db, opts: DuelOptions) {
+  constructor(
+    private readonly env: ServiceEnv,
+    private readonly db: Db,
+    opts: DuelOptions,
+  ) {
     this.mm = new Matchmaker(opts.maxWaitMs);
     this.table = new DuelTable(env, db, opts, env.logger.child({ component: 'duel-table' }));
   }
@@ -82,13 +97,22 @@ class DuelService {
     const owner = this.matchmakerElsewhere(ctx);
     // Directives of the nested reply (the bind) ride on this reply to the broker.
     if (owner !== undefined) return ctx.servicesAt(owner).duel.findMatch(new Int64(stake));
-    const me: Seat = { userId: ctx.userId, username: ctx.username || ctx.userId, sessionId: ctx.sessionId, via: this.brokerVia(ctx) };
+    const me: Seat = {
+      userId: ctx.userId,
+      username: ctx.username || ctx.userId,
+      sessionId: ctx.sessionId,
+      via: this.brokerVia(ctx),
+    };
     const other = this.mm.pairOrQueue({ ...me, stake, since: Date.now() }, Date.now());
     if (!other) return new MatchTicket({ status: MatchStatus.QUEUED, duelId: '', opponent: '' });
     const game = this.table.create(other, me, stake);
     ctx.bind();
     const bind = this.env.directives.bind(other.sessionId);
-    this.table.pushTo(other, events.matchFound(new MatchTicket({ status: MatchStatus.MATCHED, duelId: game.id, opponent: me.userId })), [bind]);
+    this.table.pushTo(
+      other,
+      events.matchFound(new MatchTicket({ status: MatchStatus.MATCHED, duelId: game.id, opponent: me.userId })),
+      [bind],
+    );
     const first = events.duelUpdated(toState(game));
     this.table.pushTo(other, first);
     this.table.pushTo(me, first);
@@ -121,11 +145,18 @@ class DuelService {
     loggedIn(ctx);
     if (!Number.isInteger(limit) || limit < 1) throw refuse(ErrorCode.BAD_REQUEST, 'limit must be at least 1');
     const rows = await historyOf(this.db, ctx.userId, Math.min(limit, MAX_HISTORY));
-    return rows.map((r) => new DuelRecord({ duelId: r.id, winner: r.winner, loser: r.loser, reason: r.reason, endedAtMs: r.endedAtMs }));
+    return rows.map(
+      (r) =>
+        new DuelRecord({ duelId: r.id, winner: r.winner, loser: r.loser, reason: r.reason, endedAtMs: r.endedAtMs }),
+    );
   }
 }
 
-export function duelService(env: ServiceEnv, db: Db, opts: DuelOptions = duelOptions(env.cfg.duelTurnMs)): ServiceDef<Duel.IHandler> {
+export function duelService(
+  env: ServiceEnv,
+  db: Db,
+  opts: DuelOptions = duelOptions(env.cfg.duelTurnMs),
+): ServiceDef<Duel.IHandler> {
   const svc = new DuelService(env, db, opts);
   return {
     role: 'duel',
@@ -147,7 +178,11 @@ export function duelService(env: ServiceEnv, db: Db, opts: DuelOptions = duelOpt
 
 /** The duel module with options (tests shorten the turn timeout). */
 export function duelModuleWith(opts: Partial<DuelOptions> = {}): ServiceModule<Duel.IHandler> {
-  return { role: 'duel', migrations: duelMigrations, build: (env, { db }) => duelService(env, db, { ...duelOptions(env.cfg.duelTurnMs), ...opts }) };
+  return {
+    role: 'duel',
+    migrations: duelMigrations,
+    build: (env, { db }) => duelService(env, db, { ...duelOptions(env.cfg.duelTurnMs), ...opts }),
+  };
 }
 
 export const duelModule: ServiceModule<Duel.IHandler> = {

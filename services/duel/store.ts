@@ -22,10 +22,22 @@ export async function saveResult(q: Queryable, g: Game, endedAtMs: number): Prom
 
 /** The user's finished duels, newest first. */
 export async function historyOf(q: Queryable, userId: string, limit: number): Promise<DuelRow[]> {
-  const r = await q.query<{ id: string; winner: string | null; loser: string | null; reason: string; ended_ms: string }>(
+  const r = await q.query<{
+    id: string;
+    winner: string | null;
+    loser: string | null;
+    reason: string;
+    ended_ms: string;
+  }>(
     `SELECT id, winner, loser, reason, (extract(epoch FROM ended_at) * 1000)::bigint AS ended_ms
      FROM duels WHERE players @> ARRAY[$1]::text[] ORDER BY ended_at DESC, id LIMIT $2`,
     [userId, limit],
   );
-  return r.rows.map((x) => ({ id: x.id, winner: x.winner ?? '', loser: x.loser ?? '', reason: x.reason, endedAtMs: Number(x.ended_ms) }));
+  return r.rows.map((x) => ({
+    id: x.id,
+    winner: x.winner ?? '',
+    loser: x.loser ?? '',
+    reason: x.reason,
+    endedAtMs: Number(x.ended_ms),
+  }));
 }

@@ -56,7 +56,12 @@ export function toState(g: Game): DuelState {
 export class DuelTable {
   private readonly live = new Map<string, Live>();
 
-  constructor(private readonly env: ServiceEnv, private readonly db: Db, private readonly opts: TableOptions, private readonly log: Logger) {}
+  constructor(
+    private readonly env: ServiceEnv,
+    private readonly db: Db,
+    private readonly opts: TableOptions,
+    private readonly log: Logger,
+  ) {}
 
   /** Starts a duel between two seated players; returns its first state. */
   create(a: Seat, b: Seat, stake: number): Game {
@@ -70,7 +75,8 @@ export class DuelTable {
   /** The duel for one of its players; NOT_FOUND when this instance does not hold it. */
   get(duelId: string, userId: string): Game {
     const live = this.find(duelId);
-    if (!live.game.players.includes(userId)) throw new GameError({ code: ErrorCode.FORBIDDEN, message: 'not a player of this duel', retryable: false });
+    if (!live.game.players.includes(userId))
+      throw new GameError({ code: ErrorCode.FORBIDDEN, message: 'not a player of this duel', retryable: false });
     return live.game;
   }
 
@@ -92,7 +98,8 @@ export class DuelTable {
 
   /** Pushes an Events message (and directives) to one player. */
   pushTo(seat: Seat, payload: Buffer, directives: Directive[] = []): void {
-    const targets = seat.via !== undefined ? [seat.via] : this.env.directory.instances({ role: 'broker' }).map((r) => r.instanceId);
+    const targets =
+      seat.via !== undefined ? [seat.via] : this.env.directory.instances({ role: 'broker' }).map((r) => r.instanceId);
     // A broker that does not hold the session drops the push; only its holder delivers it.
     for (const via of targets) this.env.push(seat.sessionId, payload, directives, via);
     if (targets.length === 0) this.log.warn({ session: seat.sessionId }, 'no broker to push to');
@@ -104,7 +111,12 @@ export class DuelTable {
 
   private find(duelId: string): Live {
     const live = this.live.get(duelId);
-    if (!live) throw new GameError({ code: ErrorCode.NOT_FOUND, message: `duel ${duelId} is not held by this instance`, retryable: false });
+    if (!live)
+      throw new GameError({
+        code: ErrorCode.NOT_FOUND,
+        message: `duel ${duelId} is not held by this instance`,
+        retryable: false,
+      });
     return live;
   }
 
@@ -125,12 +137,15 @@ export class DuelTable {
   /** (Re)starts the turn timer; at the deadline the rules decide who forfeits. */
   private arm(live: Live): void {
     clearTimeout(live.timer);
-    live.timer = setTimeout(() => {
-      const next = expire(live.game, Date.now());
-      if (next === live.game) return this.arm(live);
-      // No call is running: background clients, deadline = the request timeout.
-      void this.change(live, next, this.env.services({ traceId: `duel-timeout-${live.game.id}` }));
-    }, Math.max(0, live.game.deadline - Date.now()));
+    live.timer = setTimeout(
+      () => {
+        const next = expire(live.game, Date.now());
+        if (next === live.game) return this.arm(live);
+        // No call is running: background clients, deadline = the request timeout.
+        void this.change(live, next, this.env.services({ traceId: `duel-timeout-${live.game.id}` }));
+      },
+      Math.max(0, live.game.deadline - Date.now()),
+    );
     // A pending turn must not keep a stopping process alive.
     live.timer.unref();
   }
@@ -143,14 +158,18 @@ export class DuelTable {
       if (g.winner !== '') {
         const key = `duel:${g.id}`;
         // A duel for no stake still counts on the leaderboard; there is nothing to pay.
-        if (g.stake > 0) await services.player.grant(new GrantRequest({ idempotencyKey: key, userId: g.winner, soft: g.stake * 2, hard: 0, reason: 'duel won' }));
+        if (g.stake > 0)
+          await services.player.grant(
+            new GrantRequest({ idempotencyKey: key, userId: g.winner, soft: g.stake * 2, hard: 0, reason: 'duel won' }),
+          );
         const winner = live.seats.find((s) => s.userId === g.winner);
         await services.leaderboard.report(LEADERBOARD, g.winner, winner?.username || g.winner, new Int64(1), key);
       }
     } catch (err) {
       this.log.warn({ err: (err as Error).message, duel: g.id, attempt }, 'duel settlement failed');
       if (attempt >= this.opts.settleAttempts) return;
-      const retry = (): void => void this.settle(live, this.env.services({ traceId: `duel-settle-${g.id}` }), attempt + 1);
+      const retry = (): void =>
+        void this.settle(live, this.env.services({ traceId: `duel-settle-${g.id}` }), attempt + 1);
       setTimeout(retry, this.opts.settleRetryMs * attempt).unref();
     }
   }

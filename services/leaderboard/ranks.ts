@@ -25,7 +25,11 @@ export class Ranks {
   private readonly dirty = new Set<string>();
   private readonly rebuilding = new Map<string, Promise<void>>();
 
-  constructor(private readonly db: Db, private readonly kv: Kv, private readonly log: Logger) {}
+  constructor(
+    private readonly db: Db,
+    private readonly kv: Kv,
+    private readonly log: Logger,
+  ) {}
 
   async top(board: string, count: number): Promise<Ranked[]> {
     return this.viaKv(
@@ -125,7 +129,9 @@ export class Ranks {
     if (rows.length > 0) {
       const members: ScoredMember[] = rows.map((r) => ({ member: r.userId, score: r.score }));
       await this.kv.zaddMany(setKey(board), members);
-      await Promise.all(rows.filter((r) => r.username !== '').map((r) => this.kv.hset(namesKey(board), r.userId, r.username)));
+      await Promise.all(
+        rows.filter((r) => r.username !== '').map((r) => this.kv.hset(namesKey(board), r.userId, r.username)),
+      );
     }
     if (wasDirty) this.dirty.delete(board);
     this.log.info({ board, rows: rows.length }, 'leaderboard rebuilt from Postgres');

@@ -53,7 +53,8 @@ export function leaderboardService(ranks: Ranks, instanceId: string): ServiceDef
         // rank 0 = not on the board yet (no score reported)
         return entry(r ?? { userId: ctx.userId, username: '', score: 0, rank: 0 });
       },
-      around: async (board, radius, ctx) => (await ranks.around(checkBoard(board), ctx.userId, checkCount(radius, MAX_RADIUS, 'radius', 0))).map(entry),
+      around: async (board, radius, ctx) =>
+        (await ranks.around(checkBoard(board), ctx.userId, checkCount(radius, MAX_RADIUS, 'radius', 0))).map(entry),
       report: async (board, userId, username, delta, idempotencyKey) => {
         if (userId === '' || userId.length > 128) throw bad('userId must be 1..128 characters');
         if (idempotencyKey === '' || idempotencyKey.length > 200) throw bad('idempotencyKey must be 1..200 characters');
@@ -68,5 +69,6 @@ export function leaderboardService(ranks: Ranks, instanceId: string): ServiceDef
 export const leaderboardModule: ServiceModule<Leaderboard.IHandler> = {
   role: 'leaderboard',
   migrations: leaderboardMigrations,
-  build: (env, { db, kv }) => leaderboardService(new Ranks(db, kv, env.logger.child({ component: 'ranks' })), env.instanceId),
+  build: (env, { db, kv }) =>
+    leaderboardService(new Ranks(db, kv, env.logger.child({ component: 'ranks' })), env.instanceId),
 };

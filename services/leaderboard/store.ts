@@ -29,9 +29,19 @@ export interface Applied {
 }
 
 /** Adds delta once per idempotency key; the key row and the score change share one transaction. */
-export function applyReport(db: Db, board: string, userId: string, username: string, delta: number, key: string): Promise<Applied> {
+export function applyReport(
+  db: Db,
+  board: string,
+  userId: string,
+  username: string,
+  delta: number,
+  key: string,
+): Promise<Applied> {
   return db.tx(async (q) => {
-    const ins = await q.query('INSERT INTO score_reports (idempotency_key, board, user_id, delta) VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING', [key, board, userId, delta]);
+    const ins = await q.query(
+      'INSERT INTO score_reports (idempotency_key, board, user_id, delta) VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING',
+      [key, board, userId, delta],
+    );
     if (ins.rowCount === 0) {
       const prior = await scoreOf(q, board, userId);
       return { row: prior ?? { userId, username, score: 0 }, fresh: false };
@@ -48,19 +58,29 @@ export function applyReport(db: Db, board: string, userId: string, username: str
 }
 
 export async function scoreOf(q: Queryable, board: string, userId: string): Promise<ScoreRow | undefined> {
-  const r = await q.query<RawRow>('SELECT user_id, username, score FROM scores WHERE board = $1 AND user_id = $2', [board, userId]);
+  const r = await q.query<RawRow>('SELECT user_id, username, score FROM scores WHERE board = $1 AND user_id = $2', [
+    board,
+    userId,
+  ]);
   const row = r.rows[0];
   return row ? toRow(row) : undefined;
 }
 
 /** Rows at 0-based positions [offset, offset + count) in rank order. */
 export async function slice(q: Queryable, board: string, offset: number, count: number): Promise<ScoreRow[]> {
-  const r = await q.query<RawRow>(`SELECT user_id, username, score FROM scores WHERE board = $1 ${ORDER} OFFSET $2 LIMIT $3`, [board, offset, count]);
+  const r = await q.query<RawRow>(
+    `SELECT user_id, username, score FROM scores WHERE board = $1 ${ORDER} OFFSET $2 LIMIT $3`,
+    [board, offset, count],
+  );
   return r.rows.map(toRow);
 }
 
 /** 0-based position of a user, or undefined when the user has no score on the board. */
-export async function positionOf(q: Queryable, board: string, userId: string): Promise<{ pos: number; row: ScoreRow } | undefined> {
+export async function positionOf(
+  q: Queryable,
+  board: string,
+  userId: string,
+): Promise<{ pos: number; row: ScoreRow } | undefined> {
   const row = await scoreOf(q, board, userId);
   if (!row) return undefined;
   const r = await q.query<{ n: string }>(
@@ -82,6 +102,9 @@ export async function allRows(q: Queryable, board: string): Promise<ScoreRow[]> 
 }
 
 export async function namesOf(q: Queryable, board: string, userIds: readonly string[]): Promise<Map<string, string>> {
-  const r = await q.query<{ user_id: string; username: string }>('SELECT user_id, username FROM scores WHERE board = $1 AND user_id = ANY($2)', [board, userIds]);
+  const r = await q.query<{ user_id: string; username: string }>(
+    'SELECT user_id, username FROM scores WHERE board = $1 AND user_id = ANY($2)',
+    [board, userIds],
+  );
   return new Map(r.rows.map((x) => [x.user_id, x.username]));
 }

@@ -23,7 +23,8 @@ export function amountIn(x: Int64 | undefined, min: number, max: number, what: s
 }
 
 export function keyOf(key: string | undefined, what = 'idempotencyKey'): string {
-  if (key === undefined || key.length === 0 || key.length > MAX_KEY) throw badRequest(`${what} must be 1..${MAX_KEY} characters`);
+  if (key === undefined || key.length === 0 || key.length > MAX_KEY)
+    throw badRequest(`${what} must be 1..${MAX_KEY} characters`);
   return key;
 }
 
@@ -41,7 +42,8 @@ export function currencyOf(c: Currency | undefined): CurrencyName {
 
 /** Calls that act for "the caller" need a logged-in caller. */
 export function callerOf(userId: string): string {
-  if (userId.length === 0) throw new GameError({ code: ErrorCode.UNAUTHENTICATED, message: 'log in first', retryable: false });
+  if (userId.length === 0)
+    throw new GameError({ code: ErrorCode.UNAUTHENTICATED, message: 'log in first', retryable: false });
   return userId;
 }
 
@@ -50,7 +52,14 @@ export function toWallet(w: WalletRow): Wallet {
 }
 
 export function toProfile(p: ProfileRow): Profile {
-  return new Profile({ userId: p.userId, username: p.username, level: p.level, xp: p.xp, rating: p.rating, wallet: toWallet(p) });
+  return new Profile({
+    userId: p.userId,
+    username: p.username,
+    level: p.level,
+    xp: p.xp,
+    rating: p.rating,
+    wallet: toWallet(p),
+  });
 }
 
 export function toUnit(u: UnitRow): Unit {

@@ -45,7 +45,12 @@ export async function cachedUnits(core: PlayerCore, userId: string): Promise<Uni
  * committed and died before invalidating. The push goes only to a session of that same user:
  * a grant from the duel service carries the duel's caller, not the winner.
  */
-export async function afterWrite(core: PlayerCore, ctx: CallContext, userId: string, change: { wallet?: WalletRow; units?: boolean; applied: boolean }): Promise<void> {
+export async function afterWrite(
+  core: PlayerCore,
+  ctx: CallContext,
+  userId: string,
+  change: { wallet?: WalletRow; units?: boolean; applied: boolean },
+): Promise<void> {
   await core.cache.invalidate(profileKey(userId));
   if (change.units === true) await core.cache.invalidate(unitsKey(userId));
   if (change.applied && change.wallet !== undefined && ctx.sessionId.length > 0 && ctx.userId === userId) {

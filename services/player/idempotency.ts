@@ -42,7 +42,11 @@ interface RawRecord {
 
 function replay<T>(spec: OnceSpec, rec: RawRecord): T {
   if (rec.op !== spec.op || rec.fingerprint !== spec.fingerprint) {
-    throw new GameError({ code: ErrorCode.CONFLICT, message: `idempotency key was already used for a different request (${rec.op})`, retryable: false });
+    throw new GameError({
+      code: ErrorCode.CONFLICT,
+      message: `idempotency key was already used for a different request (${rec.op})`,
+      retryable: false,
+    });
   }
   const out = JSON.parse(rec.response) as Recorded<T>;
   if ('ok' in out) return out.ok;
@@ -50,13 +54,19 @@ function replay<T>(spec: OnceSpec, rec: RawRecord): T {
 }
 
 async function record(q: Queryable, spec: OnceSpec, outcome: Recorded<unknown>): Promise<void> {
-  await q.query('INSERT INTO player_idempotency (user_id, key, op, fingerprint, response) VALUES ($1, $2, $3, $4, $5)', [
-    spec.userId, spec.key, spec.op, spec.fingerprint, JSON.stringify(outcome),
-  ]);
+  await q.query(
+    'INSERT INTO player_idempotency (user_id, key, op, fingerprint, response) VALUES ($1, $2, $3, $4, $5)',
+    [spec.userId, spec.key, spec.op, spec.fingerprint, JSON.stringify(outcome)],
+  );
 }
 
 /** Runs fn (under savepoint) and records its outcome; a game refusal is recorded, then rethrown. */
-async function runAndRecord<T>(q: Queryable, spec: OnceSpec, player: ProfileRow, fn: (q: Queryable, p: ProfileRow) => Promise<T>): Promise<Recorded<T>> {
+async function runAndRecord<T>(
+  q: Queryable,
+  spec: OnceSpec,
+  player: ProfileRow,
+  fn: (q: Queryable, p: ProfileRow) => Promise<T>,
+): Promise<Recorded<T>> {
   await q.query('SAVEPOINT player_op');
   try {
     const value = await fn(q, player);
@@ -76,15 +86,24 @@ async function runAndRecord<T>(q: Queryable, spec: OnceSpec, player: ProfileRow,
  * fn must touch the database only through the Queryable it gets (it may run more than once when
  * the transaction is retried after a serialisation failure).
  */
-export async function once<T>(db: Db, spec: OnceSpec, fn: (q: Queryable, p: ProfileRow) => Promise<T>): Promise<OnceResult<T>> {
+export async function once<T>(
+  db: Db,
+  spec: OnceSpec,
+  fn: (q: Queryable, p: ProfileRow) => Promise<T>,
+): Promise<OnceResult<T>> {
   const out = await db.tx(async (q): Promise<{ rec: Recorded<T>; applied: boolean }> => {
     const player = await lockPlayer(q, spec.userId);
-    if (player === undefined) throw new GameError({ code: ErrorCode.NOT_FOUND, message: 'no player profile for this user', retryable: false });
-    const prior = await q.query<RawRecord>('SELECT op, fingerprint, response FROM player_idempotency WHERE user_id = $1 AND key = $2', [spec.userId, spec.key]);
+    if (player === undefined)
+      throw new GameError({ code: ErrorCode.NOT_FOUND, message: 'no player profile for this user', retryable: false });
+    const prior = await q.query<RawRecord>(
+      'SELECT op, fingerprint, response FROM player_idempotency WHERE user_id = $1 AND key = $2',
+      [spec.userId, spec.key],
+    );
     const rec = prior.rows[0];
     if (rec !== undefined) return { rec: { ok: replay<T>(spec, rec) }, applied: false };
     return { rec: await runAndRecord(q, spec, player, fn), applied: true };
   });
-  if ('refused' in out.rec) throw new GameError({ code: out.rec.refused.code, message: out.rec.refused.message, retryable: false });
+  if ('refused' in out.rec)
+    throw new GameError({ code: out.rec.refused.code, message: out.rec.refused.message, retryable: false });
   return { value: out.rec.ok, applied: out.applied };
 }

@@ -32,7 +32,19 @@ export function createPlayerModule(opts: PlayerModuleOptions = {}): ServiceModul
         publicMethods: ['ping'],
         internalMethods: ['grant', 'createProfile'],
         // Mutations are keyed (idempotency key / receipt id / user id), so a retry elsewhere is safe.
-        idempotentMethods: ['getProfile', 'getWallet', 'listUnits', 'ping', 'buyCurrency', 'spendCurrency', 'levelUp', 'evolve', 'playRound', 'grant', 'createProfile'],
+        idempotentMethods: [
+          'getProfile',
+          'getWallet',
+          'listUnits',
+          'ping',
+          'buyCurrency',
+          'spendCurrency',
+          'levelUp',
+          'evolve',
+          'playRound',
+          'grant',
+          'createProfile',
+        ],
         handlers: {
           ...walletHandlers(core),
           ...unitHandlers(core),

@@ -19,7 +19,8 @@ async function playRound(core: PlayerCore, req: RoundRequest, ctx: CallContext):
   const clientKey = keyOf(req.idempotencyKey);
   const key = `c:${clientKey}`;
   const stage = req.stage ?? 0;
-  if (!Number.isInteger(stage) || stage < 1 || stage > MAX_STAGE) throw badRequest(`stage must be an integer in 1..${MAX_STAGE}`);
+  if (!Number.isInteger(stage) || stage < 1 || stage > MAX_STAGE)
+    throw badRequest(`stage must be an integer in 1..${MAX_STAGE}`);
   const spec = { userId, key, op: 'playRound', fingerprint: JSON.stringify([stage]) };
   const r = await once<RoundRow>(core.db, spec, async (q, p) => {
     // Decided under the row lock from the level as it stands: the recorded result is what counts.

@@ -61,7 +61,8 @@ export function levelUpCost(u: UnitStats): Cost {
 
 export function levelUpRefusal(u: UnitStats): Refusal {
   if (u.level >= MAX_UNIT_LEVEL) return `unit is at the maximum level ${MAX_UNIT_LEVEL}`;
-  if (u.level >= levelCap(u.stars)) return `unit is at its level cap ${levelCap(u.stars)} for ${u.stars} stars; evolve it first`;
+  if (u.level >= levelCap(u.stars))
+    return `unit is at its level cap ${levelCap(u.stars)} for ${u.stars} stars; evolve it first`;
   return undefined;
 }
 
@@ -104,5 +105,7 @@ export function roundRoll(userId: string, key: string, stage: number): number {
 
 export function roundOutcome(userId: string, key: string, stage: number, playerLevel: number): RoundOutcome {
   const won = roundRoll(userId, key, stage) < winChance(playerLevel, stage);
-  return won ? { won, softReward: 20 + 10 * stage, xpGained: 10 + 5 * stage } : { won, softReward: 0, xpGained: 2 * stage };
+  return won
+    ? { won, softReward: 20 + 10 * stage, xpGained: 10 + 5 * stage }
+    : { won, softReward: 0, xpGained: 2 * stage };
 }

@@ -57,7 +57,15 @@ const PLAYER_COLS = 'user_id, username, level, xp, soft, hard, rating';
 const UNIT_COLS = 'unit_id, kind, level, stars';
 
 function toProfile(r: RawPlayer): ProfileRow {
-  return { userId: r.user_id, username: r.username, level: num(r.level), xp: num(r.xp), soft: num(r.soft), hard: num(r.hard), rating: num(r.rating) };
+  return {
+    userId: r.user_id,
+    username: r.username,
+    level: num(r.level),
+    xp: num(r.xp),
+    soft: num(r.soft),
+    hard: num(r.hard),
+    rating: num(r.rating),
+  };
 }
 
 function toUnit(r: RawUnit): UnitRow {
@@ -85,11 +93,22 @@ export async function lockPlayer(q: Queryable, userId: string): Promise<ProfileR
  * Changes one balance of a locked player and writes its ledger row; updates `p` in place.
  * INSUFFICIENT_FUNDS (before any write) when the balance would go negative.
  */
-export async function applyDelta(q: Queryable, p: ProfileRow, currency: CurrencyName, delta: number, reason: string, key: string): Promise<void> {
+export async function applyDelta(
+  q: Queryable,
+  p: ProfileRow,
+  currency: CurrencyName,
+  delta: number,
+  reason: string,
+  key: string,
+): Promise<void> {
   if (delta === 0) return;
   const after = p[currency] + delta;
   if (after < 0) {
-    throw new GameError({ code: ErrorCode.INSUFFICIENT_FUNDS, message: `not enough ${currency}: have ${p[currency]}, need ${-delta}`, retryable: false });
+    throw new GameError({
+      code: ErrorCode.INSUFFICIENT_FUNDS,
+      message: `not enough ${currency}: have ${p[currency]}, need ${-delta}`,
+      retryable: false,
+    });
   }
   // The column is named by a fixed union, never by input.
   await q.query(`UPDATE players SET ${currency} = $2 WHERE user_id = $1`, [p.userId, after]);
@@ -108,14 +127,23 @@ export async function setProgress(q: Queryable, p: ProfileRow, level: number, xp
 
 /** Creates the player with the starter wallet and units; false when it already existed. */
 export async function createPlayer(q: Queryable, userId: string, username: string): Promise<boolean> {
-  const ins = await q.query('INSERT INTO players (user_id, username) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING RETURNING user_id', [userId, username]);
+  const ins = await q.query(
+    'INSERT INTO players (user_id, username) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING RETURNING user_id',
+    [userId, username],
+  );
   if (ins.rows.length === 0) return false;
   const p = await lockPlayer(q, userId);
   if (p === undefined) throw new Error(`player ${userId} vanished inside its creating transaction`);
   await applyDelta(q, p, 'soft', STARTER_WALLET.soft, 'starter', 'starter');
   await applyDelta(q, p, 'hard', STARTER_WALLET.hard, 'starter', 'starter');
   for (const u of STARTER_UNITS) {
-    await q.query('INSERT INTO player_units (unit_id, user_id, kind, level, stars) VALUES ($1, $2, $3, $4, $5)', [randomUUID(), userId, u.kind, u.level, u.stars]);
+    await q.query('INSERT INTO player_units (unit_id, user_id, kind, level, stars) VALUES ($1, $2, $3, $4, $5)', [
+      randomUUID(),
+      userId,
+      u.kind,
+      u.level,
+      u.stars,
+    ]);
   }
   return true;
 }
@@ -127,7 +155,10 @@ export async function listUnits(q: Queryable, userId: string): Promise<UnitRow[]
 
 /** The caller's unit, locked; undefined when it does not exist or belongs to someone else. */
 export async function lockUnit(q: Queryable, userId: string, unitId: string): Promise<UnitRow | undefined> {
-  const r = await q.query<RawUnit>(`SELECT ${UNIT_COLS} FROM player_units WHERE unit_id = $1 AND user_id = $2 FOR UPDATE`, [unitId, userId]);
+  const r = await q.query<RawUnit>(
+    `SELECT ${UNIT_COLS} FROM player_units WHERE unit_id = $1 AND user_id = $2 FOR UPDATE`,
+    [unitId, userId],
+  );
   const row = r.rows[0];
   return row === undefined ? undefined : toUnit(row);
 }
@@ -141,6 +172,9 @@ export async function updateUnit(q: Queryable, u: UnitRow): Promise<void> {
  * claim waits on the primary key until the first transaction ends).
  */
 export async function claimReceipt(q: Queryable, receiptId: string, userId: string): Promise<boolean> {
-  const r = await q.query('INSERT INTO player_receipts (receipt_id, user_id) VALUES ($1, $2) ON CONFLICT (receipt_id) DO NOTHING RETURNING receipt_id', [receiptId, userId]);
+  const r = await q.query(
+    'INSERT INTO player_receipts (receipt_id, user_id) VALUES ($1, $2) ON CONFLICT (receipt_id) DO NOTHING RETURNING receipt_id',
+    [receiptId, userId],
+  );
   return r.rows.length > 0;
 }

@@ -6,7 +6,15 @@ import type { CallContext, WithContext } from '../../rpc/api';
 import { afterWrite, cachedUnits, type PlayerCore } from './core';
 import { callerOf, keyOf, toUnit } from './convert';
 import { once } from './idempotency';
-import { evolveCost, evolveRefusal, levelUpCost, levelUpRefusal, type Cost, type Refusal, type UnitStats } from './rules';
+import {
+  evolveCost,
+  evolveRefusal,
+  levelUpCost,
+  levelUpRefusal,
+  type Cost,
+  type Refusal,
+  type UnitStats,
+} from './rules';
 import { applyDelta, lockUnit, updateUnit, walletOf, type ProfileRow, type UnitRow, type WalletRow } from './store';
 
 type Handlers = Pick<Player.IHandler, 'listUnits' | 'levelUp' | 'evolve'>;
@@ -18,11 +26,27 @@ interface UnitChange {
   apply(u: UnitRow): UnitRow;
 }
 
-const LEVEL_UP: UnitChange = { op: 'levelUp', refusal: levelUpRefusal, cost: levelUpCost, apply: (u) => ({ ...u, level: u.level + 1 }) };
-const EVOLVE: UnitChange = { op: 'evolve', refusal: evolveRefusal, cost: evolveCost, apply: (u) => ({ ...u, stars: u.stars + 1 }) };
+const LEVEL_UP: UnitChange = {
+  op: 'levelUp',
+  refusal: levelUpRefusal,
+  cost: levelUpCost,
+  apply: (u) => ({ ...u, level: u.level + 1 }),
+};
+const EVOLVE: UnitChange = {
+  op: 'evolve',
+  refusal: evolveRefusal,
+  cost: evolveCost,
+  apply: (u) => ({ ...u, stars: u.stars + 1 }),
+};
 
 /** The transaction body: check the rules, pay, change the unit. Refusals roll back (see once). */
-async function changeUnit(q: Queryable, p: ProfileRow, unitId: string, change: UnitChange, key: string): Promise<{ unit: UnitRow; wallet: WalletRow }> {
+async function changeUnit(
+  q: Queryable,
+  p: ProfileRow,
+  unitId: string,
+  change: UnitChange,
+  key: string,
+): Promise<{ unit: UnitRow; wallet: WalletRow }> {
   const unit = await lockUnit(q, p.userId, unitId);
   if (unit === undefined) throw new GameError({ code: ErrorCode.NOT_FOUND, message: 'no such unit', retryable: false });
   const refusal = change.refusal(unit);

@@ -1,6 +1,14 @@
 /** Profile creation, reads, and the money calls: buy (per receipt), spend, grant (per key). */
 import type { Player } from '../../shared/protocol';
-import { ErrorCode, GameError, type BuyRequest, type GrantRequest, type Profile, type SpendRequest, type Wallet } from '../../shared/protocol';
+import {
+  ErrorCode,
+  GameError,
+  type BuyRequest,
+  type GrantRequest,
+  type Profile,
+  type SpendRequest,
+  type Wallet,
+} from '../../shared/protocol';
 import type { CallContext, WithContext } from '../../rpc/api';
 import { afterWrite, cachedProfile, type PlayerCore } from './core';
 import { amountIn, badRequest, callerOf, currencyOf, keyOf, reasonOf, toProfile, toWallet } from './convert';
@@ -8,17 +16,22 @@ import { once } from './idempotency';
 import { MAX_AMOUNT, MAX_PURCHASE } from './rules';
 import { applyDelta, claimReceipt, createPlayer, readProfile, walletOf, type WalletRow } from './store';
 
-type Handlers = Pick<Player.IHandler, 'getProfile' | 'getWallet' | 'buyCurrency' | 'spendCurrency' | 'grant' | 'createProfile'>;
+type Handlers = Pick<
+  Player.IHandler,
+  'getProfile' | 'getWallet' | 'buyCurrency' | 'spendCurrency' | 'grant' | 'createProfile'
+>;
 
 const USERNAME_MAX = 64;
 
 async function createProfile(core: PlayerCore, userId: string, username: string, ctx: CallContext): Promise<Profile> {
   if (userId.length === 0 || userId.length > 128) throw badRequest('userId must be 1..128 characters');
-  if (username.length === 0 || username.length > USERNAME_MAX) throw badRequest(`username must be 1..${USERNAME_MAX} characters`);
+  if (username.length === 0 || username.length > USERNAME_MAX)
+    throw badRequest(`username must be 1..${USERNAME_MAX} characters`);
   const created = await core.db.tx((q) => createPlayer(q, userId, username));
   if (created) await afterWrite(core, ctx, userId, { applied: true, units: true });
   const p = await readProfile(core.db, userId);
-  if (p === undefined) throw new GameError({ code: ErrorCode.INTERNAL, message: 'profile missing after create', retryable: true });
+  if (p === undefined)
+    throw new GameError({ code: ErrorCode.INTERNAL, message: 'profile missing after create', retryable: true });
   return toProfile(p);
 }
 
@@ -31,7 +44,11 @@ async function buy(core: PlayerCore, req: BuyRequest, ctx: CallContext): Promise
   const spec = { userId, key, op: 'buy', fingerprint: JSON.stringify([currency, amount]) };
   const r = await once<WalletRow>(core.db, spec, async (q, p) => {
     if (!(await claimReceipt(q, receiptId, userId))) {
-      throw new GameError({ code: ErrorCode.CONFLICT, message: 'receipt was already redeemed by another account', retryable: false });
+      throw new GameError({
+        code: ErrorCode.CONFLICT,
+        message: 'receipt was already redeemed by another account',
+        retryable: false,
+      });
     }
     await applyDelta(q, p, currency, amount, 'purchase', key);
     return walletOf(p);

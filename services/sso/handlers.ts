@@ -29,14 +29,19 @@ function gameError(code: ErrorCode, message: string, retryable = false): GameErr
 }
 
 function checkNew(username: string, password: string): void {
-  if (!USERNAME.test(username)) throw gameError(ErrorCode.BAD_REQUEST, 'username must be 3-32 characters of A-Z a-z 0-9 _ . -');
+  if (!USERNAME.test(username))
+    throw gameError(ErrorCode.BAD_REQUEST, 'username must be 3-32 characters of A-Z a-z 0-9 _ . -');
   if ([...password].length < MIN_PASSWORD || password.length > MAX_PASSWORD) {
     throw gameError(ErrorCode.BAD_REQUEST, `password must be ${MIN_PASSWORD}-${MAX_PASSWORD} characters`);
   }
 }
 
 /** The player profile is created through the player service; idempotent, so login can repair it. */
-async function ensureProfile(core: SsoCore, user: Pick<UserRow, 'userId' | 'username' | 'profileReady'>, ctx: CallContext): Promise<void> {
+async function ensureProfile(
+  core: SsoCore,
+  user: Pick<UserRow, 'userId' | 'username' | 'profileReady'>,
+  ctx: CallContext,
+): Promise<void> {
   if (user.profileReady) return;
   await ctx.services.player.createProfile(user.userId, user.username);
   await markProfileReady(core.db, user.userId);
@@ -49,7 +54,13 @@ async function startSession(core: SsoCore, userId: string, username: string, ctx
 
 function authenticated(rec: SessionRecord, token: string, ctx: CallContext): Session {
   ctx.authenticate({ sessionId: rec.sessionId, userId: rec.userId, username: rec.username });
-  return new Session({ sessionId: rec.sessionId, userId: rec.userId, username: rec.username, token, expiresAtMs: rec.expiresAtMs });
+  return new Session({
+    sessionId: rec.sessionId,
+    userId: rec.userId,
+    username: rec.username,
+    token,
+    expiresAtMs: rec.expiresAtMs,
+  });
 }
 
 async function register(core: SsoCore, username: string, password: string, ctx: CallContext): Promise<Session> {
@@ -58,7 +69,8 @@ async function register(core: SsoCore, username: string, password: string, ctx: 
   if ((await findUser(core.db, username)) !== undefined) throw gameError(ErrorCode.ALREADY_EXISTS, 'username is taken');
   const hash = await core.hasher.hash(password);
   const userId = randomUUID();
-  if (!(await insertUser(core.db, userId, username, hash))) throw gameError(ErrorCode.ALREADY_EXISTS, 'username is taken');
+  if (!(await insertUser(core.db, userId, username, hash)))
+    throw gameError(ErrorCode.ALREADY_EXISTS, 'username is taken');
   // If the player service fails here the user exists without a profile; login creates it.
   await ensureProfile(core, { userId, username, profileReady: false }, ctx);
   return startSession(core, userId, username, ctx);
@@ -75,7 +87,8 @@ async function login(core: SsoCore, username: string, password: string, ctx: Cal
   const account = username.slice(0, 32);
   await core.logins.admit(account, conn);
   const user = username.length <= 32 && password.length <= MAX_PASSWORD ? await findUser(core.db, username) : undefined;
-  const ok = user === undefined ? await core.hasher.burn(password) : await core.hasher.verify(password, user.passwordHash);
+  const ok =
+    user === undefined ? await core.hasher.burn(password) : await core.hasher.verify(password, user.passwordHash);
   if (!ok || user === undefined) {
     throw gameError(ErrorCode.INVALID_CREDENTIALS, BAD_CREDENTIALS);
   }
@@ -93,7 +106,8 @@ async function resume(core: SsoCore, token: string, ctx: CallContext): Promise<S
 }
 
 async function logout(core: SsoCore, ctx: CallContext): Promise<void> {
-  if (ctx.userId.length === 0 || ctx.sessionId.length === 0) throw gameError(ErrorCode.UNAUTHENTICATED, 'not logged in');
+  if (ctx.userId.length === 0 || ctx.sessionId.length === 0)
+    throw gameError(ErrorCode.UNAUTHENTICATED, 'not logged in');
   await core.sessions.revoke(ctx.sessionId);
   ctx.logout();
 }

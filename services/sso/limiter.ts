@@ -9,7 +9,10 @@ export class Limiter {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(private readonly concurrency: number, private readonly maxQueued: number) {}
+  constructor(
+    private readonly concurrency: number,
+    private readonly maxQueued: number,
+  ) {}
 
   get active(): number {
     return this.running;
@@ -18,7 +21,11 @@ export class Limiter {
   async run<T>(job: () => Promise<T>): Promise<T> {
     if (this.running >= this.concurrency) {
       if (this.waiting.length >= this.maxQueued) {
-        throw new GameError({ code: ErrorCode.BUSY, message: 'too many logins in progress; retry shortly', retryable: true });
+        throw new GameError({
+          code: ErrorCode.BUSY,
+          message: 'too many logins in progress; retry shortly',
+          retryable: true,
+        });
       }
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else {

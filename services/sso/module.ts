@@ -30,7 +30,10 @@ export interface SsoOptions {
 }
 
 /** Options given to createSsoModule (tests) win over the process config (--scrypt-n, --session-ttl-ms). */
-export function ssoSettings(opts: SsoOptions, cfg: { scryptN: number; sessionTtlMs: number }): { scryptN: number; sessionTtlMs: number } {
+export function ssoSettings(
+  opts: SsoOptions,
+  cfg: { scryptN: number; sessionTtlMs: number },
+): { scryptN: number; sessionTtlMs: number } {
   const scryptN = opts.scryptN ?? cfg.scryptN;
   if (!validScryptN(scryptN)) throw new Error(`scrypt N ${scryptN} must be a power of two up to 2^20`);
   return { scryptN, sessionTtlMs: opts.sessionTtlMs ?? cfg.sessionTtlMs };

@@ -22,8 +22,15 @@ const MIN_MAXMEM = 256 * 1024 * 1024;
 const MAX_LOG_N = 20;
 
 function scryptAsync(password: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
-  const opts: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: Math.max(MIN_MAXMEM, 256 * params.N * params.r) };
-  return new Promise((resolve, reject) => scrypt(password.normalize('NFKC'), salt, KEY_LEN, opts, (err, key) => (err ? reject(err) : resolve(key))));
+  const opts: ScryptOptions = {
+    N: params.N,
+    r: params.r,
+    p: params.p,
+    maxmem: Math.max(MIN_MAXMEM, 256 * params.N * params.r),
+  };
+  return new Promise((resolve, reject) =>
+    scrypt(password.normalize('NFKC'), salt, KEY_LEN, opts, (err, key) => (err ? reject(err) : resolve(key))),
+  );
 }
 
 export function validScryptN(n: number): boolean {
@@ -50,7 +57,10 @@ function parse(stored: string): Parsed | undefined {
 export class PasswordHasher {
   private dummy: Promise<string> | undefined;
 
-  constructor(private readonly params: ScryptParams, private readonly limiter: Limiter) {}
+  constructor(
+    private readonly params: ScryptParams,
+    private readonly limiter: Limiter,
+  ) {}
 
   hash(password: string): Promise<string> {
     return this.limiter.run(async () => {

@@ -23,7 +23,11 @@ export interface LoginLimits {
 export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAccount: 5, perConnection: 20, windowMs: 60_000 };
 
 export class LoginLimiter {
-  constructor(private readonly kv: Kv, private readonly log: Logger, private readonly limits: LoginLimits) {}
+  constructor(
+    private readonly kv: Kv,
+    private readonly log: Logger,
+    private readonly limits: LoginLimits,
+  ) {}
 
   private accountKey(account: string): string {
     return `sso:logins:acct:${account.toLowerCase()}`;
@@ -44,7 +48,11 @@ export class LoginLimiter {
       return;
     }
     if (counts[0] > this.limits.perAccount || counts[1] > this.limits.perConnection) {
-      throw new GameError({ code: ErrorCode.RATE_LIMITED, message: 'too many login attempts; try again later', retryable: true });
+      throw new GameError({
+        code: ErrorCode.RATE_LIMITED,
+        message: 'too many login attempts; try again later',
+        retryable: true,
+      });
     }
   }
 

@@ -43,7 +43,11 @@ export function tokenHash(token: string): string {
 }
 
 function unauthenticated(): GameError {
-  return new GameError({ code: ErrorCode.UNAUTHENTICATED, message: 'session is invalid, expired or revoked; log in again', retryable: false });
+  return new GameError({
+    code: ErrorCode.UNAUTHENTICATED,
+    message: 'session is invalid, expired or revoked; log in again',
+    retryable: false,
+  });
 }
 
 const cacheKey = (hash: string): string => `sso:session:${hash}`;
@@ -51,16 +55,26 @@ const cacheKey = (hash: string): string => `sso:session:${hash}`;
 export class SessionStore {
   private readonly now: () => number;
 
-  constructor(private readonly db: Db, private readonly cache: Cache, private readonly opts: SessionOptions) {
+  constructor(
+    private readonly db: Db,
+    private readonly cache: Cache,
+    private readonly opts: SessionOptions,
+  ) {
     this.now = opts.now ?? Date.now;
   }
 
   async create(userId: string, username: string): Promise<{ record: SessionRecord; token: string }> {
     const token = randomBytes(TOKEN_BYTES).toString('base64url');
-    const record: SessionRecord = { sessionId: `s-${randomBytes(16).toString('hex')}`, userId, username, expiresAtMs: this.now() + this.opts.ttlMs };
-    await this.db.query('INSERT INTO sso_sessions (session_id, user_id, username, token_hash, expires_at_ms) VALUES ($1, $2, $3, $4, $5)', [
-      record.sessionId, userId, username, tokenHash(token), record.expiresAtMs,
-    ]);
+    const record: SessionRecord = {
+      sessionId: `s-${randomBytes(16).toString('hex')}`,
+      userId,
+      username,
+      expiresAtMs: this.now() + this.opts.ttlMs,
+    };
+    await this.db.query(
+      'INSERT INTO sso_sessions (session_id, user_id, username, token_hash, expires_at_ms) VALUES ($1, $2, $3, $4, $5)',
+      [record.sessionId, userId, username, tokenHash(token), record.expiresAtMs],
+    );
     return { record, token };
   }
 
@@ -75,7 +89,10 @@ export class SessionStore {
   }
 
   private async load(hash: string): Promise<SessionRecord> {
-    const r = await this.db.query<RawSession>('SELECT session_id, user_id, username, expires_at_ms, revoked FROM sso_sessions WHERE token_hash = $1', [hash]);
+    const r = await this.db.query<RawSession>(
+      'SELECT session_id, user_id, username, expires_at_ms, revoked FROM sso_sessions WHERE token_hash = $1',
+      [hash],
+    );
     const row = r.rows[0];
     if (row === undefined || row.revoked) throw unauthenticated();
     const expiresAtMs = Number(row.expires_at_ms);
@@ -85,7 +102,10 @@ export class SessionStore {
 
   /** Revokes a session (Postgres first, then the cache). */
   async revoke(sessionId: string): Promise<void> {
-    const r = await this.db.query<{ token_hash: string }>('UPDATE sso_sessions SET revoked = true WHERE session_id = $1 RETURNING token_hash', [sessionId]);
+    const r = await this.db.query<{ token_hash: string }>(
+      'UPDATE sso_sessions SET revoked = true WHERE session_id = $1 RETURNING token_hash',
+      [sessionId],
+    );
     for (const row of r.rows) await this.cache.invalidate(cacheKey(row.token_hash));
   }
 }

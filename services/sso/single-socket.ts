@@ -15,7 +15,10 @@ export function kickElsewhere(env: ServiceEnv, kv: Kv): (sessionId: string, via:
     try {
       previous = await kv.hget(sessionKey(sessionId), BROKER_FIELD);
     } catch (err) {
-      env.logger.debug({ err: (err as Error).message }, 'session store unreadable: old connection left to its idle deadline');
+      env.logger.debug(
+        { err: (err as Error).message },
+        'session store unreadable: old connection left to its idle deadline',
+      );
       return;
     }
     if (previous === null || previous === via) return;

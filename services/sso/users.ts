@@ -16,14 +16,27 @@ interface RawUser {
 }
 
 export async function findUser(q: Queryable, username: string): Promise<UserRow | undefined> {
-  const r = await q.query<RawUser>('SELECT user_id, username, password_hash, profile_ready FROM sso_users WHERE lower(username) = lower($1)', [username]);
+  const r = await q.query<RawUser>(
+    'SELECT user_id, username, password_hash, profile_ready FROM sso_users WHERE lower(username) = lower($1)',
+    [username],
+  );
   const u = r.rows[0];
-  return u === undefined ? undefined : { userId: u.user_id, username: u.username, passwordHash: u.password_hash, profileReady: u.profile_ready };
+  return u === undefined
+    ? undefined
+    : { userId: u.user_id, username: u.username, passwordHash: u.password_hash, profileReady: u.profile_ready };
 }
 
 /** False when the username (in any letter case) is taken, also by a concurrent register. */
-export async function insertUser(q: Queryable, userId: string, username: string, passwordHash: string): Promise<boolean> {
-  const r = await q.query('INSERT INTO sso_users (user_id, username, password_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING user_id', [userId, username, passwordHash]);
+export async function insertUser(
+  q: Queryable,
+  userId: string,
+  username: string,
+  passwordHash: string,
+): Promise<boolean> {
+  const r = await q.query(
+    'INSERT INTO sso_users (user_id, username, password_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING user_id',
+    [userId, username, passwordHash],
+  );
   return r.rows.length > 0;
 }
 

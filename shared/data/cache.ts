@@ -59,7 +59,10 @@ export class Cache {
   private suppressed = 0;
   private readonly counters: CacheStats = { hits: 0, misses: 0, kvErrors: 0 };
 
-  constructor(private readonly kv: Kv, private readonly opts: CacheOptions) {
+  constructor(
+    private readonly kv: Kv,
+    private readonly opts: CacheOptions,
+  ) {
     this.ns = opts.namespace ?? 'cache:';
   }
 
@@ -204,7 +207,10 @@ export class Cache {
     const msg = err instanceof Error ? err.message : String(err);
     const now = Date.now();
     if (now - this.lastWarn >= (this.opts.warnEveryMs ?? 10_000)) {
-      this.opts.logger.warn({ op, key, err: msg, suppressed: this.suppressed }, 'cache unavailable; reading from the database');
+      this.opts.logger.warn(
+        { op, key, err: msg, suppressed: this.suppressed },
+        'cache unavailable; reading from the database',
+      );
       this.lastWarn = now;
       this.suppressed = 0;
     } else {

@@ -27,8 +27,12 @@ export class HashRing {
   private points: number[] = [];
   private owners: string[] = [];
 
-  constructor(nodes: Iterable<string> = [], private readonly vnodes = 160) {
-    if (!Number.isInteger(vnodes) || vnodes < 1) throw new RangeError(`vnodes must be a positive integer, got ${vnodes}`);
+  constructor(
+    nodes: Iterable<string> = [],
+    private readonly vnodes = 160,
+  ) {
+    if (!Number.isInteger(vnodes) || vnodes < 1)
+      throw new RangeError(`vnodes must be a positive integer, got ${vnodes}`);
     for (const n of nodes) this.nodes.add(n);
     this.rebuild();
   }

@@ -63,11 +63,13 @@ export function wrongType(): NoonError {
 
 export function checkTtl(ttlMs: number | undefined): void {
   if (ttlMs === undefined) return;
-  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new NoonError('INTERNAL', `ttlMs must be a positive integer, got ${ttlMs}`, false);
+  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0)
+    throw new NoonError('INTERNAL', `ttlMs must be a positive integer, got ${ttlMs}`, false);
 }
 
 export function checkCap(cap: number): void {
-  if (!Number.isSafeInteger(cap) || cap <= 0) throw new NoonError('INTERNAL', `cap must be a positive integer, got ${cap}`, false);
+  if (!Number.isSafeInteger(cap) || cap <= 0)
+    throw new NoonError('INTERNAL', `cap must be a positive integer, got ${cap}`, false);
 }
 
 export function checkScore(score: number): void {

@@ -5,15 +5,7 @@
  * so memory does not grow with dead sessions.
  */
 import { NoonError } from '../errors';
-import {
-  checkCap,
-  checkScore,
-  checkTtl,
-  sliceBounds,
-  wrongType,
-  type Kv,
-  type ScoredMember,
-} from './kv';
+import { checkCap, checkScore, checkTtl, sliceBounds, wrongType, type Kv, type ScoredMember } from './kv';
 import { SortedSet } from './sorted-set';
 
 type Value =
@@ -97,7 +89,11 @@ export class MemoryKv implements Kv {
   }
 
   /** The key's container of kind t, created (without TTL) if absent. */
-  private container<K extends 'hash' | 'list' | 'zset'>(key: string, t: K, make: () => Extract<Value, { t: K }>): Extract<Value, { t: K }> {
+  private container<K extends 'hash' | 'list' | 'zset'>(
+    key: string,
+    t: K,
+    make: () => Extract<Value, { t: K }>,
+  ): Extract<Value, { t: K }> {
     const found = this.typed(key, t);
     if (found !== undefined) return found;
     const value = make();

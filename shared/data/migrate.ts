@@ -44,12 +44,18 @@ function validate(service: string, migrations: readonly Migration[]): void {
 async function applyOne(q: Queryable, service: string, m: Migration): Promise<boolean> {
   await q.query(LOCK_SQL);
   const sum = checksum(m.sql);
-  const found = await q.query<{ checksum: string }>('SELECT checksum FROM noon_migrations WHERE service = $1 AND id = $2', [service, m.id]);
+  const found = await q.query<{ checksum: string }>(
+    'SELECT checksum FROM noon_migrations WHERE service = $1 AND id = $2',
+    [service, m.id],
+  );
   const prior = found.rows[0];
   if (prior !== undefined) {
     // An applied migration is history: editing it would make databases diverge silently.
     if (prior.checksum !== sum) {
-      throw new NoonError('INTERNAL', `migrate ${service}: migration ${m.id} was changed after it was applied (add a new one instead)`);
+      throw new NoonError(
+        'INTERNAL',
+        `migrate ${service}: migration ${m.id} was changed after it was applied (add a new one instead)`,
+      );
     }
     return false;
   }

@@ -73,7 +73,8 @@ export class PgliteDb implements Db {
   }
 
   private handle(): PGlite {
-    if (this.db === undefined || this.db.closed) throw new NoonError('UNAVAILABLE', 'pglite is not started or is closed');
+    if (this.db === undefined || this.db.closed)
+      throw new NoonError('UNAVAILABLE', 'pglite is not started or is closed');
     return this.db;
   }
 
@@ -92,7 +93,9 @@ export class PgliteDb implements Db {
     // Statements after the transaction ended (a leaked promise inside fn) must not run outside it.
     const q: Queryable = {
       query: <R>(sql: string, params?: unknown[]) =>
-        open ? runRaw<R>(db, sql, params) : Promise.reject(new NoonError('INTERNAL', 'query on a finished transaction')),
+        open
+          ? runRaw<R>(db, sql, params)
+          : Promise.reject(new NoonError('INTERNAL', 'query on a finished transaction')),
     };
     await db.exec(begin);
     try {

@@ -29,7 +29,8 @@ const ZADD_CHUNK = 500;
 function pairs(flat: unknown): ScoredMember[] {
   if (!Array.isArray(flat)) return [];
   const out: ScoredMember[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ member: String(flat[i]), score: parseScore(String(flat[i + 1])) });
+  for (let i = 0; i + 1 < flat.length; i += 2)
+    out.push({ member: String(flat[i]), score: parseScore(String(flat[i + 1])) });
   return out;
 }
 
@@ -53,7 +54,8 @@ export class RedisKv implements Kv {
     // Validate every URL before connecting anything, so a bad list leaks no reconnecting client.
     const targets = opts.shards.map(parseShardUrl);
     const ids = new Set(targets.map((t) => t.id));
-    if (ids.size !== targets.length) throw new NoonError('INTERNAL', `duplicate redis shard in ${[...ids].join(', ')}`, false);
+    if (ids.size !== targets.length)
+      throw new NoonError('INTERNAL', `duplicate redis shard in ${[...ids].join(', ')}`, false);
     for (const target of targets) this.shards.set(target.id, new RedisShard(target, { ...opts, logger: opts.logger }));
     this.ring = new HashRing(this.shards.keys(), opts.vnodes ?? 160);
   }
@@ -64,9 +66,12 @@ export class RedisKv implements Kv {
    */
   async start(): Promise<void> {
     const deadline = this.opts.startTimeoutMs ?? 2000;
-    const ready = await Promise.all([...this.shards.values()].map(async (s) => [s.id, await s.waitReady(deadline)] as const));
+    const ready = await Promise.all(
+      [...this.shards.values()].map(async (s) => [s.id, await s.waitReady(deadline)] as const),
+    );
     const down = ready.filter(([, ok]) => !ok).map(([id]) => id);
-    if (down.length > 0) this.log.warn({ down }, 'redis shards not reachable at start; their keys fail fast until they are');
+    if (down.length > 0)
+      this.log.warn({ down }, 'redis shards not reachable at start; their keys fail fast until they are');
   }
 
   async close(): Promise<void> {
@@ -102,7 +107,9 @@ export class RedisKv implements Kv {
 
   async setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
     checkTtl(ttlMs);
-    const res = await this.on(key, (c, k) => (ttlMs === undefined ? c.set(k, value, 'NX') : c.set(k, value, 'PX', ttlMs, 'NX')));
+    const res = await this.on(key, (c, k) =>
+      ttlMs === undefined ? c.set(k, value, 'NX') : c.set(k, value, 'PX', ttlMs, 'NX'),
+    );
     return res === 'OK';
   }
 

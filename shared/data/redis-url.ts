@@ -12,11 +12,24 @@ export interface HostPort {
 }
 
 export type ShardTarget =
-  | { kind: 'redis'; id: string; host: string; port: number; db: number; tls: boolean; username?: string; password?: string }
+  | {
+      kind: 'redis';
+      id: string;
+      host: string;
+      port: number;
+      db: number;
+      tls: boolean;
+      username?: string;
+      password?: string;
+    }
   | { kind: 'sentinel'; id: string; sentinels: HostPort[]; name: string; username?: string; password?: string };
 
 function bad(url: string, why: string): NoonError {
-  return new NoonError('INTERNAL', `redis shard URL ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}: ${why}`, false);
+  return new NoonError(
+    'INTERNAL',
+    `redis shard URL ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}: ${why}`,
+    false,
+  );
 }
 
 function hostPort(url: string, s: string, defaultPort: number): HostPort {

@@ -37,12 +37,14 @@ function capped<B extends ProtocolCtor>(Base: B, peekLength: LengthPeek) {
     caps: DecodeCaps = DEFAULT_CAPS;
     depth = 0;
     remaining(): number {
-      const b = ((this as unknown as { trans: Borrowable }).trans).borrow();
+      const b = (this as unknown as { trans: Borrowable }).trans.borrow();
       return b.writeIndex - b.readIndex;
     }
     checkCount(kind: string, size: number): void {
-      if (size > this.caps.maxContainer) throw protocolError(`${kind} of ${size} elements exceeds the limit ${this.caps.maxContainer}`);
-      if (size > this.remaining()) throw protocolError(`${kind} of ${size} elements exceeds the ${this.remaining()} bytes left`);
+      if (size > this.caps.maxContainer)
+        throw protocolError(`${kind} of ${size} elements exceeds the limit ${this.caps.maxContainer}`);
+      if (size > this.remaining())
+        throw protocolError(`${kind} of ${size} elements exceeds the ${this.remaining()} bytes left`);
     }
     override readStructBegin(): thrift.TStruct {
       if (++this.depth > this.caps.maxDepth) throw protocolError(`nesting deeper than ${this.caps.maxDepth}`);
@@ -68,7 +70,7 @@ function capped<B extends ProtocolCtor>(Base: B, peekLength: LengthPeek) {
       return m;
     }
     checkNextLength(what: string): void {
-      const b = ((this as unknown as { trans: Borrowable }).trans).borrow();
+      const b = (this as unknown as { trans: Borrowable }).trans.borrow();
       const next = peekLength(b.buf, b.readIndex, b.writeIndex);
       if (next) checkedLength(next.len, this.caps, next.left, what);
     }

@@ -14,7 +14,10 @@ export interface GeneratedClient {
   _reqs: Record<number, (err: Error | object | undefined, val?: unknown) => void>;
   incrementSeqId(): number;
 }
-export type ClientClass<C> = new (output: thrift.TTransport, protocol: new (trans: thrift.TTransport) => thrift.TProtocol) => C;
+export type ClientClass<C> = new (
+  output: thrift.TTransport,
+  protocol: new (trans: thrift.TTransport) => thrift.TProtocol,
+) => C;
 
 export interface OutgoingCall {
   /** the Thrift message with its 4-byte frame length in front (framed TCP sends it as is) */
@@ -32,7 +35,12 @@ export class ThriftChannel {
 
   constructor(
     private readonly send: (call: OutgoingCall) => void,
-    private readonly opts: { protocol: ThriftProtocol; caps: DecodeCaps; maxName?: number; onOneway?: (bytes: Buffer, header: MessageHeader) => void },
+    private readonly opts: {
+      protocol: ThriftProtocol;
+      caps: DecodeCaps;
+      maxName?: number;
+      onOneway?: (bytes: Buffer, header: MessageHeader) => void;
+    },
   ) {}
 
   get inFlight(): number {
@@ -43,7 +51,9 @@ export class ThriftChannel {
   client<C extends object>(Ctor: ClientClass<C>, service: string): C {
     const existing = this.clients.get(service);
     if (existing) return existing as C;
-    const transport = bufferTransport((framed) => this.send({ framed, header: peekHeader(framed.subarray(4), this.opts.maxName ?? 1024), service }));
+    const transport = bufferTransport((framed) =>
+      this.send({ framed, header: peekHeader(framed.subarray(4), this.opts.maxName ?? 1024), service }),
+    );
     const c = new Ctor(transport, multiplexedProtocol(protocolClass(this.opts.protocol), service));
     const gen = c as unknown as GeneratedClient;
     gen.incrementSeqId = () => {

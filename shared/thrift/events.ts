@@ -4,7 +4,14 @@
  * the generated argument structs (a wrong argument is still a compile error).
  */
 import * as thrift from 'thrift';
-import { Events, type ChatMessage, type DuelState, type MatchTicket, type StateLostKind, type Wallet } from '../protocol';
+import {
+  Events,
+  type ChatMessage,
+  type DuelState,
+  type MatchTicket,
+  type StateLostKind,
+  type Wallet,
+} from '../protocol';
 import { buildMessage } from './messages';
 import type { ThriftProtocol } from './header';
 
@@ -26,7 +33,9 @@ export const events = {
   matchFound: (ticket: MatchTicket) => onewayMessage('matchFound', new Events.MatchFoundArgs({ ticket })),
   chatMessage: (message: ChatMessage) => onewayMessage('chatMessage', new Events.ChatMessageArgs({ message })),
   walletChanged: (wallet: Wallet) => onewayMessage('walletChanged', new Events.WalletChangedArgs({ wallet })),
-  stateLost: (serviceName: string, kind: StateLostKind, detail: string) => onewayMessage('stateLost', new Events.StateLostArgs({ serviceName, kind, detail })),
-  roomClosed: (roomId: string, reason: string) => onewayMessage('roomClosed', new Events.RoomClosedArgs({ roomId, reason })),
+  stateLost: (serviceName: string, kind: StateLostKind, detail: string) =>
+    onewayMessage('stateLost', new Events.StateLostArgs({ serviceName, kind, detail })),
+  roomClosed: (roomId: string, reason: string) =>
+    onewayMessage('roomClosed', new Events.RoomClosedArgs({ roomId, reason })),
   kicked: (reason: string) => onewayMessage('kicked', new Events.KickedArgs({ reason })),
 };

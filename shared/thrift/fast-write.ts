@@ -97,7 +97,10 @@ export class FastCompactProtocol extends thrift.TCompactProtocol {
 
   writeVarint32(n: number): void {
     if (this.out) this.out.varint32(n);
-    else (thrift.TCompactProtocol.prototype as unknown as { writeVarint32(this: thrift.TProtocol, n: number): void }).writeVarint32.call(this, n);
+    else
+      (
+        thrift.TCompactProtocol.prototype as unknown as { writeVarint32(this: thrift.TProtocol, n: number): void }
+      ).writeVarint32.call(this, n);
   }
 
   /** Zigzag varint straight from the Int64's bytes (or a number), without the stock path's allocations. */

@@ -52,14 +52,16 @@ function checkType(type: number): MessageType {
 function readName(buf: Buffer, start: number, len: number, maxName: number): string {
   if (len === 0) throw new ProtocolError('empty method name');
   if (len > maxName) throw new ProtocolError(`method name length ${len} exceeds the limit ${maxName}`);
-  if (start + len > buf.length) throw new ProtocolError(`method name length ${len} exceeds the ${buf.length - start} bytes left`);
+  if (start + len > buf.length)
+    throw new ProtocolError(`method name length ${len} exceeds the ${buf.length - start} bytes left`);
   return buf.toString('latin1', start, start + len);
 }
 
 function peekCompact(buf: Buffer, maxName: number): MessageHeader {
   if (buf.length < 2) throw new ProtocolError('truncated compact header');
   const versionAndType = buf[1] as number;
-  if ((versionAndType & 0x1f) !== COMPACT_VERSION) throw new ProtocolError(`bad compact protocol version ${versionAndType & 0x1f}`);
+  if ((versionAndType & 0x1f) !== COMPACT_VERSION)
+    throw new ProtocolError(`bad compact protocol version ${versionAndType & 0x1f}`);
   const type = checkType((versionAndType >> 5) & 0x07);
   const seq = readVarint32(buf, 2);
   if (seq.value > 0x7fffffff) throw new ProtocolError(`seqid ${seq.value} out of range`);
@@ -71,7 +73,8 @@ function peekCompact(buf: Buffer, maxName: number): MessageHeader {
 function peekBinary(buf: Buffer, maxName: number): MessageHeader {
   if (buf.length < 8) throw new ProtocolError('truncated binary header');
   const word = buf.readUInt32BE(0);
-  if ((word & 0xffff0000) >>> 0 !== BINARY_VERSION_1) throw new ProtocolError(`bad binary protocol version 0x${word.toString(16)}`);
+  if ((word & 0xffff0000) >>> 0 !== BINARY_VERSION_1)
+    throw new ProtocolError(`bad binary protocol version 0x${word.toString(16)}`);
   const type = checkType(word & 0xff);
   const len = buf.readInt32BE(4);
   if (len < 0) throw new ProtocolError(`negative method name length ${len}`);

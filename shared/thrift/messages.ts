@@ -30,7 +30,13 @@ export function buildMessage(kind: ThriftProtocol, write: (out: thrift.TProtocol
  * A broker- or framework-made error as a standard Thrift TApplicationException reply, with the
  * caller's name and seqid. `message` starts with the noon error code, e.g. "UNAVAILABLE: ...".
  */
-export function applicationException(kind: ThriftProtocol, name: string, seqid: number, type: thrift.Thrift.TApplicationExceptionType, message: string): Buffer {
+export function applicationException(
+  kind: ThriftProtocol,
+  name: string,
+  seqid: number,
+  type: thrift.Thrift.TApplicationExceptionType,
+  message: string,
+): Buffer {
   return buildMessage(kind, (out) => {
     out.writeMessageBegin(name, thrift.Thrift.MessageType.EXCEPTION, seqid);
     new thrift.Thrift.TApplicationException(type, message).write(out);
@@ -45,9 +51,14 @@ export interface OpenedMessage {
 }
 
 /** Opens bytes for reading under decode caps; a whole message names its protocol by its first byte. */
-export function openMessage(bytes: Buffer, caps: DecodeCaps, kind: ThriftProtocol = bytes[0] === 0x82 ? 'compact' : 'binary'): OpenedMessage {
+export function openMessage(
+  bytes: Buffer,
+  caps: DecodeCaps,
+  kind: ThriftProtocol = bytes[0] === 0x82 ? 'compact' : 'binary',
+): OpenedMessage {
   const trans = new TFramedTransport(bytes);
-  const input = kind === 'compact' ? CappedCompactProtocol.withCaps(trans, caps) : CappedBinaryProtocol.withCaps(trans, caps);
+  const input =
+    kind === 'compact' ? CappedCompactProtocol.withCaps(trans, caps) : CappedBinaryProtocol.withCaps(trans, caps);
   return {
     input,
     remaining: () => {

@@ -46,9 +46,13 @@ export class ByteWriter {
 
 export class ByteReader {
   private pos = 0;
-  constructor(private readonly buf: Buffer, private readonly what: string) {}
+  constructor(
+    private readonly buf: Buffer,
+    private readonly what: string,
+  ) {}
   private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new FrameError(`${this.what}: truncated at byte ${this.pos} (needs ${n} more)`);
+    if (this.pos + n > this.buf.length)
+      throw new FrameError(`${this.what}: truncated at byte ${this.pos} (needs ${n} more)`);
   }
   u8(): number {
     this.need(1);
@@ -70,6 +74,7 @@ export class ByteReader {
     return s;
   }
   end(): void {
-    if (this.pos !== this.buf.length) throw new FrameError(`${this.what}: ${this.buf.length - this.pos} trailing bytes`);
+    if (this.pos !== this.buf.length)
+      throw new FrameError(`${this.what}: ${this.buf.length - this.pos} trailing bytes`);
   }
 }

@@ -82,13 +82,26 @@ function writeDirectives(w: ByteWriter, ds: Directive[]): void {
   for (const d of ds) {
     w.u8(DirectiveCode[d.type]);
     switch (d.type) {
-      case 'auth': w.str(d.sessionId).str(d.userId).str(d.username); break;
-      case 'logout': break;
-      case 'bind': w.str(d.service).str(d.instanceId).str(d.sessionId); break;
-      case 'unbind': w.str(d.service).str(d.sessionId); break;
-      case 'subscribe': w.str(d.topic).str(d.instanceId); break;
-      case 'unsubscribe': w.str(d.topic); break;
-      case 'close': w.str(d.reason); break;
+      case 'auth':
+        w.str(d.sessionId).str(d.userId).str(d.username);
+        break;
+      case 'logout':
+        break;
+      case 'bind':
+        w.str(d.service).str(d.instanceId).str(d.sessionId);
+        break;
+      case 'unbind':
+        w.str(d.service).str(d.sessionId);
+        break;
+      case 'subscribe':
+        w.str(d.topic).str(d.instanceId);
+        break;
+      case 'unsubscribe':
+        w.str(d.topic);
+        break;
+      case 'close':
+        w.str(d.reason);
+        break;
     }
   }
 }
@@ -96,14 +109,22 @@ function writeDirectives(w: ByteWriter, ds: Directive[]): void {
 function readDirective(r: ByteReader): Directive {
   const code = r.u8();
   switch (code) {
-    case 1: return { type: 'auth', sessionId: r.str(), userId: r.str(), username: r.str() };
-    case 2: return { type: 'logout' };
-    case 3: return { type: 'bind', service: r.str(), instanceId: r.str(), sessionId: r.str() };
-    case 4: return { type: 'unbind', service: r.str(), sessionId: r.str() };
-    case 5: return { type: 'subscribe', topic: r.str(), instanceId: r.str() };
-    case 6: return { type: 'unsubscribe', topic: r.str() };
-    case 7: return { type: 'close', reason: r.str() };
-    default: throw new FrameError(`unknown directive ${code}`);
+    case 1:
+      return { type: 'auth', sessionId: r.str(), userId: r.str(), username: r.str() };
+    case 2:
+      return { type: 'logout' };
+    case 3:
+      return { type: 'bind', service: r.str(), instanceId: r.str(), sessionId: r.str() };
+    case 4:
+      return { type: 'unbind', service: r.str(), sessionId: r.str() };
+    case 5:
+      return { type: 'subscribe', topic: r.str(), instanceId: r.str() };
+    case 6:
+      return { type: 'unsubscribe', topic: r.str() };
+    case 7:
+      return { type: 'close', reason: r.str() };
+    default:
+      throw new FrameError(`unknown directive ${code}`);
   }
 }
 
@@ -119,10 +140,20 @@ export function encodeHeader(e: Envelope): Buffer {
   const w = new ByteWriter();
   switch (e.kind) {
     case 'request':
-      w.u8(Kind.REQUEST).u32(e.requestId).u32(e.timeoutMs).str(e.sessionId).str(e.userId).str(e.username).str(e.method).str(e.via).str(e.traceId);
+      w.u8(Kind.REQUEST)
+        .u32(e.requestId)
+        .u32(e.timeoutMs)
+        .str(e.sessionId)
+        .str(e.userId)
+        .str(e.username)
+        .str(e.method)
+        .str(e.via)
+        .str(e.traceId);
       break;
     case 'reply':
-      w.u8(Kind.REPLY).u32(e.requestId).str(e.error ? JSON.stringify(e.error.toJSON()) : '');
+      w.u8(Kind.REPLY)
+        .u32(e.requestId)
+        .str(e.error ? JSON.stringify(e.error.toJSON()) : '');
       writeDirectives(w, e.directives);
       break;
     case 'push':
@@ -130,7 +161,10 @@ export function encodeHeader(e: Envelope): Buffer {
       writeDirectives(w, e.directives);
       break;
     case 'room':
-      w.u8(Kind.ROOM).str(e.topic).u32(Math.floor(e.seq / 0x100000000)).u32(e.seq >>> 0);
+      w.u8(Kind.ROOM)
+        .str(e.topic)
+        .u32(Math.floor(e.seq / 0x100000000))
+        .u32(e.seq >>> 0);
       break;
   }
   return w.done();
@@ -151,7 +185,18 @@ export function decodeEnvelope(header: Buffer, payload: Buffer): Envelope {
   let e: Envelope;
   switch (kind) {
     case Kind.REQUEST:
-      e = { kind: 'request', requestId: r.u32(), timeoutMs: r.u32(), sessionId: r.str(), userId: r.str(), username: r.str(), method: r.str(), via: r.str(), traceId: r.str(), payload };
+      e = {
+        kind: 'request',
+        requestId: r.u32(),
+        timeoutMs: r.u32(),
+        sessionId: r.str(),
+        userId: r.str(),
+        username: r.str(),
+        method: r.str(),
+        via: r.str(),
+        traceId: r.str(),
+        payload,
+      };
       break;
     case Kind.REPLY: {
       const requestId = r.u32();
@@ -180,7 +225,8 @@ export function decodeEnvelope(header: Buffer, payload: Buffer): Envelope {
 export function encodeBatch(envelopes: readonly Envelope[]): Buffer[] {
   const headers = envelopes.map(encodeHeader);
   let size = 0;
-  for (let i = 0; i < envelopes.length; i++) size += 6 + (headers[i] as Buffer).length + (envelopes[i] as Envelope).payload.length;
+  for (let i = 0; i < envelopes.length; i++)
+    size += 6 + (headers[i] as Buffer).length + (envelopes[i] as Envelope).payload.length;
   const out = Buffer.allocUnsafe(size);
   let pos = 0;
   for (let i = 0; i < envelopes.length; i++) {
@@ -204,7 +250,9 @@ export function encodeBatch(envelopes: readonly Envelope[]): Buffer[] {
 export function decodeBatch(frames: readonly Buffer[], maxPayload: number): Envelope[] {
   const tag = frames[0];
   if (tag === undefined || !tag.equals(FRAME_TAG)) {
-    throw new FrameError(`bad protocol tag ${tag === undefined ? '(none)' : JSON.stringify(tag.subarray(0, 16).toString('latin1'))}, expected ${FRAME_TAG.toString()}`);
+    throw new FrameError(
+      `bad protocol tag ${tag === undefined ? '(none)' : JSON.stringify(tag.subarray(0, 16).toString('latin1'))}, expected ${FRAME_TAG.toString()}`,
+    );
   }
   if (frames.length !== 2) throw new FrameError(`${frames.length} frames: expected the tag and one batch frame`);
   const body = frames[1] as Buffer;

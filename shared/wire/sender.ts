@@ -28,7 +28,10 @@ export class BatchSender {
   private pumping = false;
   private closed = false;
 
-  constructor(private readonly send: (frames: Buffer[]) => Promise<void>, private readonly opts: SenderOptions) {}
+  constructor(
+    private readonly send: (frames: Buffer[]) => Promise<void>,
+    private readonly opts: SenderOptions,
+  ) {}
 
   get depth(): number {
     return this.queued;

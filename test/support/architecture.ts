@@ -21,7 +21,19 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** Libraries that open sockets: only the RPC layer, Yellow, the edge and the broker use them. */
-const SOCKET_LIBRARIES = new Set(['zeromq', 'ws', 'net', 'node:net', 'http', 'node:http', 'https', 'node:https', 'node:dgram', 'dgram', 'thrift']);
+const SOCKET_LIBRARIES = new Set([
+  'zeromq',
+  'ws',
+  'net',
+  'node:net',
+  'http',
+  'node:http',
+  'https',
+  'node:https',
+  'node:dgram',
+  'dgram',
+  'thrift',
+]);
 const SOCKET_USERS = new Set(['rpc', 'yellow', 'edge', 'broker', 'client', 'cli', 'loadtest', 'shared']);
 
 export interface Violation {
@@ -58,19 +70,27 @@ export function checkArchitecture(files: ReadonlyMap<string, string>): Violation
     const edges: string[] = [];
     for (const spec of importsOf(source)) {
       if (!spec.startsWith('.')) {
-        if (SOCKET_LIBRARIES.has(spec) && !SOCKET_USERS.has(layer)) violations.push({ file, imports: spec, rule: `${layer}/ opens no sockets` });
+        if (SOCKET_LIBRARIES.has(spec) && !SOCKET_USERS.has(layer))
+          violations.push({ file, imports: spec, rule: `${layer}/ opens no sockets` });
         continue;
       }
       const target = resolve(file, spec, files);
       if (!target) continue;
       edges.push(target);
       const to = top(target);
-      if (allowed && to !== layer && !allowed.includes(to)) violations.push({ file, imports: target, rule: `${layer}/ may import only ${[layer, ...allowed].join(', ')}` });
-      if (isGameService(file) && to === 'rpc' && target !== 'rpc/api.ts') violations.push({ file, imports: target, rule: 'game services use only the service API (rpc/api.ts) of the RPC layer' });
+      if (allowed && to !== layer && !allowed.includes(to))
+        violations.push({ file, imports: target, rule: `${layer}/ may import only ${[layer, ...allowed].join(', ')}` });
+      if (isGameService(file) && to === 'rpc' && target !== 'rpc/api.ts')
+        violations.push({
+          file,
+          imports: target,
+          rule: 'game services use only the service API (rpc/api.ts) of the RPC layer',
+        });
     }
     graph.set(file, edges);
   }
-  for (const cycle of cycles(graph)) violations.push({ file: cycle[0] as string, imports: cycle.join(' -> '), rule: 'no import cycles' });
+  for (const cycle of cycles(graph))
+    violations.push({ file: cycle[0] as string, imports: cycle.join(' -> '), rule: 'no import cycles' });
   return violations;
 }
 
