@@ -7,12 +7,12 @@
  *
  * Variants: `slot client` sends pre-encoded calls and matches replies by seqid (the same client
  * code drives the relay, so the ratio compares broker + service with relay + echo);
- * `typed client` is test/fixtures/raw-client.ts (generated Thrift client over ThriftChannel:
+ * `typed client` is test/support/raw-client.ts (generated Thrift client over ThriftChannel:
  * encode + decode per call in this process).
  *
  *   node --import tsx bench/broker.ts
  */
-import { rawClient, type RawClient } from '../test/fixtures/raw-client';
+import { rawClient, type RawClient } from '../test/support/raw-client';
 import { closedLoop, timings, type LoadResult } from './lib/load';
 import { spawnReady, stopChild, waitFor, type Child } from './lib/procs';
 import { progress, ratioTable, resultTable, type Ratio, type Row } from './lib/table';
@@ -45,13 +45,13 @@ const BROKER_ENV = {
 };
 
 async function startNoon(children: Child[]): Promise<{ broker: Child; lb: Child; tcp: string }> {
-  const yellow = await spawnReady('yellow', 'test/fixtures/yellow-proc.ts', {
+  const yellow = await spawnReady('yellow', 'test/support/yellow-proc.ts', {
     NOON_YELLOW_PORT: '0',
     NOON_HEARTBEAT_MS: HEARTBEAT_MS,
   });
   children.push(yellow);
   const env = { NOON_YELLOW: String(yellow.ready.router), NOON_HEARTBEAT_MS: HEARTBEAT_MS };
-  const lb = await spawnReady('leaderboard', 'test/fixtures/lb-service.ts', env);
+  const lb = await spawnReady('leaderboard', 'test/support/lb-service.ts', env);
   children.push(lb);
   const broker = await spawnReady('broker', 'bench/procs/broker.ts', { ...env, ...BROKER_ENV });
   children.push(broker);

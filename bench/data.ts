@@ -61,7 +61,7 @@ export async function runData(): Promise<string> {
   let pushes = 0;
   try {
     await redis.connect();
-    const yellow = await spawnReady('yellow', 'test/fixtures/yellow-proc.ts', {
+    const yellow = await spawnReady('yellow', 'test/support/yellow-proc.ts', {
       NOON_YELLOW_PORT: '0',
       NOON_HEARTBEAT_MS: HEARTBEAT_MS,
     });

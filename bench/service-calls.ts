@@ -33,14 +33,14 @@ export async function runServiceCalls(): Promise<string> {
   let links: Links | undefined;
   const raws: RawZmqClient[] = [];
   try {
-    const yellow = await spawnReady('yellow', 'test/fixtures/yellow-proc.ts', {
+    const yellow = await spawnReady('yellow', 'test/support/yellow-proc.ts', {
       NOON_YELLOW_PORT: '0',
       NOON_HEARTBEAT_MS: HEARTBEAT_MS,
     });
     children.push(yellow);
     const env = { NOON_YELLOW: String(yellow.ready.router), NOON_HEARTBEAT_MS: HEARTBEAT_MS };
     const [lb, echoC, echoP] = await Promise.all([
-      spawnReady('leaderboard', 'test/fixtures/lb-service.ts', env),
+      spawnReady('leaderboard', 'test/support/lb-service.ts', env),
       spawnReady('echo-coalescing', 'bench/procs/zmq-echo.ts', { BENCH_SEND_MODE: 'coalescing' }),
       spawnReady('echo-plain', 'bench/procs/zmq-echo.ts', { BENCH_SEND_MODE: 'plain' }),
     ]);

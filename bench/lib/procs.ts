@@ -109,4 +109,4 @@ export function cpuMicros(pid: number): number {
 }
 
 /** Waits until `check` returns a value (retrying on errors): the test harness's own helper. */
-export { waitFor } from '../../test/fixtures/yellow-harness';
+export { until as waitFor } from '../../test/support/wait';

@@ -78,6 +78,8 @@ const DirectiveCode = { auth: 1, logout: 2, bind: 3, unbind: 4, subscribe: 5, un
 const MAX_DIRECTIVES = 16;
 
 function writeDirectives(w: ByteWriter, ds: Directive[]): void {
+  // The encoder refuses what every decoder would: one bad envelope must not poison its batch.
+  if (ds.length > MAX_DIRECTIVES) throw new FrameError(`${ds.length} directives exceed the limit ${MAX_DIRECTIVES}`);
   w.u8(ds.length);
   for (const d of ds) {
     w.u8(DirectiveCode[d.type]);
@@ -224,6 +226,8 @@ export function decodeEnvelope(header: Buffer, payload: Buffer): Envelope {
  */
 export function encodeBatch(envelopes: readonly Envelope[]): Buffer[] {
   const headers = envelopes.map(encodeHeader);
+  for (const h of headers)
+    if (h.length > 0xffff) throw new FrameError(`a header of ${h.length} bytes exceeds the u16 length limit`);
   let size = 0;
   for (let i = 0; i < envelopes.length; i++)
     size += 6 + (headers[i] as Buffer).length + (envelopes[i] as Envelope).payload.length;

@@ -75,14 +75,37 @@ export class BatchSender {
 
   private async sendPeer(q: PeerQueue): Promise<void> {
     for (let i = 0; i < q.envelopes.length; i += MAX_BATCH) {
-      const part = q.envelopes.slice(i, i + MAX_BATCH);
-      this.queued -= part.length;
-      const frames = encodeBatch(part);
+      const encoded = this.encode(q, q.envelopes.slice(i, i + MAX_BATCH));
+      if (!encoded) continue;
+      const { frames, part } = encoded;
       try {
         await this.send(q.peer === undefined ? frames : [q.peer, ...frames]);
       } catch (error) {
         this.opts.onFailure({ error: error as Error, peer: q.peer, envelopes: part });
       }
+    }
+  }
+
+  /**
+   * Takes `all` off the queue and encodes what can be. An envelope the codec refuses
+   * (a string over its length limit, too many directives) goes to onFailure alone; the others
+   * still leave.
+   */
+  private encode(q: PeerQueue, all: Envelope[]): { frames: Buffer[]; part: Envelope[] } | undefined {
+    this.queued -= all.length;
+    try {
+      return { frames: encodeBatch(all), part: all };
+    } catch {
+      const part = all.filter((e) => {
+        try {
+          encodeBatch([e]);
+          return true;
+        } catch (error) {
+          this.opts.onFailure({ error: error as Error, peer: q.peer, envelopes: [e] });
+          return false;
+        }
+      });
+      return part.length > 0 ? { frames: encodeBatch(part), part } : undefined;
     }
   }
 }

@@ -1,0 +1,165 @@
+/**
+ * Reconnect and resume (RELIABILITY F4) against two fake brokers behind a BrokerList: when the
+ * first broker's connections die, calls in flight reject as "outcome unknown", the client moves
+ * to the other broker, resumes its session with Sso:resume before anything else, and calls made
+ * meanwhile go through after the resume.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { NoonClient } from '../../client/client';
+import { ClientError } from '../../client/errors';
+import type { DisconnectInfo, ReconnectInfo } from '../../client/events';
+import { FakeBackend, FakeBroker, staticBrokerList, type FakeConn } from '../support/client-fake-broker';
+import { nextEvent } from '../support/wait';
+
+const backend = new FakeBackend();
+let a: FakeBroker;
+let b: FakeBroker;
+let list: Awaited<ReturnType<typeof staticBrokerList>>;
+const clients: NoonClient[] = [];
+
+function callAt(broker: FakeBroker, name: string, what: string): Promise<[FakeConn, string]> {
+  return nextEvent<[FakeConn, string]>(
+    (fn) => {
+      broker.on('call', fn);
+      return () => broker.off('call', fn);
+    },
+    (_c, n) => n === name,
+    what,
+    5000,
+  );
+}
+
+describe('NoonClient reconnect', () => {
+  before(async () => {
+    a = await new FakeBroker('fake-a', backend).start();
+    b = await new FakeBroker('fake-b', backend).start();
+    // a stays listed (and less loaded) after it dies, as a BrokerList lags: the client must still prefer b
+    list = await staticBrokerList([
+      { broker: a, load: 0.1 },
+      { broker: b, load: 0.5 },
+    ]);
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await a.stop();
+    await b.stop();
+    await list.close();
+  });
+
+  for (const transport of ['tcp', 'ws'] as const) {
+    test(`over ${transport}: in-flight calls fail as outcome unknown, the session resumes on the other broker first`, async () => {
+      const c = await NoonClient.viaBrokerList(list.url, { transport, keepAliveMs: 0, callTimeoutMs: 5000 });
+      clients.push(c);
+      assert.equal(c.endpoint, transport === 'tcp' ? a.tcp : a.ws, 'lowest load first');
+      const session = await c.sso.register(`eve-${transport}`, 'pw-eve-1234');
+
+      a.hold.add('Player:listUnits');
+      const arrived = callAt(a, 'Player:listUnits', 'the held call at broker a');
+      const inFlight = c.player.listUnits();
+      const [connA] = await arrived;
+
+      const disconnected = nextEvent<[DisconnectInfo]>(
+        (fn) => c.on('disconnected', fn),
+        () => true,
+        'disconnected',
+        5000,
+      );
+      const reconnected = nextEvent<[ReconnectInfo]>(
+        (fn) => c.on('reconnected', fn),
+        () => true,
+        'reconnected',
+        10_000,
+      );
+      const resumedAtB = callAt(b, 'Sso:resume', 'Sso:resume at broker b');
+      connA.destroy();
+
+      await assert.rejects(
+        inFlight,
+        (e: unknown) =>
+          e instanceof ClientError &&
+          e.code === 'CONNECTION_LOST' &&
+          e.outcomeUnknown &&
+          /outcome is unknown/.test(e.message),
+      );
+      const [info] = await disconnected;
+      assert.equal(info.willReconnect, true);
+      // made while reconnecting: waits for the new connection and the resume, then goes through
+      const walletWhileReconnecting = c.player.getWallet();
+
+      const [connB] = await resumedAtB;
+      const [done] = await reconnected;
+      assert.equal(done.endpoint, transport === 'tcp' ? b.tcp : b.ws, 'a different broker than the one that died');
+      assert.equal(done.session?.sessionId, session.sessionId, 'the same session');
+      assert.equal(done.resumeError, undefined);
+      assert.equal((await walletWhileReconnecting).soft?.toNumber(), 100);
+      assert.equal(connB.calls[0], 'Sso:resume', 'resume is the first call on the new connection');
+      assert.deepEqual(connB.calls.slice(0, 2), ['Sso:resume', 'Player:getWallet']);
+      assert.equal(c.session?.sessionId, session.sessionId);
+      assert.equal((await c.player.ping()).instance, 'fake-b', 'later calls work, on b');
+      a.hold.delete('Player:listUnits');
+      c.close();
+    });
+  }
+
+  test('a refused resume is reported and forgets the session; the connection stays usable', async () => {
+    const c = await NoonClient.connect({ tcp: b.tcp }, { keepAliveMs: 0 });
+    clients.push(c);
+    const s = await c.sso.register('fay', 'pw-fay-1234');
+    backend.sessions.delete(s.token ?? ''); // revoked server-side
+    const reconnected = nextEvent<[ReconnectInfo]>(
+      (fn) => c.on('reconnected', fn),
+      () => true,
+      'reconnected',
+      10_000,
+    );
+    for (const conn of b.conns) if (conn.session?.sessionId === s.sessionId) conn.destroy();
+    const [info] = await reconnected;
+    assert.match(String(info.resumeError?.message), /unknown or expired token/);
+    assert.equal(c.session, undefined);
+    assert.equal(info.endpoint, b.tcp, 'a fixed endpoint reconnects to itself');
+    assert.equal((await c.sso.ping()).instance, 'fake-b');
+    c.close();
+  });
+
+  test('with reconnect: false a drop closes the client and later calls fail CLOSED', async () => {
+    const c = await NoonClient.connect({ tcp: b.tcp }, { keepAliveMs: 0, reconnect: false });
+    clients.push(c);
+    await c.sso.ping();
+    const disconnected = nextEvent<[DisconnectInfo]>(
+      (fn) => c.on('disconnected', fn),
+      () => true,
+      'disconnected',
+      5000,
+    );
+    b.killConnections();
+    const [info] = await disconnected;
+    assert.equal(info.willReconnect, false);
+    await assert.rejects(c.sso.ping(), (e: unknown) => e instanceof ClientError && e.code === 'CLOSED');
+  });
+
+  test('a silent broker is detected by the keep-alive ping and left', async () => {
+    const c = await NoonClient.connect({ tcp: b.tcp }, { keepAliveMs: 150, callTimeoutMs: 300 });
+    clients.push(c);
+    await c.sso.ping();
+    b.hold.add('Sso:ping');
+    try {
+      const [info] = await nextEvent<[DisconnectInfo]>(
+        (fn) => c.on('disconnected', fn),
+        () => true,
+        'disconnected by keep-alive',
+        5000,
+      );
+      assert.match(info.reason, /keep-alive/);
+    } finally {
+      b.hold.delete('Sso:ping');
+    }
+    await nextEvent<[ReconnectInfo]>(
+      (fn) => c.on('reconnected', fn),
+      () => true,
+      'reconnected',
+      5000,
+    );
+    c.close();
+  });
+});

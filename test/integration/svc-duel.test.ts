@@ -1,0 +1,189 @@
+// Duel service on a real in-process cluster: 2 duel instances, a fake Player that records grants,
+// the real Leaderboard; every test runs on PGlite and on real Postgres (throwaway schema), each
+// with its own cluster. Sessions are routed as a broker routes a stateful service (bound
+// instance, else rendezvous of the session id) by a pretend broker.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../../shared/data/sql';
+import { MemoryKv } from '../../shared/data/memory-kv';
+import { rendezvous } from '../../shared/hashing';
+import { DuelAction, DuelActRequest, DuelPhase, ErrorCode, MatchStatus } from '../../shared/protocol';
+import { duelModuleWith, MATCHMAKING_KEY } from '../../services/duel';
+import { leaderboardModule } from '../../services/leaderboard';
+import { startTestCluster, type TestCluster } from '../support/cluster';
+import { TestBroker, type BrokerSession } from '../support/svc-duel-broker';
+import { fakePlayer, type FakePlayer } from '../support/svc-duel-fake-player';
+import { gameError, i64, num, untyped } from '../support/svc-lb-util';
+import { DB_KINDS, openTestDb, type TestDb } from '../support/test-db';
+
+const TURN_MS = 2500;
+
+for (const kind of DB_KINDS)
+  describe(`duel on ${kind}`, () => {
+    let testDb: TestDb | undefined;
+    let db: Db;
+    let kv: MemoryKv;
+    let cluster: TestCluster;
+    let broker: TestBroker;
+    let player: FakePlayer;
+    let duelIds: string[];
+    let matchmaker: string;
+
+    before(async () => {
+      testDb = await openTestDb(kind, 'duel');
+      db = testDb.db;
+      kv = new MemoryKv();
+      player = fakePlayer();
+      cluster = await startTestCluster({
+        modules: [
+          { module: untyped(duelModuleWith({ turnMs: TURN_MS })), count: 2 },
+          { module: untyped(player.module) },
+          { module: untyped(leaderboardModule) },
+        ],
+        deps: { db, kv },
+      });
+      broker = await TestBroker.start(cluster.cfg.yellow);
+      const duels = cluster.services.filter((s) => s.env.role === 'duel');
+      duelIds = duels.map((s) => s.env.instanceId);
+      await cluster.until(
+        'the broker sees both duel instances',
+        () => broker.directory.instances({ role: 'duel' }).length === 2,
+      );
+      await cluster.until('duel instances see the broker', () =>
+        duels.every((s) => s.env.directory.instances({ role: 'broker' }).some((r) => r.instanceId === broker.id)),
+      );
+      await cluster.until(
+        'duel instances agree on the matchmaker',
+        () => new Set(duels.map((s) => s.env.ownerOf(MATCHMAKING_KEY))).size === 1,
+      );
+      matchmaker = duels[0]!.env.ownerOf(MATCHMAKING_KEY)!;
+      // A real broker holds a link to every instance; this one links on first call, so call each once.
+      const probe = broker.session('probe');
+      for (const id of duelIds) await probe.at(id).duel.ping();
+    });
+
+    after(async () => {
+      await broker?.stop();
+      await cluster?.stop();
+      await kv?.close();
+      await testDb?.drop();
+    });
+
+    /** A session whose rendezvous instance is NOT the matchmaker, so its findMatch is forwarded. */
+    function forwardedSession(userId: string): BrokerSession {
+      for (;;) {
+        const sid = `s-${randomBytes(8).toString('hex')}`;
+        if (rendezvous(sid, duelIds) !== matchmaker) return broker.session(userId, sid);
+      }
+    }
+
+    async function match(a: BrokerSession, b: BrokerSession, stake: number): Promise<string> {
+      const first = await a.routed('duel').duel.findMatch(i64(stake));
+      assert.equal(first.status, MatchStatus.QUEUED);
+      const second = await b.routed('duel').duel.findMatch(i64(stake));
+      assert.equal(second.status, MatchStatus.MATCHED);
+      assert.equal(second.opponent, a.userId);
+      const duelId = second.duelId ?? '';
+      await cluster.until(`${a.userId} gets matchFound`, () =>
+        a.pushes.some((p) => p.method === 'matchFound' && p.ticket.duelId === duelId),
+      );
+      return duelId;
+    }
+
+    const act = (s: BrokerSession, duelId: string, action: DuelAction) =>
+      s.routed('duel').duel.act(new DuelActRequest({ duelId, action }));
+
+    test('two forwarded findMatch calls pair up on the matchmaker; both sessions are bound to it', async () => {
+      const ann = forwardedSession('ann');
+      const bob = forwardedSession('bob');
+      const duelId = await match(ann, bob, 10);
+      assert.equal(bob.bindings.get('duel'), matchmaker, 'the reply bound the caller to the matchmaker');
+      assert.equal(ann.bindings.get('duel'), matchmaker, 'the push bound the waiting player to the matchmaker');
+      const bindsTo = (s: BrokerSession) =>
+        s.directives.filter((d) => d.type === 'bind').map((d) => (d.type === 'bind' ? d.instanceId : ''));
+      assert.deepEqual([...new Set([...bindsTo(ann), ...bindsTo(bob)])], [matchmaker]);
+      const found = ann.pushes.find((p) => p.method === 'matchFound');
+      assert.equal(found?.method === 'matchFound' ? found.ticket.opponent : '', 'bob');
+
+      // the whole duel, every call routed by the binding
+      assert.equal((await act(ann, duelId, DuelAction.DRAW)).phase, DuelPhase.ACTIVE);
+      await act(bob, duelId, DuelAction.DRAW);
+      const end = await act(bob, duelId, DuelAction.SHOOT);
+      assert.deepEqual([end.phase, end.winner, end.reason], [DuelPhase.FINISHED, 'bob', 'shot']);
+      for (const s of [ann, bob]) {
+        await cluster.until(`${s.userId} gets the final state`, () =>
+          s.pushes.some(
+            (p) => p.method === 'duelUpdated' && p.state.duelId === duelId && p.state.phase === DuelPhase.FINISHED,
+          ),
+        );
+      }
+      await assert.rejects(act(ann, duelId, DuelAction.SHOOT), gameError(ErrorCode.CONFLICT));
+
+      const row = await db.query<{ players: string[]; winner: string; loser: string; reason: string; stake: string }>(
+        'SELECT players, winner, loser, reason, stake::text AS stake FROM duels WHERE id = $1',
+        [duelId],
+      );
+      assert.deepEqual(row.rows[0], {
+        players: ['ann', 'bob'],
+        winner: 'bob',
+        loser: 'ann',
+        reason: 'shot',
+        stake: '10',
+      });
+      assert.deepEqual(
+        player.grants.filter((g) => g.key === `duel:${duelId}`),
+        [{ key: `duel:${duelId}`, userId: 'bob', soft: 20, hard: 0 }],
+      );
+      const rank = await bob.clients.leaderboard.myRank('duels');
+      assert.equal(num(rank.score), 1);
+      const hist = await bob.routed('duel').duel.history(10);
+      assert.deepEqual(
+        hist.map((h) => [h.duelId, h.winner, h.loser, h.reason]),
+        [[duelId, 'bob', 'ann', 'shot']],
+      );
+      const other = duelIds.find((id) => id !== matchmaker)!;
+      await assert.rejects(ann.at(other).duel.getDuel(duelId), gameError(ErrorCode.NOT_FOUND));
+      await assert.rejects(broker.session('eve').at(matchmaker).duel.getDuel(duelId), gameError(ErrorCode.FORBIDDEN));
+    });
+
+    test('a player who does not draw in time forfeits; the timer settles the duel', async () => {
+      const cat = forwardedSession('cat');
+      const dan = broker.session('dan');
+      const duelId = await match(cat, dan, 5);
+      await act(dan, duelId, DuelAction.DRAW);
+      await cluster.until(
+        'the timeout ends the duel',
+        () =>
+          cat.pushes.some(
+            (p) => p.method === 'duelUpdated' && p.state.duelId === duelId && p.state.phase === DuelPhase.FINISHED,
+          ),
+        TURN_MS * 4,
+      );
+      const final = await dan.routed('duel').duel.getDuel(duelId);
+      assert.deepEqual([final.winner, final.reason], ['dan', 'timeout']);
+      await cluster.until('the grant from the timer', () => player.grants.some((g) => g.key === `duel:${duelId}`));
+      assert.deepEqual(
+        player.grants.filter((g) => g.key === `duel:${duelId}`).map((g) => [g.userId, g.soft]),
+        [['dan', 10]],
+      );
+      const row = await db.query<{ winner: string; reason: string }>('SELECT winner, reason FROM duels WHERE id = $1', [
+        duelId,
+      ]);
+      assert.deepEqual(row.rows[0], { winner: 'dan', reason: 'timeout' });
+    });
+
+    test('cancelMatch takes a waiting player out of the queue', async () => {
+      const eli = forwardedSession('eli');
+      const fay = broker.session('fay');
+      assert.equal((await eli.routed('duel').duel.findMatch(i64(77))).status, MatchStatus.QUEUED);
+      await eli.routed('duel').duel.cancelMatch();
+      assert.equal(
+        (await fay.routed('duel').duel.findMatch(i64(77))).status,
+        MatchStatus.QUEUED,
+        'nobody left to pair with',
+      );
+      await fay.routed('duel').duel.cancelMatch();
+      await assert.rejects(fay.routed('duel').duel.findMatch(i64(-1)), gameError(ErrorCode.BAD_REQUEST));
+    });
+  });

@@ -1,0 +1,277 @@
+/**
+ * The sso service over ZeroMQ with real Redis (unique key prefix per database kind, deleted
+ * after): register/login/resume/logout, credentials errors, rate limits, tokens. Every test runs
+ * on PGlite and on real Postgres (throwaway schema), each with its own cluster. Postgres and Redis
+ * are required: without them this test fails, it does not skip.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { openKv } from '../../shared/data/store';
+import type { Db } from '../../shared/data/sql';
+import type { Kv } from '../../shared/data/kv';
+import { silentLogger } from '../../shared/log';
+import { ErrorCode, GameError, type Session } from '../../shared/protocol';
+import { createSsoModule } from '../../services/sso/module';
+import { PasswordHasher } from '../../services/sso/password';
+import { Limiter } from '../../services/sso/limiter';
+import { createPlayerModule } from '../../services/player/module';
+import { startTestCluster, type TestCluster, type TestUser } from '../support/cluster';
+import { anyModule } from '../support/svc-player-util';
+import { DB_KINDS, openTestDb, type TestDb } from '../support/test-db';
+import { TEST_REDIS_URL } from '../support/services';
+
+const REDIS_URL = TEST_REDIS_URL;
+const RUN = `${process.pid}-${randomBytes(3).toString('hex')}`;
+const PASSWORD = 'correct horse 1';
+
+for (const kind of DB_KINDS)
+  describe(`sso on ${kind}`, () => {
+    const PREFIX = `t-sso-${RUN}-${kind}:`;
+    let testDb: TestDb | undefined;
+    let db: Db;
+    let kv: Kv;
+    let cluster: TestCluster;
+    /** the sessions' clock runs `skewMs` ahead of real time */
+    let skewMs = 0;
+    let names = 0;
+
+    before(async () => {
+      testDb = await openTestDb(kind, 'sso');
+      db = testDb.db;
+      kv = await openKv({ redis: [REDIS_URL], keyPrefix: PREFIX, logger: silentLogger() });
+      const sso = createSsoModule({ scryptN: 2 ** 14, sessionTtlMs: 3_600_000, now: () => Date.now() + skewMs });
+      cluster = await startTestCluster({
+        modules: [{ module: anyModule(sso), count: 2 }, { module: anyModule(createPlayerModule()) }],
+        deps: { db, kv },
+      });
+    });
+
+    after(async () => {
+      await cluster?.stop();
+      await kv?.close();
+      const redis = new Redis(REDIS_URL);
+      try {
+        const keys = await redis.keys(`${PREFIX}*`);
+        if (keys.length > 0) await redis.del(...keys);
+      } finally {
+        redis.disconnect();
+      }
+      await testDb?.drop();
+    });
+
+    function newName(tag: string): string {
+      return `${tag}_${process.pid}_${names++}`;
+    }
+
+    /** The GameError a call rejected with (fails the test if it resolved or threw something else). */
+    async function gameError(p: Promise<unknown>): Promise<GameError> {
+      try {
+        await p;
+      } catch (err) {
+        if (err instanceof GameError) return err;
+        throw err;
+      }
+      assert.fail('expected a GameError');
+    }
+
+    function authOf(u: TestUser): unknown[] {
+      return u.directives.filter((d) => d.type === 'auth');
+    }
+
+    async function registered(tag: string): Promise<{ name: string; session: Session; conn: TestUser }> {
+      const conn = cluster.anonymous();
+      const name = newName(tag);
+      const session = await conn.clients.sso.register(name, PASSWORD);
+      return { name, session, conn };
+    }
+
+    test('register makes a session, logs the connection in, and creates the player profile', async () => {
+      const { name, session, conn } = await registered('reg');
+      assert.equal(session.username, name);
+      assert.deepEqual(authOf(conn), [
+        { type: 'auth', sessionId: session.sessionId, userId: session.userId, username: name },
+      ]);
+      // The harness follows the directive: this connection now calls as the new user.
+      assert.equal(conn.userId, session.userId);
+      const profile = await conn.clients.player.getProfile();
+      assert.equal(profile.username, name);
+      assert.equal(Number(profile.wallet?.soft?.toString()), 1000);
+      assert.equal((await conn.clients.player.listUnits()).length, 3);
+      assert.ok(Number(session.expiresAtMs?.toString()) > Date.now() + 3_500_000);
+    });
+
+    test('register refuses taken names (in any letter case) and bad input', async () => {
+      const { name } = await registered('Dup');
+      const again = cluster.anonymous();
+      assert.equal(
+        (await gameError(again.clients.sso.register(name.toUpperCase(), PASSWORD))).code,
+        ErrorCode.ALREADY_EXISTS,
+      );
+      assert.equal((await gameError(again.clients.sso.register('ab', PASSWORD))).code, ErrorCode.BAD_REQUEST);
+      assert.equal((await gameError(again.clients.sso.register('bad name!', PASSWORD))).code, ErrorCode.BAD_REQUEST);
+      assert.equal(
+        (await gameError(again.clients.sso.register(newName('short'), '1234567'))).code,
+        ErrorCode.BAD_REQUEST,
+      );
+      assert.deepEqual(authOf(again), []);
+    });
+
+    test('login then resume keeps the sessionId and re-authenticates on another connection', async () => {
+      const { name, session: reg } = await registered('res');
+      const conn = cluster.anonymous();
+      const s = await conn.clients.sso.login(name, PASSWORD);
+      assert.equal(s.userId, reg.userId);
+      assert.notEqual(s.sessionId, reg.sessionId, 'each login is a new session');
+      assert.notEqual(s.token, reg.token);
+      const other = cluster.anonymous();
+      const r = await other.clients.sso.resume(s.token ?? '');
+      assert.equal(r.sessionId, s.sessionId);
+      assert.equal(r.userId, s.userId);
+      assert.equal(String(r.expiresAtMs), String(s.expiresAtMs));
+      assert.deepEqual(authOf(other), [{ type: 'auth', sessionId: s.sessionId, userId: s.userId, username: name }]);
+      // resume is idempotent: twice more (cache hit now), same session
+      for (let i = 0; i < 2; i++)
+        assert.equal((await cluster.anonymous().clients.sso.resume(s.token ?? '')).sessionId, s.sessionId);
+    });
+
+    test('tokens are 256-bit random base64url strings, distinct per session, never stored in clear', async () => {
+      const { name, session } = await registered('tok');
+      const tokens = new Set<string>([session.token ?? '']);
+      for (let i = 0; i < 3; i++) tokens.add((await cluster.anonymous().clients.sso.login(name, PASSWORD)).token ?? '');
+      assert.equal(tokens.size, 4);
+      for (const t of tokens) {
+        assert.match(t, /^[A-Za-z0-9_-]+$/);
+        assert.ok(Buffer.from(t, 'base64url').length * 8 >= 128, 'at least 128 bits');
+      }
+      const stored = await db.query<{ n: string }>(
+        'SELECT count(*)::text AS n FROM sso_sessions WHERE token_hash = ANY($1)',
+        [[...tokens]],
+      );
+      assert.equal(stored.rows[0]?.n, '0', 'the table holds hashes, not tokens');
+    });
+
+    test('wrong password and unknown user give the same INVALID_CREDENTIALS', async () => {
+      const { name } = await registered('cred');
+      const wrong = await gameError(cluster.anonymous().clients.sso.login(name, 'not the password'));
+      const unknown = await gameError(cluster.anonymous().clients.sso.login(newName('nobody'), 'not the password'));
+      assert.equal(wrong.code, ErrorCode.INVALID_CREDENTIALS);
+      assert.deepEqual({ ...unknown }, { ...wrong });
+    });
+
+    test('failed logins are rate limited per account (5 per minute), even with the right password after', async () => {
+      const { name } = await registered('rl');
+      for (let i = 0; i < 5; i++) {
+        // a fresh connection each time: this is the account limit, not the connection one
+        assert.equal(
+          (await gameError(cluster.anonymous().clients.sso.login(name, `wrong-${i}-pass`))).code,
+          ErrorCode.INVALID_CREDENTIALS,
+        );
+      }
+      const limited = await gameError(cluster.anonymous().clients.sso.login(name, PASSWORD));
+      assert.equal(limited.code, ErrorCode.RATE_LIMITED);
+      assert.equal(limited.retryable, true);
+    });
+
+    test('a concurrent burst of guesses gets at most 5 password checks per account', async () => {
+      const { name } = await registered('burst');
+      const codes = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          gameError(cluster.anonymous().clients.sso.login(name, `guess-${i}-pass`)).then((e) => e.code),
+        ),
+      );
+      assert.equal(codes.filter((c) => c === ErrorCode.INVALID_CREDENTIALS).length, 5);
+      assert.equal(codes.filter((c) => c === ErrorCode.RATE_LIMITED).length, 7);
+    });
+
+    test('failed logins are rate limited per connection (20 per minute) across accounts', async () => {
+      const conn = cluster.anonymous();
+      for (let i = 0; i < 20; i++) {
+        assert.equal(
+          (await gameError(conn.clients.sso.login(newName('spray'), 'whatever-pass'))).code,
+          ErrorCode.INVALID_CREDENTIALS,
+        );
+      }
+      const { name } = await registered('victim');
+      assert.equal((await gameError(conn.clients.sso.login(name, PASSWORD))).code, ErrorCode.RATE_LIMITED);
+      // another connection is not affected
+      assert.equal((await cluster.anonymous().clients.sso.login(name, PASSWORD)).username, name);
+    });
+
+    test('garbage, oversized and expired tokens are UNAUTHENTICATED (revoked: see logout)', async () => {
+      const conn = cluster.anonymous();
+      const bad = [
+        '',
+        'x',
+        'A'.repeat(43).replace(/A$/, '!'),
+        'A'.repeat(43),
+        randomBytes(32).toString('base64url'),
+        'A'.repeat(8000),
+      ];
+      for (const t of bad)
+        assert.equal(
+          (await gameError(conn.clients.sso.resume(t))).code,
+          ErrorCode.UNAUTHENTICATED,
+          `token ${t.slice(0, 12)}…`,
+        );
+
+      const { session } = await registered('exp');
+      skewMs = 3_600_000 + 1000;
+      try {
+        assert.equal(
+          (await gameError(conn.clients.sso.resume(session.token ?? ''))).code,
+          ErrorCode.UNAUTHENTICATED,
+          'expired',
+        );
+      } finally {
+        skewMs = 0;
+      }
+      assert.equal(
+        (await conn.clients.sso.resume(session.token ?? '')).sessionId,
+        session.sessionId,
+        'valid again once the clock is back',
+      );
+      assert.deepEqual(authOf(conn).length, 1);
+    });
+
+    test('logout revokes the session everywhere and tells the broker', async () => {
+      const { session, conn } = await registered('out');
+      // warm the session cache, so revocation must also clear it
+      await cluster.anonymous().clients.sso.resume(session.token ?? '');
+      await conn.clients.sso.logout();
+      assert.ok(conn.directives.some((d) => d.type === 'logout'));
+      for (let i = 0; i < 2; i++) {
+        assert.equal(
+          (await gameError(cluster.anonymous().clients.sso.resume(session.token ?? ''))).code,
+          ErrorCode.UNAUTHENTICATED,
+        );
+      }
+      assert.equal((await gameError(cluster.anonymous().clients.sso.logout())).code, ErrorCode.UNAUTHENTICATED);
+    });
+
+    test('login creates a missing player profile (register committed but the player call failed)', async () => {
+      const name = newName('repair');
+      const hasher = new PasswordHasher({ N: 2 ** 14, r: 8, p: 1 }, new Limiter(1, 1));
+      const userId = `repair-${randomBytes(4).toString('hex')}`;
+      await db.query('INSERT INTO sso_users (user_id, username, password_hash) VALUES ($1, $2, $3)', [
+        userId,
+        name,
+        await hasher.hash(PASSWORD),
+      ]);
+      const conn = cluster.anonymous();
+      assert.equal((await conn.clients.sso.login(name, PASSWORD)).userId, userId);
+      assert.equal((await conn.clients.player.getProfile()).username, name);
+      const ready = await db.query<{ profile_ready: boolean }>(
+        'SELECT profile_ready FROM sso_users WHERE user_id = $1',
+        [userId],
+      );
+      assert.equal(ready.rows[0]?.profile_ready, true);
+    });
+
+    test('ping names the instance', async () => {
+      const pong = await cluster.anonymous().clients.sso.ping();
+      assert.equal(pong.serviceName, 'sso');
+      assert.ok(cluster.services.some((s) => s.env.instanceId === pong.instance));
+    });
+  });
