@@ -123,7 +123,7 @@ export class Gateway {
     const strikes = bc.strike();
     // An unknown method from a connection that never logged in closes it at once (nothing legit does that).
     if (strikes >= MAX_STRIKES || (code === 'UNKNOWN_METHOD' && !bc.session))
-      bc.conn.close(`${strikes} strikes: ${detail}`);
+      bc.conn.close(`${strikes} strikes: ${detail}`, true); // flushed: the client sees why
   }
 
   private decide(bc: BrokerConn, target: { service: string; method: string }, exclude: ReadonlySet<string>): Route {

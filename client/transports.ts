@@ -163,7 +163,7 @@ export function connectTcp(
 export function connectWs(url: string, handlers: TransportHandlers, opts: TransportOptions = {}): Promise<Transport> {
   const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
   const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT;
-  // maxPayload bounds what we accept; compression stays off (DESIGN: no compression on this path)
+  // maxPayload bounds what we accept; compression stays off, as on the broker's side (edge/ws.ts)
   const ws = new WebSocket(url, {
     maxPayload: opts.maxFrame ?? DEFAULT_MAX_FRAME,
     perMessageDeflate: false,

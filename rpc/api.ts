@@ -24,14 +24,14 @@ export type WithContext<H> = {
 export interface CallContext {
   /** follows the call from the broker through every service it reaches */
   traceId: string;
-  /** '' before login */
+  /** `anon:<broker>:<connection>` before login (one per connection), then the session id */
   sessionId: string;
   userId: string;
   /** the session's display name ('' before login) */
   username: string;
-  /** instance id of the broker (or service) this call came through */
+  /** instance id of the broker holding the caller's connection (nested calls keep it): where pushes go */
   via: string;
-  /** absolute deadline (Date.now() ms); nested calls inherit the smaller of theirs and this */
+  /** absolute deadline (Date.now() ms); nested calls made through `services` inherit it */
   deadline: number;
   log: Logger;
   instanceId: string;

@@ -1,8 +1,9 @@
 /**
  * The BrokerList HTTP endpoint: GET /brokers (and /) answers which brokers a client may connect
  * to and how loaded they are, from the Yellow Directory. The body is cached and rebuilt at most
- * every maxAgeMs, so a request flood costs a cached write, never a walk of the table (B11). Every
- * HTTP timeout and count is explicit (B12): Node's defaults are 60 s headers / 300 s request.
+ * every maxAgeMs, so a request flood costs a cached write, never a walk of the table. Every HTTP
+ * timeout and count is explicit (docs/limits.md, "BrokerList (HTTP)"): Node's defaults are 60 s
+ * headers / 300 s request.
  *
  *   { "version": "0.1.0",
  *     "brokerList": { "127.0.0.1:7800": 0.067 },
@@ -22,9 +23,9 @@ export interface BrokerListServerOptions {
   logger: Logger;
   /** the "version" field of the answer */
   version: string;
-  /** the cached body is rebuilt at most this often; default 1000 ms (RELIABILITY B11: ≤ 1 s old) */
+  /** the cached body is rebuilt at most this often; default 1000 ms (answers are at most 1 s old) */
   maxAgeMs?: number;
-  /** the whole header block must arrive within this; default 10 000 ms (B12) */
+  /** the whole header block must arrive within this; default 10 000 ms */
   headersTimeoutMs?: number;
   /** the whole request must arrive within this; default 15 000 ms (must be ≥ headersTimeoutMs) */
   requestTimeoutMs?: number;

@@ -24,9 +24,9 @@ export interface PgDbOptions {
   logger: Logger;
   /** Every connection gets `search_path` = this schema; created at start if missing. */
   schema?: string;
-  /** Pool size (default 10). */
+  /** Pool size (default 20). */
   max?: number;
-  /** Waiting for a connection, ms (default 1000). */
+  /** Waiting for a connection, ms (default 5000). */
   connectionTimeoutMillis?: number;
   /** Client-side query_timeout and server-side statement_timeout, ms (default 2000). */
   queryTimeoutMs?: number;

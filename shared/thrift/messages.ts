@@ -39,7 +39,17 @@ export function applicationException(
 ): Buffer {
   return buildMessage(kind, (out) => {
     out.writeMessageBegin(name, thrift.Thrift.MessageType.EXCEPTION, seqid);
-    new thrift.Thrift.TApplicationException(type, message).write(out);
+    // Written by hand: the npm package's TApplicationException.write() reads `this.code`, which
+    // its constructor never sets, so the type field would never reach the client.
+    out.writeStructBegin('TApplicationException');
+    out.writeFieldBegin('message', thrift.Thrift.Type.STRING, 1);
+    out.writeString(message);
+    out.writeFieldEnd();
+    out.writeFieldBegin('type', thrift.Thrift.Type.I32, 2);
+    out.writeI32(type);
+    out.writeFieldEnd();
+    out.writeFieldStop();
+    out.writeStructEnd();
     out.writeMessageEnd();
   });
 }

@@ -39,7 +39,7 @@ export interface RequestEnvelope {
   username: string;
   /** "Service:method" */
   method: string;
-  /** instance id of the broker (or service) the call came through: where pushes for the session go */
+  /** instance id of the broker holding the caller's connection (nested calls keep it): where pushes for the session go */
   via: string;
   /** follows the call through every service it reaches, for logs */
   traceId: string;

@@ -207,9 +207,13 @@ test('unknown methods: an error each, closed at the third strike; an anonymous c
   len.writeUInt32BE(body.length);
   c.socket.write(Buffer.concat([len, body]));
   await within(c.closed, 2000, 'close at the third strike');
+  // The closing strike's reply is flushed before the close: the client learns why.
+  assert.match((await replyTo(s, 33)).text, /UNKNOWN_METHOD: Nope:nothing is not a known method/);
   const anon = await rawSocket(tcp);
   anon.sendFrame(unknown(1));
   await within(anon.closed, 2000, 'close of an anonymous connection calling an unknown method');
+  assert.equal(anon.frames.length, 1, 'the anonymous connection got its error reply before the close');
+  assert.match(anon.frames[0]!.toString('latin1'), /UNKNOWN_METHOD: Nope:nothing is not a known method/);
 });
 
 test('a call before login gets UNAUTHENTICATED', async () => {

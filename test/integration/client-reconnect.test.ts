@@ -1,5 +1,5 @@
 /**
- * Reconnect and resume (RELIABILITY F4) against two fake brokers behind a BrokerList: when the
+ * Reconnect and resume against two fake brokers behind a BrokerList: when the
  * first broker's connections die, calls in flight reject as "outcome unknown", the client moves
  * to the other broker, resumes its session with Sso:resume before anything else, and calls made
  * meanwhile go through after the resume.

@@ -1,5 +1,5 @@
 /**
- * B15 (internal-plane intrusion) with CURVE on: the cluster works end to end over CURVE, and a
+ * Internal-plane intrusion with CURVE on: the cluster works end to end over CURVE, and a
  * rogue key, a plaintext client and a client pinning the wrong server key are refused at the
  * handshake (ZAP allowlist, fail-closed), on a service's ROUTER and on Yellow's.
  */

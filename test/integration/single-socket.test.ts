@@ -1,5 +1,5 @@
 /**
- * One live connection per session (RELIABILITY F5): resuming a session on a new connection
+ * One live connection per session: resuming a session on a new connection
  * closes the old one, which first gets an Events:kicked push — on the same broker (the broker's
  * own rule) and across brokers (sso tells the session's previous broker).
  */
