@@ -20,6 +20,8 @@ import { until } from '../support/wait';
 
 const HEARTBEAT_MS = 200;
 const REQUEST_TIMEOUT_MS = 5000;
+/** How long the children get to stop on SIGTERM before they are SIGKILLed (a deadline, not a sleep). */
+const STOP_GRACE_MS = 5000;
 
 // ---------------------------------------------------------------------------------------------
 // frames.md §2, §3, §4: the `noon/2` frame codec, by hand.
@@ -741,7 +743,7 @@ after(async () => {
     yellow.close();
   }
   // SIGTERM by pid (a clean stop deregisters); anything still running after 5 s is SIGKILLed.
-  const deadline = setTimeout(() => killAll(), 5000);
+  const deadline = setTimeout(() => killAll(), STOP_GRACE_MS);
   await Promise.all(procs.reverse().map((p) => kill(p, 'SIGTERM')));
   clearTimeout(deadline);
   rmSync(dataDir, { recursive: true, force: true });
