@@ -141,7 +141,10 @@ export function decodeRequest(frames: readonly Buffer[]): Decoded<YellowRequest>
   try {
     return { ok: true, value: buildRequest(o.op as Op, rid, o) };
   } catch (e) {
-    return { ok: false, rid, reason: e instanceof Error ? e.message : String(e) };
+    // The reason is wrapped in a BAD_REQUEST by the server: a NoonError's own code prefix goes.
+    const reason =
+      e instanceof NoonError ? e.message.slice(e.code.length + 2) : e instanceof Error ? e.message : String(e);
+    return { ok: false, rid, reason };
   }
 }
 

@@ -764,7 +764,8 @@ test('Yellow lists the peer exactly as registered', async () => {
   const bad = await yellow.ask('register', { reg: { ...peer.registration(), endpoints: { router: 'http://x:1' } } });
   assert.equal(bad.ok, false);
   assert.equal((bad.error as { code: string }).code, 'BAD_REQUEST');
-  assert.match((bad.error as { message: string }).message, /registration field endpoints\.router/);
+  // The code appears once, as the message's prefix.
+  assert.match((bad.error as { message: string }).message, /^BAD_REQUEST: registration field endpoints\.router/);
 });
 
 test('an anonymous compact client calls the peer through the broker (seqid 0 accepted)', async () => {
