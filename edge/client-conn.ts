@@ -151,12 +151,7 @@ export class ClientConn {
   /** Applies the slow-reader rule; false when it cut the connection off. */
   private judge(now: number): boolean {
     const wasOver = this.overSince !== undefined;
-    const v = judgeOutbound(
-      { messages: this.pendingWrites, bytes: this.wire.bufferedBytes() },
-      this.overSince,
-      now,
-      this.limits,
-    );
+    const v = judgeOutbound(this.pendingWrites, this.wire.bufferedBytes(), this.overSince, now, this.limits);
     this.overSince = v.overSince;
     if (v.cut !== undefined) return this.cut(v.cut);
     // Re-checked when the grace ends, so a member is cut even if nothing more is sent to it.

@@ -17,15 +17,20 @@ export interface OutboundVerdict {
   cut?: string;
 }
 
+/** The verdict for a queue under its limits: shared, so the per-send path allocates nothing. */
+const UNDER: OutboundVerdict = Object.freeze({ overSince: undefined });
+
+/** `messages` and `bytes` are what is queued for the reader now. */
 export function judgeOutbound(
-  queued: { messages: number; bytes: number },
+  messages: number,
+  bytes: number,
   overSince: number | undefined,
   now: number,
   l: OutboundLimits,
 ): OutboundVerdict {
-  if (queued.bytes > 4 * l.outboundBytes) return { overSince, cut: `more than ${4 * l.outboundBytes} bytes queued` };
-  const over = queued.messages >= l.outboundQueue || queued.bytes > l.outboundBytes;
-  if (!over) return { overSince: undefined };
+  if (bytes > 4 * l.outboundBytes) return { overSince, cut: `more than ${4 * l.outboundBytes} bytes queued` };
+  const over = messages >= l.outboundQueue || bytes > l.outboundBytes;
+  if (!over) return UNDER;
   const since = overSince ?? now;
   if (now - since > l.outboundGraceMs)
     return {

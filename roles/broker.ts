@@ -14,9 +14,8 @@ export interface RunningBroker extends RunningRole {
   endpoints: BrokerEndpoints & { metrics: string };
 }
 
-export async function startBrokerRole(cfg: Config, logger: Logger, shared?: { kv: Kv }): Promise<RunningBroker> {
-  const host = await RoleHost.open({ role: 'broker', cfg, logger });
-  try {
+export function startBrokerRole(cfg: Config, logger: Logger, shared?: { kv: Kv }): Promise<RunningBroker> {
+  return RoleHost.run({ role: 'broker', cfg, logger }, async (host) => {
     const kv = shared?.kv ?? (await openKv({ redis: cfg.redis, logger: host.logger }));
     if (!shared) host.onStop(() => kv.close());
     const directory = await host.directory();
@@ -36,11 +35,8 @@ export async function startBrokerRole(cfg: Config, logger: Logger, shared?: { kv
       role: 'broker',
       broker,
       endpoints: { ...endpoints, metrics: host.metricsUrl },
-      ready: { instanceId: host.instanceId, ...endpoints, metrics: host.metricsUrl, pid: process.pid },
+      ready: host.readyFields(endpoints),
       stop: () => host.stop(),
     };
-  } catch (err) {
-    await host.stop();
-    throw err;
-  }
+  });
 }

@@ -64,6 +64,20 @@ export class RoleHost {
     this.curve = curveOf(opts.cfg);
   }
 
+  /**
+   * Opens a host and composes a role on it; if the composition fails, everything the host was
+   * handed so far is closed and the error is rethrown (a role never half-starts).
+   */
+  static async run<T>(opts: RoleHostOptions, compose: (host: RoleHost) => Promise<T>): Promise<T> {
+    const host = await RoleHost.open(opts);
+    try {
+      return await compose(host);
+    } catch (err) {
+      await host.stop();
+      throw err;
+    }
+  }
+
   /** A host with its /metrics served. */
   static async open(opts: RoleHostOptions): Promise<RoleHost> {
     const host = new RoleHost(opts);
@@ -99,6 +113,11 @@ export class RoleHost {
   directory(): Promise<Directory> {
     this.directoryValue ??= this.yellow.watch();
     return this.directoryValue;
+  }
+
+  /** The ready line's fields: the role's endpoints plus the instance id, metrics URL and pid. */
+  readyFields(endpoints: object): Record<string, unknown> {
+    return { instanceId: this.instanceId, ...endpoints, metrics: this.metricsUrl, pid: process.pid };
   }
 
   /** Runs at stop, after deregistration, newest first. */

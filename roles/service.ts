@@ -27,27 +27,22 @@ export interface StartServiceOptions extends ServiceRoleOptions {
 }
 
 /** Any ServiceDef builder as a role (test fixtures and benchmarks serve one without a module). */
-export async function startService<H>(
+export function startService<H>(
   role: string,
   build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>,
   opts: StartServiceOptions,
 ): Promise<RunningService> {
-  const host = await RoleHost.open({ role, ...opts });
-  return serveOn(host, build).catch(async (err: unknown) => {
-    await host.stop();
-    throw err;
-  });
+  return RoleHost.run({ role, ...opts }, (host) => serveOn(host, build));
 }
 
-export async function startServiceRole(
+export function startServiceRole(
   mod: AnyServiceModule,
   cfg: Config,
   logger: Logger,
   shared?: SharedData,
   opts: ServiceRoleOptions = {},
 ): Promise<RunningService> {
-  const host = await RoleHost.open({ role: mod.role, cfg, logger, ...opts });
-  try {
+  return RoleHost.run({ role: mod.role, cfg, logger, ...opts }, async (host) => {
     const data = shared ?? (await openData(cfg, host.logger));
     if (!shared) {
       host.onStop(() => data.db.close());
@@ -55,11 +50,8 @@ export async function startServiceRole(
     }
     const applied = await migrateModule(data.db, mod);
     if (applied > 0) host.logger.info({ applied }, 'migrations applied');
-    return await serveOn(host, (env) => mod.build(env, data));
-  } catch (err) {
-    await host.stop();
-    throw err;
-  }
+    return serveOn(host, (env) => mod.build(env, data));
+  });
 }
 
 /** The runtime on a host: built, then registered with the methods the broker routes by. */
@@ -86,7 +78,7 @@ async function serveOn<H>(
     env: runtime.env,
     server: runtime.server,
     endpoints: runtime.endpoints,
-    ready: { instanceId: host.instanceId, ...runtime.endpoints, metrics: host.metricsUrl, pid: process.pid },
+    ready: host.readyFields(runtime.endpoints),
     stop: () => host.stop(),
   };
 }

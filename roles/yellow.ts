@@ -7,36 +7,25 @@ import type { Logger } from '../shared/log';
 import { YellowServer } from '../yellow/server';
 import { RoleHost, type RunningRole } from './host';
 
-export async function startYellowRole(
+export function startYellowRole(
   cfg: Config,
   logger: Logger,
   opts: { processMetrics?: boolean } = {},
 ): Promise<RunningRole> {
-  const host = await RoleHost.open({ role: 'yellow', cfg, logger, ...opts });
-  const curve = host.curve ? { curve: host.curve } : {};
-  const server = new YellowServer({
-    host: cfg.host,
-    port: cfg.yellowPort,
-    heartbeatMs: cfg.heartbeatMs,
-    logger: host.logger,
-    ...curve,
+  return RoleHost.run({ role: 'yellow', cfg, logger, ...opts }, async (host) => {
+    const { heartbeatMs } = cfg;
+    const curve = host.curve ? { curve: host.curve } : {};
+    const server = new YellowServer({
+      host: cfg.host,
+      port: cfg.yellowPort,
+      heartbeatMs,
+      logger: host.logger,
+      ...curve,
+    });
+    const endpoints = await server.start();
+    host.onStop(() => server.stop());
+    host.useYellow([endpoints.router]);
+    await host.register({ endpoints });
+    return { role: 'yellow', ready: host.readyFields(endpoints), stop: () => host.stop() };
   });
-  const endpoints = await server.start().catch(async (err: unknown) => {
-    await host.stop();
-    throw err;
-  });
-  host.onStop(() => server.stop());
-  host.useYellow([endpoints.router]);
-  await host.register({ endpoints: { router: endpoints.router, pub: endpoints.pub } });
-  return {
-    role: 'yellow',
-    ready: {
-      instanceId: host.instanceId,
-      router: endpoints.router,
-      pub: endpoints.pub,
-      metrics: host.metricsUrl,
-      pid: process.pid,
-    },
-    stop: () => host.stop(),
-  };
 }
