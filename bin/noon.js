@@ -1,13 +1,21 @@
 #!/usr/bin/env node
 'use strict';
-// The noon CLI runs its TypeScript sources through tsx (no separate build step to forget).
+// The noon command. In a source checkout (cli/main.ts is here) it runs the TypeScript sources
+// through tsx, so there is no build step to forget; in an installed package (no sources, only
+// the compiled dist/) it runs the compiled JavaScript with plain node.
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
-// The Thrift code is generated (npm ci runs it); a checkout that skipped install scripts gets it here.
-if (!existsSync(join(__dirname, '..', 'shared', 'protocol', 'gen', 'noon', 'index.ts'))) {
-  require('node:child_process').execFileSync(process.execPath, [join(__dirname, '..', 'scripts', 'gen-thrift.js')], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+
+const root = join(__dirname, '..');
+if (!existsSync(join(root, 'cli', 'main.ts')) && existsSync(join(root, 'dist', 'cli', 'main.js'))) {
+  require('../dist/cli/main.js');
+} else {
+  // The Thrift code is generated (npm ci runs it); a checkout that skipped install scripts gets it here.
+  if (!existsSync(join(root, 'shared', 'protocol', 'gen', 'noon', 'index.ts'))) {
+    require('node:child_process').execFileSync(process.execPath, [join(root, 'scripts', 'gen-thrift.js')], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+  require('tsx/cjs');
+  require('../cli/main.ts');
 }
-require('tsx/cjs');
-require('../cli/main.ts');

@@ -38,7 +38,9 @@ export function route(
 ): Route {
   const name = `${call.service}:${call.method}`;
   const svc = table.service(call.service);
-  if (!svc || !svc.methods.has(call.method)) return reject('UNKNOWN_METHOD', `${name} is not a known method`);
+  // An unknown service (never deployed, or switched off in the project) is named as such.
+  if (!svc) return reject('UNKNOWN_METHOD', `${name}: no service ${call.service} runs in this cluster`);
+  if (!svc.methods.has(call.method)) return reject('UNKNOWN_METHOD', `${name} is not a known method`);
   if (svc.internalMethods.has(call.method)) return reject('FORBIDDEN', `${name} is internal to the services`);
   if (!session.userId && !svc.publicMethods.has(call.method))
     return reject('UNAUTHENTICATED', `log in before calling ${name}`);

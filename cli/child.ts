@@ -5,9 +5,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const NOON_BIN = join(__dirname, '..', 'bin', 'noon.js');
+/** bin/noon.js, from cli/ in the sources or from dist/cli/ when compiled (one folder deeper). */
+export const NOON_BIN = join(
+  __dirname,
+  existsSync(join(__dirname, '..', 'bin', 'noon.js')) ? '..' : join('..', '..'),
+  'bin',
+  'noon.js',
+);
 
 export interface ChildReady {
   ready: string;

@@ -7,15 +7,18 @@ import { ConfigError, type Config } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { brokerListUrl, runBrokers } from './brokers';
 import { loadtestCommand } from './commands/loadtest';
+import { generate } from './gen';
 import { checkHealth, describeHealth } from './health';
+import { initProject } from './init';
 import { printJson } from './lifecycle';
 import { cliLogger } from './logger';
 import { describeMigrations, migrateAll } from './migrate';
 import { configFrom, EXIT_CONFIG, exitOnConfigError, withConfigFlags } from './options';
-import { ALL_ROLES, runStart } from './start';
+import { runStart } from './start';
 import { runProcesses } from './supervisor';
 import { runTop } from './top';
 import { runUp } from './up';
+import { readProject } from './project';
 import { yellowDrain, yellowInstances, yellowServices, yellowWatch } from './yellow-ops';
 
 type Args = Record<string, unknown>;
@@ -85,10 +88,10 @@ export function buildCli(argv: string[]): Argv {
     .usage('$0 <command> [options]\n\nEvery config option is a flag and a NOON_* environment variable.')
     .command(
       'start <role>',
-      `run one role: ${ALL_ROLES.join(', ')}`,
+      "run one role: yellow, brokerlist, broker, or a service of the project (sso, player, duel, chat, leaderboard, and the project's own)",
       (b) =>
         b
-          .positional('role', { type: 'string', choices: ALL_ROLES, demandOption: true })
+          .positional('role', { type: 'string', demandOption: true })
           .option('supervised', { type: 'boolean', hidden: true, default: false }),
       async (a) => runStart(String(a.role), cfgOf(a), { supervised: a.supervised === true }).catch(fatal),
     )
@@ -102,6 +105,34 @@ export function buildCli(argv: string[]): Argv {
           describe: 'one child process per role, restarted when it dies (needs NOON_PG_URL)',
         }),
       async (a) => (a.processes ? runProcesses(cfgOf(a)) : runUp(cfgOf(a))).catch(fatal),
+    )
+    .command(
+      'init <dir>',
+      'write a new studio project: its IDL, a service, a test, a load-test scenario',
+      (b) =>
+        b
+          .positional('dir', { type: 'string', demandOption: true })
+          .option('noon', { type: 'string', describe: 'the noon dependency to write (a version range or file: path)' })
+          .option('name', { type: 'string', describe: 'the package name (default: the folder name)' }),
+      op(async (_c, _l, a) => {
+        const { dir, files } = initProject(String(a.dir), {
+          ...(typeof a.noon === 'string' ? { noon: a.noon } : {}),
+          ...(typeof a.name === 'string' ? { name: a.name } : {}),
+        });
+        process.stdout.write(
+          `noon init: wrote ${files.length} files in ${dir}\nnext:  cd ${dir} && npm install && npm run up\n`,
+        );
+      }),
+    )
+    .command(
+      'gen',
+      "TypeScript from the project's IDL (noon.config.json: idl -> gen), noon.thrift includable",
+      (b) => b.options(json),
+      op(async (c, _l, a) => {
+        const out = generate(readProject(c));
+        if (a.json === true) printJson(out);
+        else process.stdout.write(`noon gen: ${out.idl.join(', ')} -> ${out.outDir}\n`);
+      }),
     )
     .command(
       'migrate',

@@ -1,10 +1,10 @@
-/** `noon migrate`: applies every service's pending migrations (idempotent) and says what ran. */
+/** `noon migrate`: applies the pending migrations of every service the project runs (idempotent) and says what ran. */
 import { mkdirSync } from 'node:fs';
 import type { Config } from '../shared/config';
 import { openDb } from '../shared/data/db';
 import type { Logger } from '../shared/log';
-import { SERVICE_MODULES } from '../services/index';
 import { migrateModule } from '../roles';
+import { loadProject } from './project';
 
 export interface Applied {
   service: string;
@@ -17,7 +17,7 @@ export async function migrateAll(cfg: Config, logger: Logger): Promise<Applied[]
   const db = await openDb({ ...(cfg.pgUrl !== undefined ? { pgUrl: cfg.pgUrl } : {}), dataDir: cfg.dataDir, logger });
   try {
     const out: Applied[] = [];
-    for (const mod of SERVICE_MODULES)
+    for (const mod of loadProject(cfg).modules)
       out.push({ service: mod.role, applied: await migrateModule(db, mod), known: mod.migrations.length });
     return out;
   } finally {

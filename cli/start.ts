@@ -6,19 +6,10 @@
 import { mkdirSync } from 'node:fs';
 import { ConfigError, type Config } from '../shared/config';
 import type { Logger } from '../shared/log';
-import { serviceModule, SERVICE_ROLES } from '../services/index';
 import { printJson, stopOnSignals } from './lifecycle';
 import { cliLogger } from './logger';
-import {
-  INFRA_ROLES,
-  startBrokerListRole,
-  startBrokerRole,
-  startServiceRole,
-  startYellowRole,
-  type RunningRole,
-} from '../roles';
-
-export const ALL_ROLES: readonly string[] = [...INFRA_ROLES, ...SERVICE_ROLES];
+import { loadProject, rolesOf } from './project';
+import { startBrokerListRole, startBrokerRole, startServiceRole, startYellowRole, type RunningRole } from '../roles';
 
 export async function startRole(role: string, cfg: Config, logger: Logger): Promise<RunningRole> {
   switch (role) {
@@ -29,8 +20,15 @@ export async function startRole(role: string, cfg: Config, logger: Logger): Prom
     case 'broker':
       return startBrokerRole(cfg, logger);
   }
-  const mod = serviceModule(role);
-  if (!mod) throw new ConfigError('<role>', `unknown role ${JSON.stringify(role)}; one of ${ALL_ROLES.join(', ')}`);
+  const project = loadProject(cfg);
+  const mod = project.modules.find((m) => m.role === role);
+  if (!mod) {
+    const where = project.file ? ` in ${project.file}` : '';
+    throw new ConfigError(
+      '<role>',
+      `unknown role ${JSON.stringify(role)}${where}; one of ${rolesOf(project).join(', ')}`,
+    );
+  }
   if (cfg.pgUrl === undefined) mkdirSync(cfg.dataDir, { recursive: true });
   return startServiceRole(mod, cfg, logger);
 }
@@ -38,9 +36,10 @@ export async function startRole(role: string, cfg: Config, logger: Logger): Prom
 export async function runStart(role: string, cfg: Config, opts: { supervised?: boolean } = {}): Promise<void> {
   const logger = cliLogger(cfg);
   const running = await startRole(role, cfg, logger);
-  printJson({ ready: role, ...running.ready });
   const stop = (): Promise<void> => running.stop();
   stopOnSignals(stop, logger.child({ role, instance: String(running.ready.instanceId ?? `${role}-${process.pid}`) }));
+  // Ready only once a SIGTERM stops cleanly: whoever reads the line may signal at once.
+  printJson({ ready: role, ...running.ready });
   if (opts.supervised) {
     // The supervisor holds our stdin open; EOF means it is gone.
     process.stdin.on('data', () => undefined);

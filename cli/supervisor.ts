@@ -6,13 +6,14 @@
  */
 import { ConfigError, type Config } from '../shared/config';
 import type { Logger } from '../shared/log';
-import { SERVICE_ROLES } from '../services/index';
 import { RoleChild, type ChildReady } from './child';
 import { printJson, stopOnSignals } from './lifecycle';
 import { cliLogger } from './logger';
 import { envOf } from './options';
 import { migrateAll } from './migrate';
-import { clusterConfig, describeUp, summaryOf } from './up';
+import { clusterConfig } from '../roles';
+import { loadProject } from './project';
+import { describeUp, summaryOf } from './up';
 import type { RunningRole } from '../roles';
 
 export const READY_TIMEOUT_MS = 60_000;
@@ -117,7 +118,9 @@ export async function runProcesses(cfg: Config): Promise<void> {
     slots.push(yellow);
     const y = await yellow.start();
     const ccfg = clusterConfig(cfg, String(y.router));
-    const rest = [...SERVICE_ROLES, 'broker', 'brokerlist'].map((role) => new Slot(role, ccfg, logger));
+    // Each child loads the same project (cfg.project travels in its environment).
+    const services = loadProject(cfg).modules.map((m) => m.role);
+    const rest = [...services, 'broker', 'brokerlist'].map((role) => new Slot(role, ccfg, logger));
     slots.push(...rest);
     process.stderr.write(`noon up: starting ${rest.map((s) => s.role).join(', ')}…\n`);
     await Promise.all(rest.map((s) => s.start()));

@@ -1,23 +1,12 @@
 /**
- * `noon up`: the whole cluster in this one process — Yellow, every service, a broker and the
- * BrokerList — sharing one Db (PGlite in the data dir unless NOON_PG_URL) and one Kv (in-process
- * unless NOON_REDIS). Services start before the broker, so the broker's first Yellow poll already
- * holds every route. SIGINT stops everything in reverse order and exits 0.
+ * `noon up`: the whole cluster in this one process (roles/cluster.ts) with the project's modules:
+ * the built-ins it keeps and its own. SIGINT stops everything in reverse order and exits 0.
  */
-import { mkdirSync } from 'node:fs';
 import type { Config } from '../shared/config';
-import type { Logger } from '../shared/log';
-import { SERVICE_MODULES } from '../services/index';
+import { startCluster, type RunningRole } from '../roles';
 import { printJson, stopOnSignals } from './lifecycle';
 import { cliLogger } from './logger';
-import {
-  openData,
-  startBrokerListRole,
-  startBrokerRole,
-  startServiceRole,
-  startYellowRole,
-  type RunningRole,
-} from '../roles';
+import { loadProject } from './project';
 
 export interface UpSummary {
   mode: 'single' | 'processes';
@@ -31,11 +20,6 @@ export interface UpSummary {
 
 function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
-}
-
-/** The config every role of a cluster uses: its own Yellow, and ephemeral metrics ports. */
-export function clusterConfig(cfg: Config, yellowRouter: string): Config {
-  return { ...cfg, yellow: [yellowRouter], metricsPort: 0 };
 }
 
 export function summaryOf(mode: UpSummary['mode'], cfg: Config, roles: RunningRole[]): UpSummary {
@@ -70,43 +54,16 @@ export function describeUp(s: UpSummary): string {
   ].join('\n');
 }
 
-async function stopAll(roles: RunningRole[], logger: Logger): Promise<void> {
-  for (const r of [...roles].reverse()) {
-    await r.stop().catch((err: unknown) => logger.error({ err, stopping: r.role }, 'stop failed'));
-  }
-}
-
 export async function runUp(cfg: Config): Promise<void> {
   // Roles add their own role/instance bindings; the cluster's own lines say role "up".
   const logger = cliLogger(cfg);
+  const { modules } = loadProject(cfg);
+  const cluster = await startCluster(cfg, modules, logger, (line) => process.stderr.write(`noon up: ${line}\n`));
+  const { roles, stop } = cluster;
   const upLog = logger.child({ role: 'up', instance: `up-${process.pid}` });
-  if (cfg.pgUrl === undefined) mkdirSync(cfg.dataDir, { recursive: true });
-  process.stderr.write(
-    `noon up: opening data (${cfg.pgUrl === undefined ? `PGlite in ${cfg.dataDir}` : 'Postgres'})…\n`,
-  );
-  const data = await openData(cfg, upLog);
-  const roles: RunningRole[] = [];
-  const stop = async (): Promise<void> => {
-    await stopAll(roles, upLog);
-    await data.kv.close();
-    await data.db.close();
-  };
-  try {
-    const yellow = await startYellowRole(cfg, logger);
-    roles.push(yellow);
-    const ccfg = clusterConfig(cfg, str(yellow.ready.router));
-    for (const mod of SERVICE_MODULES) {
-      process.stderr.write(`noon up: starting ${mod.role}…\n`);
-      roles.push(await startServiceRole(mod, ccfg, logger, data, { processMetrics: false }));
-    }
-    roles.push(await startBrokerRole({ ...ccfg, metricsPort: 0 }, logger, { kv: data.kv }));
-    roles.push(await startBrokerListRole(ccfg, logger, { processMetrics: false }));
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  // Ready only once a signal stops cleanly: whoever reads the line may signal at once.
+  stopOnSignals(stop, upLog);
   const summary = summaryOf('single', cfg, roles);
   printJson({ ready: 'up', ...summary });
   process.stdout.write(describeUp(summary));
-  stopOnSignals(stop, upLog);
 }

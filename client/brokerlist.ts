@@ -87,7 +87,9 @@ export function parseBrokerList(url: string, body: unknown): BrokerInfo[] {
 async function readCapped(url: string, res: Response, maxBytes: number): Promise<string> {
   const reader = res.body?.getReader();
   if (!reader) return '';
-  const chunks: Uint8Array[] = [];
+  // TextDecoder, not Buffer: this file is also the browser build's
+  const decoder = new TextDecoder('utf-8');
+  let text = '';
   let total = 0;
   for (;;) {
     const { done, value } = await reader.read();
@@ -97,9 +99,9 @@ async function readCapped(url: string, res: Response, maxBytes: number): Promise
       await reader.cancel();
       throw fail(url, `answer is larger than ${maxBytes} bytes`);
     }
-    chunks.push(value);
+    text += decoder.decode(value, { stream: true });
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return text + decoder.decode();
 }
 
 /** GETs and validates the BrokerList. Rejects with a BROKERLIST ClientError on any problem. */

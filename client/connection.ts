@@ -7,15 +7,23 @@
  * queued while there is no transport (or the transport is held for a resume). A reply settles it;
  * the deadline rejects it with TIMEOUT; a transport drop rejects the calls *sent* on it with
  * CONNECTION_LOST (outcome unknown), while queued ones keep waiting for the next transport.
+ *
+ * No platform here: transports come from the `connector` (Node: transports.ts, browser:
+ * ws-browser.ts), so the Node SDK and the browser build share this file.
  */
+import type * as thrift from 'thrift';
 import { ThriftChannel, type ClientClass, type GeneratedClient, type OutgoingCall } from '../shared/thrift/channel';
 import type { DecodeCaps } from '../shared/thrift/capped';
 import { MessageType, peekHeader, type MessageHeader, type ThriftProtocol } from '../shared/thrift/header';
+import type { ProtocolClass } from '../shared/thrift/messages';
 import type { TransportKind } from './brokerlist';
 import { ClientError } from './errors';
-import { connectTransport, type Transport, type TransportOptions } from './transports';
+import { bigintWrites } from './i64';
+import type { Connector, Transport, TransportOptions } from './transport';
 
 export interface ConnectionOptions {
+  /** opens transports: `connectTransport` (transports.ts) on Node, `connectBrowser` (ws-browser.ts) in a page */
+  connector: Connector;
   protocol?: ThriftProtocol;
   /** default per-call deadline; default 10 000 ms */
   callTimeoutMs?: number;
@@ -38,7 +46,7 @@ interface CallRecord {
   service: string;
   framed: Buffer;
   timeoutMs: number;
-  timer: NodeJS.Timeout;
+  timer: ReturnType<typeof setTimeout>;
   sentOn?: Transport;
 }
 
@@ -56,7 +64,7 @@ export class Connection {
   private closedReason?: string;
   private lastReceived = Date.now();
 
-  constructor(private readonly opts: ConnectionOptions = {}) {
+  constructor(private readonly opts: ConnectionOptions) {
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     this.caps = opts.caps ?? CLIENT_CAPS;
     this.channel = new ThriftChannel((call) => this.onSend(call), {
@@ -81,9 +89,18 @@ export class Connection {
     return Date.now() - this.lastReceived;
   }
 
-  /** The generated client of `service` on this connection (one per service). */
+  /**
+   * The generated client of `service` on this connection (one per service name: a second call
+   * returns the first client). Its i64 arguments may also be bigints (i64.ts).
+   */
   client<C extends object>(Ctor: ClientClass<C>, service: string): C {
-    const c = this.channel.client(Ctor, service);
+    const Base = Ctor as unknown as ClientClass<object>;
+    const WithBigints = class extends Base {
+      constructor(output: thrift.TTransport, protocol: ProtocolClass) {
+        super(output, bigintWrites(protocol));
+      }
+    } as unknown as ClientClass<C>;
+    const c = this.channel.client(WithBigints, service);
     this.clients.set(service, c as unknown as GeneratedClient);
     return c;
   }
@@ -99,7 +116,7 @@ export class Connection {
   ): Promise<Transport> {
     if (this.closedReason) throw new ClientError('CLOSED', `connection is closed (${this.closedReason})`);
     const holder: { t?: Transport } = {};
-    const t = await connectTransport(
+    const t = await this.opts.connector(
       kind,
       endpoint,
       {

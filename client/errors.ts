@@ -45,13 +45,26 @@ export class ClientError extends Error {
 
 const BROKER_CODE_RE = /^([A-Z_]{3,32}): /;
 
+/** The class name of `err`, for errors made by another copy of `thrift` or of the generated code. */
+function className(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null
+    ? ((err as { constructor?: { name?: unknown } }).constructor?.name as string)
+    : undefined;
+}
+
 /**
  * The stable code of any error a call can reject with: a ClientError's code, a GameError's
  * ErrorCode name, or the code prefix of a broker's TApplicationException. Undefined otherwise.
+ * A GameError or TApplicationException of a studio's own copy of the generated code (or of
+ * `thrift`) is recognised by its class name.
  */
 export function errorCode(err: unknown): string | undefined {
   if (err instanceof ClientError) return err.code;
-  if (err instanceof GameError) return err.code === undefined ? undefined : ErrorCode[err.code];
-  if (err instanceof thrift.Thrift.TApplicationException) return BROKER_CODE_RE.exec(err.message)?.[1];
+  if (err instanceof GameError || (className(err) === 'GameError' && typeof (err as GameError).code === 'number')) {
+    const code = (err as GameError).code;
+    return code === undefined ? undefined : ErrorCode[code];
+  }
+  if (err instanceof thrift.Thrift.TApplicationException || className(err) === 'TApplicationException')
+    return BROKER_CODE_RE.exec(String((err as Error).message))?.[1];
   return undefined;
 }

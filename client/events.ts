@@ -1,10 +1,12 @@
 /**
- * Pushes (ONEWAY "Events:<method>" messages) decoded with the generated Events.Processor, and a
- * small typed emitter for them and for the SDK's own connection events. Push argument lists are
- * derived from the generated Events.IHandler, so a changed IDL is a compile error here, not drift.
+ * Pushes (ONEWAY "Service:method" messages) routed by service name to generated Processors —
+ * noon's Events.Processor for "Events:*", a studio's own for its services (NoonClient.onPushes) —
+ * and a small typed emitter for the Events pushes and the SDK's own connection events. Push
+ * argument lists are derived from the generated Events.IHandler, so a changed IDL is a compile
+ * error here, not drift.
  */
 import * as thrift from 'thrift';
-import { Events, type Session } from '../shared/protocol';
+import type { Events, Session } from '../shared/protocol';
 import type { DecodeCaps } from '../shared/thrift/capped';
 import { demultiplexed, openMessage } from '../shared/thrift/messages';
 
@@ -90,37 +92,102 @@ function discardingOutput(): thrift.TProtocol {
   return new thrift.TCompactProtocol(new thrift.TFramedTransport(undefined, () => undefined));
 }
 
+/** What the generated `Processor` of a Thrift service looks like to the SDK. */
+export interface PushProcessor {
+  process(input: thrift.TProtocol, output: thrift.TProtocol): void;
+}
 /**
- * Decodes one push and hands it to `handler` (synchronously). Returns an error for a push that
- * does not decode or names an unknown method, so the caller can log it; it is never thrown.
+ * A generated `Processor` class (`Events.Processor`, or a studio's `MyGame.Processor`). Typed
+ * loosely, so a Processor from another copy of the generated code or of `thrift` fits; add()
+ * checks that it has `process`.
  */
-export function dispatchPush(bytes: Buffer, caps: DecodeCaps, handler: Events.IHandler): Error | undefined {
-  let name = '';
-  let called = false;
-  // The processor swallows decode errors into a reply we discard; a handler that was not called
-  // synchronously is how we learn the push did not decode.
-  const wrapped = Object.fromEntries(
-    PUSH_NAMES.map((n) => [
-      n,
-      (...args: unknown[]): void => {
-        called = true;
-        (handler[n] as (...a: unknown[]) => void)(...args);
+export type ProcessorClass<H> = new (handler: H) => unknown;
+
+interface Route {
+  processor: PushProcessor;
+  /** set by the handler proxy: whether the processor reached a handler method this time */
+  called: boolean;
+}
+
+/**
+ * Pushes by service: a ONEWAY `Service:method` is decoded by the generated Processor of every
+ * route added for `Service`, which calls the handler's `method` with the IDL arguments
+ * (synchronously). A handler may have only some methods; one that throws is reported, not thrown.
+ */
+export class PushRouter {
+  private readonly routes = new Map<string, Set<Route>>();
+  private readonly sink = discardingOutput();
+
+  constructor(
+    private readonly caps: DecodeCaps,
+    private readonly onHandlerError: (push: string, err: unknown) => void,
+  ) {}
+
+  /** Routes `service`'s pushes to `handler`, each argument list passed through `convert`; returns a remover. */
+  add<H extends object>(
+    service: string,
+    Processor: ProcessorClass<H>,
+    handler: object,
+    convert: (args: unknown[]) => unknown[] = (a) => a,
+  ): () => void {
+    const methods = handler as Record<string, unknown>;
+    const route: Route = { processor: undefined as unknown as PushProcessor, called: false };
+    const proxy = new Proxy(
+      {},
+      {
+        get: (_t, prop) =>
+          typeof prop !== 'string'
+            ? undefined
+            : (...args: unknown[]): void => {
+                route.called = true;
+                const fn = methods[prop];
+                if (typeof fn !== 'function') return;
+                try {
+                  (fn as (...a: unknown[]) => unknown).apply(handler, convert(args));
+                } catch (err) {
+                  this.onHandlerError(`${service}:${prop}`, err);
+                }
+              },
       },
-    ]),
-  ) as unknown as Events.IHandler;
-  try {
-    const input = demultiplexed(openMessage(bytes, caps).input);
-    const read = input.readMessageBegin.bind(input);
-    input.readMessageBegin = (): thrift.TMessage => {
-      const m = read();
-      name = m.fname;
-      return m;
+    );
+    const processor = new Processor(proxy as H) as Partial<PushProcessor> | null;
+    if (typeof processor?.process !== 'function')
+      throw new TypeError(`the Processor given for ${service} pushes has no process(input, output) method`);
+    route.processor = processor as PushProcessor;
+    let set = this.routes.get(service);
+    if (!set) this.routes.set(service, (set = new Set()));
+    set.add(route);
+    return () => {
+      set.delete(route);
     };
-    new Events.Processor(wrapped).process(input, discardingOutput());
-  } catch (err) {
-    return err as Error;
   }
-  if (called) return undefined;
-  if (!(PUSH_NAMES as readonly string[]).includes(name)) return new Error(`unknown push ${JSON.stringify(name)}`);
-  return new Error(`push ${name} did not decode`);
+
+  /**
+   * Decodes one push (a whole message named `name`) for every route of its service. Returns an
+   * error for a push nobody takes, that names an unknown method, or that does not decode, so the
+   * caller can log it; it is never thrown (a client ignores pushes it does not know).
+   */
+  dispatch(bytes: Buffer, name: string): Error | undefined {
+    const colon = name.indexOf(':');
+    const service = colon > 0 ? name.slice(0, colon) : '';
+    const method = name.slice(colon + 1);
+    const routes = this.routes.get(service);
+    if (!routes || routes.size === 0) return new Error(`no handler for push ${JSON.stringify(name)}`);
+    let problem: Error | undefined;
+    for (const route of [...routes]) {
+      route.called = false;
+      try {
+        // The processor swallows decode errors into a reply we discard; a handler that was not
+        // reached synchronously is how we learn the push did not decode.
+        route.processor.process(demultiplexed(openMessage(bytes, this.caps).input), this.sink);
+      } catch (err) {
+        problem ??= err as Error;
+        continue;
+      }
+      if (route.called) continue;
+      const known = typeof (route.processor as unknown as Record<string, unknown>)[`process_${method}`] === 'function';
+      problem ??= new Error(known ? `push ${name} did not decode` : `unknown push ${JSON.stringify(name)}`);
+    }
+    return problem;
+  }
 }

@@ -1,45 +1,25 @@
 /**
- * Byte pipes to a broker, one Thrift message at a time: framed TCP (4-byte big-endian length,
- * then the message) or WebSocket (one binary WS message per Thrift message). Both bound what
- * they accept (a reply frame above `maxFrame` drops the connection before it is buffered) and
- * what they buffer for writing (`send` refuses instead of growing without bound).
+ * The Node SDK's byte pipes to a broker, one Thrift message at a time: framed TCP (4-byte
+ * big-endian length, then the message) or WebSocket with `ws` (one binary WS message per Thrift
+ * message). Both bound what they accept (a reply frame above `maxFrame` drops the connection
+ * before it is buffered) and what they buffer for writing (`send` refuses instead of growing
+ * without bound). The browser build uses ws-browser.ts instead; both fit transport.ts.
  */
 import * as net from 'node:net';
 import WebSocket from 'ws';
 import { ClientError } from './errors';
 import type { TransportKind } from './brokerlist';
+import {
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_MAX_BUFFERED,
+  DEFAULT_MAX_FRAME,
+  type Connector,
+  type Transport,
+  type TransportHandlers,
+  type TransportOptions,
+} from './transport';
 
-export interface TransportHandlers {
-  /** one whole Thrift message, without a frame length */
-  message(bytes: Buffer): void;
-  /** called exactly once, whoever closed it */
-  close(reason: string): void;
-}
-
-export interface TransportOptions {
-  /** largest reply frame / WS message accepted from the broker; default 4 MiB */
-  maxFrame?: number;
-  /** bytes the OS-side write buffer may hold before send() refuses; default 1 MiB */
-  maxBufferedBytes?: number;
-  /** deadline to open the connection (TCP connect or WS handshake); default 5000 ms */
-  connectTimeoutMs?: number;
-  /** source address to bind (load tests spread connections over 127.0.0.x); default: the OS picks */
-  localAddress?: string;
-}
-
-export interface Transport {
-  readonly kind: TransportKind;
-  /** what it was opened with: host:port or ws://… */
-  readonly endpoint: string;
-  /** Sends one message given with its 4-byte frame length; false = not sent (write buffer full or closed). */
-  send(framed: Buffer): boolean;
-  /** Closes at once (no graceful drain); handlers.close follows with `reason`. */
-  close(reason: string): void;
-}
-
-export const DEFAULT_MAX_FRAME = 4 << 20;
-const DEFAULT_MAX_BUFFERED = 1 << 20;
-const DEFAULT_CONNECT_TIMEOUT = 5000;
+export { DEFAULT_MAX_FRAME, type Connector, type Transport, type TransportHandlers, type TransportOptions };
 
 /** Splits "host:port" or "[v6]:port". */
 export function parseHostPort(endpoint: string): { host: string; port: number } {
@@ -206,12 +186,10 @@ export function connectWs(url: string, handlers: TransportHandlers, opts: Transp
   });
 }
 
-/** Opens a transport of either kind. */
-export function connectTransport(
+/** Opens a transport of either kind: the Node SDK's Connector. */
+export const connectTransport: Connector = (
   kind: TransportKind,
   endpoint: string,
   handlers: TransportHandlers,
   opts?: TransportOptions,
-): Promise<Transport> {
-  return kind === 'tcp' ? connectTcp(endpoint, handlers, opts) : connectWs(endpoint, handlers, opts);
-}
+): Promise<Transport> => (kind === 'tcp' ? connectTcp(endpoint, handlers, opts) : connectWs(endpoint, handlers, opts));

@@ -20,6 +20,7 @@ export function startBrokerListRole(
       port: cfg.brokerlistPort,
       logger: host.logger,
       version: NOON_VERSION,
+      corsOrigins: cfg.corsOrigins,
       ...opts.server,
     });
     const url = await server.start();

@@ -5,5 +5,6 @@ export { startYellowRole } from './yellow';
 export { startBrokerListRole } from './brokerlist';
 export { startBrokerRole, type RunningBroker } from './broker';
 export { startService, startServiceRole, type RunningService } from './service';
+export { clusterConfig, startCluster, type RunningCluster } from './cluster';
 
 export const INFRA_ROLES = ['yellow', 'brokerlist', 'broker'] as const;

@@ -13,7 +13,7 @@ import type { Logger } from '../shared/log';
 import type { Directive } from '../shared/wire/frames';
 import type { ServiceClients } from './clients';
 
-export type { ServiceClients } from './clients';
+export type { ClientClass, ServiceClients } from './clients';
 export type { Directive } from '../shared/wire/frames';
 
 /** The generated IHandler with a CallContext appended to every method's arguments. */
@@ -50,6 +50,11 @@ export interface CallContext {
   /** have the caller's broker deliver messages of this room topic to the caller */
   subscribe(topic: string, publisherInstanceId?: string): void;
   unsubscribe(topic: string): void;
+  /**
+   * Sends a push (a ONEWAY message, see `pushMessage`) to the caller's session, through the
+   * broker that holds its connection; false when it could not be queued.
+   */
+  push(message: Buffer): boolean;
 }
 
 /** Declares a service: the broker learns everything it needs from this through Yellow. */

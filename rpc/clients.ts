@@ -4,12 +4,19 @@
  */
 import { Chat, Duel, Leaderboard, Player, Sso } from '../shared/protocol';
 import { NoonError } from '../shared/errors';
-import { ThriftChannel, type OutgoingCall } from '../shared/thrift/channel';
+import { ThriftChannel, type ClientClass, type OutgoingCall } from '../shared/thrift/channel';
 import type { DecodeCaps } from '../shared/thrift/capped';
 import type { Directive } from '../shared/wire/frames';
 import type { CallMeta, ServiceCaller } from './caller';
 
+export type { ClientClass } from '../shared/thrift/channel';
+
 export interface ServiceClients {
+  /**
+   * The typed client of any service, built-in or a studio's own, from the code generated for its
+   * IDL: `ctx.services.of(Greeter.Client, 'Greeter').greet(...)`.
+   */
+  of<C extends object>(Ctor: ClientClass<C>, thriftService: string): C;
   readonly sso: Sso.Client;
   readonly player: Player.Client;
   readonly duel: Duel.Client;
@@ -45,6 +52,7 @@ export function serviceClients(
     { protocol: 'compact', caps: REPLY_CAPS },
   );
   return {
+    of: (Ctor, thriftService) => channel.client(Ctor, thriftService),
     get sso() {
       return channel.client(Sso.Client, 'Sso');
     },

@@ -18,6 +18,7 @@ export interface ContextDeps {
   logger: Logger;
   caller: ServiceCaller;
   ownerOf(key: string): string | undefined;
+  push(sessionId: string, payload: Buffer, directives: Directive[], via: string): boolean;
 }
 
 class Context implements CallContext {
@@ -97,6 +98,10 @@ class Context implements CallContext {
     this.directives.push({ type: 'subscribe', topic, instanceId: publisher });
   }
 
+  push(message: Buffer): boolean {
+    return this.deps.push(this.sessionId, message, [], this.via);
+  }
+
   unsubscribe(topic: string): void {
     this.directives.push({ type: 'unsubscribe', topic });
   }
@@ -116,6 +121,20 @@ function isUnavailableDb(err: unknown): boolean {
   );
 }
 
+/**
+ * An exception struct generated from an IDL (a studio's own, or its copy of noon's GameError when
+ * its IDL includes noon.thrift): not an Error, but a struct the Processor writes as the method's
+ * declared exception. Thrown on as it is, so the caller gets it typed.
+ */
+function isDeclaredException(err: unknown): boolean {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    !(err instanceof Error) &&
+    typeof (err as { write?: unknown }).write === 'function'
+  );
+}
+
 async function invoke(
   def: ServiceDef<unknown>,
   name: string,
@@ -126,7 +145,7 @@ async function invoke(
   try {
     return await fn(...args, ctx);
   } catch (err) {
-    if (err instanceof GameError || err instanceof NoonError) throw err;
+    if (err instanceof GameError || err instanceof NoonError || isDeclaredException(err)) throw err;
     if (isUnavailableDb(err)) {
       ctx.log.warn({ err: (err as Error).message }, 'database unavailable');
       throw new NoonError('UNAVAILABLE', `${def.thriftService}:${name}: database unavailable (trace ${ctx.traceId})`);

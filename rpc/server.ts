@@ -74,6 +74,7 @@ export class ServiceServer<H> {
       logger: opts.logger,
       caller: opts.caller,
       ownerOf: opts.ownerOf,
+      push: (sessionId, payload, directives, via) => this.push(sessionId, payload, directives, via),
     };
     this.debug = opts.logger.isLevelEnabled('debug');
     this.sender = new BatchSender((f) => this.router.send(f), {

@@ -9,7 +9,7 @@ import { leaderboardModule } from './leaderboard';
 import { playerModule } from './player/module';
 import { ssoModule } from './sso/module';
 
-export const SERVICE_MODULES: readonly AnyServiceModule[] = [
+export const BUILTIN_MODULES: readonly AnyServiceModule[] = [
   ssoModule,
   playerModule,
   leaderboardModule,
@@ -17,8 +17,8 @@ export const SERVICE_MODULES: readonly AnyServiceModule[] = [
   chatModule,
 ];
 
-export const SERVICE_ROLES: readonly string[] = SERVICE_MODULES.map((m) => m.role);
+export const BUILTIN_ROLES: readonly string[] = BUILTIN_MODULES.map((m) => m.role);
 
-export function serviceModule(role: string): AnyServiceModule | undefined {
-  return SERVICE_MODULES.find((m) => m.role === role);
+export function builtinModule(role: string): AnyServiceModule | undefined {
+  return BUILTIN_MODULES.find((m) => m.role === role);
 }

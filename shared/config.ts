@@ -47,6 +47,12 @@ export const CONFIG_SPEC = {
     default: '.noon',
     describe: 'data directory (PGlite files, pid files)',
   },
+  project: {
+    env: 'NOON_PROJECT',
+    kind: 'string',
+    default: '.',
+    describe: "the studio project's folder (its noon.config.json says which services run)",
+  },
   logLevel: { env: 'NOON_LOG_LEVEL', kind: 'string', default: 'info', describe: 'pino log level' },
   heartbeatMs: {
     env: 'NOON_HEARTBEAT_MS',
@@ -87,6 +93,13 @@ export const CONFIG_SPEC = {
     min: 0,
     max: 65535,
     describe: 'BrokerList HTTP port',
+  },
+  corsOrigins: {
+    env: 'NOON_CORS_ORIGINS',
+    kind: 'list',
+    default: [],
+    describe:
+      'origins (scheme://host[:port], or *) whose web pages may read the BrokerList (CORS), comma-separated; empty = none',
   },
   metricsPort: {
     env: 'NOON_METRICS_PORT',
@@ -327,6 +340,9 @@ function parseValue(key: string, spec: OptionSpec, raw: unknown): unknown {
   }
 }
 
+/** A serialized origin as browsers send it: lower-case scheme and host, an optional port, nothing after. */
+const CORS_ORIGIN_RE = /^[a-z][a-z0-9+.-]*:\/\/(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/;
+
 function validate(cfg: Config): void {
   for (const url of cfg.yellow) {
     if (!/^tcp:\/\/[^:/]+:\d+$/.test(url))
@@ -355,6 +371,13 @@ function validate(cfg: Config): void {
   ] as [string, string | undefined][]) {
     if (key !== undefined && !/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/.test(key))
       throw new ConfigError(label, 'a CURVE key is 40 Z85 characters');
+  }
+  for (const origin of cfg.corsOrigins) {
+    if (origin !== '*' && !CORS_ORIGIN_RE.test(origin))
+      throw new ConfigError(
+        '--cors-origins / NOON_CORS_ORIGINS',
+        `${JSON.stringify(origin)} is not an origin (lower-case scheme://host[:port], no path or trailing slash) or *`,
+      );
   }
   if ((cfg.scryptN & (cfg.scryptN - 1)) !== 0)
     throw new ConfigError('--scrypt-n / NOON_SCRYPT_N', `${cfg.scryptN} is not a power of two`);

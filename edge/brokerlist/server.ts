@@ -8,6 +8,11 @@
  *   { "version": "0.1.0",
  *     "brokerList": { "127.0.0.1:7800": 0.067 },
  *     "brokers": [{ "instanceId": "...", "tcp": "127.0.0.1:7800", "ws": "ws://127.0.0.1:7801", "load": 0.067, "connections": 12 }] }
+ *
+ * CORS, for games in a browser: a request whose Origin is in corsOrigins (or any, with "*") gets
+ * `Access-Control-Allow-Origin: <that origin>`, and its preflight (OPTIONS with
+ * Access-Control-Request-Method) a 204 allowing GET and HEAD. Any other origin gets no CORS
+ * header, so the browser keeps the answer from the page; without corsOrigins nothing changes.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -37,6 +42,10 @@ export interface BrokerListServerOptions {
   maxConnections?: number;
   /** how often Node enforces the two timeouts above; default 1000 ms (Node's own is 30 s) */
   timeoutCheckMs?: number;
+  /** origins allowed to read the answer from a browser page (CORS); "*" = any; default none */
+  corsOrigins?: readonly string[];
+  /** how long a browser may cache a preflight answer (Access-Control-Max-Age); default 600 s */
+  corsMaxAgeSeconds?: number;
 }
 
 export interface BrokerEntry {
@@ -81,14 +90,20 @@ export function buildBrokerList(directory: Directory, version: string): BrokerLi
 }
 
 const LIST_PATHS = new Set(['/', '/brokers']);
+/** Request headers a preflight may ask for: the CORS-safelisted ones and the few a client sends. */
+const CORS_ALLOW_HEADERS = 'Accept, Accept-Language, Content-Language, Content-Type, Cache-Control, Pragma';
 
 export class BrokerListServer {
   private server?: Server;
   private cache?: { body: Buffer; builtAt: number };
   private readonly maxAgeMs: number;
+  private readonly corsAny: boolean;
+  private readonly corsOrigins: ReadonlySet<string>;
 
   constructor(private readonly opts: BrokerListServerOptions) {
     this.maxAgeMs = opts.maxAgeMs ?? 1000;
+    this.corsAny = opts.corsOrigins?.includes('*') ?? false;
+    this.corsOrigins = new Set(opts.corsOrigins ?? []);
   }
 
   /** Listens; resolves with http://host:port. */
@@ -143,14 +158,39 @@ export class BrokerListServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const origin = this.allowedOrigin(req);
+    if (this.corsOrigins.size > 0) res.setHeader('vary', 'Origin');
+    if (origin !== undefined) res.setHeader('access-control-allow-origin', origin);
     const known = LIST_PATHS.has(path) || path === '/health';
     if (!known) return this.reply(res, 404, 'text/plain', 'not found\n');
+    if (
+      req.method === 'OPTIONS' &&
+      origin !== undefined &&
+      req.headers['access-control-request-method'] !== undefined
+    ) {
+      res.writeHead(204, {
+        'access-control-allow-methods': 'GET, HEAD',
+        'access-control-allow-headers': CORS_ALLOW_HEADERS,
+        'access-control-max-age': String(this.opts.corsMaxAgeSeconds ?? 600),
+        'content-length': 0,
+        'cache-control': 'no-store',
+      });
+      res.end();
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       return this.reply(res, 405, 'text/plain', 'method not allowed\n');
     }
     if (path === '/health') return this.reply(res, 200, 'text/plain', 'ok');
     this.reply(res, 200, 'application/json', this.body(), req.method === 'HEAD');
+  }
+
+  /** The request's Origin when CORS allows it (the header is echoed, also for "*"); else undefined. */
+  private allowedOrigin(req: IncomingMessage): string | undefined {
+    const origin = req.headers.origin;
+    if (typeof origin !== 'string' || origin.length === 0 || origin.length > 512) return undefined;
+    return this.corsAny || this.corsOrigins.has(origin) ? origin : undefined;
   }
 
   private reply(res: ServerResponse, status: number, type: string, body: string | Buffer, headOnly = false): void {

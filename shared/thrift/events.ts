@@ -19,12 +19,20 @@ interface Writable {
   write(out: thrift.TProtocol): void;
 }
 
-export function onewayMessage(method: string, args: Writable, protocol: ThriftProtocol = 'compact'): Buffer {
+/**
+ * The ONEWAY message `name` (`Service:method`) with seqid 0 whose arguments are the generated
+ * `…Args` struct of a oneway method: how every push is written, noon's `Events:*` and a studio's own.
+ */
+export function onewayCall(name: string, args: Writable, protocol: ThriftProtocol = 'compact'): Buffer {
   return buildMessage(protocol, (out) => {
-    out.writeMessageBegin(`Events:${method}`, thrift.Thrift.MessageType.ONEWAY, 0);
+    out.writeMessageBegin(name, thrift.Thrift.MessageType.ONEWAY, 0);
     args.write(out);
     out.writeMessageEnd();
   });
+}
+
+export function onewayMessage(method: string, args: Writable, protocol: ThriftProtocol = 'compact'): Buffer {
+  return onewayCall(`Events:${method}`, args, protocol);
 }
 
 /** One builder per Events method; each returns the message bytes in compact protocol. */

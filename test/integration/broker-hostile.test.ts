@@ -200,7 +200,7 @@ test('unknown methods: an error each, closed at the third strike; an anonymous c
     c.socket.write(Buffer.concat([len, body]));
     const r = await replyTo(s, seq);
     assert.equal(r.type, 3);
-    assert.match(r.text, /UNKNOWN_METHOD: Nope:nothing is not a known method/);
+    assert.match(r.text, /UNKNOWN_METHOD: Nope:nothing: no service Nope runs in this cluster/);
   }
   const len = Buffer.alloc(4);
   const body = unknown(33);
@@ -208,12 +208,15 @@ test('unknown methods: an error each, closed at the third strike; an anonymous c
   c.socket.write(Buffer.concat([len, body]));
   await within(c.closed, 2000, 'close at the third strike');
   // The closing strike's reply is flushed before the close: the client learns why.
-  assert.match((await replyTo(s, 33)).text, /UNKNOWN_METHOD: Nope:nothing is not a known method/);
+  assert.match((await replyTo(s, 33)).text, /UNKNOWN_METHOD: Nope:nothing: no service Nope runs in this cluster/);
   const anon = await rawSocket(tcp);
   anon.sendFrame(unknown(1));
   await within(anon.closed, 2000, 'close of an anonymous connection calling an unknown method');
   assert.equal(anon.frames.length, 1, 'the anonymous connection got its error reply before the close');
-  assert.match(anon.frames[0]!.toString('latin1'), /UNKNOWN_METHOD: Nope:nothing is not a known method/);
+  assert.match(
+    anon.frames[0]!.toString('latin1'),
+    /UNKNOWN_METHOD: Nope:nothing: no service Nope runs in this cluster/,
+  );
 });
 
 test('a call before login gets UNAUTHENTICATED', async () => {

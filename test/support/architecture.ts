@@ -18,6 +18,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   roles: ['shared', 'yellow', 'rpc', 'edge', 'broker'],
   loadtest: ['shared', 'yellow', 'client'],
   cli: ['shared', 'yellow', 'rpc', 'edge', 'broker', 'services', 'client', 'roles', 'loadtest'],
+  testing: ['shared', 'rpc', 'services', 'client', 'roles', 'cli'],
 };
 
 /** Libraries that open sockets: only the RPC layer, Yellow, the edge and the broker use them. */

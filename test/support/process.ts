@@ -1,5 +1,5 @@
 /**
- * The one way tests start a child process: `node <argv>` from the repository root, its stdout and
+ * The one way tests start a child process: `node <argv>` from the repository root (or `cwd`), its stdout and
  * stderr collected as lines, waits that wake on output (never a fixed sleep), the JSON ready line,
  * and stop by its own pid (a signal, then SIGKILL after a grace period).
  */
@@ -29,9 +29,13 @@ export class TestProcess {
     argv: string[],
     env: NodeJS.ProcessEnv,
     private readonly name = argv.join(' '),
-    opts: { stderr?: 'pipe' | 'inherit' } = {},
+    opts: { stderr?: 'pipe' | 'inherit'; cwd?: string } = {},
   ) {
-    this.proc = spawn(process.execPath, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', opts.stderr ?? 'pipe'] });
+    this.proc = spawn(process.execPath, argv, {
+      cwd: opts.cwd ?? ROOT,
+      env,
+      stdio: ['ignore', 'pipe', opts.stderr ?? 'pipe'],
+    });
     running.add(this);
     this.lines(this.proc.stdout, this.stdout);
     this.lines(this.proc.stderr, this.stderr);

@@ -87,7 +87,7 @@ const cases: RouteCase[] = [
     call: 'Nope:ping',
     session: ANN,
     offered: null,
-    expect: { reject: 'UNKNOWN_METHOD', detail: 'Nope:ping is not a known method' },
+    expect: { reject: 'UNKNOWN_METHOD', detail: 'Nope:ping: no service Nope runs in this cluster' },
   },
   {
     name: 'an unknown method of a known service is UNKNOWN_METHOD',

@@ -1,0 +1,412 @@
+/**
+ * The client both SDK builds share: one connection to a broker with typed calls, pushes, and
+ * session resume. The Node SDK (client.ts) and the browser build (browser.ts) are thin
+ * subclasses that only choose the transports (the `Connector`) and the i64 default.
+ *
+ * When the connection drops, calls in flight reject with CONNECTION_LOST (outcome unknown) and
+ * the client reconnects by itself: BrokerList again (the lost broker goes last), connect, then
+ * Sso:resume(token) before anything else; calls made meanwhile wait, each up to its own deadline.
+ *
+ * No platform API in here (no Node module, no DOM): timers, fetch and Promise only.
+ */
+import type { Logger } from '../shared/log';
+import { Chat, Duel, Events, Leaderboard, Player, type Session, Sso } from '../shared/protocol';
+import type { DecodeCaps } from '../shared/thrift/capped';
+import type { ClientClass } from '../shared/thrift/channel';
+import type { ThriftProtocol } from '../shared/thrift/header';
+import { fetchBrokers, rankBrokers, endpointOf, type TransportKind } from './brokerlist';
+import { CLIENT_CAPS, Connection } from './connection';
+import { ClientError, errorCode } from './errors';
+import {
+  PUSH_NAMES,
+  PushRouter,
+  TypedEmitter,
+  type ClientEvents,
+  type ProcessorClass,
+  type ReconnectInfo,
+} from './events';
+import { bigints, type Bigints, type I64Mode, type I64Params } from './i64';
+import { sessionTrackingSso } from './session';
+import type { Connector, Transport } from './transport';
+
+export interface NoonClientOptions {
+  /** Thrift protocol of calls; default 'compact' */
+  protocol?: ThriftProtocol;
+  /** default 'tcp' (the browser build: always 'ws'); with a BrokerList, picks the brokers' tcp or ws endpoints */
+  transport?: TransportKind;
+  /** deadline of each call; default 10 000 ms */
+  callTimeoutMs?: number;
+  /** deadline to open a connection; default 5000 ms */
+  connectTimeoutMs?: number;
+  /** deadline of a BrokerList request; default 5000 ms */
+  brokerListTimeoutMs?: number;
+  /** reconnect when the connection drops; default true */
+  reconnect?: boolean;
+  /** backoff between failed reconnect attempts (the first attempt is immediate); default 100..5000 ms, jittered */
+  reconnectDelayMs?: { min: number; max: number };
+  /** give up after this many failed attempts in a row (queued calls then fail CLOSED); default unlimited */
+  maxReconnectAttempts?: number;
+  /** Sso:ping when nothing arrived for this long; no answer within callTimeoutMs = reconnect. 0 = off; default 15 000 ms */
+  keepAliveMs?: number;
+  /** largest reply frame accepted; default 4 MiB */
+  maxFrame?: number;
+  /** bytes waiting in the socket's write buffer before calls fail BUSY; default 1 MiB */
+  maxBufferedBytes?: number;
+  /** source address of the connection (e.g. 127.0.0.2, to exceed one address's ports); Node only; default: the OS picks */
+  localAddress?: string;
+  /** calls that may wait for a reconnect before new ones fail BUSY; default 1024 */
+  maxQueuedCalls?: number;
+  caps?: DecodeCaps;
+  /** where listener errors and undecodable pushes are reported; default: nowhere */
+  logger?: Pick<Logger, 'warn'>;
+}
+
+/** How i64 values of replies and pushes reach app code (i64.ts): given as the `i64` option. */
+export interface I64Option<M extends I64Mode> {
+  i64?: M;
+}
+
+/** A generated client as the app sees it: as generated, or with bigints in and out. */
+export type Api<C, M extends I64Mode> = M extends 'bigint' ? BigintApi<C> : C;
+/** Every call of a generated client takes bigints for its i64 arguments and resolves with bigints. */
+export type BigintApi<C> = {
+  [K in keyof C]: C[K] extends (...args: infer A) => Promise<infer R>
+    ? (...args: I64Params<A>) => Promise<Bigints<R>>
+    : C[K];
+};
+/** A value the SDK hands to app code, in mode M. */
+export type Out<T, M extends I64Mode> = M extends 'bigint' ? Bigints<T> : T;
+type OutArgs<A extends unknown[], M extends I64Mode> = { [I in keyof A]: Out<A[I], M> };
+/** The events of on(), in mode M. */
+export type EventsOf<M extends I64Mode> = { [K in keyof ClientEvents]: OutArgs<ClientEvents[K], M> };
+/**
+ * A handler for a service's pushes: any of the generated IHandler's methods, each called with the
+ * push's arguments (in mode M). Its return value is ignored.
+ */
+export type PushHandler<H, M extends I64Mode> = {
+  [K in keyof H]?: H[K] extends (...args: infer A) => unknown ? (...args: OutArgs<A, M>) => void : never;
+};
+
+/** Where a client finds its broker: a BrokerList to ask, or one fixed endpoint. */
+export type Target = { kind: 'brokerlist'; url: string } | { kind: 'fixed'; endpoint: string };
+
+/** Calls whose rejection means the broker said no to the resume, not that the connection is bad. */
+const TRANSIENT_BROKER_CODES = new Set(['UNAVAILABLE', 'BUSY', 'TIMEOUT', 'RATE_LIMITED']);
+
+const NOT_CONVERTED = new Set(['incrementSeqId', 'constructor']);
+
+/**
+ * `client` whose calls resolve (and reject) with bigints for i64s. A Proxy, so it fits any
+ * generated client; the call itself is made synchronously on the real client, so withTimeout()
+ * and the SDK's own priority calls see it.
+ */
+function bigintApi<C extends object>(client: C): BigintApi<C> {
+  const wrapped = new Map<string, unknown>();
+  return new Proxy(client, {
+    get(target, prop) {
+      const v: unknown = Reflect.get(target, prop, target);
+      if (typeof v !== 'function' || typeof prop !== 'string') return v;
+      if (NOT_CONVERTED.has(prop) || prop.startsWith('send_') || prop.startsWith('recv_')) return v;
+      let w = wrapped.get(prop);
+      if (w === undefined) {
+        const fn = v as (...args: unknown[]) => unknown;
+        w = (...args: unknown[]): unknown => {
+          const r = fn.apply(target, args);
+          if (!(r instanceof Promise)) return r;
+          return r.then(bigints, (err: unknown) => {
+            throw err instanceof ClientError ? err : bigints(err);
+          });
+        };
+        wrapped.set(prop, w);
+      }
+      return w;
+    },
+  }) as unknown as BigintApi<C>;
+}
+
+export abstract class ClientCore<M extends I64Mode> {
+  readonly sso: Api<Sso.Client, M>;
+  readonly player: Api<Player.Client, M>;
+  readonly duel: Api<Duel.Client, M>;
+  readonly chat: Api<Chat.Client, M>;
+  readonly leaderboard: Api<Leaderboard.Client, M>;
+  /** how i64 values of replies and pushes reach app code */
+  readonly i64: M;
+  private readonly conn: Connection;
+  private readonly events: TypedEmitter<ClientEvents>;
+  private readonly pushes: PushRouter;
+  private readonly apis = new Map<string, unknown>();
+  /** the SDK's own Sso (session tracking, resume, keep-alive): never converted */
+  private readonly rawSso: Sso.Client;
+  private readonly transportKind: TransportKind;
+  private currentSession?: Session;
+  private closed = false;
+  private kicked = false;
+  private reconnecting = false;
+  private keepAlive?: ReturnType<typeof setInterval>;
+  private pinging = false;
+  private wakeBackoff?: () => void;
+
+  protected constructor(
+    private readonly target: Target,
+    private readonly opts: NoonClientOptions & I64Option<M>,
+    connector: Connector,
+    defaultI64: M,
+  ) {
+    this.i64 = opts.i64 ?? defaultI64;
+    this.transportKind = opts.transport ?? 'tcp';
+    this.events = new TypedEmitter((event, err) => opts.logger?.warn({ err, event }, 'noon client listener threw'));
+    const caps = opts.caps ?? CLIENT_CAPS;
+    this.pushes = new PushRouter(caps, (push, err) =>
+      opts.logger?.warn({ err, push }, 'noon client push handler threw'),
+    );
+    this.pushes.add('Events', Events.Processor, this.builtinPushHandler(), this.convertArgs());
+    this.conn = new Connection({
+      connector,
+      protocol: opts.protocol ?? 'compact',
+      callTimeoutMs: opts.callTimeoutMs,
+      caps,
+      maxQueued: opts.maxQueuedCalls,
+      onPush: (bytes, header) => {
+        const err = this.pushes.dispatch(bytes, header.name);
+        if (err) opts.logger?.warn({ err }, 'noon client dropped a push');
+      },
+      onDrop: (reason, t) => this.onDrop(reason, t),
+    });
+    this.rawSso = this.conn.client(
+      sessionTrackingSso((s) => (this.currentSession = s)),
+      'Sso',
+    );
+    this.sso = this.service(Sso.Client, 'Sso');
+    this.player = this.service(Player.Client, 'Player');
+    this.duel = this.service(Duel.Client, 'Duel');
+    this.chat = this.service(Chat.Client, 'Chat');
+    this.leaderboard = this.service(Leaderboard.Client, 'Leaderboard');
+  }
+
+  /** The session from the last register/login/resume; undefined before login and after logout. */
+  get session(): Out<Session, M> | undefined {
+    return this.currentSession === undefined ? undefined : this.out(this.currentSession);
+  }
+
+  /** The broker endpoint in use, or undefined while disconnected. */
+  get endpoint(): string | undefined {
+    return this.conn.current?.endpoint;
+  }
+
+  /** Calls made and not settled yet (sent and awaiting a reply, or waiting for a reconnect). */
+  get inFlight(): number {
+    return this.conn.inFlight;
+  }
+
+  /** True while a transport is attached and no reconnect/resume is under way. */
+  get connected(): boolean {
+    return this.conn.current !== undefined && !this.reconnecting;
+  }
+
+  /**
+   * The generated client of any Thrift service on this connection, e.g. a studio's own:
+   * `c.service(MyGame.Client, 'MyGame')` calls `MyGame:<method>`. One client per service name
+   * (a second call returns the first); it reconnects and resumes with the rest.
+   */
+  service<C extends object>(Ctor: ClientClass<C>, name: string): Api<C, M> {
+    const existing = this.apis.get(name);
+    if (existing !== undefined) return existing as Api<C, M>;
+    const raw = this.conn.client(Ctor, name);
+    const api = this.i64 === 'bigint' ? bigintApi(raw) : raw;
+    this.apis.set(name, api);
+    return api as Api<C, M>;
+  }
+
+  /**
+   * Receives a service's own pushes: each ONEWAY `<service>:<method>` is decoded by the generated
+   * `Processor` (e.g. `MyGame.Processor`) and `handler.<method>` is called with its arguments.
+   * `Events:*` pushes also reach on(). Returns a function that removes the handler.
+   */
+  onPushes<H extends object>(service: string, Processor: ProcessorClass<H>, handler: PushHandler<H, M>): () => void {
+    return this.pushes.add(service, Processor, handler, this.convertArgs());
+  }
+
+  /** Subscribes to a push or connection event; returns an unsubscribe function. */
+  on<K extends keyof ClientEvents>(event: K, fn: (...args: EventsOf<M>[K]) => void): () => void {
+    return this.events.on(event, fn as unknown as (...args: ClientEvents[K]) => void);
+  }
+
+  off<K extends keyof ClientEvents>(event: K, fn: (...args: EventsOf<M>[K]) => void): void {
+    this.events.off(event, fn as unknown as (...args: ClientEvents[K]) => void);
+  }
+
+  once<K extends keyof ClientEvents>(event: K, fn: (...args: EventsOf<M>[K]) => void): () => void {
+    return this.events.once(event, fn as unknown as (...args: ClientEvents[K]) => void);
+  }
+
+  /** Calls made synchronously inside `fn` get `timeoutMs` as their deadline: `c.withTimeout(500, () => c.player.getWallet())`. */
+  withTimeout<T>(timeoutMs: number, fn: () => T): T {
+    return this.conn.withTimeout(timeoutMs, fn);
+  }
+
+  /** Closes the connection and stops reconnecting; pending calls reject with CLOSED. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.keepAlive);
+    this.wakeBackoff?.();
+    this.conn.close('closed by the client');
+  }
+
+  protected async start(): Promise<this> {
+    await this.open(new Set());
+    this.conn.release();
+    const every = this.opts.keepAliveMs ?? 15_000;
+    if (every > 0) this.keepAlive = setInterval(() => this.keepAliveTick(every), Math.max(50, Math.floor(every / 3)));
+    return this;
+  }
+
+  private out<T>(v: T): Out<T, M> {
+    return (this.i64 === 'bigint' ? bigints(v) : v) as Out<T, M>;
+  }
+
+  private convertArgs(): ((args: unknown[]) => unknown[]) | undefined {
+    return this.i64 === 'bigint' ? (args) => args.map((a) => bigints(a)) : undefined;
+  }
+
+  /** Connects to the first broker that answers, best first; the transport starts held. */
+  private async open(avoid: ReadonlySet<string>): Promise<Transport> {
+    const candidates = await this.candidates(avoid);
+    const errors: string[] = [];
+    for (const endpoint of candidates) {
+      try {
+        return await this.conn.connect(this.transportKind, endpoint, {
+          hold: true,
+          connectTimeoutMs: this.opts.connectTimeoutMs,
+          maxFrame: this.opts.maxFrame,
+          maxBufferedBytes: this.opts.maxBufferedBytes,
+          ...(this.opts.localAddress ? { localAddress: this.opts.localAddress } : {}),
+        });
+      } catch (err) {
+        if (this.closed) throw err;
+        errors.push((err as Error).message);
+      }
+    }
+    throw new ClientError('CONNECT', `no broker accepted a connection: ${errors.join('; ')}`);
+  }
+
+  private async candidates(avoid: ReadonlySet<string>): Promise<string[]> {
+    if (this.target.kind === 'fixed') return [this.target.endpoint];
+    const brokers = await fetchBrokers(this.target.url, { timeoutMs: this.opts.brokerListTimeoutMs });
+    const ranked = rankBrokers(brokers, this.transportKind, avoid).map(
+      (b) => endpointOf(b, this.transportKind) as string,
+    );
+    if (ranked.length === 0)
+      throw new ClientError('BROKERLIST', `${this.target.url} lists no broker with a ${this.transportKind} endpoint`);
+    return ranked;
+  }
+
+  /** Forwards every Events push to on() listeners; `kicked` also stops automatic reconnects. */
+  private builtinPushHandler(): Partial<Events.IHandler> {
+    const forward =
+      <K extends keyof Events.IHandler>(name: K) =>
+      (...args: ClientEvents[K]): void => {
+        if (name === 'kicked') this.kicked = true;
+        this.events.emit(name, ...args);
+      };
+    return Object.fromEntries(PUSH_NAMES.map((n) => [n, forward(n)])) as unknown as Events.IHandler;
+  }
+
+  private onDrop(reason: string, lost: Transport): void {
+    if (this.closed || this.reconnecting) return; // the reconnect loop owns drops it causes
+    // kicked: the server ended this session here on purpose (e.g. it was resumed elsewhere)
+    const willReconnect = this.opts.reconnect !== false && !this.kicked;
+    this.events.emit('disconnected', { reason, endpoint: lost.endpoint, willReconnect });
+    if (!willReconnect) {
+      this.close();
+      return;
+    }
+    void this.reconnect(lost.endpoint);
+  }
+
+  private async reconnect(previous: string): Promise<void> {
+    this.reconnecting = true;
+    const avoid = new Set([previous]);
+    const limit = this.opts.maxReconnectAttempts ?? Infinity;
+    let lastError = '';
+    for (let attempt = 1; attempt <= limit && !this.closed; attempt++) {
+      if (attempt > 1) await this.backoff(attempt - 1);
+      if (this.closed) break;
+      let endpoint = '';
+      try {
+        endpoint = (await this.open(avoid)).endpoint;
+        const { session, resumeError } = await this.resume();
+        this.reconnecting = false;
+        this.conn.release();
+        const info: ReconnectInfo = { endpoint, previous, attempts: attempt, session, resumeError };
+        this.events.emit('reconnected', this.out(info) as ReconnectInfo);
+        return;
+      } catch (err) {
+        lastError = (err as Error).message;
+        if (endpoint) avoid.add(endpoint);
+        this.conn.drop(`reconnect attempt failed: ${lastError}`);
+      }
+    }
+    this.reconnecting = false;
+    if (this.closed) return;
+    this.conn.failQueued(
+      (rec) =>
+        new ClientError(
+          'CLOSED',
+          `${rec.name}: gave up reconnecting after ${limit} attempts (${lastError}); it was never sent`,
+        ),
+    );
+    this.events.emit('disconnected', {
+      reason: `gave up reconnecting: ${lastError}`,
+      endpoint: previous,
+      willReconnect: false,
+    });
+    this.close();
+  }
+
+  /**
+   * Sso:resume(token) ahead of every queued call. A refusal by the server (expired, revoked)
+   * forgets the session and is reported, not retried; a transport or transient broker failure
+   * throws so the reconnect loop tries again.
+   */
+  private async resume(): Promise<{ session?: Session; resumeError?: Error }> {
+    const token = this.currentSession?.token;
+    if (token === undefined) return {};
+    try {
+      return { session: await this.conn.withPriority(() => this.rawSso.resume(token)) };
+    } catch (err) {
+      const code = errorCode(err);
+      if (err instanceof ClientError || (code !== undefined && TRANSIENT_BROKER_CODES.has(code))) throw err;
+      this.currentSession = undefined;
+      return { resumeError: err as Error };
+    }
+  }
+
+  /** Full-jitter exponential backoff, cut short by close(). */
+  private backoff(failures: number): Promise<void> {
+    const { min, max } = this.opts.reconnectDelayMs ?? { min: 100, max: 5000 };
+    const ms = Math.random() * Math.min(max, min * 2 ** Math.min(failures, 20));
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeBackoff = done;
+    });
+  }
+
+  /** A broker that went silent (SIGSTOP, half-open TCP) is only noticed by asking it something. */
+  private keepAliveTick(every: number): void {
+    if (this.pinging || !this.connected || this.conn.idleMs < every) return;
+    this.pinging = true;
+    this.rawSso.ping().then(
+      () => (this.pinging = false),
+      (err: unknown) => {
+        this.pinging = false;
+        if (errorCode(err) === 'TIMEOUT' && err instanceof ClientError) this.conn.drop('no reply to a keep-alive ping');
+      },
+    );
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * A whole cluster in one process (`noon up`, and studios' tests through `noon/testing`): Yellow,
+ * every given service module, a broker and the BrokerList, sharing one Db (PGlite in the data dir
+ * unless cfg.pgUrl) and one Kv (in-process unless cfg.redis). Services start before the broker,
+ * so the broker's first Yellow poll already holds every route. stop() goes in reverse order.
+ */
+import { mkdirSync } from 'node:fs';
+import type { Config } from '../shared/config';
+import type { Logger } from '../shared/log';
+import type { AnyServiceModule } from '../rpc/api';
+import { startBrokerListRole } from './brokerlist';
+import { startBrokerRole } from './broker';
+import { openData } from './data';
+import type { RunningRole } from './host';
+import { startServiceRole } from './service';
+import { startYellowRole } from './yellow';
+
+export interface RunningCluster {
+  /** every role, in start order */
+  roles: RunningRole[];
+  /** the config each role ran with: the cluster's own Yellow, ephemeral metrics ports */
+  cfg: Config;
+  stop(): Promise<void>;
+}
+
+/** The config every role of a cluster uses: its own Yellow, and ephemeral metrics ports. */
+export function clusterConfig(cfg: Config, yellowRouter: string): Config {
+  return { ...cfg, yellow: [yellowRouter], metricsPort: 0 };
+}
+
+async function stopAll(roles: RunningRole[], logger: Logger): Promise<void> {
+  for (const r of [...roles].reverse()) {
+    await r.stop().catch((err: unknown) => logger.error({ err, stopping: r.role }, 'stop failed'));
+  }
+}
+
+export async function startCluster(
+  cfg: Config,
+  modules: readonly AnyServiceModule[],
+  logger: Logger,
+  progress: (line: string) => void = () => undefined,
+): Promise<RunningCluster> {
+  const log = logger.child({ role: 'up', instance: `up-${process.pid}` });
+  if (cfg.pgUrl === undefined) mkdirSync(cfg.dataDir, { recursive: true });
+  progress(`opening data (${cfg.pgUrl === undefined ? `PGlite in ${cfg.dataDir}` : 'Postgres'})…`);
+  const data = await openData(cfg, log);
+  const roles: RunningRole[] = [];
+  const stop = async (): Promise<void> => {
+    await stopAll(roles, log);
+    await data.kv.close();
+    await data.db.close();
+  };
+  try {
+    const yellow = await startYellowRole(cfg, logger);
+    roles.push(yellow);
+    const ccfg = clusterConfig(cfg, String(yellow.ready.router));
+    for (const mod of modules) {
+      progress(`starting ${mod.role}…`);
+      roles.push(await startServiceRole(mod, ccfg, logger, data, { processMetrics: false }));
+    }
+    roles.push(await startBrokerRole(ccfg, logger, { kv: data.kv }));
+    roles.push(await startBrokerListRole(ccfg, logger, { processMetrics: false }));
+    return { roles, cfg: ccfg, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
