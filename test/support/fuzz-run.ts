@@ -1,0 +1,286 @@
+/**
+ * Floods a running cluster with hostile input while a well-behaved client keeps calling, and
+ * counts what happened: mutated client frames over many TCP connections to the broker, garbage
+ * and mutated envelopes straight at a service ROUTER, mutated requests at Yellow, slowloris
+ * connections and a connection flood. Shared by test/integration/fuzz.test.ts (a short run) and
+ * bench/fuzz.ts (a million frames).
+ */
+import { connect, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import * as thrift from 'thrift';
+import * as zmq from 'zeromq';
+import { NoonClient } from '../../client';
+import { Sso } from '../../shared/protocol';
+import { buildMessage } from '../../shared/thrift/messages';
+import { encodeBatch, type RequestEnvelope } from '../../shared/wire/frames';
+import { framed, mutate, rng, seedCalls } from './fuzz';
+
+export interface FuzzTargets {
+  brokerTcp: string;
+  /** the process that holds the broker (its RSS is reported; it must survive) */
+  pid: number;
+  serviceRouter?: string;
+  yellowRouter?: string;
+}
+
+export interface FuzzOptions {
+  frames: number;
+  connections: number;
+  /** frames each to the service ROUTER and to Yellow */
+  zmqFrames: number;
+  slowloris: number;
+  connectionFlood: number;
+  seed: number;
+  /** the good client's account (registered before) */
+  username: string;
+  password: string;
+  onProgress?(sent: number): void;
+}
+
+export interface GoodClientStats {
+  calls: number;
+  errors: number;
+  p99Ms: number;
+  errorSamples: string[];
+}
+
+export interface FuzzReport {
+  framesSent: number;
+  connectionsOpened: number;
+  zmqFramesSent: number;
+  slowlorisClosedByBroker: number;
+  floodAccepted: number;
+  floodRefusedOrClosed: number;
+  brokerAlive: boolean;
+  rssMb: { before: number; after: number };
+  baseline: GoodClientStats;
+  during: GoodClientStats;
+}
+
+const BASELINE_CALLS = 500;
+/** A valid compact Sso:ping call (public: any connection may make it). */
+const PING = buildMessage('compact', (out) => {
+  out.writeMessageBegin('Sso:ping', thrift.Thrift.MessageType.CALL, 1);
+  new Sso.PingArgs().write(out);
+  out.writeMessageEnd();
+});
+/** How long a slowloris connection may live before the run counts it as not closed by the broker. */
+const SLOWLORIS_DEADLINE_MS = 15_000;
+
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function p99(samples: number[]): number {
+  if (samples.length === 0) return 0;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return Number((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] as number).toFixed(2));
+}
+
+/** The good client: getProfile in a closed loop until `stop()` (or `maxCalls`), every latency and error kept. */
+function goodLoop(client: NoonClient, maxCalls = Infinity): { done: Promise<void>; stop(): Promise<GoodClientStats> } {
+  const lat: number[] = [];
+  const errors: string[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running && lat.length + errors.length < maxCalls) {
+      const t = performance.now();
+      try {
+        await client.player.getProfile();
+        lat.push(performance.now() - t);
+      } catch (err) {
+        errors.push((err as Error).message);
+      }
+    }
+  })();
+  return {
+    done,
+    stop: async () => {
+      running = false;
+      await done;
+      return {
+        calls: lat.length + errors.length,
+        errors: errors.length,
+        p99Ms: p99(lat),
+        errorSamples: errors.slice(0, 5),
+      };
+    },
+  };
+}
+
+function hostPort(endpoint: string): [string, number] {
+  const i = endpoint.lastIndexOf(':');
+  return [endpoint.slice(0, i), Number(endpoint.slice(i + 1))];
+}
+
+/** Mutated frames over `connections` sockets; a socket the broker closes is replaced. */
+async function floodBroker(endpoint: string, opts: FuzzOptions): Promise<{ sent: number; opened: number }> {
+  const [host, port] = hostPort(endpoint);
+  const seeds = seedCalls();
+  const random = rng(opts.seed);
+  let sent = 0;
+  let opened = 0;
+  const worker = async (): Promise<void> => {
+    while (sent < opts.frames) {
+      const socket: Socket = connect(port, host);
+      opened++;
+      socket.on('error', () => undefined);
+      socket.resume(); // replies are read and dropped
+      await new Promise<void>((resolve) => {
+        socket.once('connect', resolve);
+        socket.once('close', resolve);
+      });
+      while (!socket.destroyed && sent < opts.frames) {
+        const chunk: Buffer[] = [];
+        for (let i = 0; i < 50 && sent < opts.frames; i++, sent++)
+          chunk.push(framed(mutate(seeds, random).body, random));
+        opts.onProgress?.(sent);
+        const flushed = socket.write(Buffer.concat(chunk));
+        if (!flushed)
+          await new Promise<void>((r) => {
+            socket.once('drain', r);
+            socket.once('close', r);
+          });
+        else await new Promise<void>((r) => setImmediate(r));
+      }
+      socket.destroy();
+    }
+  };
+  await Promise.all(Array.from({ length: opts.connections }, worker));
+  return { sent, opened };
+}
+
+/** Garbage, then mutated valid envelopes, at a service ROUTER; mutated JSON requests at Yellow. */
+async function floodZmq(opts: FuzzOptions, targets: FuzzTargets): Promise<number> {
+  const random = rng(opts.seed + 1);
+  const pick = (n: number): number => Math.floor(random() * n);
+  let sent = 0;
+  const valid: RequestEnvelope = {
+    kind: 'request',
+    requestId: 1,
+    timeoutMs: 1000,
+    sessionId: 's',
+    userId: 'u',
+    username: 'n',
+    method: 'Player:getProfile',
+    via: 'fuzz',
+    traceId: 't',
+    payload: seedCalls()[3] as Buffer,
+  };
+  const yellowReq = Buffer.from(JSON.stringify({ rid: 1, op: 'query', filter: {} }));
+  const flip = (b: Buffer): Buffer => {
+    const c = Buffer.from(b);
+    for (let n = 1 + pick(4); n > 0 && c.length > 0; n--) c[pick(c.length)] = pick(256);
+    return random() < 0.2 ? c.subarray(0, pick(c.length)) : c;
+  };
+  for (const [endpoint, frames] of [
+    [
+      targets.serviceRouter,
+      (): Buffer[] =>
+        random() < 0.3
+          ? [Buffer.from(Array.from({ length: pick(64) }, () => pick(256)))]
+          : encodeBatch([valid]).map(flip),
+    ],
+    [targets.yellowRouter, (): Buffer[] => [Buffer.from(random() < 0.5 ? 'noon-yellow/1' : 'x'), flip(yellowReq)]],
+  ] as const) {
+    if (!endpoint) continue;
+    const dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: 10_000, sendTimeout: 1000 });
+    dealer.connect(endpoint);
+    for (let i = 0; i < opts.zmqFrames; i++) {
+      await dealer.send(frames()).catch(() => undefined);
+      sent++;
+    }
+    dealer.close();
+  }
+  return sent;
+}
+
+/** Connections that send one byte and then nothing: the broker's handshake deadline must close them. */
+async function slowloris(endpoint: string, n: number, deadlineMs: number): Promise<number> {
+  const [host, port] = hostPort(endpoint);
+  const closed = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<boolean>((resolve) => {
+          const s = connect(port, host, () => s.write(Buffer.from([0x00])));
+          s.on('error', () => undefined);
+          const deadline = setTimeout(() => {
+            s.destroy();
+            resolve(false);
+          }, deadlineMs);
+          s.once('close', () => {
+            clearTimeout(deadline);
+            resolve(true);
+          });
+        }),
+    ),
+  );
+  return closed.filter(Boolean).length;
+}
+
+/**
+ * Opens `n` connections at once: how many the broker kept. Each one sends an Sso:ping: an answer
+ * means kept, a close means refused (the broker closes what it does not admit), so the count
+ * waits for an event per connection instead of a guess about timing.
+ */
+async function connectionFlood(endpoint: string, n: number): Promise<{ accepted: number; refused: number }> {
+  const [host, port] = hostPort(endpoint);
+  const ping = framed(PING, () => 0);
+  const verdicts = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<{ kept: boolean; socket: Socket }>((resolve) => {
+          const s = connect(port, host, () => s.write(ping));
+          s.on('error', () => undefined);
+          s.once('data', () => resolve({ kept: true, socket: s }));
+          s.once('close', () => resolve({ kept: false, socket: s }));
+        }),
+    ),
+  );
+  for (const v of verdicts) v.socket.destroy();
+  const accepted = verdicts.filter((v) => v.kept).length;
+  return { accepted, refused: n - accepted };
+}
+
+export async function runFuzz(targets: FuzzTargets, opts: FuzzOptions): Promise<FuzzReport> {
+  const client = await NoonClient.connect({ tcp: targets.brokerTcp }, { reconnect: true });
+  await client.sso.login(opts.username, opts.password);
+  const before = rssMb(targets.pid);
+  // The baseline: the good client alone.
+  const warm = goodLoop(client, BASELINE_CALLS);
+  await warm.done;
+  const baseline = await warm.stop();
+  const loop = goodLoop(client);
+  const flood = await floodBroker(targets.brokerTcp, opts);
+  const zmqFramesSent = await floodZmq(opts, targets);
+  const slow = await slowloris(targets.brokerTcp, opts.slowloris, SLOWLORIS_DEADLINE_MS);
+  const cf = await connectionFlood(targets.brokerTcp, opts.connectionFlood);
+  const during = await loop.stop();
+  const report: FuzzReport = {
+    framesSent: flood.sent,
+    connectionsOpened: flood.opened,
+    zmqFramesSent,
+    slowlorisClosedByBroker: slow,
+    floodAccepted: cf.accepted,
+    floodRefusedOrClosed: cf.refused,
+    brokerAlive: alive(targets.pid),
+    rssMb: { before, after: rssMb(targets.pid) },
+    baseline,
+    during,
+  };
+  client.close();
+  return report;
+}
