@@ -73,6 +73,9 @@ export async function runData(): Promise<string> {
       NOON_REDIS: REDIS_URL,
       BENCH_SCHEMA: schema,
       BENCH_KEY_PREFIX: prefix,
+      // buys are dev:bench_1:<unique> receipts worth 1 soft (unverified: a bench, never production)
+      NOON_PURCHASE_VERIFIER: 'development',
+      NOON_PURCHASE_CATALOG: JSON.stringify({ bench_1: { currency: 'soft', amount: 1 } }),
     });
     children.push(player);
 
@@ -164,7 +167,9 @@ async function measureWallet(s: Setup, pairs: Pair[]): Promise<void> {
         const buy = buyNext[u] as boolean;
         buyNext[u] = !buy;
         if (buy)
-          await client.buyCurrency(new BuyRequest({ receiptId: `${s.run}-r${n}`, currency: Currency.SOFT, amount: 1 }));
+          await client.buyCurrency(
+            new BuyRequest({ receiptId: `dev:bench_1:${s.run}-r${n}`, currency: Currency.SOFT, amount: 1 }),
+          );
         else
           await client.spendCurrency(
             new SpendRequest({ idempotencyKey: `${s.run}-k${n}`, currency: Currency.SOFT, amount: 1, reason: 'bench' }),

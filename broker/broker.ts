@@ -18,6 +18,7 @@ import type { InstanceRecord } from '../yellow/types';
 import { Admission } from '../edge/admission';
 import { ClientConn, type Wire } from '../edge/client-conn';
 import { listenTcp } from '../edge/tcp';
+import type { TlsCredentials } from '../edge/tls';
 import { listenWs } from '../edge/ws';
 import { BrokerConn } from './connection';
 import { Gateway } from './gateway';
@@ -37,11 +38,23 @@ export interface BrokerOptions {
   /** the session store (shared with the other brokers through Redis) */
   kv: Kv;
   curve?: CurveKeys;
+  /** the certificate of the TLS listeners (cfg.brokerTlsPort, cfg.brokerWssPort); none without it */
+  tls?: TlsCredentials;
 }
 
+/**
+ * Where clients reach the broker. The plaintext pair is there unless cfg.plaintext is false; the
+ * TLS pair only with a certificate.
+ */
 export interface BrokerEndpoints {
-  tcp: string;
-  ws: string;
+  /** framed Thrift over TCP, host:port */
+  tcp?: string;
+  /** ws://host:port */
+  ws?: string;
+  /** framed Thrift over TLS, host:port */
+  tls?: string;
+  /** wss://host:port */
+  wss?: string;
 }
 
 export interface BrokerLoad {
@@ -118,24 +131,31 @@ export class Broker {
     this.admission.start();
     this.watch(this.opts.directory);
     const handlers = { open: (wire: Wire) => this.open(wire) };
-    const tcp = await listenTcp({
-      host: cfg.host,
-      port: cfg.brokerPort,
-      maxFrame: cfg.maxFrame,
-      logger: this.logger,
-      handlers,
-    });
-    const ws = await listenWs({
-      host: cfg.host,
-      port: cfg.brokerWsPort,
-      maxFrame: cfg.maxFrame,
-      headersTimeoutMs: 10_000,
-      logger: this.logger,
-      handlers,
-    });
-    this.servers.push(tcp.server, ws.server);
-    this.logger.info({ tcp: tcp.endpoint, ws: ws.endpoint }, 'broker started');
-    return { tcp: tcp.endpoint, ws: ws.endpoint };
+    const common = { host: cfg.host, maxFrame: cfg.maxFrame, logger: this.logger, handlers };
+    const { tls } = this.opts;
+    if (!cfg.plaintext && !tls) throw new Error('broker: plaintext listeners are off and there is no TLS certificate');
+    const endpoints: BrokerEndpoints = {};
+    if (cfg.plaintext) {
+      const tcp = await listenTcp({ ...common, port: cfg.brokerPort });
+      this.servers.push(tcp.server);
+      const ws = await listenWs({ ...common, port: cfg.brokerWsPort, headersTimeoutMs: 10_000 });
+      this.servers.push(ws.server);
+      Object.assign(endpoints, { tcp: tcp.endpoint, ws: ws.endpoint });
+    }
+    if (tls) {
+      const secure = await listenTcp({
+        ...common,
+        port: cfg.brokerTlsPort,
+        tls,
+        handshakeTimeoutMs: cfg.handshakeTimeoutMs,
+      });
+      this.servers.push(secure.server);
+      const wss = await listenWs({ ...common, port: cfg.brokerWssPort, headersTimeoutMs: 10_000, tls });
+      this.servers.push(wss.server);
+      Object.assign(endpoints, { tls: secure.endpoint, wss: wss.endpoint });
+    }
+    this.logger.info(endpoints, 'broker started');
+    return endpoints;
   }
 
   async stop(): Promise<void> {

@@ -13,6 +13,7 @@ import { MessageType, peekHeader, ProtocolError, splitMultiplexed, type MessageH
 import type { ReplyEnvelope } from '../shared/wire/frames';
 import { pickLeastLoaded } from '../rpc/caller';
 import { type Links, NotDelivered } from '../rpc/links';
+import { AddressRateLimit } from '../edge/address-limits';
 import type { ClientConn } from '../edge/client-conn';
 import type { BrokerConn } from './connection';
 import { errorReply } from '../edge/replies';
@@ -40,8 +41,14 @@ export class Gateway {
   private readonly tracePrefix = randomBytes(3).toString('hex');
   inFlight = 0;
   private readonly startedAt = Date.now();
+  /** login calls (cfg.loginMethods) per client address, across its connections (edge/address-limits.ts) */
+  private readonly loginMethods: ReadonlySet<string>;
+  private readonly logins: AddressRateLimit;
 
-  constructor(private readonly d: GatewayDeps) {}
+  constructor(private readonly d: GatewayDeps) {
+    this.loginMethods = new Set(d.cfg.loginMethods);
+    this.logins = new AddressRateLimit({ limit: d.cfg.loginAttemptsPerIp, windowMs: d.cfg.loginAttemptsWindowMs });
+  }
 
   /**
    * For its first heartbeats a broker may not know every service yet (roles start together): an
@@ -84,6 +91,18 @@ export class Gateway {
     if (conn.inFlight >= this.d.cfg.maxInFlight) {
       this.d.metrics.drops.inc({ reason: 'too_many_in_flight' });
       conn.send(errorReply(header, 'BUSY', `more than ${this.d.cfg.maxInFlight} calls in flight on this connection`));
+      return;
+    }
+    // Password guessing and account spam from one address, however often it reconnects.
+    if (this.loginMethods.has(header.name) && !this.logins.take(conn.remote, now)) {
+      this.d.metrics.drops.inc({ reason: 'login_rate_limited' });
+      conn.send(
+        errorReply(
+          header,
+          'RATE_LIMITED',
+          `over ${this.d.cfg.loginAttemptsPerIp} login calls per ${this.d.cfg.loginAttemptsWindowMs} ms from this address`,
+        ),
+      );
       return;
     }
     let target: { service: string; method: string };

@@ -8,14 +8,22 @@ import { withYellow } from './yellow-ops';
 
 /**
  * The BrokerList URL: `explicit` if given; else the one registered in Yellow (role brokerlist);
- * else http://host:brokerlistPort from the config.
+ * (its HTTP URL, else its HTTPS one); else http://host:brokerlistPort from the config
+ * (https://host:brokerlistHttpsPort when plaintext is off).
  */
 export async function brokerListUrl(cfg: Config, logger: Logger, explicit?: string): Promise<string> {
   if (explicit) return explicit;
-  const fallback = `http://${cfg.host}:${cfg.brokerlistPort}`;
+  const fallback = cfg.plaintext
+    ? `http://${cfg.host}:${cfg.brokerlistPort}`
+    : `https://${cfg.host}:${cfg.brokerlistHttpsPort}`;
   try {
     const lists = await withYellow(cfg, logger, (y) => y.query({ role: 'brokerlist' }));
-    return lists.find((r) => !r.draining && r.endpoints.http)?.endpoints.http ?? fallback;
+    const live = lists.filter((r) => !r.draining);
+    return (
+      live.find((r) => r.endpoints.http)?.endpoints.http ??
+      live.find((r) => r.endpoints.https)?.endpoints.https ??
+      fallback
+    );
   } catch (err) {
     logger.debug({ err: (err as Error).message }, 'no Yellow answered; using the configured BrokerList port');
     return fallback;
@@ -30,8 +38,8 @@ export async function runBrokers(cfg: Config, logger: Logger, opts: { url?: stri
   process.stdout.write(
     brokers.length
       ? table(
-          ['BROKER', 'TCP', 'WS', 'LOAD'],
-          brokers.map((b) => [b.instanceId, b.tcp, b.ws, b.load]),
+          ['BROKER', 'TCP', 'WS', 'TLS', 'WSS', 'LOAD'],
+          brokers.map((b) => [b.instanceId, b.tcp, b.ws, b.tls, b.wss, b.load]),
         )
       : 'no brokers listed\n',
   );

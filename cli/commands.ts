@@ -8,7 +8,8 @@ import type { Logger } from '../shared/log';
 import { brokerListUrl, runBrokers } from './brokers';
 import { loadtestCommand } from './commands/loadtest';
 import { generate } from './gen';
-import { checkHealth, describeHealth } from './health';
+import { TRANSPORT_KINDS, type TransportKind } from '../client/brokerlist';
+import { checkHealth, describeHealth, readCaFile } from './health';
 import { initProject } from './init';
 import { printJson } from './lifecycle';
 import { cliLogger } from './logger';
@@ -181,11 +182,23 @@ export function buildCli(argv: string[]): Argv {
           ...json,
           url: { type: 'string', describe: 'BrokerList URL (default: from Yellow, else --brokerlist-port)' },
           'step-timeout': { type: 'number', default: 10_000, describe: 'deadline of each step, ms' },
+          ca: {
+            type: 'string',
+            describe: "PEM file of the CA the cluster's TLS certificates must chain to (default: the system store)",
+          },
+          transport: {
+            choices: TRANSPORT_KINDS,
+            describe: 'broker transport (default: tls for an https:// BrokerList, else tcp)',
+          },
         }),
       op(async (c, l, a) => {
         const report = await checkHealth(
           await brokerListUrl(c, l, typeof a.url === 'string' ? a.url : undefined),
           Number(a.stepTimeout),
+          {
+            ...(typeof a.ca === 'string' ? { ca: readCaFile(a.ca) } : {}),
+            ...(typeof a.transport === 'string' ? { transport: a.transport as TransportKind } : {}),
+          },
         );
         if (a.json === true) printJson(report);
         else process.stdout.write(describeHealth(report));

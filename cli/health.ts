@@ -1,13 +1,18 @@
 /**
  * `noon health`: the path a game client takes, end to end, each step with its own deadline:
  * BrokerList → connect to a broker → register a throwaway user → log in again → a call
- * (Player:getWallet) → a push (walletChanged after a purchase). Exit 0, or 1 naming the step.
+ * (Player:getWallet) → a push (walletChanged after spending 1 soft of the starter wallet). Exit 0,
+ * or 1 naming the step. It buys nothing: a health check must work (and mint nothing) on a cluster
+ * whose purchases are off or verified by a real store.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import Int64 from 'node-int64';
-import { BuyRequest, Currency } from '../shared/protocol';
+import { Currency, SpendRequest } from '../shared/protocol';
+import { ConfigError } from '../shared/config';
 import { NoonClient } from '../client/client';
-import { fetchBrokers } from '../client/brokerlist';
+import { endpointOf, fetchBrokers, type TransportKind } from '../client/brokerlist';
+import { fetchWithCa } from '../client/transports';
 import { errorCode } from '../client/errors';
 
 export interface StepResult {
@@ -71,7 +76,29 @@ async function step<T>(
   }
 }
 
-export async function checkHealth(brokerlist: string, stepMs: number): Promise<HealthReport> {
+/** Reads a --ca file: PEM certificate(s). A missing or non-PEM file is a ConfigError naming --ca. */
+export function readCaFile(path: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (err) {
+    throw new ConfigError('--ca', `cannot read ${JSON.stringify(path)}: ${(err as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ConfigError('--ca', `${JSON.stringify(path)} holds no PEM certificate`);
+  return pem;
+}
+
+export interface HealthOptions {
+  /** PEM CA the BrokerList's and the broker's TLS certificates must chain to; default the system store */
+  ca?: Buffer;
+  /** the broker transport; default tls for an https:// BrokerList, else tcp */
+  transport?: TransportKind;
+}
+
+export async function checkHealth(brokerlist: string, stepMs: number, opts: HealthOptions = {}): Promise<HealthReport> {
+  const transport = opts.transport ?? (/^https:/i.test(brokerlist) ? 'tls' : 'tcp');
+  const ca = opts.ca !== undefined ? { ca: opts.ca } : {};
   const steps: StepResult[] = [];
   let client: NoonClient | undefined;
   try {
@@ -80,11 +107,14 @@ export async function checkHealth(brokerlist: string, stepMs: number): Promise<H
       'brokerlist',
       stepMs,
       async () => {
-        const brokers = await fetchBrokers(brokerlist, { timeoutMs: stepMs });
+        const brokers = await fetchBrokers(brokerlist, {
+          timeoutMs: stepMs,
+          ...(opts.ca !== undefined ? { fetch: fetchWithCa(opts.ca) } : {}),
+        });
         if (brokers.length === 0) throw new Error('the BrokerList lists no broker');
         return brokers;
       },
-      (b) => `${b.length} broker(s): ${b.map((x) => x.tcp ?? x.ws).join(', ')}`,
+      (b) => `${b.length} broker(s): ${b.map((x) => endpointOf(x, transport) ?? x.tcp ?? x.ws ?? x.tls).join(', ')}`,
     );
     client = await step(
       steps,
@@ -92,6 +122,8 @@ export async function checkHealth(brokerlist: string, stepMs: number): Promise<H
       stepMs,
       () =>
         NoonClient.viaBrokerList(brokerlist, {
+          transport,
+          ...ca,
           callTimeoutMs: stepMs,
           connectTimeoutMs: stepMs,
           brokerListTimeoutMs: stepMs,
@@ -128,7 +160,7 @@ export async function checkHealth(brokerlist: string, stepMs: number): Promise<H
       steps,
       'push',
       stepMs,
-      () => pushAfterPurchase(c),
+      () => pushAfterSpend(c),
       (soft) => `walletChanged soft ${soft}`,
     );
     return { ok: true, brokerlist, steps };
@@ -140,19 +172,20 @@ export async function checkHealth(brokerlist: string, stepMs: number): Promise<H
   }
 }
 
-/** Buys 1 soft currency and resolves with the soft balance the walletChanged push carries. */
-async function pushAfterPurchase(c: NoonClient): Promise<string> {
+/** Spends 1 soft currency and resolves with the soft balance the walletChanged push carries. */
+async function pushAfterSpend(c: NoonClient): Promise<string> {
   const pushed = new Promise<string>((resolve) => {
     const off = c.on('walletChanged', (w) => {
       off();
       resolve(String(w.soft));
     });
   });
-  const wallet = await c.player.buyCurrency(
-    new BuyRequest({
-      receiptId: `health-${randomBytes(8).toString('hex')}`,
+  const wallet = await c.player.spendCurrency(
+    new SpendRequest({
+      idempotencyKey: `health-${randomBytes(8).toString('hex')}`,
       currency: Currency.SOFT,
       amount: new Int64(1),
+      reason: 'health',
     }),
   );
   const soft = await pushed;

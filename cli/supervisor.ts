@@ -2,7 +2,8 @@
  * `noon up --processes`: every role as its own `noon start <role>` child, all on one Postgres.
  * A child that dies is restarted with exponential backoff (reset once it has lived a while), on
  * the same public ports it first got, so URLs printed at start stay valid. SIGINT/SIGTERM stop
- * every child by pid (SIGTERM, then SIGKILL after a grace period) and exit 0.
+ * every child by pid (SIGTERM, then SIGKILL after a grace period) and exit 0; with TLS
+ * configured, SIGHUP is passed on to the broker and the BrokerList (they re-read the certificate).
  */
 import { ConfigError, type Config } from '../shared/config';
 import type { Logger } from '../shared/log';
@@ -40,8 +41,15 @@ function pinned(cfg: Config, role: string, ready: ChildReady): Config {
       ...cfg,
       brokerPort: keep(portOf(ready.tcp), cfg.brokerPort),
       brokerWsPort: keep(portOf(ready.ws), cfg.brokerWsPort),
+      brokerTlsPort: keep(portOf(ready.tls), cfg.brokerTlsPort),
+      brokerWssPort: keep(portOf(ready.wss), cfg.brokerWssPort),
     };
-  if (role === 'brokerlist') return { ...cfg, brokerlistPort: keep(portOf(ready.url), cfg.brokerlistPort) };
+  if (role === 'brokerlist')
+    return {
+      ...cfg,
+      brokerlistPort: cfg.plaintext ? keep(portOf(ready.url), cfg.brokerlistPort) : cfg.brokerlistPort,
+      brokerlistHttpsPort: keep(portOf(ready.https), cfg.brokerlistHttpsPort),
+    };
   return cfg;
 }
 
@@ -113,6 +121,12 @@ export async function runProcesses(cfg: Config): Promise<void> {
     await Promise.all(slots.map((s) => s.stop()));
   };
   stopOnSignals(stop, logger);
+  // SIGHUP re-reads the TLS certificate: pass it on to the roles that listen with TLS
+  if (cfg.tlsCert !== undefined)
+    process.on('SIGHUP', () => {
+      for (const s of slots)
+        if ((s.role === 'broker' || s.role === 'brokerlist') && s.child?.alive) s.child.proc.kill('SIGHUP');
+    });
   try {
     const yellow = new Slot('yellow', cfg, logger);
     slots.push(yellow);

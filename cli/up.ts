@@ -11,8 +11,12 @@ import { loadProject } from './project';
 export interface UpSummary {
   mode: 'single' | 'processes';
   yellow: string;
+  /** the BrokerList's HTTP URL (its HTTPS one when plaintext is off) */
   brokerlist: string;
-  broker: { tcp: string; ws: string };
+  /** the BrokerList's HTTPS URL, with a TLS certificate */
+  brokerlistHttps?: string;
+  /** tcp and ws are '' when plaintext is off; tls and wss are there with a TLS certificate */
+  broker: { tcp: string; ws: string; tls?: string; wss?: string };
   dataDir?: string;
   pids: number[];
   instances: Array<{ role: string; instanceId: string; pid: number }>;
@@ -29,7 +33,13 @@ export function summaryOf(mode: UpSummary['mode'], cfg: Config, roles: RunningRo
     mode,
     yellow: str(find('yellow').router),
     brokerlist: str(find('brokerlist').url),
-    broker: { tcp: str(find('broker').tcp), ws: str(find('broker').ws) },
+    ...(find('brokerlist').https !== undefined && { brokerlistHttps: str(find('brokerlist').https) }),
+    broker: {
+      tcp: str(find('broker').tcp),
+      ws: str(find('broker').ws),
+      ...(find('broker').tls !== undefined && { tls: str(find('broker').tls) }),
+      ...(find('broker').wss !== undefined && { wss: str(find('broker').wss) }),
+    },
     ...(cfg.pgUrl === undefined ? { dataDir: cfg.dataDir } : {}),
     pids,
     instances: roles.map((r) => ({ role: r.role, instanceId: str(r.ready.instanceId), pid: Number(r.ready.pid) })),
@@ -41,8 +51,9 @@ export function describeUp(s: UpSummary): string {
   const roles = [...new Set(s.instances.map((i) => i.role))].join(', ');
   return [
     `noon is up (${s.mode === 'single' ? 'one process' : `${s.pids.length} processes`}): ${roles}`,
-    `  BrokerList  ${s.brokerlist}`,
-    `  broker      tcp ${s.broker.tcp}   ws ${s.broker.ws}`,
+    `  BrokerList  ${s.brokerlist}${s.brokerlistHttps && s.brokerlistHttps !== s.brokerlist ? `   ${s.brokerlistHttps}` : ''}`,
+    ...(s.broker.tcp ? [`  broker      tcp ${s.broker.tcp}   ws ${s.broker.ws}`] : []),
+    ...(s.broker.tls ? [`  broker      tls ${s.broker.tls}   wss ${s.broker.wss ?? ''}`] : []),
     `  Yellow      ${s.yellow}`,
     s.dataDir
       ? `  data        ${s.dataDir} (PGlite; set NOON_PG_URL for Postgres)`
@@ -54,7 +65,24 @@ export function describeUp(s: UpSummary): string {
   ].join('\n');
 }
 
-export async function runUp(cfg: Config): Promise<void> {
+/**
+ * `noon up` on embedded PGlite is a local run: when NOON_PURCHASE_VERIFIER is not set, its player
+ * service uses the development verifier (dev:<productId>:<unique> receipts, not verified), so the
+ * demo, `noon loadtest` and the SDK examples can buy currency. Nowhere else: with NOON_PG_URL,
+ * under --processes and in `noon start player` purchases stay off until a verifier is chosen.
+ */
+export function upConfig(cfg: Config): { cfg: Config; devPurchases: boolean } {
+  const devPurchases = cfg.pgUrl === undefined && cfg.purchaseVerifier.length === 0;
+  return { cfg: devPurchases ? { ...cfg, purchaseVerifier: ['development'] } : cfg, devPurchases };
+}
+
+export async function runUp(given: Config): Promise<void> {
+  const { cfg, devPurchases } = upConfig(given);
+  if (devPurchases)
+    process.stderr.write(
+      'noon up: WARNING purchases use the DEVELOPMENT verifier (PGlite, NOON_PURCHASE_VERIFIER unset): ' +
+        'dev:<productId>:<unique> receipts are credited unverified; NOON_PURCHASE_VERIFIER=none turns purchases off\n',
+    );
   // Roles add their own role/instance bindings; the cluster's own lines say role "up".
   const logger = cliLogger(cfg);
   const { modules } = loadProject(cfg);

@@ -2,6 +2,10 @@
  * BrokerList lookup: GET the list, validate it, pick a low-load broker. The answer is untrusted
  * (a proxy, a captive portal, a broken deploy): it is size-capped, time-boxed and checked field by
  * field, and anything unexpected is a clear BROKERLIST error rather than a half-parsed list.
+ *
+ * Over https:// the platform's fetch checks the certificate against the system store; the Node
+ * SDK passes its own `fetch` when it is given a CA (transports.ts). A certificate problem is
+ * named as such. No Node API in here: the browser build uses this file too.
  */
 import { ClientError } from './errors';
 
@@ -10,6 +14,10 @@ export interface BrokerInfo {
   tcp?: string;
   /** WebSocket URL ws://host:port */
   ws?: string;
+  /** framed Thrift over TLS, host:port */
+  tls?: string;
+  /** WebSocket over TLS, wss://host:port */
+  wss?: string;
   /** 0 idle .. 1 full */
   load: number;
   instanceId?: string;
@@ -20,15 +28,51 @@ export interface FetchBrokersOptions {
   timeoutMs?: number;
   /** largest accepted body; default 1 MiB */
   maxBytes?: number;
+  /** the fetch to use; default the platform's (globalThis.fetch) */
+  fetch?: FetchLike;
 }
 
-export type TransportKind = 'tcp' | 'ws';
+/** The part of fetch() this file uses. */
+export type FetchLike = (
+  url: string,
+  init: { signal: AbortSignal; headers: Record<string, string> },
+) => Promise<Response>;
+
+/** tcp and ws in plaintext; tls (framed Thrift over TLS) and wss their TLS twins. */
+export type TransportKind = 'tcp' | 'ws' | 'tls' | 'wss';
+
+export const TRANSPORT_KINDS: readonly TransportKind[] = ['tcp', 'ws', 'tls', 'wss'];
 
 const HOST_PORT_RE = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
 const WS_RE = /^wss?:\/\/[^\s]+$/;
+const WSS_RE = /^wss:\/\/[^\s]+$/;
 
-function fail(url: string, problem: string, cause?: unknown): ClientError {
-  return new ClientError('BROKERLIST', `${url}: ${problem}`, { cause });
+/** OpenSSL's and Node's codes for a certificate the client does not accept. */
+const CERT_CODE_RE = /CERT|SELF_SIGNED|UNABLE_TO_(GET_ISSUER|VERIFY)|ERR_TLS_CERT_ALTNAME|HOSTNAME|DEPTH_ZERO/;
+
+/**
+ * "certificate not accepted (CODE: detail)" when `err` (or its cause, as fetch wraps it) is a
+ * TLS certificate failure: untrusted issuer, wrong host name, expired. Undefined otherwise.
+ */
+export function certificateProblem(err: unknown): string | undefined {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 4; depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && CERT_CODE_RE.test(code))
+      return `certificate not accepted (${code}: ${typeof message === 'string' ? message : ''})`;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The hint after a certificate problem. */
+export const CA_HINT =
+  "pass the cluster's CA certificate (PEM) as the `ca` option (`--ca <file>` for noon health and noon loadtest), or use a certificate the system store trusts";
+
+function fail(url: string, problem: string, cause?: unknown, retryable?: boolean): ClientError {
+  return new ClientError('BROKERLIST', `${url}: ${problem}`, {
+    cause,
+    ...(retryable !== undefined ? { retryable } : {}),
+  });
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -75,10 +119,20 @@ export function parseBrokerList(url: string, body: unknown): BrokerInfo[] {
     if (!isObject(d)) throw fail(url, `${where} is not an object`);
     const tcp = optString(url, d, 'tcp', where, HOST_PORT_RE);
     const ws = optString(url, d, 'ws', where, WS_RE);
+    const tls = optString(url, d, 'tls', where, HOST_PORT_RE);
+    const wss = optString(url, d, 'wss', where, WSS_RE);
     const instanceId = optString(url, d, 'instanceId', where);
     const load = checkLoad(url, d.load ?? (tcp ? byTcp.get(tcp)?.load : undefined), `${where}.load`);
     if (tcp) byTcp.delete(tcp);
-    if (tcp || ws) out.push({ ...(tcp && { tcp }), ...(ws && { ws }), ...(instanceId && { instanceId }), load });
+    if (tcp || ws || tls || wss)
+      out.push({
+        ...(tcp && { tcp }),
+        ...(ws && { ws }),
+        ...(tls && { tls }),
+        ...(wss && { wss }),
+        ...(instanceId && { instanceId }),
+        load,
+      });
   });
   // keys of brokerList without a detail entry still count (the original shape has only those)
   return [...out, ...byTcp.values()];
@@ -108,8 +162,9 @@ async function readCapped(url: string, res: Response, maxBytes: number): Promise
 export async function fetchBrokers(url: string, opts: FetchBrokersOptions = {}): Promise<BrokerInfo[]> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   let text: string;
+  const get = opts.fetch ?? ((u, init) => fetch(u, init));
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    const res = await get(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
     if (res.status !== 200) {
       await res.body?.cancel();
       throw fail(url, `HTTP ${res.status}`);
@@ -118,11 +173,14 @@ export async function fetchBrokers(url: string, opts: FetchBrokersOptions = {}):
   } catch (err) {
     if (err instanceof ClientError) throw err;
     const name = (err as Error).name;
+    const cert = certificateProblem(err);
+    const cause = (err as { cause?: { message?: unknown } }).cause?.message;
+    if (cert !== undefined) throw fail(url, `${cert}; ${CA_HINT}`, err, false);
     throw fail(
       url,
       name === 'TimeoutError' || name === 'AbortError'
         ? `no answer within ${timeoutMs} ms`
-        : `request failed: ${(err as Error).message}`,
+        : `request failed: ${(err as Error).message}${typeof cause === 'string' ? ` (${cause})` : ''}`,
       err,
     );
   }
@@ -137,7 +195,7 @@ export async function fetchBrokers(url: string, opts: FetchBrokersOptions = {}):
 
 /** The endpoint a broker offers for a transport, if any. */
 export function endpointOf(b: BrokerInfo, transport: TransportKind): string | undefined {
-  return transport === 'tcp' ? b.tcp : b.ws;
+  return b[transport];
 }
 
 /**

@@ -10,15 +10,20 @@
  *
  * The same client as the Node SDK (core.ts) over the page's WebSocket only: the BrokerList is
  * read with fetch (the page's origin must be in the cluster's NOON_CORS_ORIGINS) and the brokers'
- * `ws` endpoints are used. Every i64 of replies and pushes is a bigint unless `{ i64: 'int64' }`.
+ * `wss` endpoints are used on an https:// page, their `ws` ones otherwise (`transport` chooses).
+ * Certificates are the browser's: no `ca` option. Every i64 of replies and pushes is a bigint
+ * unless `{ i64: 'int64' }`.
  */
 import * as thrift from 'thrift';
 import Int64 from 'node-int64';
 import { ClientCore, type I64Option, type NoonClientOptions, type Target } from './core';
 import type { I64Mode } from './i64';
-import { connectBrowser } from './ws-browser';
+import { connectBrowser, defaultBrowserTransport } from './ws-browser';
 
-export type BrowserClientOptions = Omit<NoonClientOptions, 'transport' | 'localAddress'>;
+export type BrowserClientOptions = Omit<NoonClientOptions, 'transport' | 'localAddress' | 'ca'> & {
+  /** the brokers' ws or wss endpoints; default wss on an https:// page, else ws */
+  transport?: 'ws' | 'wss';
+};
 
 export class NoonClient<M extends I64Mode = 'bigint'> extends ClientCore<M> {
   /** Looks up the BrokerList (cross-origin: CORS) and connects to the lowest-load broker's WebSocket. */
@@ -32,17 +37,25 @@ export class NoonClient<M extends I64Mode = 'bigint'> extends ClientCore<M> {
   }
 
   /** Connects to one broker's WebSocket (`ws://host:port` or `wss://…`); reconnects go to the same URL. */
-  static connect(target: { ws: string }, opts?: BrowserClientOptions & I64Option<'bigint'>): Promise<NoonClient>;
-  static connect(target: { ws: string }, opts: BrowserClientOptions & { i64: 'int64' }): Promise<NoonClient<'int64'>>;
+  static connect(
+    target: { ws: string } | { wss: string },
+    opts?: BrowserClientOptions & I64Option<'bigint'>,
+  ): Promise<NoonClient>;
+  static connect(
+    target: { ws: string } | { wss: string },
+    opts: BrowserClientOptions & { i64: 'int64' },
+  ): Promise<NoonClient<'int64'>>;
   static async connect(
-    target: { ws: string },
+    target: { ws: string } | { wss: string },
     opts: BrowserClientOptions & I64Option<I64Mode> = {},
   ): Promise<NoonClient<I64Mode>> {
-    return new NoonClient({ kind: 'fixed', endpoint: target.ws }, opts).start();
+    const url = 'wss' in target ? target.wss : target.ws;
+    const transport = /^wss:/i.test(url) ? 'wss' : 'ws';
+    return new NoonClient({ kind: 'fixed', endpoint: url }, { ...opts, transport }).start();
   }
 
   private constructor(target: Target, opts: BrowserClientOptions & I64Option<M>) {
-    super(target, { ...opts, transport: 'ws' }, connectBrowser, 'bigint' as M);
+    super(target, { ...opts, transport: opts.transport ?? defaultBrowserTransport() }, connectBrowser, 'bigint' as M);
   }
 }
 

@@ -14,7 +14,14 @@ import { Chat, Duel, Events, Leaderboard, Player, type Session, Sso } from '../s
 import type { DecodeCaps } from '../shared/thrift/capped';
 import type { ClientClass } from '../shared/thrift/channel';
 import type { ThriftProtocol } from '../shared/thrift/header';
-import { fetchBrokers, rankBrokers, endpointOf, type TransportKind } from './brokerlist';
+import {
+  fetchBrokers,
+  rankBrokers,
+  endpointOf,
+  TRANSPORT_KINDS,
+  type FetchLike,
+  type TransportKind,
+} from './brokerlist';
 import { CLIENT_CAPS, Connection } from './connection';
 import { ClientError, errorCode } from './errors';
 import {
@@ -32,8 +39,16 @@ import type { Connector, Transport } from './transport';
 export interface NoonClientOptions {
   /** Thrift protocol of calls; default 'compact' */
   protocol?: ThriftProtocol;
-  /** default 'tcp' (the browser build: always 'ws'); with a BrokerList, picks the brokers' tcp or ws endpoints */
+  /**
+   * default 'tcp' (the browser build: 'wss' on an https page, else 'ws'); with a BrokerList,
+   * picks the brokers' endpoints of that kind: tcp, ws, or their TLS twins tls and wss
+   */
   transport?: TransportKind;
+  /**
+   * tls, wss and an https BrokerList: the CA certificate(s), PEM, the servers' certificates must
+   * chain to, instead of the system store. Node only. Host names are checked either way.
+   */
+  ca?: string | Buffer | Array<string | Buffer>;
   /** deadline of each call; default 10 000 ms */
   callTimeoutMs?: number;
   /** deadline to open a connection; default 5000 ms */
@@ -152,6 +167,8 @@ export abstract class ClientCore<M extends I64Mode> {
     private readonly opts: NoonClientOptions & I64Option<M>,
     connector: Connector,
     defaultI64: M,
+    /** the BrokerList fetch, when the platform's own will not do (the Node SDK with a `ca`) */
+    private readonly brokerListFetch?: FetchLike,
   ) {
     this.i64 = opts.i64 ?? defaultI64;
     this.transportKind = opts.transport ?? 'tcp';
@@ -274,6 +291,7 @@ export abstract class ClientCore<M extends I64Mode> {
   private async open(avoid: ReadonlySet<string>): Promise<Transport> {
     const candidates = await this.candidates(avoid);
     const errors: string[] = [];
+    let retryable = false;
     for (const endpoint of candidates) {
       try {
         return await this.conn.connect(this.transportKind, endpoint, {
@@ -282,23 +300,34 @@ export abstract class ClientCore<M extends I64Mode> {
           maxFrame: this.opts.maxFrame,
           maxBufferedBytes: this.opts.maxBufferedBytes,
           ...(this.opts.localAddress ? { localAddress: this.opts.localAddress } : {}),
+          ...(this.opts.ca !== undefined ? { ca: this.opts.ca } : {}),
         });
       } catch (err) {
         if (this.closed) throw err;
         errors.push((err as Error).message);
+        // a refused certificate stays refused; a refused connection may not
+        retryable ||= !(err instanceof ClientError) || err.retryable;
       }
     }
-    throw new ClientError('CONNECT', `no broker accepted a connection: ${errors.join('; ')}`);
+    throw new ClientError('CONNECT', `no broker accepted a connection: ${errors.join('; ')}`, { retryable });
   }
 
   private async candidates(avoid: ReadonlySet<string>): Promise<string[]> {
     if (this.target.kind === 'fixed') return [this.target.endpoint];
-    const brokers = await fetchBrokers(this.target.url, { timeoutMs: this.opts.brokerListTimeoutMs });
+    const brokers = await fetchBrokers(this.target.url, {
+      timeoutMs: this.opts.brokerListTimeoutMs,
+      ...(this.brokerListFetch ? { fetch: this.brokerListFetch } : {}),
+    });
     const ranked = rankBrokers(brokers, this.transportKind, avoid).map(
       (b) => endpointOf(b, this.transportKind) as string,
     );
-    if (ranked.length === 0)
-      throw new ClientError('BROKERLIST', `${this.target.url} lists no broker with a ${this.transportKind} endpoint`);
+    if (ranked.length === 0) {
+      const offered = TRANSPORT_KINDS.filter((k) => brokers.some((b) => endpointOf(b, k) !== undefined));
+      throw new ClientError(
+        'BROKERLIST',
+        `${this.target.url} lists no broker with a ${this.transportKind} endpoint${offered.length ? ` (it offers ${offered.join(', ')}: set the transport option)` : ''}`,
+      );
+    }
     return ranked;
   }
 

@@ -1,5 +1,5 @@
 /** The noon client SDK: import from 'client' rather than its files. */
-export { NoonClient, type NoonClientOptions } from './client';
+export { NoonClient, type BrokerTarget, type NoonClientOptions } from './client';
 export {
   ClientCore,
   type Api,
@@ -27,8 +27,11 @@ export {
   pickBroker,
   rankBrokers,
   endpointOf,
+  certificateProblem,
+  TRANSPORT_KINDS,
   type BrokerInfo,
   type FetchBrokersOptions,
+  type FetchLike,
   type TransportKind,
 } from './brokerlist';
 export { Connection, CLIENT_CAPS, type ConnectionOptions } from './connection';
@@ -43,7 +46,9 @@ export {
 } from './events';
 export {
   connectTcp,
+  connectTls,
   connectWs,
+  fetchWithCa,
   connectTransport,
   FrameReader,
   parseHostPort,

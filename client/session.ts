@@ -1,5 +1,5 @@
 /**
- * The generated Sso client, extended to remember the Session that register/login/resume return
+ * The generated Sso client, extended to remember the Session that register/login/resume/loginDevice/upgradeDevice return
  * (and forget it on logout), so the SDK can resume it after a reconnect. Each override calls
  * super synchronously, so the call is written inside the caller's withPriority/withTimeout.
  */
@@ -16,6 +16,13 @@ export function sessionTrackingSso(onSession: (s: Session | undefined) => void):
     }
     override resume(token: string): Promise<Session> {
       return super.resume(token).then(remember);
+    }
+    override loginDevice(deviceId: string): Promise<Session> {
+      return super.loginDevice(deviceId).then(remember);
+    }
+    override upgradeDevice(username: string, password: string): Promise<Session> {
+      // the same session under a new token: the one to resume with from now on
+      return super.upgradeDevice(username, password).then(remember);
     }
     override logout(): Promise<void> {
       return super.logout().then(() => onSession(undefined));

@@ -21,11 +21,17 @@ export interface TransportOptions {
   connectTimeoutMs?: number;
   /** source address to bind (load tests spread connections over 127.0.0.x); Node only; default: the OS picks */
   localAddress?: string;
+  /**
+   * tls and wss: the CA certificate(s), PEM, the broker's certificate must chain to, instead of
+   * the system store; Node only (a browser always uses its own store). The host name is checked
+   * either way.
+   */
+  ca?: string | Buffer | Array<string | Buffer>;
 }
 
 export interface Transport {
   readonly kind: TransportKind;
-  /** what it was opened with: host:port or ws://… */
+  /** what it was opened with: host:port, ws://… or wss://… */
   readonly endpoint: string;
   /** Sends one message given with its 4-byte frame length; false = not sent (write buffer full or closed). */
   send(framed: Buffer): boolean;

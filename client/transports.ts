@@ -1,14 +1,23 @@
 /**
  * The Node SDK's byte pipes to a broker, one Thrift message at a time: framed TCP (4-byte
- * big-endian length, then the message) or WebSocket with `ws` (one binary WS message per Thrift
- * message). Both bound what they accept (a reply frame above `maxFrame` drops the connection
- * before it is buffered) and what they buffer for writing (`send` refuses instead of growing
- * without bound). The browser build uses ws-browser.ts instead; both fit transport.ts.
+ * big-endian length, then the message), the same over TLS, or WebSocket with `ws` (one binary WS
+ * message per Thrift message; ws:// or wss://). All bound what they accept (a reply frame above
+ * `maxFrame` drops the connection before it is buffered) and what they buffer for writing (`send`
+ * refuses instead of growing without bound). The browser build uses ws-browser.ts instead; both
+ * fit transport.ts.
+ *
+ * TLS always verifies: the broker's certificate must chain to `ca` (when given) or to the system
+ * store (Node's bundled CAs, plus NODE_EXTRA_CA_CERTS), and name the host connected to. A
+ * certificate that does not is a CONNECT error saying so, not retryable.
  */
+import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
+import { Readable } from 'node:stream';
+import * as tls from 'node:tls';
 import WebSocket from 'ws';
 import { ClientError } from './errors';
-import type { TransportKind } from './brokerlist';
+import { CA_HINT, certificateProblem, type FetchLike, type TransportKind } from './brokerlist';
 import {
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_MAX_BUFFERED,
@@ -71,27 +80,71 @@ export class FrameReader {
 }
 
 function connectError(endpoint: string, err: unknown): ClientError {
+  const cert = certificateProblem(err);
+  if (cert !== undefined)
+    return new ClientError('CONNECT', `cannot connect to ${endpoint}: TLS ${cert}; ${CA_HINT}`, {
+      cause: err,
+      retryable: false,
+    });
   return new ClientError('CONNECT', `cannot connect to ${endpoint}: ${(err as Error).message}`, { cause: err });
 }
 
+/**
+ * One SecureContext per CA value (by identity: the last one given), so that thousands of
+ * connections with the same `ca` (a load test) parse it once rather than once each.
+ */
+let lastCa: { ca: NonNullable<TransportOptions['ca']>; context: tls.SecureContext } | undefined;
+
+function caContext(ca: NonNullable<TransportOptions['ca']>): tls.SecureContext {
+  if (lastCa?.ca !== ca) lastCa = { ca, context: tls.createSecureContext({ ca }) };
+  return lastCa.context;
+}
+
+/** Framed Thrift over plain TCP. */
 export function connectTcp(
   endpoint: string,
   handlers: TransportHandlers,
   opts: TransportOptions = {},
 ): Promise<Transport> {
+  return connectFramed('tcp', endpoint, handlers, opts);
+}
+
+/** Framed Thrift over TLS: the same frames inside a verified TLS session. */
+export function connectTls(
+  endpoint: string,
+  handlers: TransportHandlers,
+  opts: TransportOptions = {},
+): Promise<Transport> {
+  return connectFramed('tls', endpoint, handlers, opts);
+}
+
+function connectFramed(
+  kind: 'tcp' | 'tls',
+  endpoint: string,
+  handlers: TransportHandlers,
+  opts: TransportOptions,
+): Promise<Transport> {
   const { host, port } = parseHostPort(endpoint);
   const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
   const reader = new FrameReader(opts.maxFrame ?? DEFAULT_MAX_FRAME);
-  const socket = net.connect({
-    host,
-    port,
-    noDelay: true,
-    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
-  });
+  const local = opts.localAddress ? { localAddress: opts.localAddress } : {};
+  const socket =
+    kind === 'tls'
+      ? tls.connect({
+          host,
+          port,
+          // SNI carries a name, never an address; the identity check uses `host` either way
+          ...(net.isIP(host) ? {} : { servername: host }),
+          ...(opts.ca !== undefined ? { secureContext: caContext(opts.ca) } : {}),
+          rejectUnauthorized: true,
+          ...local,
+        })
+      : net.connect({ host, port, noDelay: true, ...local });
+  if (kind === 'tls') socket.setNoDelay(true);
   let reason = 'closed by the broker';
   let open = false;
   const transport: Transport = {
-    kind: 'tcp',
+    kind,
     endpoint,
     send(framed) {
       if (!open || socket.destroyed || socket.writableLength + framed.length > maxBuffered) return false;
@@ -120,7 +173,8 @@ export function connectTcp(
       );
       socket.destroy();
     }, opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT);
-    socket.once('connect', () => {
+    // a TLS socket is usable once its handshake (and the certificate check) is done
+    socket.once(kind === 'tls' ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       open = true;
       resolve(transport);
@@ -140,20 +194,30 @@ export function connectTcp(
   });
 }
 
+/** WebSocket, ws:// or wss:// (verified against `ca` or the system store). */
 export function connectWs(url: string, handlers: TransportHandlers, opts: TransportOptions = {}): Promise<Transport> {
   const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
   const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT;
-  // maxPayload bounds what we accept; compression stays off, as on the broker's side (edge/ws.ts)
-  const ws = new WebSocket(url, {
-    maxPayload: opts.maxFrame ?? DEFAULT_MAX_FRAME,
-    perMessageDeflate: false,
-    handshakeTimeout: timeoutMs,
-    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
-  });
+  const secure = url.startsWith('wss:');
+  let ws: WebSocket;
+  try {
+    // maxPayload bounds what we accept; compression stays off, as on the broker's side (edge/ws.ts)
+    ws = new WebSocket(url, {
+      maxPayload: opts.maxFrame ?? DEFAULT_MAX_FRAME,
+      perMessageDeflate: false,
+      handshakeTimeout: timeoutMs,
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+      ...(secure ? { rejectUnauthorized: true, ...(opts.ca !== undefined ? { ca: opts.ca } : {}) } : {}),
+    });
+  } catch (err) {
+    return Promise.reject(
+      new ClientError('CONNECT', `cannot connect to ${url}: ${(err as Error).message}`, { retryable: false }),
+    );
+  }
   let reason = 'closed by the broker';
   let open = false;
   const transport: Transport = {
-    kind: 'ws',
+    kind: secure ? 'wss' : 'ws',
     endpoint: url,
     send(framed) {
       if (!open || ws.readyState !== WebSocket.OPEN || ws.bufferedAmount + framed.length > maxBuffered) return false;
@@ -186,10 +250,62 @@ export function connectWs(url: string, handlers: TransportHandlers, opts: Transp
   });
 }
 
-/** Opens a transport of either kind: the Node SDK's Connector. */
+/** Opens a transport of any kind: the Node SDK's Connector. */
 export const connectTransport: Connector = (
   kind: TransportKind,
   endpoint: string,
   handlers: TransportHandlers,
   opts?: TransportOptions,
-): Promise<Transport> => (kind === 'tcp' ? connectTcp(endpoint, handlers, opts) : connectWs(endpoint, handlers, opts));
+): Promise<Transport> => {
+  if (kind === 'tcp') return connectTcp(endpoint, handlers, opts);
+  if (kind === 'tls') return connectTls(endpoint, handlers, opts);
+  const want = kind === 'wss' ? /^wss:\/\//i : /^wss?:\/\//i;
+  if (!want.test(endpoint))
+    return Promise.reject(
+      new ClientError('CONNECT', `${JSON.stringify(endpoint)} is not a ${kind}:// URL`, { retryable: false }),
+    );
+  return connectWs(endpoint, handlers, opts);
+};
+
+/**
+ * A fetch for the BrokerList over node:http(s) that verifies an https:// server against `ca`
+ * instead of the system store (Node's own fetch takes no CA). Enough of fetch for
+ * fetchBrokers: GET, the given headers and signal, the status and the body as a stream.
+ */
+export function fetchWithCa(ca: NonNullable<TransportOptions['ca']>): FetchLike {
+  return (url, init) =>
+    new Promise<Response>((resolve, reject) => {
+      let target: URL;
+      try {
+        target = new URL(url);
+      } catch (err) {
+        reject(err as Error);
+        return;
+      }
+      if (target.protocol !== 'https:' && target.protocol !== 'http:') {
+        reject(new TypeError(`${url}: only http:// and https:// are supported`));
+        return;
+      }
+      const options = { headers: init.headers, signal: init.signal };
+      const onResponse = (res: http.IncomingMessage): void => {
+        const status = res.statusCode ?? 0;
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers))
+          if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+        const noBody = status === 204 || status === 205 || status === 304 || status < 200;
+        if (noBody) res.resume();
+        try {
+          const body = noBody ? null : (Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>);
+          resolve(new Response(body, { status: status >= 200 && status <= 599 ? status : 502, headers }));
+        } catch (err) {
+          res.destroy();
+          reject(err as Error);
+        }
+      };
+      const req =
+        target.protocol === 'https:'
+          ? https.get(target, { ...options, ca, rejectUnauthorized: true }, onResponse)
+          : http.get(target, options, onResponse);
+      req.on('error', reject);
+    });
+}

@@ -1,7 +1,9 @@
 /**
  * The browser build's only transport: the page's own WebSocket, one binary message per Thrift
- * message (docs/protocol/client.md §2.2). No Node API: the constructor is looked up on globalThis
- * at connect time, so this file also loads (and is tested) where there is none.
+ * message (docs/protocol/client.md §2.2), ws:// or wss://. No Node API: the constructor is looked
+ * up on globalThis at connect time, so this file also loads (and is tested) where there is none.
+ * A wss:// certificate is the browser's business (its own store, its own host-name check); a
+ * refused one shows only as a failed connection (close code 1006).
  *
  * Bounds as on Node, as far as a browser lets us: a message above `maxFrame` or a text message
  * drops the connection (the browser has already buffered it; we do not pass it on), and send()
@@ -118,12 +120,22 @@ export function connectBrowserWs(
   });
 }
 
-/** The browser build's Connector: WebSocket only. */
-export const connectBrowser: Connector = (kind, endpoint, handlers, opts) =>
-  kind === 'ws'
+/** The page's default transport: wss on an https:// page (a browser refuses ws:// there), else ws. */
+export function defaultBrowserTransport(): 'ws' | 'wss' {
+  return (globalThis as { location?: { protocol?: string } }).location?.protocol === 'https:' ? 'wss' : 'ws';
+}
+
+/** The browser build's Connector: WebSocket only (ws, or wss which must be a wss:// URL). */
+export const connectBrowser: Connector = (kind, endpoint, handlers, opts) => {
+  if (kind === 'wss' && !/^wss:\/\//.test(endpoint))
+    return Promise.reject(
+      new ClientError('CONNECT', `${JSON.stringify(endpoint)} is not a wss:// URL`, { retryable: false }),
+    );
+  return kind === 'ws' || kind === 'wss'
     ? connectBrowserWs(endpoint, handlers, opts)
     : Promise.reject(
-        new ClientError('CONNECT', `a browser cannot open a ${kind} connection; use a ws endpoint`, {
+        new ClientError('CONNECT', `a browser cannot open a ${kind} connection; use a ws or wss endpoint`, {
           retryable: false,
         }),
       );
+};

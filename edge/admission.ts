@@ -2,7 +2,12 @@
  * Connection admission and the deadlines every connection lives under: caps on total connections
  * and per client address, a handshake deadline (first message), a login deadline and an idle
  * deadline, checked by one sweep for all connections instead of timers per connection.
+ *
+ * Addresses are counted in their canonical form (`normalizeAddress`): `::ffff:127.0.0.2` is
+ * `127.0.0.2`, whichever listener (IPv4 or dual-stack) accepted it. Each address counts on its
+ * own; an IPv4 /24 or IPv6 /64 is not aggregated.
  */
+import { normalizeAddress } from './address-limits';
 import type { ClientConn } from './client-conn';
 
 export interface AdmissionLimits {
@@ -29,20 +34,27 @@ export class Admission {
       this.onRefused('max_connections');
       return false;
     }
-    const n = this.perAddress.get(remote) ?? 0;
+    const address = normalizeAddress(remote);
+    const n = this.perAddress.get(address) ?? 0;
     if (n >= this.limits.maxConnectionsPerIp) {
       this.onRefused('max_connections_per_ip');
       return false;
     }
-    this.perAddress.set(remote, n + 1);
+    this.perAddress.set(address, n + 1);
     return true;
   }
 
   /** Undoes admit() for a connection that never became a ClientConn. */
   release(remote: string): void {
-    const n = (this.perAddress.get(remote) ?? 1) - 1;
-    if (n <= 0) this.perAddress.delete(remote);
-    else this.perAddress.set(remote, n);
+    const address = normalizeAddress(remote);
+    const n = (this.perAddress.get(address) ?? 1) - 1;
+    if (n <= 0) this.perAddress.delete(address);
+    else this.perAddress.set(address, n);
+  }
+
+  /** Open connections counted for `remote` (in any of its forms). */
+  connectionsFrom(remote: string): number {
+    return this.perAddress.get(normalizeAddress(remote)) ?? 0;
   }
 
   add(conn: ClientConn): void {

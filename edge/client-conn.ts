@@ -11,7 +11,7 @@ import { TokenBucket } from './token-bucket';
 import { transcodeMessage } from './transcode';
 
 export interface Wire {
-  readonly transport: 'tcp' | 'ws';
+  readonly transport: 'tcp' | 'ws' | 'tls' | 'wss';
   /** client address (for per-address limits) */
   readonly remote: string;
   /** queues one Thrift message; `done` runs once it left for the kernel (or the socket died) */

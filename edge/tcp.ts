@@ -1,23 +1,28 @@
 /**
- * The framed-Thrift TCP listener. Framing is ours (edge/framing.ts); a bad length closes the
- * connection before anything is buffered. Writes to a connection within one event-loop turn
- * leave in one syscall (cork until the next tick).
+ * The framed-Thrift TCP listener, plain or TLS. Framing is ours (edge/framing.ts); a bad length
+ * closes the connection before anything is buffered. Writes to a connection within one
+ * event-loop turn leave in one syscall (cork until the next tick). With `tls`, a connection is
+ * handed to the broker only once its TLS handshake is done, which must be within
+ * handshakeTimeoutMs of the connect; the certificate comes from TlsCredentials and is swapped on
+ * reload for new connections only.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from '../shared/log';
 import { FrameDecoder, frameOf } from './framing';
 import type { Wire } from './client-conn';
+import type { TlsCredentials } from './tls';
 
 export interface TcpHandlers {
   /** a new connection passed admission; returns the callbacks for its messages */
   open(wire: Wire): { message(bytes: Buffer): void; closed(): void } | undefined;
 }
 
-function tcpWire(socket: Socket, remote: string): Wire {
+function tcpWire(socket: Socket, remote: string, transport: 'tcp' | 'tls'): Wire {
   let corked = false;
   return {
-    transport: 'tcp',
+    transport,
     remote,
     write(message, done) {
       if (socket.destroyed) return done();
@@ -52,11 +57,16 @@ export async function listenTcp(opts: {
   maxFrame: number;
   logger: Logger;
   handlers: TcpHandlers;
+  /** TLS instead of plain TCP */
+  tls?: TlsCredentials;
+  /** TLS only: the handshake must be over within this; default 10 000 ms */
+  handshakeTimeoutMs?: number;
 }): Promise<{ server: Server; endpoint: string }> {
-  const server = createServer({ noDelay: true, keepAlive: true }, (socket) => {
+  const transport = opts.tls ? 'tls' : 'tcp';
+  const serve = (socket: Socket): void => {
     socket.on('error', () => socket.destroy());
     const remote = socket.remoteAddress ?? 'unknown';
-    const conn = opts.handlers.open(tcpWire(socket, remote));
+    const conn = opts.handlers.open(tcpWire(socket, remote, transport));
     if (!conn) {
       socket.destroy();
       return;
@@ -75,8 +85,30 @@ export async function listenTcp(opts: {
       for (const f of frames) conn.message(f);
     });
     socket.on('close', () => conn.closed());
-  });
-  server.on('error', (err) => opts.logger.error({ err }, 'tcp listener error'));
+  };
+  let server: Server;
+  if (opts.tls) {
+    const tlsServer = createTlsServer(
+      {
+        ...opts.tls.secureOptions(),
+        handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
+        noDelay: true,
+        keepAlive: true,
+      },
+      serve,
+    );
+    // A failed or too-slow handshake; nothing reached the broker. Node only reports it: the
+    // socket stays open unless destroyed here (a client that never speaks would stay forever).
+    tlsServer.on('tlsClientError', (err, socket) => {
+      opts.logger.debug({ err: err.message, remote: socket.remoteAddress }, 'tls handshake failed');
+      socket.destroy();
+    });
+    opts.tls.use(tlsServer);
+    server = tlsServer;
+  } else {
+    server = createServer({ noDelay: true, keepAlive: true }, serve);
+  }
+  server.on('error', (err) => opts.logger.error({ err, transport }, 'tcp listener error'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());

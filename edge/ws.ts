@@ -1,18 +1,21 @@
 /**
- * The Thrift-over-WebSocket listener: one Thrift message per binary message. maxPayload is the
- * frame limit (the ws default is 100 MiB) and per-message compression is off; the HTTP server
- * under it has explicit header and request timeouts against slowloris.
+ * The Thrift-over-WebSocket listener (ws://, or wss:// with `tls`): one Thrift message per binary
+ * message. maxPayload is the frame limit (the ws default is 100 MiB) and per-message compression
+ * is off; the HTTP(S) server under it has explicit header and request timeouts against
+ * slowloris, and with TLS the handshake must be over within the same headersTimeoutMs.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../shared/log';
 import type { Wire } from './client-conn';
 import type { TcpHandlers } from './tcp';
+import type { TlsCredentials } from './tls';
 
-function wsWire(ws: WebSocket, remote: string): Wire {
+function wsWire(ws: WebSocket, remote: string, transport: 'ws' | 'wss'): Wire {
   return {
-    transport: 'ws',
+    transport,
     remote,
     write(message, done) {
       if (ws.readyState !== ws.OPEN) return done();
@@ -34,10 +37,29 @@ export async function listenWs(opts: {
   headersTimeoutMs: number;
   logger: Logger;
   handlers: TcpHandlers;
+  /** wss:// instead of ws:// */
+  tls?: TlsCredentials;
 }): Promise<{ server: Server; endpoint: string; wss: WebSocketServer }> {
-  const server = createServer((_req, res) =>
-    res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n'),
-  );
+  const upgradeRequired = (_req: unknown, res: ServerResponse): void => {
+    res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n');
+  };
+  const transport = opts.tls ? 'wss' : 'ws';
+  let server: Server;
+  if (opts.tls) {
+    const httpsServer = createHttpsServer(
+      { ...opts.tls.secureOptions(), handshakeTimeout: opts.headersTimeoutMs },
+      upgradeRequired,
+    );
+    // a failed or too-slow handshake: the socket stays open unless destroyed here
+    httpsServer.on('tlsClientError', (err, socket) => {
+      opts.logger.debug({ err: err.message, remote: socket.remoteAddress }, 'wss handshake failed');
+      socket.destroy();
+    });
+    opts.tls.use(httpsServer);
+    server = httpsServer;
+  } else {
+    server = createServer(upgradeRequired);
+  }
   server.headersTimeout = opts.headersTimeoutMs;
   server.requestTimeout = opts.headersTimeoutMs;
   server.maxHeadersCount = 100;
@@ -52,7 +74,7 @@ export async function listenWs(opts: {
   wss.on('connection', (ws, req) => {
     ws.on('error', () => ws.terminate());
     const remote = req.socket.remoteAddress ?? 'unknown';
-    const conn = opts.handlers.open(wsWire(ws, remote));
+    const conn = opts.handlers.open(wsWire(ws, remote, transport));
     if (!conn) {
       ws.terminate();
       return;
@@ -70,5 +92,5 @@ export async function listenWs(opts: {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
   });
-  return { server, wss, endpoint: `ws://${opts.host}:${(server.address() as AddressInfo).port}` };
+  return { server, wss, endpoint: `${transport}://${opts.host}:${(server.address() as AddressInfo).port}` };
 }

@@ -95,10 +95,14 @@ export const ACTION_IMPLS: Record<ActionName, Action> = {
   },
   levelUp: (env) => unitChange(env, 'levelUp'),
   evolve: (env) => unitChange(env, 'evolve'),
+  // A development receipt (dev:<productId>:<unique>) of the development catalog
+  // (services/player/receipts/catalog.ts): credited only by a cluster running the development
+  // verifier (`noon up` on PGlite, or NOON_PURCHASE_VERIFIER=development); elsewhere it is a
+  // refusal, recorded like any game error.
   buyCurrency: async ({ player, random }) => {
     const hard = random() < 0.3;
     const req = new BuyRequest({
-      receiptId: `receipt:${player.key()}`,
+      receiptId: `dev:${hard ? 'gems_20' : 'coins_500'}:${player.key()}`,
       currency: hard ? Currency.HARD : Currency.SOFT,
       amount: hard ? 20 : 500,
     });

@@ -2,7 +2,7 @@
  * A whole load test: check the targets, scrape the brokers' counters, run the scenario, scrape
  * again once the brokers have counted what was sent, check the money, build the report.
  */
-import { fetchBrokers } from '../client';
+import { fetchBrokers, fetchWithCa } from '../client';
 import { brokerMetricsUrls, scrapeBrokers, scrapeSettled, type BrokerCounters } from './cluster-metrics';
 import { moneyCheck, type MoneyCheck } from './money';
 import { buildReport, type Report } from './report';
@@ -33,8 +33,10 @@ async function metricsTargets(o: LoadTestOptions): Promise<string[]> {
 export async function loadTest(o: LoadTestOptions): Promise<Report> {
   const allow = o.allowRemote === true;
   checkTarget('BrokerList URL', o.brokerListUrl, allow);
-  for (const b of await fetchBrokers(o.brokerListUrl)) {
-    for (const e of [b.tcp, b.ws]) if (e !== undefined) checkTarget(`broker ${b.instanceId ?? ''} endpoint`, e, allow);
+  const fetch = o.ca !== undefined ? { fetch: fetchWithCa(o.ca) } : {};
+  for (const b of await fetchBrokers(o.brokerListUrl, fetch)) {
+    for (const e of [b.tcp, b.ws, b.tls, b.wss])
+      if (e !== undefined) checkTarget(`broker ${b.instanceId ?? ''} endpoint`, e, allow);
   }
   let urls: string[] = [];
   let before: BrokerCounters | undefined;

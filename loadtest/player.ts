@@ -9,7 +9,7 @@
  * player whose connection drops reconnects itself and resumes its session (counted like any call),
  * at most MAX_RECONNECTS times.
  */
-import { NoonClient, type NoonClientOptions } from '../client';
+import { NoonClient, type NoonClientOptions, type TransportKind } from '../client';
 import type { Session } from '../shared/protocol';
 import { runAction, type ActionEnv } from './actions';
 import { pickAction, type Scenario } from './scenario';
@@ -34,7 +34,9 @@ export interface PlayerEnv {
   scenario: Scenario;
   stats: Stats;
   brokerListUrl: string;
-  transport: 'tcp' | 'ws';
+  transport: TransportKind;
+  /** PEM CA for tls/wss and an https BrokerList; default the system store */
+  ca?: Buffer;
   /** unique per run: usernames and idempotency keys carry it */
   runId: string;
   factory: ClientFactory;
@@ -145,12 +147,18 @@ export class SimPlayer {
   }
 
   private async connect(): Promise<boolean> {
-    const { scenario, transport, brokerListUrl } = this.env;
+    const { scenario, transport, brokerListUrl, ca } = this.env;
     try {
       const source = this.env.sources[this.index % Math.max(1, this.env.sources.length)];
       const c = await this.env.factory(
         brokerListUrl,
-        { transport, callTimeoutMs: scenario.callTimeoutMs, reconnect: false, keepAliveMs: 0 },
+        {
+          transport,
+          ...(ca !== undefined ? { ca } : {}),
+          callTimeoutMs: scenario.callTimeoutMs,
+          reconnect: false,
+          keepAliveMs: 0,
+        },
         source,
       );
       c.on('disconnected', () => (this.lost = true));

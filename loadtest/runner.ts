@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { TransportKind } from '../client';
 import { SimPlayer, sdkFactory, type ClientFactory, type PlayerEnv } from './player';
 import type { Scenario } from './scenario';
 import { Stats } from './stats';
@@ -13,7 +14,10 @@ import { Stats } from './stats';
 export interface RunOptions {
   scenario: Scenario;
   brokerListUrl: string;
-  transport?: 'tcp' | 'ws';
+  /** default tcp */
+  transport?: TransportKind;
+  /** PEM CA for tls/wss and an https BrokerList; default the system store */
+  ca?: Buffer;
   factory?: ClientFactory;
   /** progress lines; default: stderr (one line per second, rewritten in place on a TTY) */
   progress?: (line: string) => void;
@@ -109,6 +113,7 @@ class Run {
       runId: this.runId,
       brokerListUrl: opts.brokerListUrl,
       transport: opts.transport ?? 'tcp',
+      ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
       factory: opts.factory ?? sdkFactory,
       sources: opts.sources ?? [],
       running: () => !clock.stopped,

@@ -1,12 +1,15 @@
 /**
  * `noon start broker`: a Broker on the host's Yellow table and metrics, with the session store
- * given (`noon up`) or opened from cfg.redis (Redis shards, else in-process).
+ * given (`noon up`) or opened from cfg.redis (Redis shards, else in-process). With a TLS
+ * certificate configured the broker also listens with TLS and wss, and re-reads the certificate
+ * on SIGHUP.
  */
 import type { Config } from '../shared/config';
 import type { Kv } from '../shared/data/kv';
 import { openKv } from '../shared/data/store';
 import type { Logger } from '../shared/log';
 import { Broker, type BrokerEndpoints } from '../broker/broker';
+import { TlsCredentials } from '../edge/tls';
 import { RoleHost, type RunningRole } from './host';
 
 export interface RunningBroker extends RunningRole {
@@ -16,6 +19,9 @@ export interface RunningBroker extends RunningRole {
 
 export function startBrokerRole(cfg: Config, logger: Logger, shared?: { kv: Kv }): Promise<RunningBroker> {
   return RoleHost.run({ role: 'broker', cfg, logger }, async (host) => {
+    // a bad certificate fails the start before anything else is opened
+    const tls = TlsCredentials.fromConfig(cfg, host.logger);
+    if (tls) host.onStop(tls.reloadOnSighup());
     const kv = shared?.kv ?? (await openKv({ redis: cfg.redis, logger: host.logger }));
     if (!shared) host.onStop(() => kv.close());
     const directory = await host.directory();
@@ -27,6 +33,7 @@ export function startBrokerRole(cfg: Config, logger: Logger, shared?: { kv: Kv }
       directory,
       kv,
       ...(host.curve ? { curve: host.curve } : {}),
+      ...(tls ? { tls } : {}),
     });
     host.onStop(() => broker.stop());
     const endpoints = await broker.start();

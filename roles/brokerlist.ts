@@ -1,8 +1,13 @@
-/** `noon start brokerlist`: the BrokerList HTTP endpoint, built from the Yellow table it watches. */
+/**
+ * `noon start brokerlist`: the BrokerList HTTP endpoint, built from the Yellow table it watches;
+ * also HTTPS with a TLS certificate configured (re-read on SIGHUP), and HTTPS only with
+ * cfg.plaintext false.
+ */
 import type { Config } from '../shared/config';
 import { NOON_VERSION } from '../shared/identity';
 import type { Logger } from '../shared/log';
 import { BrokerListServer, type BrokerListServerOptions } from '../edge/brokerlist/server';
+import { TlsCredentials } from '../edge/tls';
 import { RoleHost, type RunningRole } from './host';
 
 export function startBrokerListRole(
@@ -12,6 +17,8 @@ export function startBrokerListRole(
 ): Promise<RunningRole> {
   const metrics = opts.processMetrics === undefined ? {} : { processMetrics: opts.processMetrics };
   return RoleHost.run({ role: 'brokerlist', cfg, logger, ...metrics }, async (host) => {
+    const tls = TlsCredentials.fromConfig(cfg, host.logger);
+    if (tls) host.onStop(tls.reloadOnSighup());
     // Serves an empty list until a Yellow answers.
     const directory = await host.directory();
     const server = new BrokerListServer({
@@ -21,12 +28,21 @@ export function startBrokerListRole(
       logger: host.logger,
       version: NOON_VERSION,
       corsOrigins: cfg.corsOrigins,
+      plaintext: cfg.plaintext,
+      httpsPort: cfg.brokerlistHttpsPort,
+      ...(tls ? { tls } : {}),
       ...opts.server,
     });
     const url = await server.start();
     host.onStop(() => server.stop());
-    await host.register({ endpoints: { http: url } });
-    host.logger.info({ url, metrics: host.metricsUrl }, 'brokerlist started');
-    return { role: 'brokerlist', ready: host.readyFields({ url }), stop: () => host.stop() };
+    const endpoints = server.endpoints;
+    await host.register({ endpoints });
+    host.logger.info({ url, ...endpoints, metrics: host.metricsUrl }, 'brokerlist started');
+    // url: the HTTP URL, or the HTTPS one when plaintext is off; https: the HTTPS URL, if any
+    return {
+      role: 'brokerlist',
+      ready: host.readyFields({ url, ...(endpoints.https ? { https: endpoints.https } : {}) }),
+      stop: () => host.stop(),
+    };
   });
 }

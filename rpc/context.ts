@@ -7,6 +7,7 @@ import { GameError } from '../shared/protocol';
 import { NoonError } from '../shared/errors';
 import { isConnectionLoss, sqlState } from '../shared/data/sql';
 import type { Logger } from '../shared/log';
+import { errorCause, type LogLimiter } from '../shared/log-limit';
 import type { Directive, RequestEnvelope } from '../shared/wire/frames';
 import type { CallMeta, ServiceCaller } from './caller';
 import { serviceClients, type ServiceClients } from './clients';
@@ -141,17 +142,22 @@ async function invoke(
   fn: (...args: unknown[]) => unknown,
   args: unknown[],
   ctx: CallContext,
+  errorLog: LogLimiter | undefined,
 ): Promise<unknown> {
   try {
     return await fn(...args, ctx);
   } catch (err) {
     if (err instanceof GameError || err instanceof NoonError || isDeclaredException(err)) throw err;
+    const where = `${def.thriftService}:${name}`;
+    // One bad input can fail every call the same way: the log gets the first of each cause per
+    // interval (with its stack), the rest are counted and summed up by the server (server.ts).
+    const logIt = (kind: string): boolean => errorLog?.admit(errorCause(`${kind} ${where}`, err), Date.now()) ?? true;
     if (isUnavailableDb(err)) {
-      ctx.log.warn({ err: (err as Error).message }, 'database unavailable');
-      throw new NoonError('UNAVAILABLE', `${def.thriftService}:${name}: database unavailable (trace ${ctx.traceId})`);
+      if (logIt('database unavailable')) ctx.log.warn({ err: (err as Error).message }, 'database unavailable');
+      throw new NoonError('UNAVAILABLE', `${where}: database unavailable (trace ${ctx.traceId})`);
     }
-    ctx.log.error({ err }, 'handler failed');
-    throw new NoonError('INTERNAL', `${def.thriftService}:${name} failed (trace ${ctx.traceId})`);
+    if (logIt('handler failed')) ctx.log.error({ err }, 'handler failed');
+    throw new NoonError('INTERNAL', `${where} failed (trace ${ctx.traceId})`);
   }
 }
 
@@ -160,12 +166,13 @@ async function invoke(
  * service's handler with the current call's context appended. The generated Processor calls the
  * handler synchronously inside process(), so `current()` is the context of the call being read.
  * Errors other than GameError/NoonError are logged with the trace id and reach the caller as
- * INTERNAL without internal detail (or UNAVAILABLE when the database is unreachable).
+ * INTERNAL without internal detail (or UNAVAILABLE when the database is unreachable). With
+ * `errorLog`, those log lines are limited per cause (the first per interval is written).
  */
-export function contextHandler<H>(def: ServiceDef<H>, current: () => CallContext): H {
+export function contextHandler<H>(def: ServiceDef<H>, current: () => CallContext, errorLog?: LogLimiter): H {
   const bound: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
   for (const [name, fn] of Object.entries(def.handlers as unknown as Record<string, (...args: unknown[]) => unknown>)) {
-    bound[name] = (...args: unknown[]) => invoke(def as ServiceDef<unknown>, name, fn, args, current());
+    bound[name] = (...args: unknown[]) => invoke(def as ServiceDef<unknown>, name, fn, args, current(), errorLog);
   }
   return bound as unknown as H;
 }

@@ -8,7 +8,8 @@ import * as zmq from 'zeromq';
 import { curveServerOptions, ensureZap, type CurveKeys } from '../shared/curve';
 import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
-import type { DecodeCaps } from '../shared/thrift/capped';
+import { LogLimiter } from '../shared/log-limit';
+import { BadTextError, type DecodeCaps } from '../shared/thrift/capped';
 import { demultiplexed, openMessage, protocolClass } from '../shared/thrift/messages';
 import { bufferTransport } from '../shared/thrift/fast-write';
 import { decodeBatch, type Directive, type Envelope, type RequestEnvelope } from '../shared/wire/frames';
@@ -32,6 +33,10 @@ export interface ServiceServerOptions {
   /** rendezvous owner of a key among the live instances of this service */
   ownerOf(key: string): string | undefined;
   onCall?(method: string, ms: number, outcome: 'ok' | 'error'): void;
+  /** something refused before any handler ran, by reason (`bad_input`: text a database cannot store) */
+  onDrop?(reason: string): void;
+  /** unexpected handler errors are logged once per cause per interval, then counted (default 10 s) */
+  errorLogIntervalMs?: number;
   curve?: CurveKeys;
 }
 
@@ -52,6 +57,10 @@ export class ServiceServer<H> {
 
   private readonly deps: ContextDeps;
   private readonly debug: boolean;
+  /** request decoding: the configured caps, and text a database cannot store refused */
+  private readonly caps: DecodeCaps;
+  private readonly errorLog: LogLimiter;
+  private errorLogTimer?: NodeJS.Timeout;
 
   constructor(
     readonly def: ServiceDef<H>,
@@ -77,6 +86,8 @@ export class ServiceServer<H> {
       push: (sessionId, payload, directives, via) => this.push(sessionId, payload, directives, via),
     };
     this.debug = opts.logger.isLevelEnabled('debug');
+    this.caps = { ...opts.caps, strictText: opts.caps.strictText ?? true };
+    this.errorLog = new LogLimiter({ intervalMs: opts.errorLogIntervalMs ?? 10_000 });
     this.sender = new BatchSender((f) => this.router.send(f), {
       maxQueued: opts.maxQueued,
       onFailure: ({ error, peer, envelopes }) =>
@@ -86,10 +97,14 @@ export class ServiceServer<H> {
         ),
     });
     this.processor = new def.processor(
-      contextHandler(def, () => {
-        if (!this.current) throw new NoonError('INTERNAL', 'handler called outside a call');
-        return this.current;
-      }),
+      contextHandler(
+        def,
+        () => {
+          if (!this.current) throw new NoonError('INTERNAL', 'handler called outside a call');
+          return this.current;
+        },
+        this.errorLog,
+      ),
     );
     this.pubSender = new BatchSender((f) => this.pub.send(f), {
       maxQueued: opts.maxQueued,
@@ -101,6 +116,8 @@ export class ServiceServer<H> {
     if (this.opts.curve) await ensureZap(this.opts.curve, this.opts.logger);
     await this.router.bind(`tcp://${this.opts.host}:*`);
     await this.pub.bind(`tcp://${this.opts.host}:*`);
+    this.errorLogTimer = setInterval(() => this.reportRepeatedErrors(), this.errorLog.intervalMs);
+    this.errorLogTimer.unref();
     void this.receive();
     return { router: this.router.lastEndpoint as string, pub: this.pub.lastEndpoint as string };
   }
@@ -146,7 +163,18 @@ export class ServiceServer<H> {
     return this.pubSender.enqueue({ kind: 'room', topic, seq, payload }, Buffer.from(topic));
   }
 
+  /** One line per cause whose errors were counted instead of logged in the last interval. */
+  private reportRepeatedErrors(): void {
+    for (const { cause, suppressed } of this.errorLog.drain(Date.now()))
+      this.opts.logger.error(
+        { cause, suppressed, intervalMs: this.errorLog.intervalMs },
+        'repeated errors not logged (one line per cause per interval)',
+      );
+  }
+
   async stop(): Promise<void> {
+    if (this.errorLogTimer) clearInterval(this.errorLogTimer);
+    this.reportRepeatedErrors();
     this.sender.close();
     this.pubSender.close();
     this.router.close();
@@ -193,11 +221,13 @@ export class ServiceServer<H> {
     this.remember(req.sessionId, req.via);
     const directives: Directive[] = [];
     let replied = false;
+    let opened: ReturnType<typeof openMessage> | undefined;
     const reply = (payload: Buffer, error?: NoonError): void => {
       if (replied) return;
       replied = true;
       this.inFlight--;
-      this.opts.onCall?.(req.method, performance.now() - started, error ? 'error' : 'ok');
+      const failed = error !== undefined || opened?.refusedText() === true;
+      this.opts.onCall?.(req.method, performance.now() - started, failed ? 'error' : 'ok');
       const env: Envelope = {
         kind: 'reply',
         requestId: req.requestId,
@@ -210,16 +240,24 @@ export class ServiceServer<H> {
     };
     this.inFlight++;
     try {
-      const { input } = openMessage(req.payload, this.opts.caps);
+      opened = openMessage(req.payload, this.caps);
       const kind = req.payload[0] === 0x82 ? 'compact' : 'binary';
       const output = new (protocolClass(kind))(bufferTransport((framed) => reply(framed.subarray(4))));
       this.current = callContext(req, directives, this.deps);
       if (this.debug) this.opts.logger.debug({ trace: req.traceId, method: req.method, via: req.via }, 'call');
-      this.processor.process(demultiplexed(input), output);
+      // The Processor reads the arguments synchronously; a refused string makes it answer with a
+      // TApplicationException "BAD_REQUEST: …" without calling the handler (nothing is logged).
+      this.processor.process(demultiplexed(opened.input), output);
     } catch (err) {
-      reply(Buffer.alloc(0), new NoonError('PROTOCOL', `bad ${req.method} message: ${(err as Error).message}`, false));
+      reply(
+        Buffer.alloc(0),
+        err instanceof BadTextError
+          ? err
+          : new NoonError('PROTOCOL', `bad ${req.method} message: ${(err as Error).message}`, false),
+      );
     } finally {
       this.current = undefined;
+      if (opened?.refusedText()) this.opts.onDrop?.('bad_input');
     }
   }
 }

@@ -18,6 +18,8 @@ import { ServiceServer } from './server';
 
 export interface CallObserver {
   onCall(method: string, ms: number, outcome: 'ok' | 'error'): void;
+  /** a request refused before its handler ran (`bad_input`) */
+  onDrop?(reason: string): void;
 }
 
 export interface ServiceRuntimeOptions {
@@ -96,6 +98,8 @@ export async function startServiceRuntime<H>(
     ...(curve ? { curve } : {}),
     brokerIds: () => directory.instances({ role: 'broker' }).map((r) => r.instanceId),
     ...(opts.observer ? { onCall: opts.observer.onCall.bind(opts.observer) } : {}),
+    ...(opts.observer?.onDrop ? { onDrop: opts.observer.onDrop.bind(opts.observer) } : {}),
+    errorLogIntervalMs: cfg.errorLogIntervalMs,
   });
   built.server = server;
   const endpoints = await server.start();

@@ -101,6 +101,49 @@ export const CONFIG_SPEC = {
     describe:
       'origins (scheme://host[:port], or *) whose web pages may read the BrokerList (CORS), comma-separated; empty = none',
   },
+  tlsCert: {
+    env: 'NOON_TLS_CERT',
+    kind: 'string',
+    default: undefined,
+    describe:
+      'PEM certificate file (server certificate, then intermediates) for the TLS listeners: broker TLS and wss, BrokerList HTTPS; with --tls-key; re-read on SIGHUP',
+  },
+  tlsKey: {
+    env: 'NOON_TLS_KEY',
+    kind: 'string',
+    default: undefined,
+    describe: 'PEM private key file of --tls-cert (unencrypted); re-read on SIGHUP',
+  },
+  plaintext: {
+    env: 'NOON_PLAINTEXT',
+    kind: 'bool',
+    default: true,
+    describe: 'also listen without TLS (broker TCP and ws, BrokerList HTTP); false = the TLS listeners only',
+  },
+  brokerTlsPort: {
+    env: 'NOON_BROKER_TLS_PORT',
+    kind: 'int',
+    default: 7810,
+    min: 0,
+    max: 65535,
+    describe: 'broker framed-Thrift-over-TLS port (with --tls-cert)',
+  },
+  brokerWssPort: {
+    env: 'NOON_BROKER_WSS_PORT',
+    kind: 'int',
+    default: 7811,
+    min: 0,
+    max: 65535,
+    describe: 'broker WebSocket-over-TLS (wss) port (with --tls-cert)',
+  },
+  brokerlistHttpsPort: {
+    env: 'NOON_BROKERLIST_HTTPS_PORT',
+    kind: 'int',
+    default: 7781,
+    min: 0,
+    max: 65535,
+    describe: 'BrokerList HTTPS port (with --tls-cert)',
+  },
   metricsPort: {
     env: 'NOON_METRICS_PORT',
     kind: 'int',
@@ -253,6 +296,47 @@ export const CONFIG_SPEC = {
     max: 365 * 86_400_000,
     describe: 'session lifetime',
   },
+  // Logins (broker per-address limit, sso slow-down) and error logs (every service).
+  loginAttemptsPerIp: {
+    env: 'NOON_LOGIN_ATTEMPTS_PER_IP',
+    kind: 'int',
+    default: 100,
+    min: 1,
+    max: 1_000_000,
+    describe:
+      'login calls (--login-methods) one client address may make per --login-attempts-window-ms on one broker, across connections; more are answered RATE_LIMITED',
+  },
+  loginAttemptsWindowMs: {
+    env: 'NOON_LOGIN_ATTEMPTS_WINDOW_MS',
+    kind: 'int',
+    default: 60_000,
+    min: 1000,
+    max: 86_400_000,
+    describe: 'the window of --login-attempts-per-ip (a token bucket refilled evenly over it)',
+  },
+  loginMethods: {
+    env: 'NOON_LOGIN_METHODS',
+    kind: 'list',
+    default: ['Sso:login', 'Sso:register', 'Sso:loginDevice', 'Sso:upgradeDevice'],
+    describe: 'Service:method calls the broker counts against --login-attempts-per-ip (comma-separated)',
+  },
+  loginDelayMaxMs: {
+    env: 'NOON_LOGIN_DELAY_MAX_MS',
+    kind: 'int',
+    default: 1000,
+    min: 0,
+    max: 10_000,
+    describe:
+      'most an sso login attempt is slowed because its account had many failures since its last success (it is never refused for that)',
+  },
+  errorLogIntervalMs: {
+    env: 'NOON_ERROR_LOG_INTERVAL_MS',
+    kind: 'int',
+    default: 10_000,
+    min: 100,
+    max: 3_600_000,
+    describe: 'a service logs an unexpected handler error once per cause per interval (with its stack), then a count',
+  },
   duelTurnMs: {
     env: 'NOON_DUEL_TURN_MS',
     kind: 'int',
@@ -260,6 +344,39 @@ export const CONFIG_SPEC = {
     min: 10,
     max: 600_000,
     describe: 'a duel player who does not act within this forfeits',
+  },
+  // Purchases (services/player/receipts/): which store receipts buyCurrency credits, and for what.
+  purchaseVerifier: {
+    env: 'NOON_PURCHASE_VERIFIER',
+    kind: 'list',
+    default: [],
+    describe:
+      'receipt verifiers of buyCurrency: appstore, googleplay (a stub that refuses), development (NOT verified; local only), comma-separated, or none; empty = none, except noon up on PGlite, which uses development',
+  },
+  purchaseCatalog: {
+    env: 'NOON_PURCHASE_CATALOG',
+    kind: 'string',
+    default: undefined,
+    describe:
+      'the product catalog: a JSON file (or inline JSON) {"<productId>": {"currency": "soft"|"hard", "amount": n}}; required by appstore',
+  },
+  appstoreBundleId: {
+    env: 'NOON_APPSTORE_BUNDLE_ID',
+    kind: 'string',
+    default: undefined,
+    describe: "the app's bundle id: App Store transactions for any other app are refused",
+  },
+  appstoreRootCert: {
+    env: 'NOON_APPSTORE_ROOT_CERT',
+    kind: 'string',
+    default: undefined,
+    describe: 'PEM file of the trusted root certificate(s) of App Store transaction chains (Apple Root CA - G3)',
+  },
+  appstoreSandbox: {
+    env: 'NOON_APPSTORE_SANDBOX',
+    kind: 'bool',
+    default: false,
+    describe: 'also accept App Store Sandbox transactions (TestFlight, sandbox testers), not only Production',
   },
   curvePublic: {
     env: 'NOON_CURVE_PUBLIC',
@@ -364,6 +481,18 @@ function validate(cfg: Config): void {
       'CURVE needs both the public and the secret key (or neither)',
     );
   }
+  if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined)) {
+    throw new ConfigError(
+      cfg.tlsCert === undefined ? '--tls-cert / NOON_TLS_CERT' : '--tls-key / NOON_TLS_KEY',
+      'TLS needs both the certificate (--tls-cert) and the private key (--tls-key), or neither',
+    );
+  }
+  if (!cfg.plaintext && cfg.tlsCert === undefined) {
+    throw new ConfigError(
+      '--plaintext / NOON_PLAINTEXT',
+      'false turns off every plaintext listener, which leaves none without --tls-cert and --tls-key',
+    );
+  }
   for (const [label, key] of [
     ['--curve-public / NOON_CURVE_PUBLIC', cfg.curvePublic],
     ['--curve-secret / NOON_CURVE_SECRET', cfg.curveSecret],
@@ -379,6 +508,9 @@ function validate(cfg: Config): void {
         `${JSON.stringify(origin)} is not an origin (lower-case scheme://host[:port], no path or trailing slash) or *`,
       );
   }
+  for (const m of cfg.loginMethods)
+    if (!/^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/.test(m))
+      throw new ConfigError('--login-methods / NOON_LOGIN_METHODS', `${JSON.stringify(m)} is not Service:method`);
   if ((cfg.scryptN & (cfg.scryptN - 1)) !== 0)
     throw new ConfigError('--scrypt-n / NOON_SCRYPT_N', `${cfg.scryptN} is not a power of two`);
   if (!/^(trace|debug|info|warn|error|fatal|silent)$/.test(cfg.logLevel)) {

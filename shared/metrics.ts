@@ -64,13 +64,14 @@ export class Metrics {
     });
   }
 
-  /** A CallObserver for the RPC layer's server: counts and times every call. */
-  observer(): { onCall(method: string, ms: number, outcome: 'ok' | 'error'): void } {
+  /** A CallObserver for the RPC layer's server: counts and times every call, counts refused requests. */
+  observer(): { onCall(method: string, ms: number, outcome: 'ok' | 'error'): void; onDrop(reason: string): void } {
     return {
       onCall: (method, ms, outcome) => {
         this.calls.inc({ method, outcome });
         this.latency.observe({ method }, ms / 1000);
       },
+      onDrop: (reason) => this.drops.inc({ reason }),
     };
   }
 

@@ -33,6 +33,12 @@ export interface InstanceEndpoints {
   ws?: string;
   /** BrokerList HTTP endpoint http://host:port */
   http?: string;
+  /** broker public framed-Thrift-over-TLS endpoint host:port */
+  tls?: string;
+  /** broker public WebSocket-over-TLS endpoint wss://host:port */
+  wss?: string;
+  /** BrokerList HTTPS endpoint https://host:port */
+  https?: string;
 }
 
 export interface InstanceLoad {

@@ -95,6 +95,9 @@ function endpoints(v: unknown): InstanceEndpoints {
   set('tcp', endpoint(v, 'tcp', 'hostport'));
   set('ws', endpoint(v, 'ws', 'ws'));
   set('http', endpoint(v, 'http', 'http'));
+  set('tls', endpoint(v, 'tls', 'hostport'));
+  set('wss', endpoint(v, 'wss', 'ws'));
+  set('https', endpoint(v, 'https', 'http'));
   return out;
 }
 

@@ -41,8 +41,8 @@ export class PgWalletLoop {
       const after = Number(r.rows[0]?.soft) + delta;
       await c.query('UPDATE players SET soft = $2 WHERE user_id = $1', [userId, after]);
       await c.query(
-        'INSERT INTO player_ledger (user_id, currency, delta, balance_after, reason, idem_key) VALUES ($1, $2, $3, $4, $5, $6)',
-        [userId, 'soft', delta, after, 'bench', key],
+        'INSERT INTO player_ledger (user_id, currency, delta, balance_after, reason, idem_key, source) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [userId, 'soft', delta, after, 'bench', key, delta > 0 ? 'grant:bench' : 'spend:bench'],
       );
       await c.query('COMMIT');
       c.release();

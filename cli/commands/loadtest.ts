@@ -21,6 +21,8 @@ import {
 } from '../../loadtest';
 import { loopbackSources } from '../../loadtest/sources';
 import { TargetError } from '../../loadtest/targets';
+import { TRANSPORT_KINDS, type TransportKind } from '../../client/brokerlist';
+import { readCaFile } from '../health';
 import { configFrom } from '../options';
 
 export interface LoadtestArgs {
@@ -29,7 +31,8 @@ export interface LoadtestArgs {
   players?: number;
   duration?: number;
   maxActions?: number;
-  transport: 'tcp' | 'ws';
+  transport: TransportKind;
+  ca?: string;
   json: boolean;
   html?: string;
   allowRemote: boolean;
@@ -51,7 +54,15 @@ function builder(y: Argv): Argv<LoadtestArgs> {
     .option('players', { type: 'number', describe: "override the scenario's player count" })
     .option('duration', { type: 'number', describe: "override the scenario's duration, seconds" })
     .option('max-actions', { type: 'number', describe: "override the scenario's action budget" })
-    .option('transport', { choices: ['tcp', 'ws'] as const, default: 'tcp' as const, describe: 'client transport' })
+    .option('transport', {
+      choices: TRANSPORT_KINDS,
+      default: 'tcp' as TransportKind,
+      describe: 'client transport (tls and wss: verified against --ca, else the system store)',
+    })
+    .option('ca', {
+      type: 'string',
+      describe: "PEM file of the CA the cluster's TLS certificates must chain to (default: the system store)",
+    })
     .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
     .option('html', { type: 'string', describe: 'also write an HTML report (inline SVG charts) to this file' })
     .option('allow-remote', { type: 'boolean', default: false, describe: 'allow non-loopback targets' })
@@ -104,6 +115,7 @@ async function handler(argv: ArgumentsCamelCase<LoadtestArgs>): Promise<void> {
       scenario,
       brokerListUrl: argv.brokerlist,
       transport: argv.transport,
+      ...(argv.ca !== undefined && { ca: readCaFile(argv.ca) }),
       allowRemote: argv.allowRemote,
       signal: ctl.signal,
       ...(sources && { sources }),

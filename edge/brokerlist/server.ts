@@ -7,7 +7,14 @@
  *
  *   { "version": "0.1.0",
  *     "brokerList": { "127.0.0.1:7800": 0.067 },
- *     "brokers": [{ "instanceId": "...", "tcp": "127.0.0.1:7800", "ws": "ws://127.0.0.1:7801", "load": 0.067, "connections": 12 }] }
+ *     "brokers": [{ "instanceId": "...", "tcp": "127.0.0.1:7800", "ws": "ws://127.0.0.1:7801",
+ *                   "tls": "127.0.0.1:7810", "wss": "wss://127.0.0.1:7811", "load": 0.067, "connections": 12 }] }
+ *
+ * `brokerList` keeps its original shape for old clients: plaintext TCP endpoints only. The TLS
+ * endpoints (`tls`: framed Thrift over TLS, `wss`) are in `brokers` only.
+ *
+ * It listens on HTTP, on HTTPS (with `tls`: its own port, the certificate swapped on reload for
+ * new connections), or both; the same answers on each.
  *
  * CORS, for games in a browser: a request whose Origin is in corsOrigins (or any, with "*") gets
  * `Access-Control-Allow-Origin: <that origin>`, and its preflight (OPTIONS with
@@ -15,16 +22,24 @@
  * header, so the browser keeps the answer from the page; without corsOrigins nothing changes.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../../shared/log';
+import type { TlsCredentials } from '../tls';
 import type { Directory } from '../../yellow/directory';
 import type { InstanceRecord } from '../../yellow/types';
 
 export interface BrokerListServerOptions {
   directory: Directory;
   host: string;
-  /** 0 = ephemeral; start() returns the bound URL */
+  /** the HTTP port; 0 = ephemeral; start() returns the bound URL */
   port: number;
+  /** listen on HTTP (port); default true. False needs `tls`. */
+  plaintext?: boolean;
+  /** the certificate of the HTTPS listener; none without it */
+  tls?: TlsCredentials;
+  /** the HTTPS port (with `tls`); 0 = ephemeral */
+  httpsPort?: number;
   logger: Logger;
   /** the "version" field of the answer */
   version: string;
@@ -52,6 +67,10 @@ export interface BrokerEntry {
   instanceId: string;
   tcp?: string;
   ws?: string;
+  /** framed Thrift over TLS, host:port */
+  tls?: string;
+  /** wss://host:port */
+  wss?: string;
   load: number;
   connections?: number;
 }
@@ -74,14 +93,16 @@ export function buildBrokerList(directory: Directory, version: string): BrokerLi
   const brokerList: Record<string, number> = {};
   const brokers: BrokerEntry[] = [];
   for (const r of directory.instances({ role: 'broker' })) {
-    const { tcp, ws } = r.endpoints;
-    if (!tcp && !ws) continue; // not reachable by clients (e.g. a test harness's pretend broker)
+    const { tcp, ws, tls, wss } = r.endpoints;
+    if (!tcp && !ws && !tls && !wss) continue; // not reachable by clients (e.g. a test harness's pretend broker)
     const load = loadOf(r);
     if (tcp && !Object.prototype.hasOwnProperty.call(brokerList, tcp)) brokerList[tcp] = load;
     brokers.push({
       instanceId: r.instanceId,
       ...(tcp && { tcp }),
       ...(ws && { ws }),
+      ...(tls && { tls }),
+      ...(wss && { wss }),
       load,
       ...(r.load.connections !== undefined && { connections: r.load.connections }),
     });
@@ -94,7 +115,8 @@ const LIST_PATHS = new Set(['/', '/brokers']);
 const CORS_ALLOW_HEADERS = 'Accept, Accept-Language, Content-Language, Content-Type, Cache-Control, Pragma';
 
 export class BrokerListServer {
-  private server?: Server;
+  private servers: Server[] = [];
+  private urls: { http?: string; https?: string } = {};
   private cache?: { body: Buffer; builtAt: number };
   private readonly maxAgeMs: number;
   private readonly corsAny: boolean;
@@ -106,43 +128,80 @@ export class BrokerListServer {
     this.corsOrigins = new Set(opts.corsOrigins ?? []);
   }
 
-  /** Listens; resolves with http://host:port. */
+  /** Listens; resolves with the HTTP URL (http://host:port), or the HTTPS one when plaintext is off. */
   async start(): Promise<string> {
-    const headersTimeout = this.opts.headersTimeoutMs ?? 10_000;
-    const server = createServer(
-      {
-        headersTimeout,
-        requestTimeout: Math.max(this.opts.requestTimeoutMs ?? 15_000, headersTimeout),
-        keepAliveTimeout: this.opts.keepAliveTimeoutMs ?? 5000,
-        connectionsCheckingInterval: this.opts.timeoutCheckMs ?? 1000,
-        maxHeaderSize: 8192,
-      },
-      (req, res) => this.handle(req, res),
+    const plaintext = this.opts.plaintext ?? true;
+    const { tls } = this.opts;
+    if (!plaintext && !tls) throw new Error('brokerlist: plaintext is off and there is no TLS certificate');
+    try {
+      if (plaintext) this.urls.http = await this.listen(this.opts.port);
+      if (tls) this.urls.https = await this.listen(this.opts.httpsPort ?? 0, tls);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    return (this.urls.http ?? this.urls.https) as string;
+  }
+
+  /** The bound URLs: http (unless plaintext is off) and https (with a certificate). */
+  get endpoints(): { http?: string; https?: string } {
+    return { ...this.urls };
+  }
+
+  async stop(): Promise<void> {
+    const servers = this.servers;
+    this.servers = [];
+    this.urls = {};
+    await Promise.all(
+      servers.map((s) => {
+        const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+        s.closeAllConnections();
+        return closed;
+      }),
     );
+  }
+
+  private async listen(port: number, tls?: TlsCredentials): Promise<string> {
+    const headersTimeout = this.opts.headersTimeoutMs ?? 10_000;
+    const options = {
+      headersTimeout,
+      requestTimeout: Math.max(this.opts.requestTimeoutMs ?? 15_000, headersTimeout),
+      keepAliveTimeout: this.opts.keepAliveTimeoutMs ?? 5000,
+      connectionsCheckingInterval: this.opts.timeoutCheckMs ?? 1000,
+      maxHeaderSize: 8192,
+    };
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
+    let server: Server;
+    if (tls) {
+      // the TLS handshake gets the header deadline too; a failed one never reaches handle()
+      const https = createHttpsServer(
+        { ...options, ...tls.secureOptions(), handshakeTimeout: headersTimeout },
+        handler,
+      );
+      https.on('tlsClientError', (err, socket) => {
+        this.opts.logger.debug({ err: err.message }, 'brokerlist tls handshake failed');
+        socket.destroy(); // else a failed or too-slow handshake keeps its socket open
+      });
+      tls.use(https);
+      server = https;
+    } else {
+      server = createServer(options, handler);
+    }
     server.maxHeadersCount = this.opts.maxHeadersCount ?? 50;
     server.maxConnections = this.opts.maxConnections ?? 10_000;
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => {
+      server.listen(port, this.opts.host, () => {
         server.off('error', reject);
         resolve();
       });
     });
     server.on('error', (err) => this.opts.logger.error({ err }, 'brokerlist server error'));
-    this.server = server;
-    const { port } = server.address() as AddressInfo;
+    this.servers.push(server);
+    const bound = (server.address() as AddressInfo).port;
     const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
-    return `http://${host}:${port}`;
-  }
-
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    if (!s) return;
-    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
-    s.closeAllConnections();
-    await closed;
+    return `${tls ? 'https' : 'http'}://${host}:${bound}`;
   }
 
   /** The cached body, rebuilt when older than maxAgeMs. */

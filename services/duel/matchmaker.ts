@@ -4,6 +4,10 @@
  * process: if the matchmaker dies, waiting players are lost and must call findMatch again
  * (their broker reports the failed call); entries older than `maxWaitMs` are dropped so a player
  * who went away is never matched.
+ *
+ * A pairing is not final until the stakes are in escrow: the opponent taken from the queue is
+ * "pairing" until the caller reports `matched`, `putBack` (the caller could not pay: the opponent
+ * returns to the front of its queue, unless it cancelled or queued again meanwhile) or `drop`.
  */
 
 export interface Waiting {
@@ -18,6 +22,8 @@ export interface Waiting {
 
 export class Matchmaker {
   private readonly queues = new Map<number, Waiting[]>();
+  /** opponents taken from a queue whose pairing is not settled yet, by session id */
+  private readonly pairing = new Map<string, { w: Waiting; cancelled: boolean }>();
 
   constructor(private readonly maxWaitMs: number) {}
 
@@ -33,12 +39,38 @@ export class Matchmaker {
     if (!opponent) q.push(w);
     if (q.length > 0) this.queues.set(w.stake, q);
     else this.queues.delete(w.stake);
+    if (opponent) this.pairing.set(opponent.sessionId, { w: opponent, cancelled: false });
     return opponent;
   }
 
-  /** Removes the session's entry; true when there was one. */
+  /** The pairing with `w` went through (a duel exists). */
+  matched(w: Waiting): void {
+    this.pairing.delete(w.sessionId);
+  }
+
+  /** The pairing with `w` failed: `w` leaves the matchmaker (it could not pay its stake). */
+  drop(w: Waiting): void {
+    this.pairing.delete(w.sessionId);
+  }
+
+  /**
+   * The pairing with `w` failed through no fault of `w`: it goes back to the front of its queue,
+   * keeping its place in time. False (and not queued) when it cancelled or queued again meanwhile.
+   */
+  putBack(w: Waiting): boolean {
+    const p = this.pairing.get(w.sessionId);
+    this.pairing.delete(w.sessionId);
+    if (p === undefined || p.cancelled) return false;
+    if ([...this.queues.values()].some((q) => q.some((x) => x.userId === w.userId))) return false;
+    this.queues.set(w.stake, [w, ...(this.queues.get(w.stake) ?? [])]);
+    return true;
+  }
+
+  /** Removes the session's entry (or stops a pairing in progress from putting it back); true when there was one. */
   cancel(sessionId: string): boolean {
-    return this.remove((w) => w.sessionId === sessionId);
+    const p = this.pairing.get(sessionId);
+    if (p !== undefined) p.cancelled = true;
+    return this.remove((w) => w.sessionId === sessionId) || p !== undefined;
   }
 
   get size(): number {

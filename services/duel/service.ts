@@ -4,40 +4,65 @@
  * (the owner of 'matchmaking'); other instances forward findMatch/cancelMatch to it. The
  * matchmaker creates the duel on itself and binds both sessions to itself, so every later call of
  * either player reaches the instance that holds the duel.
+ *
+ * Money: a match at stake S > 0 exists only once both stakes are in escrow at the player service
+ * (`escrowStakes`, one transaction for both debits); the settlement outbox row is written before
+ * that, so a duel whose escrow outcome is unknown, or whose instance dies, is refunded. The winner
+ * is paid the escrow (2 × S) and nothing else; a duel with no winner refunds each stake.
  */
+import { randomUUID } from 'node:crypto';
 import Int64 from 'node-int64';
 import {
   Duel,
   DuelAction,
   DuelRecord,
   ErrorCode,
+  EscrowRequest,
   GameError,
   MatchStatus,
   MatchTicket,
   Pong,
+  StateLostKind,
   type DuelState,
 } from '../../shared/protocol';
 import { events } from '../../shared/thrift/events';
 import type { Db } from '../../shared/data/sql';
 import type { CallContext, ServiceDef, ServiceEnv, ServiceModule } from '../../rpc/api';
-import { Matchmaker } from './matchmaker';
+import { Matchmaker, type Waiting } from './matchmaker';
 import { duelMigrations } from './migrations';
 import { Actions, type Action } from './rules';
+import { dropOpen, openSettlement, voidOpen } from './settlements';
+import { Settler, type SettlerOptions } from './settler';
 import { historyOf } from './store';
 import { DuelTable, toState, type Seat, type TableOptions } from './table';
 
 export const MATCHMAKING_KEY = 'matchmaking';
+/**
+ * The largest stake. The player service holds at most this per player (its MAX_STAKE), the payout
+ * is 2 × MAX_STAKE, and a balance is a BIGINT read as an exact JS number: all far apart.
+ */
 export const MAX_STAKE = 1_000_000_000;
+if (!Number.isSafeInteger(2 * MAX_STAKE)) throw new Error('2 × MAX_STAKE must be an exact integer');
 export const MAX_HISTORY = 100;
 
-export interface DuelOptions extends TableOptions {
+export interface DuelOptions extends TableOptions, SettlerOptions {
   /** a waiting player older than this is dropped from the queue (ms) */
   maxWaitMs: number;
 }
 
 /** Defaults; the turn timeout comes from config (--duel-turn-ms / NOON_DUEL_TURN_MS). */
 export function duelOptions(turnMs = 10_000): DuelOptions {
-  return { turnMs, keepFinishedMs: 60_000, settleAttempts: 5, settleRetryMs: 500, maxWaitMs: 60_000 };
+  return {
+    turnMs,
+    keepFinishedMs: 60_000,
+    maxWaitMs: 60_000,
+    settleIntervalMs: 1000,
+    settleBackoffMs: 500,
+    settleMaxBackoffMs: 15_000,
+    settleLeaseMs: 30_000,
+    // a duel lasts at most about three turns (draw, draw, then a shot or the timeout)
+    orphanAfterMs: 4 * turnMs + 60_000,
+  };
 }
 
 function refuse(code: ErrorCode, message: string): GameError {
@@ -61,9 +86,14 @@ function loggedIn(ctx: CallContext): void {
   if (ctx.userId === '') throw refuse(ErrorCode.UNAUTHENTICATED, 'log in first');
 }
 
+function insufficient(message: string): GameError {
+  return new GameError({ code: ErrorCode.INSUFFICIENT_FUNDS, message, retryable: false });
+}
+
 class DuelService {
   private readonly mm: Matchmaker;
   readonly table: DuelTable;
+  readonly settler: Settler;
 
   constructor(
     private readonly env: ServiceEnv,
@@ -71,7 +101,10 @@ class DuelService {
     opts: DuelOptions,
   ) {
     this.mm = new Matchmaker(opts.maxWaitMs);
-    this.table = new DuelTable(env, db, opts, env.logger.child({ component: 'duel-table' }));
+    this.table = new DuelTable(env, db, opts, env.logger.child({ component: 'duel-table' }), (id) =>
+      this.settler.kick(id),
+    );
+    this.settler = new Settler(env, db, opts, (id) => this.table.holds(id), env.logger.child({ component: 'settler' }));
   }
 
   /** The call came straight from a broker (not forwarded by another service instance). */
@@ -103,21 +136,110 @@ class DuelService {
       sessionId: ctx.sessionId,
       via: this.brokerVia(ctx),
     };
-    const other = this.mm.pairOrQueue({ ...me, stake, since: Date.now() }, Date.now());
-    if (!other) return new MatchTicket({ status: MatchStatus.QUEUED, duelId: '', opponent: '' });
-    const game = this.table.create(other, me, stake);
-    ctx.bind();
-    const bind = this.env.directives.bind(other.sessionId);
-    this.table.pushTo(
-      other,
-      events.matchFound(new MatchTicket({ status: MatchStatus.MATCHED, duelId: game.id, opponent: me.userId })),
-      [bind],
-    );
-    const first = events.duelUpdated(toState(game));
-    this.table.pushTo(other, first);
-    this.table.pushTo(me, first);
-    ctx.log.info({ duel: game.id, players: game.players, stake }, 'match made');
-    return new MatchTicket({ status: MatchStatus.MATCHED, duelId: game.id, opponent: other.userId });
+    // Nobody waits in a queue for a stake they cannot pay (the escrow checks again at the match).
+    if (stake > 0) {
+      const soft = Number((await ctx.services.player.getWallet()).soft?.toString() ?? 0);
+      if (soft < stake) throw insufficient(`not enough soft for a stake of ${stake}: have ${soft}`);
+    }
+    // Each turn of the loop drops one opponent who could not pay, so it ends.
+    for (;;) {
+      const other = this.mm.pairOrQueue({ ...me, stake, since: Date.now() }, Date.now());
+      if (!other) return new MatchTicket({ status: MatchStatus.QUEUED, duelId: '', opponent: '' });
+      const duelId = randomUUID();
+      if (stake > 0 && !(await this.escrow(duelId, other, me, stake, ctx))) continue;
+      this.mm.matched(other);
+      const game = this.table.create(duelId, other, me, stake);
+      ctx.bind();
+      const bind = this.env.directives.bind(other.sessionId);
+      this.table.pushTo(
+        other,
+        events.matchFound(new MatchTicket({ status: MatchStatus.MATCHED, duelId: game.id, opponent: me.userId })),
+        [bind],
+      );
+      const first = events.duelUpdated(toState(game));
+      this.table.pushTo(other, first);
+      this.table.pushTo(me, first);
+      ctx.log.info({ duel: game.id, players: game.players, stake }, 'match made');
+      return new MatchTicket({ status: MatchStatus.MATCHED, duelId: game.id, opponent: other.userId });
+    }
+  }
+
+  /**
+   * Takes both stakes into escrow for the duel. True when they are held. False when only the
+   * waiting opponent could not pay: it is dropped (and told), and the caller may pair again.
+   * Throws INSUFFICIENT_FUNDS when the caller cannot pay (the opponent goes back to its queue),
+   * and UNAVAILABLE when the outcome is unknown (whatever was taken is refunded by the settler).
+   */
+  private async escrow(duelId: string, other: Waiting, me: Seat, stake: number, ctx: CallContext): Promise<boolean> {
+    const players: [string, string] = [other.userId, me.userId];
+    try {
+      await openSettlement(this.db, {
+        duelId,
+        players,
+        usernames: [other.username, me.username],
+        stake,
+        instanceId: this.env.instanceId,
+      });
+    } catch (err) {
+      this.mm.putBack(other);
+      throw err;
+    }
+    let held;
+    try {
+      held = await ctx.services.player.escrowStakes(new EscrowRequest({ duelId, userIds: players, amount: stake }));
+    } catch (err) {
+      this.mm.putBack(other);
+      if (err instanceof GameError) {
+        // A refusal: the escrow's transaction rolled back, nothing was taken.
+        await dropOpen(this.db, duelId).catch((e: unknown) => ctx.log.warn({ err: e, duel: duelId }, 'drop failed'));
+        throw err;
+      }
+      await this.voidEscrow(duelId, ctx, err);
+      throw new GameError({
+        code: ErrorCode.UNAVAILABLE,
+        message: 'the stakes could not be taken; try again',
+        retryable: true,
+      });
+    }
+    if (held.state === 'held') return true;
+    const short = held.shortOfFunds ?? [];
+    if (held.state !== 'refused' || short.length === 0) {
+      this.mm.putBack(other);
+      await this.voidEscrow(duelId, ctx, new Error(`escrow answered ${held.state}`));
+      throw new GameError({
+        code: ErrorCode.UNAVAILABLE,
+        message: 'the stakes could not be taken; try again',
+        retryable: true,
+      });
+    }
+    await dropOpen(this.db, duelId).catch((e: unknown) => ctx.log.warn({ err: e, duel: duelId }, 'drop failed'));
+    if (short.includes(other.userId)) {
+      this.mm.drop(other);
+      this.table.pushTo(
+        other,
+        events.stateLost(
+          'duel',
+          StateLostKind.UNBOUND,
+          `left the matchmaking queue: not enough soft for a stake of ${stake}`,
+        ),
+      );
+      ctx.log.info({ duel: duelId, user: other.userId, stake }, 'waiting player could not pay: dropped');
+    } else {
+      this.mm.putBack(other);
+    }
+    if (short.includes(me.userId)) throw insufficient(`not enough soft for a stake of ${stake}`);
+    return false;
+  }
+
+  /** The escrow's outcome is unknown: close it for good, refunding whatever it took. */
+  private async voidEscrow(duelId: string, ctx: CallContext, cause: unknown): Promise<void> {
+    ctx.log.warn({ err: (cause as Error).message, duel: duelId }, 'escrow outcome unknown: the stakes are refunded');
+    try {
+      if (await voidOpen(this.db, duelId, 'escrow-unknown')) this.settler.kick(duelId);
+    } catch (err) {
+      // The open row stays: the settler's sweep refunds it once it is older than orphanAfterMs.
+      ctx.log.warn({ err: (err as Error).message, duel: duelId }, 'could not void the escrow now; the settler will');
+    }
   }
 
   async cancelMatch(ctx: CallContext): Promise<void> {
@@ -138,7 +260,7 @@ class DuelService {
     loggedIn(ctx);
     if (!duelId) throw refuse(ErrorCode.BAD_REQUEST, 'duelId is required');
     this.table.seen(duelId, ctx.userId, ctx.sessionId, this.brokerVia(ctx));
-    return toState(await this.table.act(duelId, ctx.userId, toAction(action), ctx.services));
+    return toState(await this.table.act(duelId, ctx.userId, toAction(action)));
   }
 
   async history(limit: number, ctx: CallContext): Promise<DuelRecord[]> {
@@ -158,6 +280,7 @@ export function duelService(
   opts: DuelOptions = duelOptions(env.cfg.duelTurnMs),
 ): ServiceDef<Duel.IHandler> {
   const svc = new DuelService(env, db, opts);
+  svc.settler.start();
   return {
     role: 'duel',
     thriftService: 'Duel',
@@ -181,7 +304,7 @@ export function duelModuleWith(opts: Partial<DuelOptions> = {}): ServiceModule<D
   return {
     role: 'duel',
     migrations: duelMigrations,
-    build: (env, { db }) => duelService(env, db, { ...duelOptions(env.cfg.duelTurnMs), ...opts }),
+    build: (env, { db }) => duelService(env, db, { ...duelOptions(opts.turnMs ?? env.cfg.duelTurnMs), ...opts }),
   };
 }
 

@@ -1,18 +1,20 @@
 /**
  * The duels this instance holds (it is their matchmaker; both sessions are bound to it). Every
- * state change is pushed to both players; the turn timer ends idle duels; a finished duel is
- * settled once (result row, winnings, leaderboard: each keyed by the duel id, so a retried
- * settlement is harmless) and kept for `keepFinishedMs` so late getDuel calls still see it.
+ * state change is pushed to both players; the turn timer ends idle duels. A finished duel is
+ * written to Postgres first — its result row and its pending settlement, in one transaction,
+ * retried until it lands — and only then announced; the settler (settler.ts) pays it out of
+ * escrow and reports it, on this or any other duel instance. A finished duel is kept for
+ * `keepFinishedMs` so late getDuel calls still see it.
  */
-import { randomUUID } from 'node:crypto';
-import Int64 from 'node-int64';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../../shared/data/sql';
 import type { Logger } from '../../shared/log';
-import { DuelPhase, DuelState, ErrorCode, GameError, GrantRequest } from '../../shared/protocol';
+import { DuelPhase, DuelState, ErrorCode, GameError } from '../../shared/protocol';
 import { events } from '../../shared/thrift/events';
-import type { Directive, ServiceClients, ServiceEnv } from '../../rpc/api';
+import type { Directive, ServiceEnv } from '../../rpc/api';
 import { act, expire, newGame, type Action, type Game } from './rules';
-import { saveResult } from './store';
+import { finishDuel } from './settlements';
+import { LEADERBOARD } from './settler';
 
 export interface Seat {
   userId: string;
@@ -27,18 +29,19 @@ interface Live {
   game: Game;
   seats: [Seat, Seat];
   timer: NodeJS.Timeout | undefined;
-  settling: Promise<void> | undefined;
+  /** the durable write of the result, once the duel is over */
+  finishing: Promise<void> | undefined;
 }
 
 export interface TableOptions {
   turnMs: number;
   keepFinishedMs: number;
-  /** settlement attempts when the player or leaderboard service fails (first included) */
-  settleAttempts: number;
-  settleRetryMs: number;
+  /** first wait before the result's write is tried again, ms (doubles up to settleMaxBackoffMs) */
+  settleBackoffMs: number;
+  settleMaxBackoffMs: number;
 }
 
-export const LEADERBOARD = 'duels';
+export { LEADERBOARD };
 
 export function toState(g: Game): DuelState {
   return new DuelState({
@@ -61,12 +64,14 @@ export class DuelTable {
     private readonly db: Db,
     private readonly opts: TableOptions,
     private readonly log: Logger,
+    /** called once the finished duel's settlement row is written (the settler can start on it) */
+    private readonly onFinished: (duelId: string) => void,
   ) {}
 
-  /** Starts a duel between two seated players; returns its first state. */
-  create(a: Seat, b: Seat, stake: number): Game {
-    const game = newGame(randomUUID(), [a.userId, b.userId], stake, Date.now(), this.opts.turnMs);
-    const live: Live = { game, seats: [a, b], timer: undefined, settling: undefined };
+  /** Starts a duel (whose stakes are already in escrow) between two seated players; returns its first state. */
+  create(duelId: string, a: Seat, b: Seat, stake: number): Game {
+    const game = newGame(duelId, [a.userId, b.userId], stake, Date.now(), this.opts.turnMs);
+    const live: Live = { game, seats: [a, b], timer: undefined, finishing: undefined };
     this.live.set(game.id, live);
     this.arm(live);
     return game;
@@ -88,10 +93,15 @@ export class DuelTable {
     seat.via = via;
   }
 
-  async act(duelId: string, userId: string, action: Action, services: ServiceClients): Promise<Game> {
+  /** Whether this instance holds the duel (live or recently finished). */
+  holds(duelId: string): boolean {
+    return this.live.has(duelId);
+  }
+
+  async act(duelId: string, userId: string, action: Action): Promise<Game> {
     const live = this.find(duelId);
     const out = act(live.game, userId, action, Date.now(), this.opts.turnMs);
-    if (out.game !== live.game) await this.change(live, out.game, services);
+    if (out.game !== live.game) await this.change(live, out.game);
     if (!out.ok) throw new GameError({ code: ErrorCode[out.code], message: out.message, retryable: false });
     return out.game;
   }
@@ -120,18 +130,42 @@ export class DuelTable {
     return live;
   }
 
-  private async change(live: Live, next: Game, services: ServiceClients): Promise<void> {
+  private async change(live: Live, next: Game): Promise<void> {
     live.game = next;
-    const bytes = events.duelUpdated(toState(next));
-    for (const seat of live.seats) this.pushTo(seat, bytes);
     if (!next.finished) {
+      const bytes = events.duelUpdated(toState(next));
+      for (const seat of live.seats) this.pushTo(seat, bytes);
       this.arm(live);
       return;
     }
     clearTimeout(live.timer);
-    live.settling ??= this.settle(live, services);
-    await live.settling;
-    setTimeout(() => this.live.delete(next.id), this.opts.keepFinishedMs).unref();
+    // The reply and the pushes saying FINISHED wait for the durable write: from then on the
+    // result, and what the escrow owes, is settled whatever happens to this instance.
+    live.finishing ??= this.finish(live);
+    await live.finishing;
+  }
+
+  /** Writes the result and its pending settlement, retrying until it lands; then announces it. */
+  private async finish(live: Live): Promise<void> {
+    const g = live.game;
+    const endedAt = Date.now();
+    const names: [string, string] = [live.seats[0].username, live.seats[1].username];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await finishDuel(this.db, g, names, this.env.instanceId, endedAt);
+        if (r === 'voided')
+          this.log.warn({ duel: g.id }, 'duel was taken for lost and refunded before its result was written');
+        break;
+      } catch (err) {
+        const wait = Math.min(this.opts.settleMaxBackoffMs, this.opts.settleBackoffMs * 2 ** (attempt - 1));
+        this.log.warn({ err: (err as Error).message, duel: g.id, attempt }, 'duel result not written; retrying');
+        await sleep(wait, undefined, { ref: false });
+      }
+    }
+    const bytes = events.duelUpdated(toState(g));
+    for (const seat of live.seats) this.pushTo(seat, bytes);
+    this.onFinished(g.id);
+    setTimeout(() => this.live.delete(g.id), this.opts.keepFinishedMs).unref();
   }
 
   /** (Re)starts the turn timer; at the deadline the rules decide who forfeits. */
@@ -141,36 +175,11 @@ export class DuelTable {
       () => {
         const next = expire(live.game, Date.now());
         if (next === live.game) return this.arm(live);
-        // No call is running: background clients, deadline = the request timeout.
-        void this.change(live, next, this.env.services({ traceId: `duel-timeout-${live.game.id}` }));
+        void this.change(live, next);
       },
       Math.max(0, live.game.deadline - Date.now()),
     );
     // A pending turn must not keep a stopping process alive.
     live.timer.unref();
-  }
-
-  /** Result row, then winnings, then leaderboard; retried in the background on failure. */
-  private async settle(live: Live, services: ServiceClients, attempt = 1): Promise<void> {
-    const g = live.game;
-    try {
-      await saveResult(this.db, g, Date.now());
-      if (g.winner !== '') {
-        const key = `duel:${g.id}`;
-        // A duel for no stake still counts on the leaderboard; there is nothing to pay.
-        if (g.stake > 0)
-          await services.player.grant(
-            new GrantRequest({ idempotencyKey: key, userId: g.winner, soft: g.stake * 2, hard: 0, reason: 'duel won' }),
-          );
-        const winner = live.seats.find((s) => s.userId === g.winner);
-        await services.leaderboard.report(LEADERBOARD, g.winner, winner?.username || g.winner, new Int64(1), key);
-      }
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message, duel: g.id, attempt }, 'duel settlement failed');
-      if (attempt >= this.opts.settleAttempts) return;
-      const retry = (): void =>
-        void this.settle(live, this.env.services({ traceId: `duel-settle-${g.id}` }), attempt + 1);
-      setTimeout(retry, this.opts.settleRetryMs * attempt).unref();
-    }
   }
 }

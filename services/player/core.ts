@@ -8,12 +8,15 @@ import { ErrorCode, GameError } from '../../shared/protocol';
 import { events } from '../../shared/thrift/events';
 import type { CallContext, ServiceEnv } from '../../rpc/api';
 import { toWallet } from './convert';
+import type { ReceiptVerifier } from './receipts/types';
 import { listUnits, readProfile, type ProfileRow, type UnitRow, type WalletRow } from './store';
 
 export interface PlayerCore {
   db: Db;
   cache: Cache;
   env: ServiceEnv;
+  /** proves buyCurrency's receipts; absent = purchases are refused (receipts/index.ts) */
+  receipts?: ReceiptVerifier;
 }
 
 const profileKey = (userId: string): string => `player:profile:${userId}`;

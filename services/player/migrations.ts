@@ -5,9 +5,12 @@
  * - every balance change has a ledger row, and one operation touches each currency of a user at
  *   most once (UNIQUE (user_id, currency, idem_key)), so a replayed key can never apply twice;
  * - one outcome per (user, key) (PRIMARY KEY of player_idempotency), replayed to retries;
- * - a store receipt belongs to one user, once (PRIMARY KEY of player_receipts).
+ * - a store receipt belongs to one user, once (PRIMARY KEY of player_receipts; since
+ *   002_ledger_source, of player_purchases: one row per store transaction);
+ * - every ledger row names its source, and a credit one of the known credit kinds (002, CHECK).
  */
 import type { Migration } from '../../shared/data/migrate';
+import { escrowMigrations } from './escrow-migrations';
 
 export const playerMigrations: readonly Migration[] = [
   {
@@ -62,4 +65,41 @@ CREATE TABLE player_units (
 CREATE INDEX player_units_by_user ON player_units (user_id);
 `,
   },
+  {
+    // Every ledger row names its source (services/player/ledger.ts); verified purchases get their
+    // own table, keyed by the store's transaction id. Rows from before are backfilled: what can be
+    // told from reason and key keeps its kind, the rest (notably purchases credited for any
+    // receipt id a client sent) becomes 'legacy:…', which the ledger audit reports.
+    id: '002_ledger_source',
+    sql: `
+ALTER TABLE player_ledger ADD COLUMN source text;
+UPDATE player_ledger SET source = CASE
+  WHEN reason = 'starter' AND idem_key = 'starter' THEN 'initial'
+  WHEN delta > 0 AND idem_key LIKE 'g:%' THEN 'grant:' || reason
+  WHEN delta > 0 AND reason = 'round' THEN 'round:' || idem_key
+  WHEN delta < 0 AND reason IN ('levelUp', 'evolve') THEN 'legacy:unit:' || reason || ':' || idem_key
+  WHEN delta < 0 THEN 'spend:' || reason
+  ELSE 'legacy:' || reason || ':' || idem_key
+END;
+ALTER TABLE player_ledger ALTER COLUMN source SET NOT NULL;
+ALTER TABLE player_ledger ADD CONSTRAINT player_ledger_source_named CHECK (source <> '');
+-- NOT VALID: every new or updated row is checked; the backfilled legacy rows are left for the audit.
+ALTER TABLE player_ledger ADD CONSTRAINT player_ledger_credit_source CHECK (
+  delta < 0 OR source ~ '^(initial|purchase:(appstore|googleplay|development):.+|grant:.+|round:.+|duel:[a-z]+:.+)$'
+) NOT VALID;
+CREATE TABLE player_purchases (
+  store text NOT NULL CHECK (store IN ('appstore', 'googleplay', 'development')),
+  transaction_id text NOT NULL,
+  user_id text NOT NULL REFERENCES players (user_id),
+  product_id text NOT NULL,
+  currency text NOT NULL CHECK (currency IN ('soft', 'hard')),
+  amount bigint NOT NULL CHECK (amount > 0),
+  environment text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (store, transaction_id)
+);
+`,
+  },
+  // duel stakes in escrow (escrow-migrations.ts)
+  ...escrowMigrations,
 ];

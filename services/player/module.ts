@@ -6,7 +6,9 @@ import { Cache } from '../../shared/data/cache';
 import { Player, Pong } from '../../shared/protocol';
 import type { ServiceDef, ServiceModule } from '../../rpc/api';
 import type { PlayerCore } from './core';
+import { escrowHandlers } from './escrow';
 import { playerMigrations } from './migrations';
+import { verifierFromConfig, type ReceiptVerifier } from './receipts';
 import { roundHandlers } from './rounds';
 import { unitHandlers } from './units';
 import { walletHandlers } from './wallet';
@@ -15,6 +17,9 @@ export interface PlayerModuleOptions {
   /** Lifetime of a cached profile or unit list, ms. Bounds how long a value written back by a
    * load racing another instance's write can stay stale (see shared/data/cache.ts). */
   cacheTtlMs?: number;
+  /** Proves the receipts of buyCurrency. Default: the one the config asks for
+   * (NOON_PURCHASE_VERIFIER, services/player/receipts/index.ts); none = purchases refused. */
+  receiptVerifier?: ReceiptVerifier;
 }
 
 export function createPlayerModule(opts: PlayerModuleOptions = {}): ServiceModule<Player.IHandler> {
@@ -23,14 +28,15 @@ export function createPlayerModule(opts: PlayerModuleOptions = {}): ServiceModul
     migrations: playerMigrations,
     build(env, { db, kv }): ServiceDef<Player.IHandler> {
       const cache = new Cache(kv, { ttlMs: opts.cacheTtlMs ?? 60_000, logger: env.logger, namespace: 'cache:' });
-      const core: PlayerCore = { db, cache, env };
+      const receipts = opts.receiptVerifier ?? verifierFromConfig(env.cfg, env.logger);
+      const core: PlayerCore = { db, cache, env, ...(receipts ? { receipts } : {}) };
       return {
         role: 'player',
         thriftService: 'Player',
         processor: Player.Processor,
         stateful: false,
         publicMethods: ['ping'],
-        internalMethods: ['grant', 'createProfile'],
+        internalMethods: ['grant', 'createProfile', 'escrowStakes', 'settleEscrow', 'refundEscrow'],
         // Mutations are keyed (idempotency key / receipt id / user id), so a retry elsewhere is safe.
         idempotentMethods: [
           'getProfile',
@@ -44,11 +50,16 @@ export function createPlayerModule(opts: PlayerModuleOptions = {}): ServiceModul
           'playRound',
           'grant',
           'createProfile',
+          // keyed by duel id
+          'escrowStakes',
+          'settleEscrow',
+          'refundEscrow',
         ],
         handlers: {
           ...walletHandlers(core),
           ...unitHandlers(core),
           ...roundHandlers(core),
+          ...escrowHandlers(core),
           ping: () => new Pong({ instance: env.instanceId, serviceName: 'player', serverTimeMs: Date.now() }),
         },
       };

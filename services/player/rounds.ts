@@ -5,6 +5,7 @@ import type { CallContext, WithContext } from '../../rpc/api';
 import { afterWrite, type PlayerCore } from './core';
 import { badRequest, callerOf, keyOf, toProfile } from './convert';
 import { once } from './idempotency';
+import { ledgerSource } from './ledger';
 import { levelForXp, MAX_STAGE, roundOutcome, type RoundOutcome } from './rules';
 import { applyDelta, setProgress, type ProfileRow } from './store';
 
@@ -25,7 +26,7 @@ async function playRound(core: PlayerCore, req: RoundRequest, ctx: CallContext):
   const r = await once<RoundRow>(core.db, spec, async (q, p) => {
     // Decided under the row lock from the level as it stands: the recorded result is what counts.
     const outcome = roundOutcome(userId, clientKey, stage, p.level);
-    await applyDelta(q, p, 'soft', outcome.softReward, 'round', key);
+    await applyDelta(q, p, 'soft', outcome.softReward, { reason: 'round', key, source: ledgerSource.round(key) });
     const xp = p.xp + outcome.xpGained;
     await setProgress(q, p, Math.max(p.level, levelForXp(xp)), xp);
     return { ...outcome, profile: { ...p } };

@@ -19,7 +19,10 @@
  *   the level is derived from total xp, capped at MAX_PLAYER_LEVEL.
  *
  * Wallet limits
- * - One purchase: 1..MAX_PURCHASE of one currency. One spend or grant: 1..MAX_AMOUNT.
+ * - One catalog product: 1..MAX_PURCHASE of one currency (a purchase credits it × the store's
+ *   quantity, at most MAX_AMOUNT). One spend or grant: 1..MAX_AMOUNT.
+ * - A store receipt (buyCurrency's receiptId, an App Store JWS is about 6 KB): 1..MAX_RECEIPT
+ *   characters; the decode cap NOON_MAX_STRING (8192 by default) bounds it first.
  */
 import { createHash } from 'node:crypto';
 
@@ -28,6 +31,7 @@ export const MAX_UNIT_LEVEL = 30;
 export const MAX_STAGE = 1000;
 export const MAX_PLAYER_LEVEL = 100;
 export const MAX_PURCHASE = 1_000_000;
+export const MAX_RECEIPT = 16_384;
 /** Bounds a spend or grant; well inside 2^53 so sums of them stay exact in JS numbers. */
 export const MAX_AMOUNT = 1_000_000_000;
 

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../../shared/data/sql';
 import { ErrorCode, GameError } from '../../shared/protocol';
+import { checkEntry, ledgerSource, type LedgerEntry } from './ledger';
 import { STARTER_UNITS, STARTER_WALLET } from './rules';
 
 export type CurrencyName = 'soft' | 'hard';
@@ -91,17 +92,19 @@ export async function lockPlayer(q: Queryable, userId: string): Promise<ProfileR
 
 /**
  * Changes one balance of a locked player and writes its ledger row; updates `p` in place.
- * INSUFFICIENT_FUNDS (before any write) when the balance would go negative.
+ * INSUFFICIENT_FUNDS (before any write) when the balance would go negative. The entry's source
+ * (`ledgerSource.*`, services/player/ledger.ts) says where the money came from or went to; a
+ * credit without a known source kind is a bug and throws before any write.
  */
 export async function applyDelta(
   q: Queryable,
   p: ProfileRow,
   currency: CurrencyName,
   delta: number,
-  reason: string,
-  key: string,
+  entry: LedgerEntry,
 ): Promise<void> {
   if (delta === 0) return;
+  checkEntry(delta, entry);
   const after = p[currency] + delta;
   if (after < 0) {
     throw new GameError({
@@ -113,8 +116,8 @@ export async function applyDelta(
   // The column is named by a fixed union, never by input.
   await q.query(`UPDATE players SET ${currency} = $2 WHERE user_id = $1`, [p.userId, after]);
   await q.query(
-    'INSERT INTO player_ledger (user_id, currency, delta, balance_after, reason, idem_key) VALUES ($1, $2, $3, $4, $5, $6)',
-    [p.userId, currency, delta, after, reason, key],
+    'INSERT INTO player_ledger (user_id, currency, delta, balance_after, reason, idem_key, source) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+    [p.userId, currency, delta, after, entry.reason, entry.key, entry.source],
   );
   p[currency] = after;
 }
@@ -134,8 +137,9 @@ export async function createPlayer(q: Queryable, userId: string, username: strin
   if (ins.rows.length === 0) return false;
   const p = await lockPlayer(q, userId);
   if (p === undefined) throw new Error(`player ${userId} vanished inside its creating transaction`);
-  await applyDelta(q, p, 'soft', STARTER_WALLET.soft, 'starter', 'starter');
-  await applyDelta(q, p, 'hard', STARTER_WALLET.hard, 'starter', 'starter');
+  const starter = { reason: 'starter', key: 'starter', source: ledgerSource.initial() };
+  await applyDelta(q, p, 'soft', STARTER_WALLET.soft, starter);
+  await applyDelta(q, p, 'hard', STARTER_WALLET.hard, starter);
   for (const u of STARTER_UNITS) {
     await q.query('INSERT INTO player_units (unit_id, user_id, kind, level, stars) VALUES ($1, $2, $3, $4, $5)', [
       randomUUID(),
@@ -167,14 +171,26 @@ export async function updateUnit(q: Queryable, u: UnitRow): Promise<void> {
   await q.query('UPDATE player_units SET level = $2, stars = $3 WHERE unit_id = $1', [u.unitId, u.level, u.stars]);
 }
 
+/** A store transaction as it is recorded once credited (player_purchases). */
+export interface PurchaseRecord {
+  store: string;
+  transactionId: string;
+  productId: string;
+  currency: CurrencyName;
+  amount: number;
+  environment: string;
+}
+
 /**
- * Claims a store receipt for userId. False when another account redeemed it first (a concurrent
- * claim waits on the primary key until the first transaction ends).
+ * Claims a verified store transaction for userId. False when another account redeemed it first
+ * (a concurrent claim waits on the primary key (store, transaction_id) until the first
+ * transaction ends).
  */
-export async function claimReceipt(q: Queryable, receiptId: string, userId: string): Promise<boolean> {
+export async function claimPurchase(q: Queryable, userId: string, t: PurchaseRecord): Promise<boolean> {
   const r = await q.query(
-    'INSERT INTO player_receipts (receipt_id, user_id) VALUES ($1, $2) ON CONFLICT (receipt_id) DO NOTHING RETURNING receipt_id',
-    [receiptId, userId],
+    `INSERT INTO player_purchases (store, transaction_id, user_id, product_id, currency, amount, environment)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (store, transaction_id) DO NOTHING RETURNING user_id`,
+    [t.store, t.transactionId, userId, t.productId, t.currency, t.amount, t.environment],
   );
   return r.rows.length > 0;
 }

@@ -6,6 +6,7 @@ import type { CallContext, WithContext } from '../../rpc/api';
 import { afterWrite, cachedUnits, type PlayerCore } from './core';
 import { callerOf, keyOf, toUnit } from './convert';
 import { once } from './idempotency';
+import { ledgerSource } from './ledger';
 import {
   evolveCost,
   evolveRefusal,
@@ -52,8 +53,9 @@ async function changeUnit(
   const refusal = change.refusal(unit);
   if (refusal !== undefined) throw new GameError({ code: ErrorCode.CONFLICT, message: refusal, retryable: false });
   const cost = change.cost(unit);
-  await applyDelta(q, p, 'soft', -cost.soft, change.op, key);
-  await applyDelta(q, p, 'hard', -cost.hard, change.op, key);
+  const entry = { reason: change.op, key, source: ledgerSource.unit(change.op, unitId) };
+  await applyDelta(q, p, 'soft', -cost.soft, entry);
+  await applyDelta(q, p, 'hard', -cost.hard, entry);
   const next = change.apply(unit);
   await updateUnit(q, next);
   return { unit: next, wallet: walletOf(p) };

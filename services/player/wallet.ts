@@ -1,4 +1,4 @@
-/** Profile creation, reads, and the money calls: buy (per receipt), spend, grant (per key). */
+/** Profile creation, reads, and the money calls: buy (per verified store transaction), spend, grant (per key). */
 import type { Player } from '../../shared/protocol';
 import {
   ErrorCode,
@@ -13,8 +13,10 @@ import type { CallContext, WithContext } from '../../rpc/api';
 import { afterWrite, cachedProfile, type PlayerCore } from './core';
 import { amountIn, badRequest, callerOf, currencyOf, keyOf, reasonOf, toProfile, toWallet } from './convert';
 import { once } from './idempotency';
-import { MAX_AMOUNT, MAX_PURCHASE } from './rules';
-import { applyDelta, claimReceipt, createPlayer, readProfile, walletOf, type WalletRow } from './store';
+import { ledgerSource, STORES } from './ledger';
+import { purchasesNotConfigured, type VerifiedPurchase } from './receipts/types';
+import { MAX_AMOUNT, MAX_RECEIPT } from './rules';
+import { applyDelta, claimPurchase, createPlayer, readProfile, walletOf, type WalletRow } from './store';
 
 type Handlers = Pick<
   Player.IHandler,
@@ -35,26 +37,70 @@ async function createProfile(core: PlayerCore, userId: string, username: string,
   return toProfile(p);
 }
 
+/**
+ * A purchase: the verifier proves the store transaction and prices it from the catalog; the credit
+ * is keyed by the store's transaction id, so the same receipt (or another receipt of the same
+ * transaction) replays the first outcome and never credits twice, and a transaction already
+ * redeemed by another account is refused. The request's `currency` and `amount` are ignored:
+ * only what the verifier returns is credited. Verification refusals are not recorded (like input
+ * errors): nothing trustworthy names the transaction yet.
+ */
 async function buy(core: PlayerCore, req: BuyRequest, ctx: CallContext): Promise<Wallet> {
   const userId = callerOf(ctx.userId);
-  const receiptId = keyOf(req.receiptId, 'receiptId');
-  const currency = currencyOf(req.currency);
-  const amount = amountIn(req.amount, 1, MAX_PURCHASE, 'amount');
-  const key = `receipt:${receiptId}`;
-  const spec = { userId, key, op: 'buy', fingerprint: JSON.stringify([currency, amount]) };
+  const receipt = req.receiptId ?? '';
+  if (receipt.length === 0 || receipt.length > MAX_RECEIPT)
+    throw badRequest(`receiptId (the store receipt) must be 1..${MAX_RECEIPT} characters`);
+  if (core.receipts === undefined) throw purchasesNotConfigured();
+  const t = checkedPurchase(
+    await core.receipts.verify(receipt, userId).catch((err: unknown) => {
+      if (err instanceof GameError) ctx.log.info({ userId, refusal: err.message }, 'purchase refused');
+      throw err;
+    }),
+  );
+  const key = `purchase:${t.store}:${t.transactionId}`;
+  // The store signs the product into the transaction; the price is not part of the fingerprint,
+  // so a transaction retried after a catalog change replays its first credit.
+  const spec = { userId, key, op: 'buy', fingerprint: JSON.stringify([t.productId]) };
   const r = await once<WalletRow>(core.db, spec, async (q, p) => {
-    if (!(await claimReceipt(q, receiptId, userId))) {
+    if (!(await claimPurchase(q, userId, t))) {
       throw new GameError({
         code: ErrorCode.CONFLICT,
-        message: 'receipt was already redeemed by another account',
+        message: 'this store transaction was already redeemed by another account',
         retryable: false,
       });
     }
-    await applyDelta(q, p, currency, amount, 'purchase', key);
+    const source = ledgerSource.purchase(t.store, t.transactionId);
+    await applyDelta(q, p, t.currency, t.amount, { reason: 'purchase', key, source });
     return walletOf(p);
   });
+  if (r.applied)
+    ctx.log.info(
+      {
+        userId,
+        store: t.store,
+        transactionId: t.transactionId,
+        productId: t.productId,
+        currency: t.currency,
+        amount: t.amount,
+      },
+      'purchase credited',
+    );
   await afterWrite(core, ctx, userId, { wallet: r.value, applied: r.applied });
   return toWallet(r.value);
+}
+
+/** What a verifier returned, checked again: a verifier bug must not become a bad credit. */
+function checkedPurchase(t: VerifiedPurchase): VerifiedPurchase {
+  const ok =
+    (STORES as readonly string[]).includes(t.store) &&
+    /^[A-Za-z0-9._:-]{1,128}$/.test(t.transactionId) &&
+    t.productId.length > 0 &&
+    (t.currency === 'soft' || t.currency === 'hard') &&
+    Number.isSafeInteger(t.amount) &&
+    t.amount >= 1 &&
+    t.amount <= MAX_AMOUNT;
+  if (!ok) throw new Error(`receipt verifier returned an invalid purchase: ${JSON.stringify(t)}`);
+  return t;
 }
 
 async function spend(core: PlayerCore, req: SpendRequest, ctx: CallContext): Promise<Wallet> {
@@ -65,7 +111,7 @@ async function spend(core: PlayerCore, req: SpendRequest, ctx: CallContext): Pro
   const reason = reasonOf(req.reason, 'spend');
   const spec = { userId, key, op: 'spend', fingerprint: JSON.stringify([currency, amount, reason]) };
   const r = await once<WalletRow>(core.db, spec, async (q, p) => {
-    await applyDelta(q, p, currency, -amount, reason, key);
+    await applyDelta(q, p, currency, -amount, { reason, key, source: ledgerSource.spend(reason) });
     return walletOf(p);
   });
   await afterWrite(core, ctx, userId, { wallet: r.value, applied: r.applied });
@@ -82,8 +128,9 @@ async function grant(core: PlayerCore, req: GrantRequest, ctx: CallContext): Pro
   const reason = reasonOf(req.reason, 'grant');
   const spec = { userId, key, op: 'grant', fingerprint: JSON.stringify([soft, hard, reason]) };
   const r = await once<WalletRow>(core.db, spec, async (q, p) => {
-    await applyDelta(q, p, 'soft', soft, reason, key);
-    await applyDelta(q, p, 'hard', hard, reason, key);
+    const entry = { reason, key, source: ledgerSource.grant(reason) };
+    await applyDelta(q, p, 'soft', soft, entry);
+    await applyDelta(q, p, 'hard', hard, entry);
     return walletOf(p);
   });
   // No walletChanged push: the call carries the granting service's session, not the winner's.

@@ -31,4 +31,12 @@ CREATE TABLE sso_sessions (
 CREATE INDEX sso_sessions_by_user ON sso_sessions (user_id);
 `,
   },
+  {
+    // Device (guest) accounts: the SHA-256 of the device id, never the id (a bearer secret).
+    id: '002_device_accounts',
+    sql: `
+ALTER TABLE sso_users ADD COLUMN device_id_hash text;
+CREATE UNIQUE INDEX sso_users_device ON sso_users (device_id_hash) WHERE device_id_hash IS NOT NULL;
+`,
+  },
 ];

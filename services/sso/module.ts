@@ -1,7 +1,8 @@
 /**
- * The sso service: accounts (scrypt), login with failure rate limits, opaque session tokens
- * (Postgres truth, Kv cache), resume and logout. Stateless; its settings come from the
- * process config (--scrypt-n, --session-ttl-ms) or from createSsoModule's options (tests).
+ * The sso service: accounts (scrypt), login with failure backoff (slowed, never locked out),
+ * device (guest) accounts and their upgrade, opaque session tokens (Postgres truth, Kv cache),
+ * resume and logout. Stateless; its settings come from the process config (--scrypt-n,
+ * --session-ttl-ms, --login-delay-max-ms) or from createSsoModule's options (tests).
  */
 import { Cache } from '../../shared/data/cache';
 import { Pong, Sso } from '../../shared/protocol';
@@ -51,7 +52,11 @@ export function createSsoModule(opts: SsoOptions = {}): ServiceModule<Sso.IHandl
         db,
         hasher: new PasswordHasher({ ...DEFAULT_SCRYPT, N: scryptN }, limiter),
         sessions: new SessionStore(db, cache, { ttlMs: sessionTtlMs, ...(opts.now ? { now: opts.now } : {}) }),
-        logins: new LoginLimiter(kv, env.logger, { ...DEFAULT_LOGIN_LIMITS, ...opts.logins }),
+        logins: new LoginLimiter(kv, env.logger, {
+          ...DEFAULT_LOGIN_LIMITS,
+          accountDelayMaxMs: env.cfg.loginDelayMaxMs,
+          ...opts.logins,
+        }),
         kickElsewhere: kickElsewhere(env, kv),
       };
       return {
@@ -59,7 +64,7 @@ export function createSsoModule(opts: SsoOptions = {}): ServiceModule<Sso.IHandl
         thriftService: 'Sso',
         processor: Sso.Processor,
         stateful: false,
-        publicMethods: ['register', 'login', 'resume', 'ping'],
+        publicMethods: ['register', 'login', 'resume', 'loginDevice', 'ping'],
         idempotentMethods: ['resume', 'ping'],
         handlers: {
           ...ssoHandlers(core),

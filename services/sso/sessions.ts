@@ -100,6 +100,41 @@ export class SessionStore {
     return { sessionId: row.session_id, userId: row.user_id, username: row.username, expiresAtMs };
   }
 
+  /**
+   * The same session under a new token and username (a device account upgraded): the old token
+   * stops working at once. Undefined when the session is not live (revoked, expired, not this user's).
+   */
+  async rotate(
+    sessionId: string,
+    userId: string,
+    username: string,
+  ): Promise<{ record: SessionRecord; token: string } | undefined> {
+    const token = randomBytes(TOKEN_BYTES).toString('base64url');
+    const r = await this.db.query<{ old_hash: string; expires_at_ms: unknown }>(
+      // the self-join hands back the row as it was: the old hash, to drop from the cache
+      `UPDATE sso_sessions s SET token_hash = $4, username = $3
+       FROM sso_sessions o
+       WHERE o.session_id = $1 AND s.session_id = o.session_id AND s.user_id = $2 AND NOT s.revoked
+         AND s.expires_at_ms > $5
+       RETURNING o.token_hash AS old_hash, s.expires_at_ms`,
+      [sessionId, userId, username, tokenHash(token), this.now()],
+    );
+    const row = r.rows[0];
+    if (row === undefined) return undefined;
+    await this.cache.invalidate(cacheKey(row.old_hash));
+    return { record: { sessionId, userId, username, expiresAtMs: Number(row.expires_at_ms) }, token };
+  }
+
+  /** Revokes every live session of a user but one (Postgres first, then the cache). */
+  async revokeOthers(userId: string, keepSessionId: string): Promise<number> {
+    const r = await this.db.query<{ token_hash: string }>(
+      'UPDATE sso_sessions SET revoked = true WHERE user_id = $1 AND session_id <> $2 AND NOT revoked RETURNING token_hash',
+      [userId, keepSessionId],
+    );
+    for (const row of r.rows) await this.cache.invalidate(cacheKey(row.token_hash));
+    return r.rows.length;
+  }
+
   /** Revokes a session (Postgres first, then the cache). */
   async revoke(sessionId: string): Promise<void> {
     const r = await this.db.query<{ token_hash: string }>(

@@ -51,6 +51,12 @@ service Sso {
   Session login(1: string username, 2: string password) throws (1: GameError err),
   Session resume(1: string token) throws (1: GameError err),
   void logout() throws (1: GameError err),
+  // Guest login (public): the account bound to this device id, created on first use. The id is a
+  // bearer secret the device keeps: 16..128 characters of A-Z a-z 0-9 _ -, random-looking.
+  Session loginDevice(1: string deviceId) throws (1: GameError err),
+  // Logged in as a device account: it becomes a password account with this (unique) username,
+  // keeping its userId and this session (the token is replaced); loginDevice no longer opens it.
+  Session upgradeDevice(1: string username, 2: string password) throws (1: GameError err),
   Pong ping(),
 }
 
@@ -122,6 +128,28 @@ struct GrantRequest {
   5: string reason,
 }
 
+// Service-to-service only (duel): both players' stakes for one duel, taken together or not at all.
+struct EscrowRequest {
+  1: string duelId,
+  // the two players, each paying `amount` soft
+  2: list<string> userIds,
+  3: i64 amount,
+}
+
+// An escrow and where its money went. state: "held" (taken from both), "paid" (the total went to
+// `winner`), "refunded" (each got their stake back), "void" (closed before anything was taken:
+// a later escrowStakes for this duel is refused), "refused" (someone could not pay: nobody was
+// debited; `shortOfFunds` names who).
+struct EscrowResult {
+  1: string duelId,
+  2: string state,
+  // per player
+  3: i64 amount,
+  4: list<string> userIds,
+  5: string winner,
+  6: list<string> shortOfFunds,
+}
+
 service Player {
   Profile getProfile() throws (1: GameError err),
   Wallet getWallet() throws (1: GameError err),
@@ -134,6 +162,14 @@ service Player {
   Wallet grant(1: GrantRequest req) throws (1: GameError err),
   // service-to-service (sso on register): creates the player with its starter wallet and units; idempotent
   Profile createProfile(1: string userId, 2: string username) throws (1: GameError err),
+  // service-to-service (duel): takes `amount` soft from both players and holds it for the duel, in one
+  // transaction with the escrow rows; nobody is debited unless both can pay; idempotent by duelId
+  EscrowResult escrowStakes(1: EscrowRequest req) throws (1: GameError err),
+  // service-to-service (duel): pays the whole escrow (both stakes) to the winner; idempotent by duelId
+  EscrowResult settleEscrow(1: string duelId, 2: string winnerUserId) throws (1: GameError err),
+  // service-to-service (duel): gives each player their own stake back (no winner, or the duel was
+  // lost); an unknown duel is closed as "void"; idempotent by duelId
+  EscrowResult refundEscrow(1: string duelId) throws (1: GameError err),
   Pong ping(),
 }
 

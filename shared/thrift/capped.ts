@@ -5,11 +5,26 @@
  * stripped on read ("Player:grant" -> "grant") and added on write for clients.
  */
 import * as thrift from 'thrift';
+import { NoonError } from '../errors';
+import { textBytesProblem } from '../input';
 
 export interface DecodeCaps {
   maxString: number;
   maxContainer: number;
   maxDepth: number;
+  /**
+   * Refuse a `string` (not `binary`) that holds a NUL or is not valid UTF-8 — text Postgres cannot
+   * store — with BAD_REQUEST, before any handler runs. Services decode requests with it on.
+   */
+  strictText?: boolean;
+}
+
+/** What a string refused under `strictText` throws: a BAD_REQUEST the caller reads as such. */
+export class BadTextError extends NoonError {
+  constructor(problem: string) {
+    super('BAD_REQUEST', `a string argument ${problem}`, false);
+    this.name = 'BadTextError';
+  }
 }
 
 export const DEFAULT_CAPS: DecodeCaps = { maxString: 8192, maxContainer: 1024, maxDepth: 16 };
@@ -26,16 +41,19 @@ function protocolError(message: string): Error {
 }
 
 /**
- * The next string/binary length and the bytes after it, read without consuming; undefined when
- * too few bytes are left (the stock read then raises the underrun).
+ * The next string/binary length, where its bytes start and how many bytes follow the length,
+ * read without consuming; undefined when too few bytes are left (the stock read then raises the
+ * underrun).
  */
-type LengthPeek = (buf: Buffer, from: number, to: number) => { len: number; left: number } | undefined;
+type LengthPeek = (buf: Buffer, from: number, to: number) => { len: number; start: number; left: number } | undefined;
 
 /** A mixin so compact and binary get the same caps; they differ only in how a length is encoded. */
 function capped<B extends ProtocolCtor>(Base: B, peekLength: LengthPeek) {
   return class Capped extends Base {
     caps: DecodeCaps = DEFAULT_CAPS;
     depth = 0;
+    /** set when a string was refused under `strictText` (the caller counts it) */
+    refusedText = false;
     remaining(): number {
       const b = (this as unknown as { trans: Borrowable }).trans.borrow();
       return b.writeIndex - b.readIndex;
@@ -69,13 +87,22 @@ function capped<B extends ProtocolCtor>(Base: B, peekLength: LengthPeek) {
       this.checkCount('map', m.size);
       return m;
     }
-    checkNextLength(what: string): void {
+    checkNextLength(what: string): { buf: Buffer; start: number; len: number } | undefined {
       const b = (this as unknown as { trans: Borrowable }).trans.borrow();
       const next = peekLength(b.buf, b.readIndex, b.writeIndex);
-      if (next) checkedLength(next.len, this.caps, next.left, what);
+      if (!next) return undefined;
+      checkedLength(next.len, this.caps, next.left, what);
+      return { buf: b.buf, start: next.start, len: next.len };
     }
     override readString(): string {
-      this.checkNextLength('string');
+      const next = this.checkNextLength('string');
+      if (this.caps.strictText === true && next !== undefined && next.len > 0) {
+        const problem = textBytesProblem(next.buf.subarray(next.start, next.start + next.len));
+        if (problem !== undefined) {
+          this.refusedText = true;
+          throw new BadTextError(problem);
+        }
+      }
       return super.readString();
     }
     override readBinary(): Buffer {
@@ -98,26 +125,34 @@ function checkedLength(len: number, caps: DecodeCaps, left: number, what: string
   if (len > left) throw protocolError(`${what} of ${len} bytes exceeds the ${left} bytes left`);
 }
 
-/** Peeks a compact varint length without consuming it, so we can check before the stock read allocates. */
-function peekCompactLength(buf: Buffer, pos: number, end: number): number {
+/**
+ * Peeks a compact varint length without consuming it, so we can check before the stock read
+ * allocates: the length and the varint's size in bytes, or undefined when it is cut off.
+ */
+function peekCompactLength(buf: Buffer, pos: number, end: number): { len: number; size: number } | undefined {
   let result = 0;
   let shift = 0;
   for (let i = 0; i < 5 && pos + i < end; i++) {
     const b = buf[pos + i] as number;
     result |= (b & 0x7f) << shift;
-    if ((b & 0x80) === 0) return result;
+    if ((b & 0x80) === 0) return { len: result, size: i + 1 };
     shift += 7;
   }
-  return -1;
+  return undefined;
 }
 
-function compactLength(buf: Buffer, from: number, to: number): { len: number; left: number } | undefined {
-  const len = peekCompactLength(buf, from, to);
-  return len < 0 ? undefined : { len, left: to - from };
+function compactLength(
+  buf: Buffer,
+  from: number,
+  to: number,
+): { len: number; start: number; left: number } | undefined {
+  const v = peekCompactLength(buf, from, to);
+  // `left` counts from the varint on, as before: a length beyond it is beyond the bytes left too.
+  return v === undefined ? undefined : { len: v.len, start: from + v.size, left: to - from };
 }
 
-function binaryLength(buf: Buffer, from: number, to: number): { len: number; left: number } | undefined {
-  return to - from < 4 ? undefined : { len: buf.readInt32BE(from), left: to - from - 4 };
+function binaryLength(buf: Buffer, from: number, to: number): { len: number; start: number; left: number } | undefined {
+  return to - from < 4 ? undefined : { len: buf.readInt32BE(from), start: from + 4, left: to - from - 4 };
 }
 
 export class CappedCompactProtocol extends capped(thrift.TCompactProtocol as unknown as ProtocolCtor, compactLength) {

@@ -58,6 +58,8 @@ export interface OpenedMessage {
   input: thrift.TProtocol;
   /** bytes not consumed yet: must be 0 after the message was read (trailing bytes are an error) */
   remaining(): number;
+  /** whether a string was refused as text a database cannot store (caps.strictText) */
+  refusedText(): boolean;
 }
 
 /** Opens bytes for reading under decode caps; a whole message names its protocol by its first byte. */
@@ -75,6 +77,7 @@ export function openMessage(
       const b = (trans as unknown as { borrow(): { readIndex: number; writeIndex: number } }).borrow();
       return b.writeIndex - b.readIndex;
     },
+    refusedText: () => input.refusedText,
   };
 }
 

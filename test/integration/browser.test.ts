@@ -93,7 +93,7 @@ async function main(brokerlist, username) {
   c.onPushes('Events', noon.Events.Processor, { walletChanged: (w) => viaProcessor.push(str(w.soft)) });
   const pushed = nextEvent(c, 'walletChanged', 5000);
   const bought = await player.buyCurrency(
-    new noon.BuyRequest({ receiptId: 'receipt-' + username, currency: noon.Currency.SOFT, amount: 250n }),
+    new noon.BuyRequest({ receiptId: 'dev:coins_250:' + username, currency: noon.Currency.SOFT, amount: 250n }),
   );
   out.bought = { soft: str(bought.soft), hard: str(bought.hard) };
   const [pushedWallet] = await pushed;

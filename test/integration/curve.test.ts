@@ -156,7 +156,7 @@ test('a broker routes client calls to services over CURVE', async () => {
     {},
   );
   const broker = await startBrokerRole(cfg, silentLogger());
-  const { tcp } = broker.endpoints;
+  const tcp = broker.endpoints.tcp!;
   const c = await rawClient(tcp);
   try {
     await until(

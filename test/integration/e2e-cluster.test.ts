@@ -64,6 +64,8 @@ before(async () => {
     NOON_BROKERLIST_PORT: '0',
     NOON_METRICS_PORT: '0',
     NOON_DATA_DIR: `/tmp/${dbName}`,
+    // dev:<productId>:<unique> receipts, credited unverified (a test cluster, never production)
+    NOON_PURCHASE_VERIFIER: 'development',
   };
   procs.yellow = await spawnNoon(['start', 'yellow'], env);
   env.NOON_YELLOW = String(procs.yellow.ready.router);
@@ -125,7 +127,7 @@ test('a client found through BrokerList logs in, calls, and gets a push', async 
   const before = await ann.player.getWallet();
   const pushed = new Promise<number>((resolve) => ann.on('walletChanged', (w) => resolve(Number(w.hard?.toString()))));
   const after = await ann.player.buyCurrency(
-    new BuyRequest({ receiptId: `r-${randomBytes(6).toString('hex')}`, currency: Currency.HARD, amount: 50 }),
+    new BuyRequest({ receiptId: `dev:gems_50:${randomBytes(6).toString('hex')}`, currency: Currency.HARD, amount: 50 }),
   );
   assert.equal(Number(after.hard?.toString()), Number(before.hard?.toString()) + 50);
   assert.equal(await pushed, Number(after.hard?.toString()));

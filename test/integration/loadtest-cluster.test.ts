@@ -48,6 +48,10 @@ test('50 players for 10 s: sent = counted by the brokers = received; money invar
   assert.equal(a.answered, a.sent);
   assert.equal(a.unaccounted, 0);
   for (const m of r.methods) assert.equal(m.brokerCounted, m.count, m.method);
+  // dev:<productId>:<unique> receipts, credited by the development verifier this cluster runs
+  const buys = r.methods.find((m) => m.method === 'Player:buyCurrency');
+  assert.ok(buys && buys.count > 0, 'purchases were made');
+  assert.deepEqual(buys.errors, {}, 'every purchase was credited');
   const broker = r.errorsByKind.broker ?? 0;
   assert.equal(broker, 0, JSON.stringify(r.methods.map((m) => m.errors)));
   assert.ok(r.money, 'money check ran');

@@ -1,7 +1,7 @@
-// Duel service on a real in-process cluster: 2 duel instances, a fake Player that records grants,
-// the real Leaderboard; every test runs on PGlite and on real Postgres (throwaway schema), each
-// with its own cluster. Sessions are routed as a broker routes a stateful service (bound
-// instance, else rendezvous of the session id) by a pretend broker.
+// Duel service on a real in-process cluster: 2 duel instances, the real Player (stakes in escrow)
+// and Leaderboard; every test runs on PGlite and on real Postgres (throwaway schema), each with
+// its own cluster. Sessions are routed as a broker routes a stateful service (bound instance,
+// else rendezvous of the session id) by a pretend broker. Money in detail: svc-duel-money.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -11,9 +11,10 @@ import { rendezvous } from '../../shared/hashing';
 import { DuelAction, DuelActRequest, DuelPhase, ErrorCode, MatchStatus } from '../../shared/protocol';
 import { duelModuleWith, MATCHMAKING_KEY } from '../../services/duel';
 import { leaderboardModule } from '../../services/leaderboard';
-import { startTestCluster, type TestCluster } from '../support/cluster';
+import { createPlayerModule } from '../../services/player/module';
+import { startTestCluster, type TestCluster, type TestUser } from '../support/cluster';
 import { TestBroker, type BrokerSession } from '../support/svc-duel-broker';
-import { fakePlayer, type FakePlayer } from '../support/svc-duel-fake-player';
+import { duelLedger, FAST_SETTLE, settled, softOf } from '../support/svc-duel-world';
 import { gameError, i64, num, untyped } from '../support/svc-lb-util';
 import { DB_KINDS, openTestDb, type TestDb } from '../support/test-db';
 
@@ -26,7 +27,7 @@ for (const kind of DB_KINDS)
     let kv: MemoryKv;
     let cluster: TestCluster;
     let broker: TestBroker;
-    let player: FakePlayer;
+    let admin: TestUser;
     let duelIds: string[];
     let matchmaker: string;
 
@@ -34,15 +35,15 @@ for (const kind of DB_KINDS)
       testDb = await openTestDb(kind, 'duel');
       db = testDb.db;
       kv = new MemoryKv();
-      player = fakePlayer();
       cluster = await startTestCluster({
         modules: [
-          { module: untyped(duelModuleWith({ turnMs: TURN_MS })), count: 2 },
-          { module: untyped(player.module) },
+          { module: untyped(createPlayerModule()) },
           { module: untyped(leaderboardModule) },
+          { module: untyped(duelModuleWith({ turnMs: TURN_MS, ...FAST_SETTLE })), count: 2 },
         ],
         deps: { db, kv },
       });
+      admin = cluster.anonymous();
       broker = await TestBroker.start(cluster.cfg.yellow);
       const duels = cluster.services.filter((s) => s.env.role === 'duel');
       duelIds = duels.map((s) => s.env.instanceId);
@@ -70,11 +71,18 @@ for (const kind of DB_KINDS)
       await testDb?.drop();
     });
 
+    /** A player with a profile (1,000 soft), its session as the broker holds it. */
+    async function session(name: string, sid?: string): Promise<BrokerSession> {
+      const userId = `${name}-${kind}`;
+      await admin.clients.player.createProfile(userId, name);
+      return broker.session(userId, sid);
+    }
+
     /** A session whose rendezvous instance is NOT the matchmaker, so its findMatch is forwarded. */
-    function forwardedSession(userId: string): BrokerSession {
+    function forwardedSession(name: string): Promise<BrokerSession> {
       for (;;) {
         const sid = `s-${randomBytes(8).toString('hex')}`;
-        if (rendezvous(sid, duelIds) !== matchmaker) return broker.session(userId, sid);
+        if (rendezvous(sid, duelIds) !== matchmaker) return session(name, sid);
       }
     }
 
@@ -95,8 +103,8 @@ for (const kind of DB_KINDS)
       s.routed('duel').duel.act(new DuelActRequest({ duelId, action }));
 
     test('two forwarded findMatch calls pair up on the matchmaker; both sessions are bound to it', async () => {
-      const ann = forwardedSession('ann');
-      const bob = forwardedSession('bob');
+      const ann = await forwardedSession('ann');
+      const bob = await forwardedSession('bob');
       const duelId = await match(ann, bob, 10);
       assert.equal(bob.bindings.get('duel'), matchmaker, 'the reply bound the caller to the matchmaker');
       assert.equal(ann.bindings.get('duel'), matchmaker, 'the push bound the waiting player to the matchmaker');
@@ -104,13 +112,13 @@ for (const kind of DB_KINDS)
         s.directives.filter((d) => d.type === 'bind').map((d) => (d.type === 'bind' ? d.instanceId : ''));
       assert.deepEqual([...new Set([...bindsTo(ann), ...bindsTo(bob)])], [matchmaker]);
       const found = ann.pushes.find((p) => p.method === 'matchFound');
-      assert.equal(found?.method === 'matchFound' ? found.ticket.opponent : '', 'bob');
+      assert.equal(found?.method === 'matchFound' ? found.ticket.opponent : '', bob.userId);
 
       // the whole duel, every call routed by the binding
       assert.equal((await act(ann, duelId, DuelAction.DRAW)).phase, DuelPhase.ACTIVE);
       await act(bob, duelId, DuelAction.DRAW);
       const end = await act(bob, duelId, DuelAction.SHOOT);
-      assert.deepEqual([end.phase, end.winner, end.reason], [DuelPhase.FINISHED, 'bob', 'shot']);
+      assert.deepEqual([end.phase, end.winner, end.reason], [DuelPhase.FINISHED, bob.userId, 'shot']);
       for (const s of [ann, bob]) {
         await cluster.until(`${s.userId} gets the final state`, () =>
           s.pushes.some(
@@ -125,22 +133,35 @@ for (const kind of DB_KINDS)
         [duelId],
       );
       assert.deepEqual(row.rows[0], {
-        players: ['ann', 'bob'],
-        winner: 'bob',
-        loser: 'ann',
+        players: [ann.userId, bob.userId],
+        winner: bob.userId,
+        loser: ann.userId,
         reason: 'shot',
         stake: '10',
       });
+      await settled(db, duelId);
+      // both stakes of 10 went into escrow; the winner got the escrow, 20
       assert.deepEqual(
-        player.grants.filter((g) => g.key === `duel:${duelId}`),
-        [{ key: `duel:${duelId}`, userId: 'bob', soft: 20, hard: 0 }],
+        Object.fromEntries(await softOf(db, [ann.userId, bob.userId])),
+        Object.fromEntries([
+          [ann.userId, 990],
+          [bob.userId, 1010],
+        ]),
+      );
+      assert.deepEqual(
+        (await duelLedger(db, duelId)).map((l) => [l.user_id, l.delta, l.idem_key.split(':')[2]]),
+        [
+          [ann.userId, '-10', 'stake'],
+          [bob.userId, '-10', 'stake'],
+          [bob.userId, '20', 'payout'],
+        ],
       );
       const rank = await bob.clients.leaderboard.myRank('duels');
       assert.equal(num(rank.score), 1);
       const hist = await bob.routed('duel').duel.history(10);
       assert.deepEqual(
         hist.map((h) => [h.duelId, h.winner, h.loser, h.reason]),
-        [[duelId, 'bob', 'ann', 'shot']],
+        [[duelId, bob.userId, ann.userId, 'shot']],
       );
       const other = duelIds.find((id) => id !== matchmaker)!;
       await assert.rejects(ann.at(other).duel.getDuel(duelId), gameError(ErrorCode.NOT_FOUND));
@@ -148,8 +169,8 @@ for (const kind of DB_KINDS)
     });
 
     test('a player who does not draw in time forfeits; the timer settles the duel', async () => {
-      const cat = forwardedSession('cat');
-      const dan = broker.session('dan');
+      const cat = await forwardedSession('cat');
+      const dan = await session('dan');
       const duelId = await match(cat, dan, 5);
       await act(dan, duelId, DuelAction.DRAW);
       await cluster.until(
@@ -161,21 +182,20 @@ for (const kind of DB_KINDS)
         TURN_MS * 4,
       );
       const final = await dan.routed('duel').duel.getDuel(duelId);
-      assert.deepEqual([final.winner, final.reason], ['dan', 'timeout']);
-      await cluster.until('the grant from the timer', () => player.grants.some((g) => g.key === `duel:${duelId}`));
-      assert.deepEqual(
-        player.grants.filter((g) => g.key === `duel:${duelId}`).map((g) => [g.userId, g.soft]),
-        [['dan', 10]],
-      );
+      assert.deepEqual([final.winner, final.reason], [dan.userId, 'timeout']);
+      const s = await settled(db, duelId);
+      assert.deepEqual([s.escrow, s.winner, s.reason], ['payout', dan.userId, 'timeout']);
+      const soft = await softOf(db, [cat.userId, dan.userId]);
+      assert.deepEqual([soft.get(cat.userId), soft.get(dan.userId)], [995, 1005]);
       const row = await db.query<{ winner: string; reason: string }>('SELECT winner, reason FROM duels WHERE id = $1', [
         duelId,
       ]);
-      assert.deepEqual(row.rows[0], { winner: 'dan', reason: 'timeout' });
+      assert.deepEqual(row.rows[0], { winner: dan.userId, reason: 'timeout' });
     });
 
     test('cancelMatch takes a waiting player out of the queue', async () => {
-      const eli = forwardedSession('eli');
-      const fay = broker.session('fay');
+      const eli = await forwardedSession('eli');
+      const fay = await session('fay');
       assert.equal((await eli.routed('duel').duel.findMatch(i64(77))).status, MatchStatus.QUEUED);
       await eli.routed('duel').duel.cancelMatch();
       assert.equal(

@@ -19,10 +19,14 @@ import {
   type Unit,
 } from '../../shared/protocol';
 import { createPlayerModule } from '../../services/player/module';
+import { devReceipt, DevelopmentVerifier, parseCatalog } from '../../services/player/receipts';
 import { levelForXp } from '../../services/player/rules';
 import { startTestCluster, type TestCluster, type TestUser } from '../support/cluster';
 import { anyModule } from '../support/svc-player-util';
 import { DB_KINDS, openTestDb, type TestDb } from '../support/test-db';
+
+/** One development product worth enough soft to level units up. */
+const RICH = new DevelopmentVerifier(parseCatalog({ coins_20000: { currency: 'soft', amount: 20_000 } }));
 
 for (const kind of DB_KINDS)
   describe(`player game on ${kind}`, () => {
@@ -37,13 +41,13 @@ for (const kind of DB_KINDS)
       db = testDb.db;
       kv.start();
       cluster = await startTestCluster({
-        modules: [{ module: anyModule(createPlayerModule()), count: 2 }],
+        modules: [{ module: anyModule(createPlayerModule({ receiptVerifier: RICH })), count: 2 }],
         deps: { db, kv },
       });
       user = cluster.user(`game-${randomBytes(4).toString('hex')}`);
       await cluster.anonymous().clients.player.createProfile(user.userId, 'gamer');
       await user.clients.player.buyCurrency(
-        new BuyRequest({ receiptId: `r-${user.userId}`, currency: Currency.SOFT, amount: 20_000 }),
+        new BuyRequest({ receiptId: devReceipt('coins_20000', user.userId), currency: Currency.SOFT, amount: 20_000 }),
       );
     });
 

@@ -1,6 +1,7 @@
 /**
  * The sso service over ZeroMQ with real Redis (unique key prefix per database kind, deleted
- * after): register/login/resume/logout, credentials errors, rate limits, tokens. Every test runs
+ * after): register/login/resume/logout, credentials errors, login backoff (slowed, never locked
+ * out), tokens, device (guest) accounts and their upgrade. Every test runs
  * on PGlite and on real Postgres (throwaway schema), each with its own cluster. Postgres and Redis
  * are required: without them this test fails, it does not skip.
  */
@@ -14,6 +15,7 @@ import type { Kv } from '../../shared/data/kv';
 import { silentLogger } from '../../shared/log';
 import { ErrorCode, GameError, type Session } from '../../shared/protocol';
 import { createSsoModule } from '../../services/sso/module';
+import { deviceIdHash, DEVICE_ID_RULE } from '../../services/sso/handlers';
 import { PasswordHasher } from '../../services/sso/password';
 import { Limiter } from '../../services/sso/limiter';
 import { createPlayerModule } from '../../services/player/module';
@@ -160,29 +162,55 @@ for (const kind of DB_KINDS)
       assert.deepEqual({ ...unknown }, { ...wrong });
     });
 
-    test('failed logins are rate limited per account (5 per minute), even with the right password after', async () => {
-      const { name } = await registered('rl');
-      for (let i = 0; i < 5; i++) {
-        // a fresh connection each time: this is the account limit, not the connection one
+    test('failed logins from other connections slow the account but never lock its owner out', async () => {
+      const { name, session } = await registered('rl');
+      for (let i = 0; i < 7; i++) {
+        // a fresh connection each time, as an attacker reconnecting would
         assert.equal(
           (await gameError(cluster.anonymous().clients.sso.login(name, `wrong-${i}-pass`))).code,
           ErrorCode.INVALID_CREDENTIALS,
         );
       }
-      const limited = await gameError(cluster.anonymous().clients.sso.login(name, PASSWORD));
-      assert.equal(limited.code, ErrorCode.RATE_LIMITED);
-      assert.equal(limited.retryable, true);
+      // the 8th attempt since the last success: slowed by the cap (1 s), then checked
+      let started = Date.now();
+      const owner = await cluster.anonymous().clients.sso.login(name, PASSWORD);
+      const slowed = Date.now() - started;
+      assert.equal(owner.userId, session.userId);
+      assert.ok(slowed >= 950 && slowed < 4000, `slowed ${slowed} ms`);
+      // the success cleared the account's count: the next login is not slowed
+      started = Date.now();
+      assert.equal((await cluster.anonymous().clients.sso.login(name, PASSWORD)).userId, session.userId);
+      assert.ok(Date.now() - started < 900, `not slowed: ${Date.now() - started} ms`);
     });
 
-    test('a concurrent burst of guesses gets at most 5 password checks per account', async () => {
-      const { name } = await registered('burst');
+    test('a concurrent burst of guesses from many connections is checked and failed, then the owner gets in', async () => {
+      const { name, session } = await registered('burst');
       const codes = await Promise.all(
         Array.from({ length: 12 }, (_, i) =>
           gameError(cluster.anonymous().clients.sso.login(name, `guess-${i}-pass`)).then((e) => e.code),
         ),
       );
-      assert.equal(codes.filter((c) => c === ErrorCode.INVALID_CREDENTIALS).length, 5);
-      assert.equal(codes.filter((c) => c === ErrorCode.RATE_LIMITED).length, 7);
+      assert.deepEqual(
+        codes,
+        Array.from({ length: 12 }, () => ErrorCode.INVALID_CREDENTIALS),
+      );
+      assert.equal((await cluster.anonymous().clients.sso.login(name, PASSWORD)).userId, session.userId);
+    });
+
+    test('one connection that keeps failing on one account must back off; a fresh connection need not', async () => {
+      const { name, session } = await registered('pair');
+      const conn = cluster.anonymous();
+      for (let i = 0; i < 2; i++)
+        assert.equal(
+          (await gameError(conn.clients.sso.login(name, `wrong-${i}-pass`))).code,
+          ErrorCode.INVALID_CREDENTIALS,
+        );
+      // after the 2nd failure this (account, connection) waits 1 s: even the right password
+      const held = await gameError(conn.clients.sso.login(name, PASSWORD));
+      assert.equal(held.code, ErrorCode.RATE_LIMITED);
+      assert.equal(held.retryable, true);
+      assert.deepEqual(authOf(conn), []);
+      assert.equal((await cluster.anonymous().clients.sso.login(name, PASSWORD)).userId, session.userId);
     });
 
     test('failed logins are rate limited per connection (20 per minute) across accounts', async () => {
@@ -267,6 +295,127 @@ for (const kind of DB_KINDS)
         [userId],
       );
       assert.equal(ready.rows[0]?.profile_ready, true);
+    });
+
+    const deviceId = (): string => randomBytes(18).toString('base64url');
+
+    test('loginDevice creates the account on first use and finds it again; the id is stored hashed', async () => {
+      const id = deviceId();
+      const first = cluster.anonymous();
+      const s1 = await first.clients.sso.loginDevice(id);
+      assert.match(s1.username ?? '', /^guest#[0-9a-f]{12}$/);
+      assert.deepEqual(authOf(first), [
+        { type: 'auth', sessionId: s1.sessionId, userId: s1.userId, username: s1.username },
+      ]);
+      const profile = await first.clients.player.getProfile();
+      assert.deepEqual([profile.userId, profile.username], [s1.userId, s1.username]);
+      assert.equal(Number(profile.wallet?.soft?.toString()), 1000);
+
+      const s2 = await cluster.anonymous().clients.sso.loginDevice(id);
+      assert.deepEqual([s2.userId, s2.username], [s1.userId, s1.username], 'the same account');
+      assert.notEqual(s2.sessionId, s1.sessionId, 'each device login is a new session');
+      assert.notEqual(s2.token, s1.token);
+
+      const rows = await db.query<{ user_id: string; password_hash: string }>(
+        'SELECT user_id, password_hash FROM sso_users WHERE device_id_hash = $1 OR device_id_hash = $2',
+        [deviceIdHash(id), id],
+      );
+      assert.deepEqual(rows.rows, [{ user_id: s1.userId, password_hash: '' }], 'one row, keyed by the hash only');
+      // a device account has no password: its guest name logs in with none
+      for (const pw of ['', 'any-password-1'])
+        assert.equal(
+          (await gameError(cluster.anonymous().clients.sso.login(s1.username ?? '', pw))).code,
+          ErrorCode.INVALID_CREDENTIALS,
+        );
+    });
+
+    test('concurrent first logins of one device make one account', async () => {
+      const id = deviceId();
+      const sessions = await Promise.all(
+        Array.from({ length: 4 }, () => cluster.anonymous().clients.sso.loginDevice(id)),
+      );
+      assert.equal(new Set(sessions.map((x) => x.userId)).size, 1);
+      assert.equal(new Set(sessions.map((x) => x.sessionId)).size, 4);
+    });
+
+    test('loginDevice refuses ids that are short, malformed or not random-looking', async () => {
+      const conn = cluster.anonymous();
+      for (const id of [
+        '',
+        'too-short-1234',
+        '0000000000000000',
+        'abababababababababab',
+        'has a space 1234567',
+        'x'.repeat(129),
+      ]) {
+        const err = await gameError(conn.clients.sso.loginDevice(id));
+        assert.deepEqual([err.code, err.message], [ErrorCode.BAD_REQUEST, DEVICE_ID_RULE], JSON.stringify(id));
+      }
+      assert.deepEqual(authOf(conn), []);
+    });
+
+    test('upgradeDevice makes a password account of a device account: same userId and session, new name and token', async () => {
+      const id = deviceId();
+      const dev = cluster.anonymous();
+      const guest = await dev.clients.sso.loginDevice(id);
+      const elsewhere = await cluster.anonymous().clients.sso.loginDevice(id); // another session of the device
+      const name = newName('up');
+      const up = await dev.clients.sso.upgradeDevice(name, PASSWORD);
+      assert.deepEqual(
+        [up.userId, up.sessionId, up.username, String(up.expiresAtMs)],
+        [guest.userId, guest.sessionId, name, String(guest.expiresAtMs)],
+      );
+      assert.notEqual(up.token, guest.token, 'the token is replaced');
+      assert.deepEqual(authOf(dev).at(-1), {
+        type: 'auth',
+        sessionId: guest.sessionId,
+        userId: guest.userId,
+        username: name,
+      });
+
+      const probe = cluster.anonymous();
+      assert.equal((await gameError(probe.clients.sso.resume(guest.token ?? ''))).code, ErrorCode.UNAUTHENTICATED);
+      assert.equal((await gameError(probe.clients.sso.resume(elsewhere.token ?? ''))).code, ErrorCode.UNAUTHENTICATED);
+      const resumed = await probe.clients.sso.resume(up.token ?? '');
+      assert.deepEqual([resumed.sessionId, resumed.username], [guest.sessionId, name]);
+
+      assert.equal((await cluster.anonymous().clients.sso.login(name, PASSWORD)).userId, guest.userId);
+      const again = await gameError(cluster.anonymous().clients.sso.loginDevice(id));
+      assert.equal(again.code, ErrorCode.FORBIDDEN, 'the device no longer opens the account');
+      assert.equal(
+        (await gameError(dev.clients.sso.upgradeDevice(newName('up2'), PASSWORD))).code,
+        ErrorCode.FORBIDDEN,
+      );
+      // the player profile is the same one (its display name is not renamed: docs/protocol/client.md)
+      const profile = await dev.clients.player.getProfile();
+      assert.deepEqual([profile.userId, profile.username], [guest.userId, guest.username]);
+    });
+
+    test('upgradeDevice refuses a taken name, bad input, password accounts and anonymous callers', async () => {
+      const id = deviceId();
+      const dev = cluster.anonymous();
+      const guest = await dev.clients.sso.loginDevice(id);
+      const { name: taken, conn: passwordAccount } = await registered('taken');
+      assert.equal(
+        (await gameError(dev.clients.sso.upgradeDevice(taken.toUpperCase(), PASSWORD))).code,
+        ErrorCode.ALREADY_EXISTS,
+      );
+      assert.equal((await gameError(dev.clients.sso.upgradeDevice('ab', PASSWORD))).code, ErrorCode.BAD_REQUEST);
+      assert.equal(
+        (await gameError(dev.clients.sso.upgradeDevice(newName('short'), '1234567'))).code,
+        ErrorCode.BAD_REQUEST,
+      );
+      // nothing changed: the device still opens its guest account
+      const still = await cluster.anonymous().clients.sso.loginDevice(id);
+      assert.deepEqual([still.userId, still.username], [guest.userId, guest.username]);
+      assert.equal(
+        (await gameError(passwordAccount.clients.sso.upgradeDevice(newName('pw'), PASSWORD))).code,
+        ErrorCode.FORBIDDEN,
+      );
+      assert.equal(
+        (await gameError(cluster.anonymous().clients.sso.upgradeDevice(newName('anon'), PASSWORD))).code,
+        ErrorCode.UNAUTHENTICATED,
+      );
     });
 
     test('ping names the instance', async () => {

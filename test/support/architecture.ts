@@ -31,6 +31,8 @@ const SOCKET_LIBRARIES = new Set([
   'node:http',
   'https',
   'node:https',
+  'tls',
+  'node:tls',
   'node:dgram',
   'dgram',
   'thrift',

@@ -15,9 +15,12 @@ import { startService, type RunningService } from '../../roles/service';
 import type { AnyServiceModule } from '../../rpc/api';
 import { startBrokerRole, type RunningBroker } from '../../roles/broker';
 
+/** A broker of this cluster: plaintext is on here, so its tcp and ws endpoints are always there. */
+export type PlainBroker = RunningBroker & { endpoints: { tcp: string; ws: string } };
+
 export interface BrokerCluster {
   cfg: Config;
-  brokers: RunningBroker[];
+  brokers: PlainBroker[];
   services: RunningService[];
   directory: Directory;
   kv: Kv;
@@ -57,7 +60,10 @@ export async function startBrokerCluster(opts: {
   }
   const brokers: BrokerCluster['brokers'] = [];
   for (let i = 0; i < (opts.brokers ?? 1); i++) {
-    brokers.push(await startBrokerRole(cfg, logger, { kv }));
+    const b = await startBrokerRole(cfg, logger, { kv });
+    const { tcp, ws } = b.endpoints;
+    if (tcp === undefined || ws === undefined) throw new Error('broker-cluster: a broker without plaintext endpoints');
+    brokers.push({ ...b, endpoints: { ...b.endpoints, tcp, ws } });
   }
   const watcher = new YellowClient({ endpoints: [router], heartbeatMs, logger });
   const directory = await watcher.watch();

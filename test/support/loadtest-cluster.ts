@@ -34,7 +34,7 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-/** Starts `noon up`; `env` adds settings (e.g. NOON_SCRYPT_N). */
+/** Starts `noon up` (with the development purchase verifier); `env` adds settings (e.g. NOON_SCRYPT_N). */
 export async function startNoonUp(env: NodeJS.ProcessEnv = {}, deadlineMs = 90_000): Promise<NoonUp> {
   const db = `noon_lt_${process.pid}_${randomBytes(3).toString('hex')}`;
   await admin(`CREATE DATABASE ${db}`);
@@ -42,7 +42,9 @@ export async function startNoonUp(env: NodeJS.ProcessEnv = {}, deadlineMs = 90_0
   const dataDir = mkdtempSync(join(tmpdir(), 'noon-lt-'));
   const args = ['bin/noon.js', 'up', '--yellow-port', '0', '--brokerlist-port', '0', '--broker-port', '0'];
   args.push('--broker-ws-port', '0', '--data-dir', dataDir, '--log-level', 'warn');
-  const child = new TestProcess(args, { ...process.env, NOON_PG_URL: pgUrl, ...env }, 'noon up');
+  // On Postgres `noon up` has no purchase verifier by default; the load test buys dev receipts.
+  const childEnv = { ...process.env, NOON_PG_URL: pgUrl, NOON_PURCHASE_VERIFIER: 'development', ...env };
+  const child = new TestProcess(args, childEnv, 'noon up');
   const cleanup = async (): Promise<void> => {
     await child.stop('SIGTERM', 15_000);
     rmSync(dataDir, { recursive: true, force: true });

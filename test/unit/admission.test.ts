@@ -169,6 +169,42 @@ describe('Admission caps', () => {
       refused: ['max_connections_per_ip'],
     },
     {
+      name: 'an IPv4-mapped IPv6 address counts as its IPv4 address (dual-stack listeners)',
+      limits: { maxConnections: 100, maxConnectionsPerIp: 2 },
+      steps: [
+        { admit: '127.0.0.2', allowed: true },
+        { admit: '::ffff:127.0.0.2', allowed: true },
+        { admit: '::FFFF:7f00:2', allowed: false },
+        { admit: '0:0:0:0:0:ffff:127.0.0.2', allowed: false },
+        { admit: '::ffff:127.0.0.3', allowed: true },
+      ],
+      refused: ['max_connections_per_ip', 'max_connections_per_ip'],
+    },
+    {
+      name: 'a connection admitted in one form of its address frees the slot of the other forms',
+      limits: { maxConnections: 100, maxConnectionsPerIp: 1 },
+      steps: [
+        { admit: '::ffff:10.0.0.1', allowed: true },
+        { add: 'a', from: '::ffff:10.0.0.1' },
+        { admit: '10.0.0.1', allowed: false },
+        { remove: 'a', from: '::ffff:10.0.0.1' },
+        { admit: '10.0.0.1', allowed: true },
+        { release: '::ffff:10.0.0.1' },
+        { admit: '::ffff:10.0.0.1', allowed: true },
+      ],
+      refused: ['max_connections_per_ip'],
+    },
+    {
+      name: 'IPv6 addresses count in their compressed lower-case form, one by one (no /64 aggregate)',
+      limits: { maxConnections: 100, maxConnectionsPerIp: 1 },
+      steps: [
+        { admit: '2001:DB8:0:0:0:0:0:1', allowed: true },
+        { admit: '2001:db8::1', allowed: false },
+        { admit: '2001:db8::2', allowed: true },
+      ],
+      refused: ['max_connections_per_ip'],
+    },
+    {
       name: 'removing a connection that was never added frees nothing',
       limits: { maxConnections: 100, maxConnectionsPerIp: 1 },
       steps: [
