@@ -7,10 +7,11 @@
  */
 import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import * as thrift from 'thrift';
 import * as zmq from 'zeromq';
-import { NoonClient } from '../../client';
+import { join } from 'node:path';
+import type { GoodClientStats } from './fuzz-good-client';
+import { TestProcess } from './process';
 import { Sso } from '../../shared/protocol';
 import { buildMessage } from '../../shared/thrift/messages';
 import { encodeBatch, type RequestEnvelope } from '../../shared/wire/frames';
@@ -38,13 +39,6 @@ export interface FuzzOptions {
   onProgress?(sent: number): void;
 }
 
-export interface GoodClientStats {
-  calls: number;
-  errors: number;
-  p99Ms: number;
-  errorSamples: string[];
-}
-
 export interface FuzzReport {
   framesSent: number;
   connectionsOpened: number;
@@ -58,7 +52,7 @@ export interface FuzzReport {
   during: GoodClientStats;
 }
 
-const BASELINE_CALLS = 500;
+const BASELINE_CALLS = 2000;
 /** A valid compact Sso:ping call (public: any connection may make it). */
 const PING = buildMessage('compact', (out) => {
   out.writeMessageBegin('Sso:ping', thrift.Thrift.MessageType.CALL, 1);
@@ -80,43 +74,6 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function p99(samples: number[]): number {
-  if (samples.length === 0) return 0;
-  const sorted = [...samples].sort((a, b) => a - b);
-  return Number((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] as number).toFixed(2));
-}
-
-/** The good client: getProfile in a closed loop until `stop()` (or `maxCalls`), every latency and error kept. */
-function goodLoop(client: NoonClient, maxCalls = Infinity): { done: Promise<void>; stop(): Promise<GoodClientStats> } {
-  const lat: number[] = [];
-  const errors: string[] = [];
-  let running = true;
-  const done = (async () => {
-    while (running && lat.length + errors.length < maxCalls) {
-      const t = performance.now();
-      try {
-        await client.player.getProfile();
-        lat.push(performance.now() - t);
-      } catch (err) {
-        errors.push((err as Error).message);
-      }
-    }
-  })();
-  return {
-    done,
-    stop: async () => {
-      running = false;
-      await done;
-      return {
-        calls: lat.length + errors.length,
-        errors: errors.length,
-        p99Ms: p99(lat),
-        errorSamples: errors.slice(0, 5),
-      };
-    },
-  };
 }
 
 function hostPort(endpoint: string): [string, number] {
@@ -256,19 +213,29 @@ async function connectionFlood(endpoint: string, n: number): Promise<{ accepted:
 }
 
 export async function runFuzz(targets: FuzzTargets, opts: FuzzOptions): Promise<FuzzReport> {
-  const client = await NoonClient.connect({ tcp: targets.brokerTcp }, { reconnect: true });
-  await client.sso.login(opts.username, opts.password);
   const before = rssMb(targets.pid);
-  // The baseline: the good client alone.
-  const warm = goodLoop(client, BASELINE_CALLS);
-  await warm.done;
-  const baseline = await warm.stop();
-  const loop = goodLoop(client);
+  // The good client in its own process: its baseline alone first, then calls during the flood.
+  const good = new TestProcess(
+    ['--import', 'tsx', join('test', 'support', 'fuzz-good-client.ts')],
+    {
+      ...process.env,
+      FUZZ_BROKER: targets.brokerTcp,
+      FUZZ_USER: opts.username,
+      FUZZ_PASS: opts.password,
+      FUZZ_BASELINE: String(BASELINE_CALLS),
+    },
+    'fuzz good client',
+  );
+  const baseline = (await good.waitFor('the baseline', () => good.jsonLine({ baseline: undefined }), 60_000))
+    .baseline as GoodClientStats;
   const flood = await floodBroker(targets.brokerTcp, opts);
   const zmqFramesSent = await floodZmq(opts, targets);
   const slow = await slowloris(targets.brokerTcp, opts.slowloris, SLOWLORIS_DEADLINE_MS);
   const cf = await connectionFlood(targets.brokerTcp, opts.connectionFlood);
-  const during = await loop.stop();
+  good.proc.kill('SIGUSR2');
+  const during = (await good.waitFor('the calls during the flood', () => good.jsonLine({ during: undefined }), 60_000))
+    .during as GoodClientStats;
+  await good.exited;
   const report: FuzzReport = {
     framesSent: flood.sent,
     connectionsOpened: flood.opened,
@@ -281,6 +248,5 @@ export async function runFuzz(targets: FuzzTargets, opts: FuzzOptions): Promise<
     baseline,
     during,
   };
-  client.close();
   return report;
 }
