@@ -12,7 +12,17 @@ import type { ReplyEnvelope } from '../shared/wire/frames';
 /** The part of Yellow's Directory the framework needs. */
 export interface InstanceSource {
   instances(filter?: { role?: string; thriftService?: string }): InstanceRecord[];
+  /** instance arrivals, so a call made before discovery caught up can wait for one */
+  on?(event: 'up', listener: (record: InstanceRecord) => void): unknown;
+  off?(event: 'up', listener: (record: InstanceRecord) => void): unknown;
 }
+
+/**
+ * How long a call waits for a first instance of its service to be discovered. Services start in
+ * any order: a call made in the first moments after a dependency started must not fail because
+ * this process has not heard of it yet. Bounded by the call's own deadline too.
+ */
+export const DISCOVERY_WAIT_MS = 2000;
 
 export interface CallMeta {
   sessionId: string;
@@ -27,6 +37,8 @@ export interface CallMeta {
   instanceId?: string;
 }
 
+const SUSPECT_PENALTY = 1e12;
+
 export function pickLeastLoaded(
   candidates: InstanceRecord[],
   links: Links,
@@ -35,9 +47,12 @@ export function pickLeastLoaded(
   let best: InstanceRecord | undefined;
   let bestScore = Infinity;
   for (const c of candidates) {
-    if (exclude.has(c.instanceId) || !c.endpoints.router || links.isSuspect(c.instanceId)) continue;
+    if (exclude.has(c.instanceId) || !c.endpoints.router) continue;
     // Our own in-flight count is exact and current; the reported load breaks ties across callers.
-    const score = links.inFlight(c.instanceId) * 1000 + c.load.inFlight + Math.random();
+    // A suspect (its connection dropped lately) is a last resort, not banned: when it is the only
+    // instance, trying it beats refusing every call until the mark expires.
+    const penalty = links.isSuspect(c.instanceId) ? SUSPECT_PENALTY : 0;
+    const score = penalty + links.inFlight(c.instanceId) * 1000 + c.load.inFlight + Math.random();
     if (score < bestScore) {
       best = c;
       bestScore = score;
@@ -67,7 +82,11 @@ export class ServiceCaller {
   async call(thriftService: string, method: string, payload: Buffer, meta: CallMeta): Promise<ReplyEnvelope> {
     const tried = new Set<string>();
     for (let attempt = 0; attempt < 2; attempt++) {
-      const candidates = this.directory.instances({ thriftService });
+      let candidates = this.directory.instances({ thriftService });
+      if (candidates.length === 0 && attempt === 0) {
+        await this.discovered(thriftService, meta.deadline);
+        candidates = this.directory.instances({ thriftService });
+      }
       const target =
         meta.instanceId === undefined
           ? pickLeastLoaded(candidates, this.links, tried)
@@ -103,5 +122,24 @@ export class ServiceCaller {
       }
     }
     throw new NoonError('UNAVAILABLE', `${thriftService}:${method} failed on every instance tried`);
+  }
+
+  /** Resolves once the directory lists an instance of the service, or the discovery wait ends. */
+  private discovered(thriftService: string, deadline: number): Promise<void> {
+    const { directory } = this;
+    const waitMs = Math.min(DISCOVERY_WAIT_MS, deadline - Date.now());
+    if (waitMs <= 0 || !directory.on || !directory.off) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        directory.off?.('up', onUp);
+        resolve();
+      };
+      const onUp = (record: InstanceRecord): void => {
+        if (record.service?.thriftService === thriftService) done();
+      };
+      const timer = setTimeout(done, waitMs);
+      directory.on?.('up', onUp);
+    });
   }
 }
