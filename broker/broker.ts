@@ -26,6 +26,7 @@ import { RoomHub } from './rooms';
 import { RoutingTable } from './routing-table';
 import { SessionStore } from './session-store';
 import { Sessions } from './sessions';
+import { events } from '../shared/thrift/events';
 
 export interface BrokerOptions {
   cfg: Config;
@@ -80,6 +81,9 @@ export class Broker {
   private rooms!: RoomHub;
   private servers: (Server | NetServer)[] = [];
   private elu = performance.eventLoopUtilization();
+  /** set while draining: new connections are refused and the clients asked to move */
+  private drainReason: string | undefined;
+  private onConnectionGone?: () => void;
 
   constructor(private readonly opts: BrokerOptions) {
     this.instanceId = opts.instanceId;
@@ -166,12 +170,53 @@ export class Broker {
     this.rooms?.close();
   }
 
+  get draining(): boolean {
+    return this.drainReason !== undefined;
+  }
+
+  /**
+   * Hands the clients over: refuses new connections, asks every connected client to move
+   * (`Events:brokerDraining`; the SDK finishes its calls in flight, then resumes elsewhere) and
+   * resolves once all have left, or after `graceMs`, when the rest are closed (a client that
+   * ignores the push reconnects like after any drop). `undrain()` takes connections again.
+   */
+  async drain(reason: string, graceMs: number): Promise<{ moved: number; closed: number }> {
+    this.drainReason = reason;
+    const conns = this.admission?.conns ?? new Set<ClientConn>();
+    const asked = conns.size;
+    this.logger.info({ connections: asked, graceMs, reason }, 'draining: asking clients to move');
+    const push = events.brokerDraining(reason);
+    for (const c of conns) c.deliver(push);
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.onConnectionGone = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, graceMs);
+      this.onConnectionGone = () => {
+        if (conns.size === 0) done();
+      };
+      this.onConnectionGone();
+    });
+    const closed = conns.size;
+    for (const c of [...conns]) c.close(`broker draining: ${reason}`, true);
+    this.logger.info({ moved: asked - closed, closed }, 'drained');
+    return { moved: asked - closed, closed };
+  }
+
+  undrain(): void {
+    this.drainReason = undefined;
+  }
+
   private open(wire: Wire): { message(bytes: Buffer): void; closed(): void } | undefined {
+    if (this.drainReason !== undefined) return undefined;
     if (!this.admission.admit(wire.remote)) return undefined;
     const conn = new ClientConn(wire, this.opts.cfg, (c, reason) => {
       this.admission.remove(c);
       this.sessions.remove(bc);
       this.metrics.connections.dec({ transport: wire.transport });
+      this.onConnectionGone?.();
       if (reason.startsWith('slow consumer')) this.metrics.drops.inc({ reason: 'slow_consumer' });
       if (this.logger.isLevelEnabled('debug')) this.logger.debug({ conn: c.id, reason }, 'connection closed');
     });

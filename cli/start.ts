@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { ConfigError, type Config } from '../shared/config';
 import type { Logger } from '../shared/log';
-import { printJson, stopOnSignals } from './lifecycle';
+import { STOP_DEADLINE_MS, printJson, stopOnSignals } from './lifecycle';
 import { cliLogger } from './logger';
 import { loadProject, rolesOf } from './project';
 import { startBrokerListRole, startBrokerRole, startServiceRole, startYellowRole, type RunningRole } from '../roles';
@@ -37,7 +37,13 @@ export async function runStart(role: string, cfg: Config, opts: { supervised?: b
   const logger = cliLogger(cfg);
   const running = await startRole(role, cfg, logger);
   const stop = (): Promise<void> => running.stop();
-  stopOnSignals(stop, logger.child({ role, instance: String(running.ready.instanceId ?? `${role}-${process.pid}`) }));
+  // a draining broker may take its whole grace period before it closes
+  const deadlineMs = Math.max(STOP_DEADLINE_MS, cfg.drainGraceMs + 5000);
+  stopOnSignals(
+    stop,
+    logger.child({ role, instance: String(running.ready.instanceId ?? `${role}-${process.pid}`) }),
+    deadlineMs,
+  );
   // Ready only once a SIGTERM stops cleanly: whoever reads the line may signal at once.
   printJson({ ready: role, ...running.ready });
   if (opts.supervised) {

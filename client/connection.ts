@@ -63,6 +63,8 @@ export class Connection {
   private unsent = 0;
   private closedReason?: string;
   private lastReceived = Date.now();
+  /** whenSentSettled() checks, run whenever a call settles */
+  private readonly settledWaiters = new Set<() => void>();
 
   constructor(private readonly opts: ConnectionOptions) {
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
@@ -144,6 +146,32 @@ export class Connection {
     this.held = opts.hold ?? false;
     if (!this.held) this.flushQueued();
     return t;
+  }
+
+  /**
+   * Holds the current transport: new calls queue (as during a reconnect) while the calls already
+   * sent on it finish. How a client leaves a draining broker without an outcome-unknown call.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Resolves once no call sent on the current transport awaits a reply, or after `timeoutMs`. */
+  whenSentSettled(timeoutMs: number): Promise<void> {
+    const t = this.transport;
+    const pending = (): boolean => [...this.calls.values()].some((rec) => rec.sentOn !== undefined && rec.sentOn === t);
+    if (!pending()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const deadline = Date.now() + timeoutMs;
+      const check = (): void => {
+        if (!pending() || Date.now() >= deadline || this.transport !== t) {
+          this.settledWaiters.delete(check);
+          resolve();
+        }
+      };
+      this.settledWaiters.add(check);
+      setTimeout(check, timeoutMs);
+    });
   }
 
   /** Ends the hold: queued calls go out in the order they were made. */
@@ -266,6 +294,11 @@ export class Connection {
     if (!this.calls.delete(rec.seqid)) return;
     if (!rec.sentOn) this.unsent--;
     this.channel.fail(rec.seqid, err, this.clients.get(rec.service));
+    this.notifySettled();
+  }
+
+  private notifySettled(): void {
+    for (const check of [...this.settledWaiters]) check();
   }
 
   private receive(bytes: Buffer): void {
@@ -285,6 +318,7 @@ export class Connection {
     this.calls.delete(rec.seqid);
     try {
       this.channel.receive(bytes);
+      this.notifySettled();
     } catch (err) {
       this.channel.fail(
         rec.seqid,

@@ -338,8 +338,22 @@ export abstract class ClientCore<M extends I64Mode> {
       (...args: ClientEvents[K]): void => {
         if (name === 'kicked') this.kicked = true;
         this.events.emit(name, ...args);
+        if (name === 'brokerDraining') void this.leaveDrainingBroker(String(args[0]));
       };
     return Object.fromEntries(PUSH_NAMES.map((n) => [n, forward(n)])) as unknown as Events.IHandler;
+  }
+
+  /**
+   * The broker asked us to move: hold new calls, let the ones in flight finish (their replies and
+   * the pushes sent before them arrive here), then drop it; the reconnect loop goes elsewhere
+   * (the draining broker is avoided) and resumes, and the held calls go out there.
+   */
+  private async leaveDrainingBroker(reason: string): Promise<void> {
+    const t = this.conn.current;
+    if (!t || this.reconnecting || this.closed) return;
+    this.conn.hold();
+    await this.conn.whenSentSettled(this.opts.callTimeoutMs ?? 10_000);
+    if (this.conn.current === t) this.conn.drop(`broker draining: ${reason}`);
   }
 
   private onDrop(reason: string, lost: Transport): void {

@@ -19,6 +19,7 @@ export const PUSH_NAMES: readonly PushName[] = [
   'stateLost',
   'roomClosed',
   'kicked',
+  'brokerDraining',
 ];
 
 export interface DisconnectInfo {

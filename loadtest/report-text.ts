@@ -1,4 +1,5 @@
 /** The report as text: a header, the per-method table, the accounting and the money check. */
+import { moneyFailed } from './money';
 import type { Report } from './report';
 
 function pad(s: string | number, n: number, left = false): string {
@@ -55,9 +56,10 @@ function money(r: Report): string[] {
   const m = r.money;
   if (!m) return ['Money check: skipped (no --pg-url / NOON_PG_URL)'];
   if (m.error) return [`Money check: ERROR ${m.error}`];
-  const verdict = m.mismatched === 0 && m.negative === 0 ? 'OK' : 'FAILED';
+  const verdict = moneyFailed(m) ? 'FAILED' : 'OK';
   const lines = [
-    `Money check: ${verdict} — ${m.players} players, ${m.ledgerRows} ledger rows; balance ≠ ledger sum: ${m.mismatched}; negative balances: ${m.negative}`,
+    `Money check: ${verdict} — ${m.players} players, ${m.ledgerRows} ledger rows; balance ≠ ledger sum: ${m.mismatched}; negative balances: ${m.negative}; credits without a source: ${m.unsourcedCredits}`,
+    `  duels: ${m.duels} moved money, ${m.duelsUnbalanced} not zero-sum; ${m.stakesHeld} soft still held in escrow`,
   ];
   for (const v of m.violations) lines.push(`  ${v}`);
   return lines;

@@ -2,7 +2,8 @@
  * `noon start broker`: a Broker on the host's Yellow table and metrics, with the session store
  * given (`noon up`) or opened from cfg.redis (Redis shards, else in-process). With a TLS
  * certificate configured the broker also listens with TLS and wss, and re-reads the certificate
- * on SIGHUP.
+ * on SIGHUP. Drained (by an operator, or by SIGTERM when another broker is live) it moves its
+ * clients to the other brokers before it closes.
  */
 import type { Config } from '../shared/config';
 import type { Kv } from '../shared/data/kv';
@@ -38,12 +39,27 @@ export function startBrokerRole(cfg: Config, logger: Logger, shared?: { kv: Kv }
     host.onStop(() => broker.stop());
     const endpoints = await broker.start();
     await host.register({ endpoints, load: () => broker.load() });
+    // An operator's drain (`noon yellow drain <id>`) hands the clients over; undrain takes new ones again.
+    directory.on('change', (r) => {
+      if (r.instanceId !== host.instanceId || r.draining === broker.draining) return;
+      if (r.draining) void broker.drain('drained by an operator', cfg.drainGraceMs);
+      else broker.undrain();
+    });
+    const otherBrokers = (): number =>
+      directory.instances({ role: 'broker' }).filter((r) => r.instanceId !== host.instanceId).length;
     return {
       role: 'broker',
       broker,
       endpoints: { ...endpoints, metrics: host.metricsUrl },
       ready: host.readyFields(endpoints),
-      stop: () => host.stop(),
+      // A clean stop moves the clients to another broker first; the last broker has nowhere to send them.
+      stop: async () => {
+        if (otherBrokers() > 0 && broker.connections > 0) {
+          await host.announceDraining();
+          await broker.drain('broker shutting down', cfg.drainGraceMs);
+        }
+        await host.stop();
+      },
     };
   });
 }

@@ -153,6 +153,13 @@ export class RoleHost {
       );
   }
 
+  /** Marks this instance draining in Yellow: nobody sends it new work (BrokerList stops offering a broker). */
+  async announceDraining(): Promise<void> {
+    await this.yellow
+      .drain(this.instanceId, true)
+      .catch((err: Error) => this.logger.warn({ err: err.message }, 'could not mark this instance draining in Yellow'));
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

@@ -214,6 +214,14 @@ export const CONFIG_SPEC = {
     max: 1_000_000,
     describe: 'connections per client address',
   },
+  drainGraceMs: {
+    env: 'NOON_DRAIN_GRACE_MS',
+    kind: 'int',
+    default: 10_000,
+    min: 0,
+    max: 600_000,
+    describe: 'a draining broker waits this long for its clients to move to another broker, then closes the rest',
+  },
   handshakeTimeoutMs: {
     env: 'NOON_HANDSHAKE_TIMEOUT_MS',
     kind: 'int',

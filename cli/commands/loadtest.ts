@@ -19,6 +19,7 @@ import {
   withOverrides,
   type Report,
 } from '../../loadtest';
+import { moneyFailed } from '../../loadtest/money';
 import { loopbackSources } from '../../loadtest/sources';
 import { TargetError } from '../../loadtest/targets';
 import { TRANSPORT_KINDS, type TransportKind } from '../../client/brokerlist';
@@ -89,7 +90,7 @@ function fail(code: number, message: string): never {
 
 function verdict(r: Report): number {
   const unaccounted = r.accounting.unaccounted !== null && r.accounting.unaccounted > 0;
-  const money = r.money !== null && (r.money.error !== null || r.money.mismatched > 0 || r.money.negative > 0);
+  const money = r.money !== null && moneyFailed(r.money);
   return unaccounted || money ? 1 : 0;
 }
 

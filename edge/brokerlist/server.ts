@@ -126,6 +126,7 @@ export class BrokerListServer {
     this.maxAgeMs = opts.maxAgeMs ?? 1000;
     this.corsAny = opts.corsOrigins?.includes('*') ?? false;
     this.corsOrigins = new Set(opts.corsOrigins ?? []);
+    this.watchDrains();
   }
 
   /** Listens; resolves with the HTTP URL (http://host:port), or the HTTPS one when plaintext is off. */
@@ -141,6 +142,16 @@ export class BrokerListServer {
       throw err;
     }
     return (this.urls.http ?? this.urls.https) as string;
+  }
+
+  private watchDrains(): void {
+    const { directory } = this.opts;
+    directory.on('change', (r, prev) => {
+      if (r.role === 'broker' && r.draining && !prev.draining) this.cache = undefined;
+    });
+    directory.on('down', ({ role }) => {
+      if (role === 'broker') this.cache = undefined;
+    });
   }
 
   /** The bound URLs: http (unless plaintext is off) and https (with a certificate). */
@@ -204,7 +215,10 @@ export class BrokerListServer {
     return `${tls ? 'https' : 'http'}://${host}:${bound}`;
   }
 
-  /** The cached body, rebuilt when older than maxAgeMs. */
+  /**
+   * The cached body, rebuilt when older than maxAgeMs, or when a broker went draining or down
+   * since it was built (a draining broker must not be offered for another second).
+   */
   body(now = Date.now()): Buffer {
     if (!this.cache || now - this.cache.builtAt >= this.maxAgeMs) {
       this.cache = {

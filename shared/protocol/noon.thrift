@@ -286,4 +286,7 @@ service Events {
   // the broker cut this member from a room (slow reader); rejoin and fetch history to catch up
   oneway void roomClosed(1: string roomId, 2: string reason),
   oneway void kicked(1: string reason),
+  // this broker is draining (shutting down, or drained by an operator): finish the calls in flight,
+  // then reconnect to another broker from BrokerList and resume; the session and its state move with it
+  oneway void brokerDraining(1: string reason),
 }

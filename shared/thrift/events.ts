@@ -46,4 +46,5 @@ export const events = {
   roomClosed: (roomId: string, reason: string) =>
     onewayMessage('roomClosed', new Events.RoomClosedArgs({ roomId, reason })),
   kicked: (reason: string) => onewayMessage('kicked', new Events.KickedArgs({ reason })),
+  brokerDraining: (reason: string) => onewayMessage('brokerDraining', new Events.BrokerDrainingArgs({ reason })),
 };

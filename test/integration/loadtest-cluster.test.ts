@@ -2,7 +2,8 @@
  * The load test against a whole cluster (`noon up` in a child process, data in a throwaway
  * Postgres database): 50 players for 10 s; every call the client sent is a call the brokers
  * counted and a reply or error the client received (nothing unaccounted), and afterwards every
- * balance equals its ledger sum and none is negative. Then the CLI command end to end (--json, --html).
+ * balance equals its ledger sum and none is negative, every credit names its source and the staked
+ * duels are zero-sum (stakes = payouts + refunds + what escrow still holds). Then the CLI command end to end (--json, --html).
  * sso runs with NOON_SCRYPT_N=1024 so that 50 registrations do not dominate 10 s on 2 cores.
  */
 import assert from 'node:assert/strict';
@@ -59,6 +60,11 @@ test('50 players for 10 s: sent = counted by the brokers = received; money invar
   assert.ok(r.money.players >= 50, `players in the ledger: ${r.money.players}`);
   assert.equal(r.money.mismatched, 0, r.money.violations.join('; '));
   assert.equal(r.money.negative, 0, r.money.violations.join('; '));
+  // staked duels (the default scenario stakes 10 soft): money in = money out, per duel, in SQL
+  assert.equal(scenario.duel.stake > 0, true, 'the scenario stakes its duels');
+  assert.ok(r.money.duels > 0, `duels that moved money: ${r.money.duels}`);
+  assert.equal(r.money.duelsUnbalanced, 0, r.money.violations.join('; '));
+  assert.equal(r.money.unsourcedCredits, 0);
 });
 
 test('noon loadtest (CLI): --json report, --html file, exit 0', () => {

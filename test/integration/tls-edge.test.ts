@@ -18,7 +18,7 @@ import { readTlsPair, TlsCredentials } from '../../edge/tls';
 import { listenWs } from '../../edge/ws';
 import { ConfigError, loadConfig } from '../../shared/config';
 import { silentLogger } from '../../shared/log';
-import type { Directory } from '../../yellow/directory';
+import { Directory } from '../../yellow/directory';
 import { makeTestCa } from '../support/tls-ca';
 import { within } from '../support/wait';
 
@@ -76,7 +76,7 @@ describe('the SDK checks the host name', () => {
     tls = t.endpoint;
     wss = w.endpoint;
     brokerlist = new BrokerListServer({
-      directory: { instances: () => [] } as unknown as Directory,
+      directory: Directory.fromRecords([]),
       host: '127.0.0.1',
       port: 0,
       plaintext: false,
@@ -115,7 +115,7 @@ test('a client that never finishes its TLS handshake is dropped at the deadline 
   const w = await listenWs({ ...common, headersTimeoutMs: 200 });
   servers.push(t.server, w.server);
   const list = new BrokerListServer({
-    directory: { instances: () => [] } as unknown as Directory,
+    directory: Directory.fromRecords([]),
     host: '127.0.0.1',
     port: 0,
     plaintext: false,

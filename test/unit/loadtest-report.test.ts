@@ -6,7 +6,7 @@ import { ClientError } from '../../client';
 import { ErrorCode, GameError } from '../../shared/protocol';
 import { addSamples, diffCounters, emptyCounters, parsePrometheus, totalCalls } from '../../loadtest/cluster-metrics';
 import { escapeHtml, niceMax, renderHtml } from '../../loadtest/html';
-import { checkRows } from '../../loadtest/money';
+import { checkDuels, checkRows, moneyFailed } from '../../loadtest/money';
 import { account, buildReport, percentiles } from '../../loadtest/report';
 import { formatText } from '../../loadtest/report-text';
 import type { RunResult } from '../../loadtest/runner';
@@ -122,6 +122,24 @@ test('money rows: balance = ledger sum and never negative', () => {
   ]);
   assert.deepEqual([bad.mismatched, bad.negative, bad.violations.length], [1, 1, 2]);
   assert.match(bad.violations[0] ?? '', /u1: balance soft 1500/);
+});
+
+test('duel rows: stakes taken, paid out, refunded and still held sum to zero per duel', () => {
+  const cases: { name: string; moved: string; held: string; unbalanced: number }[] = [
+    { name: 'paid: -10 -10 +20', moved: '0', held: '0', unbalanced: 0 },
+    { name: 'still held: -10 -10, 20 in escrow', moved: '-20', held: '20', unbalanced: 0 },
+    { name: 'refunded one stake only', moved: '-10', held: '0', unbalanced: 1 },
+    { name: 'paid twice: +20 too many', moved: '20', held: '0', unbalanced: 1 },
+  ];
+  for (const c of cases) {
+    const m = checkDuels(checkRows([]), [{ duel_id: 'd1', moved: c.moved, held: c.held }]);
+    assert.equal(m.duels, 1, c.name);
+    assert.equal(m.duelsUnbalanced, c.unbalanced, c.name);
+    assert.equal(moneyFailed(m), c.unbalanced > 0, c.name);
+    if (c.unbalanced) assert.match(m.violations[0] ?? '', /duel d1: ledger moved .* not zero-sum/, c.name);
+  }
+  assert.equal(checkDuels(checkRows([]), [{ duel_id: 'd2', moved: '-20', held: '20' }]).stakesHeld, 20);
+  assert.ok(moneyFailed({ ...checkRows([]), unsourcedCredits: 1 }), 'a credit without a source fails the check');
 });
 
 test('targets: loopback only unless allowed', () => {
