@@ -167,13 +167,14 @@ export class Gateway {
         const r = this.decide(bc, target, tried ?? NOTHING_TRIED);
         if (r.kind === 'reject') {
           outcome = r.code;
-          if (r.code === 'UNKNOWN_METHOD' && this.warmingUp() && !this.d.table().service(target.service)) {
+          // Unknown method too: the instance of a newer release may not be learnt yet.
+          if (r.code === 'UNKNOWN_METHOD' && this.warmingUp()) {
             outcome = 'UNAVAILABLE';
             this.replyError(
               conn,
               header,
               'UNAVAILABLE',
-              `${target.service} is not known yet: this broker is still learning routes from Yellow`,
+              `${header.name} is not known yet: this broker is still learning routes from Yellow`,
             );
           } else if (r.code === 'UNKNOWN_METHOD' || r.code === 'UNAUTHENTICATED' || r.code === 'FORBIDDEN')
             this.strike(bc, header, r.code, r.detail);
