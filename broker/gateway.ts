@@ -15,6 +15,7 @@ import { pickLeastLoaded } from '../rpc/caller';
 import { type Links, NotDelivered } from '../rpc/links';
 import { AddressRateLimit } from '../edge/address-limits';
 import type { ClientConn } from '../edge/client-conn';
+import { checkClientProtocol } from './client-version';
 import type { BrokerConn } from './connection';
 import { errorReply } from '../edge/replies';
 import { route, type Route } from './route';
@@ -103,6 +104,13 @@ export class Gateway {
           `over ${this.d.cfg.loginAttemptsPerIp} login calls per ${this.d.cfg.loginAttemptsWindowMs} ms from this address`,
         ),
       );
+      return;
+    }
+    // Sessions are opened only for clients at or above the cluster's minimum protocol version.
+    const gate = checkClientProtocol(header.name, bytes, this.d.cfg.minClientProtocol, this.d.cfg);
+    if (!gate.ok) {
+      this.d.metrics.drops.inc({ reason: gate.code.toLowerCase() });
+      conn.send(errorReply(header, gate.code, gate.detail));
       return;
     }
     let target: { service: string; method: string };
