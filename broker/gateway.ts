@@ -15,6 +15,7 @@ import { pickLeastLoaded } from '../rpc/caller';
 import { type Links, NotDelivered } from '../rpc/links';
 import { AddressRateLimit } from '../edge/address-limits';
 import type { ClientConn } from '../edge/client-conn';
+import { checkClientProtocol } from './client-version';
 import type { BrokerConn } from './connection';
 import { errorReply } from '../edge/replies';
 import { route, type Route } from './route';
@@ -105,6 +106,13 @@ export class Gateway {
       );
       return;
     }
+    // Sessions are opened only for clients at or above the cluster's minimum protocol version.
+    const gate = checkClientProtocol(header.name, bytes, this.d.cfg.minClientProtocol, this.d.cfg);
+    if (!gate.ok) {
+      this.d.metrics.drops.inc({ reason: gate.code.toLowerCase() });
+      conn.send(errorReply(header, gate.code, gate.detail));
+      return;
+    }
     let target: { service: string; method: string };
     try {
       target = splitMultiplexed(header.name);
@@ -167,13 +175,14 @@ export class Gateway {
         const r = this.decide(bc, target, tried ?? NOTHING_TRIED);
         if (r.kind === 'reject') {
           outcome = r.code;
-          if (r.code === 'UNKNOWN_METHOD' && this.warmingUp() && !this.d.table().service(target.service)) {
+          // Unknown method too: the instance of a newer release may not be learnt yet.
+          if (r.code === 'UNKNOWN_METHOD' && this.warmingUp()) {
             outcome = 'UNAVAILABLE';
             this.replyError(
               conn,
               header,
               'UNAVAILABLE',
-              `${target.service} is not known yet: this broker is still learning routes from Yellow`,
+              `${header.name} is not known yet: this broker is still learning routes from Yellow`,
             );
           } else if (r.code === 'UNKNOWN_METHOD' || r.code === 'UNAUTHENTICATED' || r.code === 'FORBIDDEN')
             this.strike(bc, header, r.code, r.detail);

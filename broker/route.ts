@@ -1,12 +1,14 @@
 /**
  * The broker's routing decision: a pure function of the call, the connection's session and the
- * routing table. Stateless services go to the least-loaded instance; stateful ones to the bound
- * instance, else to the rendezvous owner of the session id (every broker agrees without talking).
+ * routing table. Only instances that serve the method are candidates (instances of one service may
+ * run different releases). Stateless services go to the least-loaded one; stateful ones to the
+ * bound instance, else to the rendezvous owner of the session id among them (every broker agrees
+ * without talking).
  */
 import { rendezvous } from '../shared/hashing';
 import type { ErrorCode } from '../shared/errors';
 import type { InstanceRecord } from '../yellow/types';
-import type { RoutingTable, ServiceRoute } from './routing-table';
+import type { MethodRoute, RoutingTable, ServiceRoute } from './routing-table';
 
 export interface CallTarget {
   service: string;
@@ -40,13 +42,17 @@ export function route(
   const svc = table.service(call.service);
   // An unknown service (never deployed, or switched off in the project) is named as such.
   if (!svc) return reject('UNKNOWN_METHOD', `${name}: no service ${call.service} runs in this cluster`);
-  if (!svc.methods.has(call.method)) return reject('UNKNOWN_METHOD', `${name} is not a known method`);
-  if (svc.internalMethods.has(call.method)) return reject('FORBIDDEN', `${name} is internal to the services`);
-  if (!session.userId && !svc.publicMethods.has(call.method))
-    return reject('UNAUTHENTICATED', `log in before calling ${name}`);
-  const idempotent = svc.idempotentMethods.has(call.method);
-  if (!svc.stateful || !session.sessionId || !session.userId) {
-    const target = choose(svc.instances, exclude);
+  const method = svc.methods.get(call.method);
+  if (!method) return reject('UNKNOWN_METHOD', `${name} is not a known method`);
+  if (method.internal) return reject('FORBIDDEN', `${name} is internal to the services`);
+  const anonymous = !session.userId;
+  if (anonymous && !method.public) return reject('UNAUTHENTICATED', `log in before calling ${name}`);
+  // Only the instances whose release serves the method (a rolling deploy runs several releases).
+  const candidates = anonymous ? method.publicInstances : method.instances;
+  const { idempotent } = method;
+  if (!svc.stateful || !session.sessionId || anonymous) {
+    if (candidates.length === 0) return unserved(name, svc, method);
+    const target = choose(candidates, exclude);
     return target
       ? { kind: 'forward', instance: target, service: svc, idempotent, bindNow: false }
       : reject('UNAVAILABLE', `${svc.thriftService} has no live instance`);
@@ -55,14 +61,33 @@ export function route(
   if (bound !== undefined) {
     const inst = table.instance(bound);
     if (!inst) return reject('STATE_LOST', `${svc.role} instance ${bound} holding this session is gone`);
+    // The session's state lives there: another instance would not have it.
+    if (!inst.service?.methods.includes(call.method))
+      return reject(
+        'UNAVAILABLE',
+        `${name}: ${svc.role} instance ${bound} holding this session runs a release without it`,
+      );
     return { kind: 'forward', instance: inst, service: svc, idempotent, bindNow: false };
   }
+  if (candidates.length === 0) return unserved(name, svc, method);
   const owner = rendezvous(
     session.sessionId,
-    svc.instances.map((i) => i.instanceId),
+    candidates.map((i) => i.instanceId),
   );
   const inst = owner === undefined ? undefined : table.instance(owner);
   return inst
     ? { kind: 'forward', instance: inst, service: svc, idempotent, bindNow: true }
     : reject('UNAVAILABLE', `${svc.thriftService} has no live instance`);
+}
+
+/** A known method no live instance takes: not the client's fault (no strike), and named. */
+function unserved(name: string, svc: ServiceRoute, method: MethodRoute): Route {
+  const live = svc.instances.length;
+  if (live === 0) return reject('UNAVAILABLE', `${svc.thriftService} has no live instance`);
+  // Served, but not before login on any live instance: a release that opened it drains.
+  const how = method.instances.length > 0 ? ' before login' : '';
+  return reject(
+    'UNAVAILABLE',
+    `${name}: none of the ${live} live ${svc.thriftService} instance${live === 1 ? '' : 's'} serves it${how} (its release is not running yet, or not any more)`,
+  );
 }

@@ -1,22 +1,48 @@
 /**
- * What the broker knows about every Thrift service, learned from Yellow: methods, which are
- * public (before login), internal (never from clients), idempotent (retried once elsewhere),
- * whether it is stateful, and its live instances. A service whose every instance died stays
- * known, so its callers get UNAVAILABLE rather than UNKNOWN_METHOD.
+ * What the broker knows about every Thrift service, learned from Yellow, per method and per
+ * instance: during a rolling deploy instances of one service run different releases, so each
+ * method routes only to the instances that announce it. A method's flags combine what its
+ * instances announce (see MethodRoute). A service whose every instance died, and a method whose
+ * every instance died, stay known, so their callers get UNAVAILABLE rather than UNKNOWN_METHOD.
  */
 import type { InstanceRecord } from '../yellow/types';
+
+export interface MethodRoute {
+  /** live instances taking new work that serve it */
+  instances: InstanceRecord[];
+  /** of those, the ones that take it before login */
+  publicInstances: InstanceRecord[];
+  /** some instance announcing it (draining or not) takes it before login */
+  public: boolean;
+  /**
+   * Internal on any instance announcing it (draining ones too): refused from clients. A release
+   * that closes a method to clients is obeyed at once, not once its older twins are gone.
+   */
+  internal: boolean;
+  /** Idempotent only when every instance announcing it says so: a retry may land on any of them. */
+  idempotent: boolean;
+}
 
 export interface ServiceRoute {
   role: string;
   thriftService: string;
+  /** stateful when any instance says so: binding a stateless call costs nothing, losing state does */
   stateful: boolean;
-  methods: ReadonlySet<string>;
-  publicMethods: ReadonlySet<string>;
-  internalMethods: ReadonlySet<string>;
-  idempotentMethods: ReadonlySet<string>;
+  /** every method an instance announces, and those announced earlier by instances now gone */
+  methods: ReadonlyMap<string, MethodRoute>;
   /** live instances that take new work (draining ones left out) */
   instances: InstanceRecord[];
 }
+
+interface Building {
+  role: string;
+  thriftService: string;
+  stateful: boolean;
+  methods: Map<string, MethodRoute>;
+  instances: InstanceRecord[];
+}
+
+const gone = (m: MethodRoute): MethodRoute => ({ ...m, instances: [], publicInstances: [] });
 
 export class RoutingTable {
   private constructor(
@@ -28,30 +54,45 @@ export class RoutingTable {
     return new RoutingTable(new Map(), new Map());
   }
 
-  /** `records` includes draining instances; `previous` keeps services that lost every instance. */
+  /** `records` includes draining instances; `previous` keeps services and methods that lost every instance. */
   static build(records: readonly InstanceRecord[], previous: RoutingTable = RoutingTable.empty()): RoutingTable {
-    const services = new Map<string, ServiceRoute>();
-    for (const [name, s] of previous.services) services.set(name, { ...s, instances: [] });
+    const services = new Map<string, Building>();
     const alive = new Map<string, InstanceRecord>();
     for (const r of records) {
       alive.set(r.instanceId, r);
       const m = r.service;
       if (!m) continue;
       let s = services.get(m.thriftService);
-      if (!s || s.instances.length === 0) {
-        s = {
-          role: r.role,
-          thriftService: m.thriftService,
-          stateful: m.stateful,
-          methods: new Set(m.methods),
-          publicMethods: new Set(m.publicMethods),
-          internalMethods: new Set(m.internalMethods),
-          idempotentMethods: new Set(m.idempotentMethods),
-          instances: [],
-        };
+      if (!s) {
+        s = { role: r.role, thriftService: m.thriftService, stateful: false, methods: new Map(), instances: [] };
         services.set(m.thriftService, s);
       }
+      s.stateful ||= m.stateful;
       if (!r.draining) s.instances.push(r);
+      const isPublic = new Set(m.publicMethods);
+      const internal = new Set(m.internalMethods);
+      const idempotent = new Set(m.idempotentMethods);
+      for (const name of new Set(m.methods)) {
+        let route = s.methods.get(name);
+        if (!route) {
+          route = { instances: [], publicInstances: [], public: false, internal: false, idempotent: true };
+          s.methods.set(name, route);
+        }
+        route.public ||= isPublic.has(name);
+        route.internal ||= internal.has(name);
+        route.idempotent &&= idempotent.has(name);
+        if (r.draining) continue;
+        route.instances.push(r);
+        if (isPublic.has(name)) route.publicInstances.push(r);
+      }
+    }
+    for (const [name, old] of previous.services) {
+      const s = services.get(name);
+      if (!s) {
+        services.set(name, { ...old, methods: new Map([...old.methods].map(([n, m]) => [n, gone(m)])), instances: [] });
+        continue;
+      }
+      for (const [method, m] of old.methods) if (!s.methods.has(method)) s.methods.set(method, gone(m));
     }
     return new RoutingTable(services, alive);
   }

@@ -2,12 +2,14 @@
  * The yargs command tree. Each handler builds the config from flags and env (a bad value is a
  * ConfigError: printed, exit 2) and calls one function from its own file.
  */
+import { join, resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { ConfigError, type Config } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { brokerListUrl, runBrokers } from './brokers';
 import { loadtestCommand } from './commands/loadtest';
 import { generate } from './gen';
+import { checkIdl, cutRelease, describeIdlCheck } from './idl-check';
 import { TRANSPORT_KINDS, type TransportKind } from '../client/brokerlist';
 import { checkHealth, describeHealth, readCaFile } from './health';
 import { initProject } from './init';
@@ -47,6 +49,17 @@ function op(fn: (cfg: Config, logger: Logger, argv: Args) => Promise<void>): (ar
       process.exit(1);
     }
   };
+}
+
+const idlDirs = {
+  idl: { type: 'string', describe: "the IDL folder [default: the project's idl (noon.config.json)]" },
+  released: { type: 'string', describe: 'the last released IDL [default: <idl>/released]' },
+} as const;
+
+function idlDirsOf(cfg: Config, argv: Args): { idl: string; released: string } {
+  const project = readProject(cfg);
+  const idl = resolve(typeof argv.idl === 'string' ? argv.idl : resolve(project.dir, project.config.idl));
+  return { idl, released: resolve(typeof argv.released === 'string' ? argv.released : join(idl, 'released')) };
 }
 
 const json = { json: { type: 'boolean', default: false, describe: 'machine-readable JSON on stdout' } } as const;
@@ -133,6 +146,29 @@ export function buildCli(argv: string[]): Argv {
         const out = generate(readProject(c));
         if (a.json === true) printJson(out);
         else process.stdout.write(`noon gen: ${out.idl.join(', ')} -> ${out.outDir}\n`);
+      }),
+    )
+    .command(
+      'idl:check',
+      "fail on every change to the project's IDL that breaks a client or service on the last release (<idl>/released)",
+      (b) => b.options({ ...idlDirs, ...json }),
+      op(async (c, _l, a) => {
+        const dirs = idlDirsOf(c, a);
+        const out = checkIdl(dirs.idl, dirs.released);
+        if (a.json === true) printJson(out);
+        else process.stdout.write(describeIdlCheck(out, dirs.released));
+        if (out.breaking.length > 0) process.exit(1);
+      }),
+    )
+    .command(
+      'idl:release',
+      "snapshot the project's IDL as the last release (<idl>/released), what idl:check compares with",
+      (b) => b.options({ ...idlDirs, ...json }),
+      op(async (c, _l, a) => {
+        const dirs = idlDirsOf(c, a);
+        const files = cutRelease(dirs.idl, dirs.released);
+        if (a.json === true) printJson({ files, released: dirs.released });
+        else process.stdout.write(`noon idl:release: ${files.join(', ')} -> ${dirs.released}\n`);
       }),
     )
     .command(

@@ -87,6 +87,10 @@ export class ServiceCaller {
         await this.discovered(thriftService, meta.deadline);
         candidates = this.directory.instances({ thriftService });
       }
+      // A rolling deploy runs several releases: prefer those that serve the method (when none
+      // announces it, the callee's own unknown-method answer is the clearest error).
+      const serving = candidates.filter((c) => c.service?.methods.includes(method));
+      if (serving.length > 0) candidates = serving;
       const target =
         meta.instanceId === undefined
           ? pickLeastLoaded(candidates, this.links, tried)

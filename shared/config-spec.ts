@@ -326,6 +326,15 @@ export const CONFIG_SPEC = {
     default: ['Sso:login', 'Sso:register', 'Sso:loginDevice', 'Sso:upgradeDevice'],
     describe: 'Service:method calls the broker counts against --login-attempts-per-ip (comma-separated)',
   },
+  minClientProtocol: {
+    env: 'NOON_MIN_CLIENT_PROTOCOL',
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 1_000_000,
+    describe:
+      'oldest client protocol version (CLIENT_PROTOCOL in noon.thrift, stated by the SDK at login and resume) brokers let log in; an older client, or one that states none, gets UPGRADE_REQUIRED; 0 = no minimum',
+  },
   loginDelayMaxMs: {
     env: 'NOON_LOGIN_DELAY_MAX_MS',
     kind: 'int',

@@ -208,11 +208,12 @@ async function logout(core: SsoCore, ctx: CallContext): Promise<void> {
 
 export function ssoHandlers(core: SsoCore): WithContext<Omit<Sso.IHandler, 'ping'>> {
   return {
-    register: (username, password, ctx) => register(core, username, password, ctx),
-    login: (username, password, ctx) => login(core, username, password, ctx),
-    resume: (token, ctx) => resume(core, token, ctx),
+    // clientProtocol is the broker's to check (broker/client-version.ts)
+    register: (username, password, _clientProtocol, ctx) => register(core, username, password, ctx),
+    login: (username, password, _clientProtocol, ctx) => login(core, username, password, ctx),
+    resume: (token, _clientProtocol, ctx) => resume(core, token, ctx),
     logout: (ctx) => logout(core, ctx),
-    loginDevice: (deviceId, ctx) => loginDevice(core, deviceId, ctx),
+    loginDevice: (deviceId, _clientProtocol, ctx) => loginDevice(core, deviceId, ctx),
     upgradeDevice: (username, password, ctx) => upgradeDevice(core, username, password, ctx),
   };
 }

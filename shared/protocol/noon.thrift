@@ -22,6 +22,8 @@ enum ErrorCode {
   UNKNOWN_METHOD = 14,
   TOO_LARGE = 15,
   INTERNAL = 16,
+  // the client's protocol version is below the cluster's minimum (NOON_MIN_CLIENT_PROTOCOL): update the app
+  UPGRADE_REQUIRED = 17,
 }
 
 exception GameError {
@@ -46,14 +48,19 @@ struct Session {
   5: i64 expiresAtMs,
 }
 
+// The client protocol version this IDL defines; the SDK states it as `clientProtocol` (field 10 of
+// register, login, loginDevice and resume) and the broker refuses a login below the cluster's
+// minimum with UPGRADE_REQUIRED. Raised when a release stops serving older clients correctly.
+const i32 CLIENT_PROTOCOL = 1
+
 service Sso {
-  Session register(1: string username, 2: string password) throws (1: GameError err),
-  Session login(1: string username, 2: string password) throws (1: GameError err),
-  Session resume(1: string token) throws (1: GameError err),
+  Session register(1: string username, 2: string password, 10: optional i32 clientProtocol) throws (1: GameError err),
+  Session login(1: string username, 2: string password, 10: optional i32 clientProtocol) throws (1: GameError err),
+  Session resume(1: string token, 10: optional i32 clientProtocol) throws (1: GameError err),
   void logout() throws (1: GameError err),
   // Guest login (public): the account bound to this device id, created on first use. The id is a
   // bearer secret the device keeps: 16..128 characters of A-Z a-z 0-9 _ -, random-looking.
-  Session loginDevice(1: string deviceId) throws (1: GameError err),
+  Session loginDevice(1: string deviceId, 10: optional i32 clientProtocol) throws (1: GameError err),
   // Logged in as a device account: it becomes a password account with this (unique) username,
   // keeping its userId and this session (the token is replaced); loginDevice no longer opens it.
   Session upgradeDevice(1: string username, 2: string password) throws (1: GameError err),

@@ -99,3 +99,29 @@ describe('ServiceCaller discovery wait', () => {
     assert.deepEqual(links.sentTo, ['player-1']);
   });
 });
+
+describe('ServiceCaller during a rolling deploy', () => {
+  const OLD = { ...PLAYER, methods: ['ping', 'getWallet'] };
+  const NEW = { ...PLAYER, methods: ['ping', 'getWallet', 'grant'] };
+
+  test('a method only the newer release serves goes only to its instances; older methods to both', async () => {
+    const directory = new Directory();
+    directory.upsert(serviceInstance('player-old', OLD));
+    directory.upsert(serviceInstance('player-new', NEW));
+    const links = fakeLinks([]);
+    const caller = new ServiceCaller(directory, links);
+    for (let i = 0; i < 50; i++) await caller.call('Player', 'grant', Buffer.alloc(0), meta(5000));
+    assert.deepEqual(new Set(links.sentTo), new Set(['player-new']), 'grant: 50 calls, all to the newer instance');
+    links.sentTo.length = 0;
+    for (let i = 0; i < 200; i++) await caller.call('Player', 'getWallet', Buffer.alloc(0), meta(5000));
+    assert.deepEqual(new Set(links.sentTo), new Set(['player-old', 'player-new']), 'getWallet reaches both');
+  });
+
+  test('a method no instance announces is sent anyway: the callee answers it is unknown', async () => {
+    const directory = new Directory();
+    directory.upsert(serviceInstance('player-old', OLD));
+    const links = fakeLinks([]);
+    await new ServiceCaller(directory, links).call('Player', 'grant', Buffer.alloc(0), meta(5000));
+    assert.deepEqual(links.sentTo, ['player-old']);
+  });
+});

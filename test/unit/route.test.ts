@@ -178,17 +178,17 @@ const cases: RouteCase[] = [
     expect: { reject: 'UNAVAILABLE', detail: 'Sso has no live instance' },
   },
   {
-    name: 'a service whose only instance drains is UNAVAILABLE (the chooser is offered nothing)',
+    name: 'a service whose only instance drains is UNAVAILABLE (the chooser is not asked)',
     call: 'Chat:say',
     session: ANN,
-    offered: [],
+    offered: null,
     expect: { reject: 'UNAVAILABLE', detail: 'Chat has no live instance' },
   },
   {
     name: 'a service that lost every instance is UNAVAILABLE, not UNKNOWN_METHOD',
     call: 'Leaderboard:top',
     session: ANN,
-    offered: [],
+    offered: null,
     expect: { reject: 'UNAVAILABLE', detail: 'Leaderboard has no live instance' },
   },
 
@@ -278,6 +278,182 @@ const cases: RouteCase[] = [
   },
 ];
 
+// A rolling deploy: instances of one service on two releases. The newer Leaderboard adds
+// `around`; the newer Duel adds `forfeit`; the newer Player closes getWallet to clients; the
+// newer Sso opens `whoami` before login. `spin` was served only by an instance that died.
+const LB_V1: FakeService = {
+  role: 'leaderboard',
+  thriftService: 'Leaderboard',
+  methods: ['top', 'ping'],
+  publicMethods: ['top', 'ping'],
+  idempotentMethods: ['top', 'ping'],
+};
+const LB_V2: FakeService = { ...LB_V1, methods: ['top', 'ping', 'around'], publicMethods: ['top', 'ping', 'around'] };
+const LB_V3: FakeService = { ...LB_V2, methods: ['top', 'ping', 'around', 'spin'] };
+const DUEL_V2: FakeService = { ...DUEL, methods: ['findMatch', 'move', 'forfeit', 'ping'] };
+const PLAYER_V2: FakeService = { ...PLAYER, internalMethods: ['credit', 'sync', 'getWallet'] };
+const SSO_V2: FakeService = {
+  ...SSO,
+  publicMethods: [...(SSO.publicMethods ?? []), 'whoami'],
+  idempotentMethods: ['ping'],
+};
+const ROLLING_DUELS = ['rduel-old', 'rduel-new'];
+
+const rolling = RoutingTable.build(
+  [
+    serviceInstance('lb-old', LB_V1),
+    serviceInstance('lb-new', LB_V2),
+    serviceInstance('rduel-old', DUEL),
+    serviceInstance('rduel-new', DUEL_V2),
+    serviceInstance('player-old', PLAYER),
+    serviceInstance('player-new', PLAYER_V2),
+    serviceInstance('sso-old', SSO),
+    serviceInstance('sso-new', SSO_V2),
+  ],
+  RoutingTable.build([serviceInstance('lb-newest', LB_V3)]),
+);
+/** The only instance of the newer Leaderboard drains; the older one still runs. */
+const rollingBack = RoutingTable.build([
+  serviceInstance('lb-old', LB_V1),
+  serviceInstance('lb-new', LB_V2, { draining: true }),
+]);
+/** The only instance that takes `whoami` before login drains. */
+const publicDrains = RoutingTable.build([
+  serviceInstance('sso-old', SSO),
+  serviceInstance('sso-new', SSO_V2, { draining: true }),
+]);
+const CAT_OWNER = rendezvous('s-cat', ROLLING_DUELS) as string;
+
+const rollingCases: RouteCase[] = [
+  {
+    name: 'a method both releases serve is offered both instances',
+    call: 'Leaderboard:top',
+    session: ANONYMOUS,
+    table: rolling,
+    offered: ['lb-old', 'lb-new'],
+    expect: { forward: 'lb-old', idempotent: true, bindNow: false },
+  },
+  {
+    name: 'a method only the newer release serves is offered only its instance',
+    call: 'Leaderboard:around',
+    session: ANONYMOUS,
+    table: rolling,
+    offered: ['lb-new'],
+    expect: { forward: 'lb-new', idempotent: false, bindNow: false },
+  },
+  {
+    name: 'the newer method after login: still only the instance that serves it',
+    call: 'Leaderboard:around',
+    session: ANN,
+    table: rolling,
+    offered: ['lb-new'],
+    expect: { forward: 'lb-new', idempotent: false, bindNow: false },
+  },
+  {
+    name: 'a method whose only instance drains is UNAVAILABLE naming it (no strike), while the service runs',
+    call: 'Leaderboard:around',
+    session: ANONYMOUS,
+    table: rollingBack,
+    offered: null,
+    expect: {
+      reject: 'UNAVAILABLE',
+      detail:
+        'Leaderboard:around: none of the 1 live Leaderboard instance serves it (its release is not running yet, or not any more)',
+    },
+  },
+  {
+    name: 'a method whose only instance died stays known: UNAVAILABLE naming it, not UNKNOWN_METHOD',
+    call: 'Leaderboard:spin',
+    session: ANN,
+    table: rolling,
+    offered: null,
+    expect: {
+      reject: 'UNAVAILABLE',
+      detail:
+        'Leaderboard:spin: none of the 2 live Leaderboard instances serves it (its release is not running yet, or not any more)',
+    },
+  },
+  {
+    name: 'a method no release ever announced is still UNKNOWN_METHOD',
+    call: 'Leaderboard:nope',
+    session: ANN,
+    table: rolling,
+    offered: null,
+    expect: { reject: 'UNKNOWN_METHOD', detail: 'Leaderboard:nope is not a known method' },
+  },
+  {
+    name: 'internal on one release is FORBIDDEN from clients, although the older one serves it',
+    call: 'Player:getWallet',
+    session: ANN,
+    table: rolling,
+    offered: null,
+    expect: { reject: 'FORBIDDEN', detail: 'Player:getWallet is internal to the services' },
+  },
+  {
+    name: 'public on one release: before login only that release is offered',
+    call: 'Sso:whoami',
+    session: ANONYMOUS,
+    table: rolling,
+    offered: ['sso-new'],
+    expect: { forward: 'sso-new', idempotent: false, bindNow: false },
+  },
+  {
+    name: 'public on one release: after login both are offered; idempotent only if both say so',
+    call: 'Sso:whoami',
+    session: ANN,
+    table: rolling,
+    offered: ['sso-old', 'sso-new'],
+    expect: { forward: 'sso-old', idempotent: false, bindNow: false },
+  },
+  {
+    name: 'public only on a draining instance: UNAVAILABLE before login, naming the method',
+    call: 'Sso:whoami',
+    session: ANONYMOUS,
+    table: publicDrains,
+    offered: null,
+    expect: {
+      reject: 'UNAVAILABLE',
+      detail:
+        'Sso:whoami: none of the 1 live Sso instance serves it before login (its release is not running yet, or not any more)',
+    },
+  },
+  {
+    name: 'stateful, unbound, an old method: the rendezvous owner among both releases',
+    call: 'Duel:move',
+    session: session('s-cat', 'u-cat'),
+    table: rolling,
+    offered: null,
+    expect: { forward: CAT_OWNER, idempotent: false, bindNow: true },
+  },
+  {
+    name: 'stateful, unbound, the new method: placed on the instance that serves it',
+    call: 'Duel:forfeit',
+    session: session('s-cat', 'u-cat'),
+    table: rolling,
+    offered: null,
+    expect: { forward: 'rduel-new', idempotent: false, bindNow: true },
+  },
+  {
+    name: 'stateful, bound to the newer release: every method goes there',
+    call: 'Duel:move',
+    session: session('s-cat', 'u-cat', { duel: 'rduel-new' }),
+    table: rolling,
+    offered: null,
+    expect: { forward: 'rduel-new', idempotent: false, bindNow: false },
+  },
+  {
+    name: 'stateful, bound to the older release: the new method is UNAVAILABLE (its state is there)',
+    call: 'Duel:forfeit',
+    session: session('s-cat', 'u-cat', { duel: 'rduel-old' }),
+    table: rolling,
+    offered: null,
+    expect: {
+      reject: 'UNAVAILABLE',
+      detail: 'Duel:forfeit: duel instance rduel-old holding this session runs a release without it',
+    },
+  },
+];
+
 /** Picks the first candidate not excluded, and remembers what it was offered. */
 function recordingChooser(): { choose: Chooser; offers: string[][] } {
   const offers: string[][] = [];
@@ -294,7 +470,7 @@ function splitCall(call: string): { service: string; method: string } {
 }
 
 describe('route()', () => {
-  for (const c of cases) {
+  for (const c of [...cases, ...rollingCases]) {
     test(c.name, () => {
       const routes = c.table ?? table;
       const { choose, offers } = recordingChooser();

@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RoutingTable, type ServiceRoute } from '../../broker/routing-table';
+import { RoutingTable, type MethodRoute, type ServiceRoute } from '../../broker/routing-table';
 import type { InstanceRecord } from '../../yellow/types';
 import { plainInstance, serviceInstance, type FakeService } from './instance-records';
 
@@ -30,42 +30,81 @@ const DUEL: FakeService = {
 };
 /** Duel as a newer release announces it: one more method, and it stopped being stateful. */
 const DUEL_V2: FakeService = { ...DUEL, methods: ['findMatch', 'move', 'forfeit'], stateful: false };
+/** Player's next release: getWallet internal and not idempotent any more, and a new public ping. */
+const PLAYER_V2: FakeService = {
+  ...PLAYER,
+  methods: ['getWallet', 'credit', 'ping'],
+  idempotentMethods: [],
+  internalMethods: ['credit', 'getWallet'],
+  publicMethods: ['ping'],
+};
+/** Sso's next release: whoami public, login no longer public (say, replaced by another method). */
+const SSO_V2: FakeService = { ...SSO, publicMethods: ['whoami', 'ping'] };
 
-/** A ServiceRoute with sets as sorted arrays and instances as ids, so cases compare with deepEqual. */
+/** A method's route with instances as ids, so cases compare with deepEqual. */
+interface MethodSummary {
+  instances: string[];
+  publicInstances: string[];
+  public: boolean;
+  internal: boolean;
+  idempotent: boolean;
+}
+
+/** A ServiceRoute with methods as a sorted record and instances as ids. */
 interface ServiceSummary {
   role: string;
   stateful: boolean;
-  methods: string[];
-  publicMethods: string[];
-  internalMethods: string[];
-  idempotentMethods: string[];
+  methods: Record<string, MethodSummary>;
   instances: string[];
 }
 
 function summarise(s: ServiceRoute): ServiceSummary {
-  const sorted = (set: ReadonlySet<string>): string[] => [...set].sort();
-  return {
-    role: s.role,
-    stateful: s.stateful,
-    methods: sorted(s.methods),
-    publicMethods: sorted(s.publicMethods),
-    internalMethods: sorted(s.internalMethods),
-    idempotentMethods: sorted(s.idempotentMethods),
-    instances: s.instances.map((i) => i.instanceId),
-  };
+  const ids = (list: InstanceRecord[]): string[] => list.map((i) => i.instanceId);
+  const methods = [...s.methods.keys()].sort().map((name): [string, MethodSummary] => {
+    const m = s.methods.get(name) as MethodRoute;
+    const { internal, idempotent } = m;
+    return [
+      name,
+      { instances: ids(m.instances), publicInstances: ids(m.publicInstances), public: m.public, internal, idempotent },
+    ];
+  });
+  return { role: s.role, stateful: s.stateful, methods: Object.fromEntries(methods), instances: ids(s.instances) };
 }
 
 /** What a table built from FakeService announcements should say about that service. */
 function announced(svc: FakeService, instances: string[]): ServiceSummary {
-  return {
-    role: svc.role,
-    stateful: svc.stateful ?? false,
-    methods: [...svc.methods].sort(),
-    publicMethods: [...(svc.publicMethods ?? [])].sort(),
-    internalMethods: [...(svc.internalMethods ?? [])].sort(),
-    idempotentMethods: [...(svc.idempotentMethods ?? [])].sort(),
-    instances,
-  };
+  const has = (list: string[] | undefined, name: string): boolean => (list ?? []).includes(name);
+  const methods = [...svc.methods].sort().map((name): [string, MethodSummary] => {
+    const isPublic = has(svc.publicMethods, name);
+    const summary: MethodSummary = {
+      instances,
+      publicInstances: isPublic ? instances : [],
+      public: isPublic,
+      internal: has(svc.internalMethods, name),
+      idempotent: has(svc.idempotentMethods, name),
+    };
+    return [name, summary];
+  });
+  return { role: svc.role, stateful: svc.stateful ?? false, methods: Object.fromEntries(methods), instances };
+}
+
+/** `summary` with some methods' fields replaced. */
+function withMethods(summary: ServiceSummary, changes: Record<string, Partial<MethodSummary>>): ServiceSummary {
+  const methods = { ...summary.methods };
+  for (const [name, change] of Object.entries(changes)) {
+    const base: MethodSummary = methods[name] ?? {
+      instances: [],
+      publicInstances: [],
+      public: false,
+      internal: false,
+      idempotent: false,
+    };
+    methods[name] = { ...base, ...change };
+  }
+  const sorted = Object.keys(methods)
+    .sort()
+    .map((n) => [n, methods[n]]);
+  return { ...summary, methods: Object.fromEntries(sorted) as Record<string, MethodSummary> };
 }
 
 interface TableCase {
@@ -158,51 +197,93 @@ const cases: TableCase[] = [
     reachable: ['duel-2'],
   },
   {
-    name: 'a service that is still up takes what its records announce now (previous methods are not merged)',
+    name: 'a service that is still up takes its flags from what its records announce now',
     previous: [serviceInstance('duel-1', DUEL)],
     records: [serviceInstance('duel-1', DUEL_V2)],
     services: { Duel: announced(DUEL_V2, ['duel-1']) },
     reachable: ['duel-1'],
   },
 
-  // Instances of one service that disagree (a rolling upgrade): current behaviour, documented.
+  // Rolling deploys: instances of one service on different releases, routed per method.
   {
-    name: 'disagreeing instances: the first record taking work defines the service (old first)',
+    name: 'old and new release: shared methods on both, the added method only on the new instance',
     records: [serviceInstance('duel-1', DUEL), serviceInstance('duel-2', DUEL_V2)],
-    services: { Duel: announced(DUEL, ['duel-1', 'duel-2']) },
+    services: {
+      Duel: withMethods(
+        { ...announced(DUEL, ['duel-1', 'duel-2']), stateful: true },
+        { forfeit: { instances: ['duel-2'] } },
+      ),
+    },
     reachable: ['duel-1', 'duel-2'],
   },
   {
-    name: 'disagreeing instances: the first record taking work defines the service (new first)',
+    name: 'the order of the records changes only the order of the candidates',
     records: [serviceInstance('duel-2', DUEL_V2), serviceInstance('duel-1', DUEL)],
-    services: { Duel: announced(DUEL_V2, ['duel-2', 'duel-1']) },
+    services: {
+      Duel: withMethods(
+        { ...announced(DUEL, ['duel-2', 'duel-1']), stateful: true },
+        { forfeit: { instances: ['duel-2'] } },
+      ),
+    },
     reachable: ['duel-1', 'duel-2'],
   },
   {
-    name: 'disagreeing instances: a draining first record yields to the next one taking work',
-    records: [serviceInstance('duel-1', DUEL, { draining: true }), serviceInstance('duel-2', DUEL_V2)],
+    name: 'a stateful instance makes the service stateful until the last of its release is gone',
+    previous: [serviceInstance('duel-1', DUEL), serviceInstance('duel-2', DUEL_V2)],
+    records: [serviceInstance('duel-2', DUEL_V2)],
     services: { Duel: announced(DUEL_V2, ['duel-2']) },
+    reachable: ['duel-2'],
+    unreachable: ['duel-1'],
+  },
+  {
+    name: 'the only instance with the added method drains: the method is known, with no candidate',
+    records: [serviceInstance('duel-1', DUEL), serviceInstance('duel-2', DUEL_V2, { draining: true })],
+    services: {
+      Duel: withMethods({ ...announced(DUEL, ['duel-1']), stateful: true }, { forfeit: { instances: [] } }),
+    },
     reachable: ['duel-1', 'duel-2'],
   },
   {
-    name: 'disagreeing instances: the record taking work defines it even after several draining ones',
-    records: [
-      serviceInstance('duel-1', DUEL_V2, { draining: true }),
-      serviceInstance('duel-2', DUEL, { draining: true }),
-      serviceInstance('duel-3', DUEL),
-      serviceInstance('duel-4', DUEL_V2),
-    ],
-    services: { Duel: announced(DUEL, ['duel-3', 'duel-4']) },
-    reachable: ['duel-1', 'duel-2', 'duel-3', 'duel-4'],
+    name: 'the only instance with the added method died: the method stays known (UNAVAILABLE, not a strike)',
+    previous: [serviceInstance('duel-1', DUEL), serviceInstance('duel-2', DUEL_V2)],
+    records: [serviceInstance('duel-1', DUEL)],
+    services: { Duel: withMethods(announced(DUEL, ['duel-1']), { forfeit: { instances: [] } }) },
+    reachable: ['duel-1'],
+    unreachable: ['duel-2'],
   },
   {
-    name: 'disagreeing instances that all drain: the last record defines the service',
-    records: [
-      serviceInstance('duel-1', DUEL, { draining: true }),
-      serviceInstance('duel-2', DUEL_V2, { draining: true }),
-    ],
-    services: { Duel: announced(DUEL_V2, []) },
-    reachable: ['duel-1', 'duel-2'],
+    name: 'internal on any instance wins, even on a draining one; the other flags per instance',
+    records: [serviceInstance('player-1', PLAYER), serviceInstance('player-2', PLAYER_V2, { draining: true })],
+    services: {
+      Player: withMethods(announced(PLAYER, ['player-1']), {
+        // V2 closes getWallet to clients, makes it non-idempotent, adds a public method
+        getWallet: { internal: true, idempotent: false },
+        ping: { instances: [], public: true },
+      }),
+    },
+    reachable: ['player-1', 'player-2'],
+  },
+  {
+    name: 'a method public on one release takes anonymous calls only on the instances that say so',
+    records: [serviceInstance('sso-1', SSO), serviceInstance('sso-2', SSO_V2)],
+    services: {
+      Sso: withMethods(announced(SSO, ['sso-1', 'sso-2']), {
+        whoami: { publicInstances: ['sso-2'], public: true },
+        login: { publicInstances: ['sso-1'] },
+      }),
+    },
+    reachable: ['sso-1', 'sso-2'],
+  },
+  {
+    name: 'idempotent only when every instance announcing it says so (a retry may land on either)',
+    records: [serviceInstance('player-1', PLAYER), serviceInstance('player-2', PLAYER_V2)],
+    services: {
+      Player: withMethods(announced(PLAYER, ['player-1', 'player-2']), {
+        getWallet: { internal: true, idempotent: false },
+        ping: { instances: ['player-2'], publicInstances: ['player-2'], public: true },
+      }),
+    },
+    reachable: ['player-1', 'player-2'],
   },
 ];
 
@@ -260,7 +341,7 @@ describe('RoutingTable lookups', () => {
     record.service?.publicMethods.push('whoami');
     const svc = table.service('Sso');
     assert.equal(svc?.methods.has('added'), false);
-    assert.equal(svc?.publicMethods.has('whoami'), false);
+    assert.equal(svc?.methods.get('whoami')?.public, false);
   });
 
   test('building from a previous table leaves that table as it was', () => {
