@@ -207,13 +207,23 @@ export function rankBrokers(
   brokers: BrokerInfo[],
   transport: TransportKind,
   avoid: ReadonlySet<string> = new Set(),
+  random?: () => number,
 ): BrokerInfo[] {
   const usable = brokers.filter((b) => endpointOf(b, transport) !== undefined);
   const avoided = (b: BrokerInfo): number => (avoid.has(endpointOf(b, transport) ?? '') ? 1 : 0);
-  return usable
+  const ranked = usable
     .map((b, i) => ({ b, i }))
     .sort((x, y) => avoided(x.b) - avoided(y.b) || x.b.load - y.b.load || x.i - y.i)
     .map((x) => x.b);
+  if (!random) return ranked;
+  // Spread: the first choice is drawn in proportion to headroom, so thousands of clients that
+  // reconnect at once with the same (already stale) loads split over the brokers instead of all
+  // landing on the one that was least loaded a second ago. The rest stay in load order.
+  const open = ranked.filter((b) => avoided(b) === 0);
+  const weight = (b: BrokerInfo): number => Math.max(0.01, 1 - b.load) ** 2;
+  let r = random() * open.reduce((sum, b) => sum + weight(b), 0);
+  const first = open.find((b) => (r -= weight(b)) < 0) ?? open[open.length - 1];
+  return first ? [first, ...ranked.filter((b) => b !== first)] : ranked;
 }
 
 /** The lowest-load broker for `transport`; undefined when none offers it. */

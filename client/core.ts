@@ -57,7 +57,7 @@ export interface NoonClientOptions {
   brokerListTimeoutMs?: number;
   /** reconnect when the connection drops; default true */
   reconnect?: boolean;
-  /** backoff between failed reconnect attempts (the first attempt is immediate); default 100..5000 ms, jittered */
+  /** backoff between reconnect attempts, full jitter (the first waits 0..min); default 100..5000 ms */
   reconnectDelayMs?: { min: number; max: number };
   /** give up after this many failed attempts in a row (queued calls then fail CLOSED); default unlimited */
   maxReconnectAttempts?: number;
@@ -318,7 +318,7 @@ export abstract class ClientCore<M extends I64Mode> {
       timeoutMs: this.opts.brokerListTimeoutMs,
       ...(this.brokerListFetch ? { fetch: this.brokerListFetch } : {}),
     });
-    const ranked = rankBrokers(brokers, this.transportKind, avoid).map(
+    const ranked = rankBrokers(brokers, this.transportKind, avoid, Math.random).map(
       (b) => endpointOf(b, this.transportKind) as string,
     );
     if (ranked.length === 0) {
@@ -374,7 +374,9 @@ export abstract class ClientCore<M extends I64Mode> {
     const limit = this.opts.maxReconnectAttempts ?? Infinity;
     let lastError = '';
     for (let attempt = 1; attempt <= limit && !this.closed; attempt++) {
-      if (attempt > 1) await this.backoff(attempt - 1);
+      // even the first attempt waits a random fraction of the minimum delay: clients of a dead
+      // broker spread their BrokerList fetches and connects instead of arriving all at once
+      await this.backoff(attempt - 1);
       if (this.closed) break;
       let endpoint = '';
       try {
