@@ -35,6 +35,8 @@ interface ProviderState {
   /** per link: the epoch that Yellow gave us, undefined until it acknowledged a registration */
   epochs: Array<number | undefined>;
   timer: NodeJS.Timeout;
+  /** a refusal (FORBIDDEN) is logged once, not on every retry */
+  refusalLogged?: boolean;
 }
 
 export class YellowClient {
@@ -206,9 +208,12 @@ export class YellowClient {
       this.logger.info({ yellow: link.endpoint, epoch: r.epoch }, 'registered with yellow');
       return r.epoch;
     } catch (e) {
-      if (e instanceof NoonError && e.code === 'FORBIDDEN')
-        this.logger.error({ err: e.message, yellow: link.endpoint }, 'yellow refused the registration');
-      else this.logger.debug({ err: e, yellow: link.endpoint }, 'registration not acknowledged; retrying on next beat');
+      if (e instanceof NoonError && e.code === 'FORBIDDEN') {
+        if (!state.refusalLogged)
+          this.logger.error({ err: e.message, yellow: link.endpoint }, 'yellow refused the registration; retrying');
+        state.refusalLogged = true;
+      } else
+        this.logger.debug({ err: e, yellow: link.endpoint }, 'registration not acknowledged; retrying on next beat');
       throw e;
     }
   }
@@ -216,7 +221,10 @@ export class YellowClient {
   private async firstSuccess(attempts: Array<Promise<number>>, what: string): Promise<void> {
     try {
       await Promise.any(attempts);
-    } catch {
+    } catch (err) {
+      // A refusal says more than a timeout.
+      const refused = (err as AggregateError).errors?.find((e) => e instanceof NoonError && e.code === 'FORBIDDEN');
+      if (refused) throw refused as NoonError;
       throw new NoonError(
         'UNAVAILABLE',
         `no Yellow acknowledged ${what} within ${this.queryTimeoutMs} ms (${this.opts.endpoints.join(', ')}); still retrying`,
