@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { runBroker } from './broker';
+import { runCurve } from './curve';
 import { runData } from './data';
 import { ROOT } from './lib/procs';
 import { runServiceCalls } from './service-calls';
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
   ];
   process.stderr.write('service-to-service calls\n');
   parts.push(await runServiceCalls(), '');
+  process.stderr.write('service-to-service calls, plaintext vs CURVE\n');
+  parts.push(await runCurve(), '');
   process.stderr.write('client → broker → service\n');
   parts.push(await runBroker(), '');
   process.stderr.write('player wallet and profile vs bare pg / redis\n');

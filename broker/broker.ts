@@ -233,7 +233,12 @@ export class Broker {
     // Connect to every service instance up front: a service can only push to a broker whose
     // DEALER is connected to its ROUTER.
     const connect = (r: InstanceRecord): void => {
-      if (r.service && r.endpoints.router) this.links.connect({ instanceId: r.instanceId, router: r.endpoints.router });
+      if (r.service && r.endpoints.router)
+        this.links.connect({
+          instanceId: r.instanceId,
+          router: r.endpoints.router,
+          ...(r.curveKey ? { serverKey: r.curveKey } : {}),
+        });
     };
     directory.on('up', (r) => {
       connect(r);

@@ -232,7 +232,11 @@ export class Gateway {
     if (this.d.logger.isLevelEnabled('debug'))
       this.d.logger.debug({ trace: traceId, method: header.name, to: r.instance.instanceId, conn: conn.id }, 'forward');
     return this.d.links.request(
-      { instanceId: r.instance.instanceId, router },
+      {
+        instanceId: r.instance.instanceId,
+        router,
+        ...(r.instance.curveKey ? { serverKey: r.instance.curveKey } : {}),
+      },
       {
         timeoutMs: this.d.cfg.requestTimeoutMs,
         sessionId: s?.sessionId ?? `anon:${this.d.instanceId}:${conn.id}`,

@@ -34,8 +34,12 @@ export class RoomHub {
     },
   ) {}
 
-  subscribe(topic: string, publisher: { instanceId: string; endpoint: string }, member: RoomMember): void {
-    const p = this.publisher(publisher.instanceId, publisher.endpoint);
+  subscribe(
+    topic: string,
+    publisher: { instanceId: string; endpoint: string; serverKey?: string },
+    member: RoomMember,
+  ): void {
+    const p = this.publisher(publisher.instanceId, publisher.endpoint, publisher.serverKey);
     let members = p.topics.get(topic);
     if (!members) {
       members = new Set();
@@ -81,7 +85,7 @@ export class RoomHub {
     for (const id of [...this.publishers.keys()]) this.publisherDown(id);
   }
 
-  private publisher(instanceId: string, endpoint: string): Publisher {
+  private publisher(instanceId: string, endpoint: string, serverKey: string | undefined): Publisher {
     const existing = this.publishers.get(instanceId);
     if (existing) return existing;
     const socket = new zmq.Subscriber({
@@ -90,7 +94,7 @@ export class RoomHub {
       maxMessageSize: 64 * 1024 * 1024,
       heartbeatInterval: 1000,
       heartbeatTimeout: 3000,
-      ...curveClientOptions(this.opts.curve),
+      ...curveClientOptions(this.opts.curve, serverKey),
     });
     socket.connect(endpoint);
     const p: Publisher = { instanceId, endpoint, socket, topics: new Map() };

@@ -151,11 +151,17 @@ export class Sessions {
   }
 
   private subscribe(conn: BrokerConn, topic: string, publisherId: string): void {
-    const pub = this.d.table().instance(publisherId)?.endpoints.pub;
+    const publisher = this.d.table().instance(publisherId);
+    const pub = publisher?.endpoints.pub;
     if (!pub) {
       conn.deliver(events.roomClosed(topic.slice(topic.indexOf('/') + 1), `owner ${publisherId} is not live: rejoin`));
       return;
     }
-    this.d.rooms.subscribe(topic, { instanceId: publisherId, endpoint: pub }, conn);
+    const serverKey = publisher?.curveKey;
+    this.d.rooms.subscribe(
+      topic,
+      { instanceId: publisherId, endpoint: pub, ...(serverKey ? { serverKey } : {}) },
+      conn,
+    );
   }
 }

@@ -13,6 +13,7 @@ import { checkIdl, cutRelease, describeIdlCheck } from './idl-check';
 import { TRANSPORT_KINDS, type TransportKind } from '../client/brokerlist';
 import { checkHealth, describeHealth, readCaFile } from './health';
 import { initProject } from './init';
+import { defaultKeyRoles, keysGenerate, keysList, keysRetire, keysRotate } from './keys';
 import { printJson } from './lifecycle';
 import { cliLogger } from './logger';
 import { describeMigrations, migrateAll } from './migrate';
@@ -21,7 +22,7 @@ import { runStart } from './start';
 import { runProcesses } from './supervisor';
 import { runTop } from './top';
 import { runUp } from './up';
-import { readProject } from './project';
+import { loadProject, readProject } from './project';
 import { yellowDrain, yellowInstances, yellowServices, yellowWatch } from './yellow-ops';
 
 type Args = Record<string, unknown>;
@@ -63,6 +64,61 @@ function idlDirsOf(cfg: Config, argv: Args): { idl: string; released: string } {
 }
 
 const json = { json: { type: 'boolean', default: false, describe: 'machine-readable JSON on stdout' } } as const;
+
+const keyDir = {
+  dir: { type: 'string', describe: 'key directory (default: --internal-keys, else <data dir>/keys)' },
+} as const;
+
+function keyDirOf(c: Config, a: Args): string {
+  return typeof a.dir === 'string' ? a.dir : (c.internalKeys ?? join(c.dataDir, 'keys'));
+}
+
+function keysCommands(y: Argv): Argv {
+  return y
+    .command(
+      'generate',
+      'a keypair per role (secret files mode 0600) and the public keyring; existing keys are kept',
+      (b) =>
+        b.options({
+          ...json,
+          ...keyDir,
+          roles: {
+            type: 'string',
+            describe:
+              "comma-separated roles (default: yellow, broker, brokerlist, operator and the project's services)",
+          },
+        }),
+      op(async (c, _l, a) => {
+        const roles =
+          typeof a.roles === 'string'
+            ? a.roles
+                .split(',')
+                .map((r) => r.trim())
+                .filter(Boolean)
+            : defaultKeyRoles(loadProject(c).modules.map((m) => m.role));
+        keysGenerate(keyDirOf(c, a), roles, a.json === true);
+      }),
+    )
+    .command(
+      'rotate <role>',
+      'start a rotation: a second key for the role, both accepted until retire',
+      (b) => b.positional('role', { type: 'string', demandOption: true }).options({ ...json, ...keyDir }),
+      op(async (c, _l, a) => keysRotate(keyDirOf(c, a), String(a.role), a.json === true)),
+    )
+    .command(
+      'retire <role>',
+      "end a rotation: only the role's current key stays in the keyring",
+      (b) => b.positional('role', { type: 'string', demandOption: true }).options({ ...json, ...keyDir }),
+      op(async (c, _l, a) => keysRetire(keyDirOf(c, a), String(a.role), a.json === true)),
+    )
+    .command(
+      'list',
+      'the public keyring: role and public key',
+      (b) => b.options({ ...json, ...keyDir }),
+      op(async (c, _l, a) => keysList(keyDirOf(c, a), a.json === true)),
+    )
+    .demandCommand(1);
+}
 
 function yellowCommands(y: Argv): Argv {
   return y
@@ -185,6 +241,7 @@ export function buildCli(argv: string[]): Argv {
       }),
     )
     .command('yellow', 'ask Yellow: services, instances, watch, drain', yellowCommands)
+    .command('keys', "the internal plane's CURVE keys: generate, rotate, retire, list", keysCommands)
     .command(
       'brokers',
       'what the BrokerList tells clients',

@@ -5,6 +5,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import { ConfigError, type Config } from '../shared/config';
+import { INFRA_KEY_ROLES } from '../shared/curve';
+import { defaultKeyDir, hasKeyOptions } from '../shared/internal-keys';
+import { ensureKeys } from '../shared/keyring';
 import type { Logger } from '../shared/log';
 import { STOP_DEADLINE_MS, printJson, stopOnSignals } from './lifecycle';
 import { cliLogger } from './logger';
@@ -33,8 +36,27 @@ export async function startRole(role: string, cfg: Config, logger: Logger): Prom
   return startServiceRole(mod, cfg, logger);
 }
 
-export async function runStart(role: string, cfg: Config, opts: { supervised?: boolean } = {}): Promise<void> {
-  const logger = cliLogger(cfg);
+/**
+ * A role on its own process authenticates and encrypts the internal plane: with no key option,
+ * with the keys of `<data dir>/keys` (made there on first use); plaintext only when asked, loudly.
+ */
+export function withInternalKeys(role: string, cfg: Config, logger: Logger): Config {
+  if (cfg.internalPlaintext) {
+    logger.warn(
+      { role },
+      'NOON_INTERNAL_PLAINTEXT: the internal plane is NOT authenticated or encrypted; anyone who reaches these ports can register in Yellow and call every service as whichever user it claims',
+    );
+    return cfg;
+  }
+  if (hasKeyOptions(cfg)) return cfg;
+  const dir = defaultKeyDir(cfg);
+  ensureKeys(dir, [...new Set([...INFRA_KEY_ROLES, role])]);
+  return { ...cfg, internalKeys: dir };
+}
+
+export async function runStart(role: string, given: Config, opts: { supervised?: boolean } = {}): Promise<void> {
+  const logger = cliLogger(given);
+  const cfg = withInternalKeys(role, given, logger);
   const running = await startRole(role, cfg, logger);
   const stop = (): Promise<void> => running.stop();
   // a draining broker may take its whole grace period before it closes

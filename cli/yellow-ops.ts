@@ -4,6 +4,7 @@
  * stops the client so the process can exit.
  */
 import type { Config } from '../shared/config';
+import { internalKeysFor } from '../shared/internal-keys';
 import type { Logger } from '../shared/log';
 import { YellowClient } from '../yellow/client';
 import type { InstanceRecord } from '../yellow/types';
@@ -11,7 +12,12 @@ import { printJson, stopOnSignals } from './lifecycle';
 import { age, table } from './table';
 
 export function yellowClient(cfg: Config, logger: Logger): YellowClient {
-  return YellowClient.fromConfig(cfg, logger, { queryTimeoutMs: Math.max(2000, cfg.heartbeatMs * 2) });
+  // With key options set, an operator command speaks CURVE with the operator key.
+  const curve = internalKeysFor(cfg, 'operator');
+  return YellowClient.fromConfig(cfg, logger, {
+    queryTimeoutMs: Math.max(2000, cfg.heartbeatMs * 2),
+    ...(curve ? { curve } : {}),
+  });
 }
 
 export async function withYellow<T>(cfg: Config, logger: Logger, fn: (y: YellowClient) => Promise<T>): Promise<T> {

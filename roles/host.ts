@@ -5,8 +5,10 @@
  * URL), reports its load every heartbeat, and on stop deregisters first (so nobody routes to it
  * while it closes), then closes what the role handed it, newest first.
  */
-import { curveOf, type Config } from '../shared/config';
-import type { CurveKeys } from '../shared/curve';
+import { Counter } from 'prom-client';
+import type { Config } from '../shared/config';
+import { onRefusal, type CurveKeys } from '../shared/curve';
+import { internalKeysFor } from '../shared/internal-keys';
 import { NOON_VERSION, newInstanceId } from '../shared/identity';
 import type { Logger } from '../shared/log';
 import { Metrics } from '../shared/metrics';
@@ -61,7 +63,20 @@ export class RoleHost {
     this.instanceId = newInstanceId(opts.role);
     this.logger = opts.logger.child({ role: opts.role, instance: this.instanceId });
     this.metrics = new Metrics({ role: opts.role, instanceId: this.instanceId, defaults: opts.processMetrics ?? true });
-    this.curve = curveOf(opts.cfg);
+    this.curve = internalKeysFor(opts.cfg, opts.role);
+    if (this.curve) this.countRefusals();
+  }
+
+  /** Internal peers refused at the handshake (unknown key, a key of the wrong role, not CURVE). */
+  private countRefusals(): void {
+    const refused = new Counter({
+      name: 'noon_internal_refused_total',
+      help: 'internal-plane peers refused at the handshake, by reason (unknown_key, wrong_role, handshake)',
+      labelNames: ['reason'],
+      registers: [this.metrics.registry],
+    });
+    for (const reason of ['unknown_key', 'wrong_role', 'handshake']) refused.inc({ reason }, 0);
+    this.closers.push(onRefusal((reason) => refused.inc({ reason })));
   }
 
   /**
@@ -101,11 +116,10 @@ export class RoleHost {
 
   /** This process's Yellow client, made on first use. */
   get yellow(): YellowClient {
-    this.yellowClient ??= YellowClient.fromConfig(
-      this.opts.cfg,
-      this.logger,
-      this.yellowEndpoints ? { endpoints: this.yellowEndpoints } : {},
-    );
+    this.yellowClient ??= YellowClient.fromConfig(this.opts.cfg, this.logger, {
+      ...(this.yellowEndpoints ? { endpoints: this.yellowEndpoints } : {}),
+      ...(this.curve ? { curve: this.curve } : {}),
+    });
     return this.yellowClient;
   }
 

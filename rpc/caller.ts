@@ -39,6 +39,11 @@ export interface CallMeta {
 
 const SUSPECT_PENALTY = 1e12;
 
+/** Services call each other on the ROUTER for services (internal methods allowed), not the brokers' one. */
+export function serviceEndpointOf(r: InstanceRecord): string | undefined {
+  return r.endpoints.internal ?? r.endpoints.router;
+}
+
 export function pickLeastLoaded(
   candidates: InstanceRecord[],
   links: Links,
@@ -47,7 +52,7 @@ export function pickLeastLoaded(
   let best: InstanceRecord | undefined;
   let bestScore = Infinity;
   for (const c of candidates) {
-    if (exclude.has(c.instanceId) || !c.endpoints.router) continue;
+    if (exclude.has(c.instanceId) || !serviceEndpointOf(c)) continue;
     // Our own in-flight count is exact and current; the reported load breaks ties across callers.
     // A suspect (its connection dropped lately) is a last resort, not banned: when it is the only
     // instance, trying it beats refusing every call until the mark expires.
@@ -95,7 +100,8 @@ export class ServiceCaller {
         meta.instanceId === undefined
           ? pickLeastLoaded(candidates, this.links, tried)
           : pinned(candidates, meta.instanceId, tried);
-      if (!target?.endpoints.router) {
+      const router = target ? serviceEndpointOf(target) : undefined;
+      if (!target || !router) {
         throw new NoonError(
           'UNAVAILABLE',
           `${thriftService} has no live instance${tried.size ? ` besides ${[...tried].join(', ')}` : ''}`,
@@ -107,7 +113,7 @@ export class ServiceCaller {
         throw new NoonError('TIMEOUT', `${thriftService}:${method} deadline passed before it was sent`);
       try {
         return await this.links.request(
-          { instanceId: target.instanceId, router: target.endpoints.router },
+          { instanceId: target.instanceId, router, ...(target.curveKey ? { serverKey: target.curveKey } : {}) },
           {
             timeoutMs,
             sessionId: meta.sessionId,

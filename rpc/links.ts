@@ -21,6 +21,8 @@ import { BatchSender } from '../shared/wire/sender';
 export interface LinkTarget {
   instanceId: string;
   router: string;
+  /** with CURVE: the instance's public key (from its registration), pinned as the server key */
+  serverKey?: string;
 }
 
 export type OutgoingRequest = Omit<RequestEnvelope, 'kind' | 'requestId'>;
@@ -151,7 +153,8 @@ export class Links {
 
   private link(target: LinkTarget): Link {
     const existing = this.links.get(target.instanceId);
-    if (existing && existing.target.router === target.router) return existing;
+    if (existing && existing.target.router === target.router && existing.target.serverKey === target.serverKey)
+      return existing;
     if (existing) this.drop(target.instanceId, 'moved to a new endpoint');
     const socket = new zmq.Dealer({
       routingId: this.opts.identity,
@@ -163,7 +166,7 @@ export class Links {
       maxMessageSize: 64 * 1024 * 1024,
       heartbeatInterval: 1000,
       heartbeatTimeout: 3000,
-      ...curveClientOptions(this.opts.curve),
+      ...curveClientOptions(this.opts.curve, target.serverKey),
     });
     socket.connect(target.router);
     // A killed peer resets the TCP connection: fail its calls now instead of at their deadline,

@@ -1,11 +1,14 @@
 /**
- * Serves one ServiceDef over ZeroMQ: a ROUTER (requests in, replies and pushes out, one bounded
- * BatchSender) and a PUB (room messages). Each call runs the generated Processor, under decode
+ * Serves one ServiceDef over ZeroMQ: a ROUTER for brokers (client calls in, replies and pushes
+ * out; internal methods refused), a ROUTER for other services (nested calls, internal methods
+ * allowed), each with one bounded BatchSender, and a PUB (room messages). With CURVE each socket
+ * admits only its audience's keys (shared/curve.ts), so the socket a call arrived on says whether
+ * a broker or a service made it. Each call runs the generated Processor, under decode
  * caps, with handlers bound to the call's context; directives the handler set ride on the reply.
  */
 import { performance } from 'node:perf_hooks';
 import * as zmq from 'zeromq';
-import { curveServerOptions, ensureZap, type CurveKeys } from '../shared/curve';
+import { curveServerOptions, ensureZap, watchHandshakes, type CurveKeys } from '../shared/curve';
 import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { LogLimiter } from '../shared/log-limit';
@@ -43,10 +46,25 @@ export interface ServiceServerOptions {
 /** Remembers which broker each session last called through, bounded (oldest forgotten first). */
 const MAX_REMEMBERED_SESSIONS = 100_000;
 
+type Caller = 'broker' | 'service';
+
+const ROUTER_OPTIONS = {
+  mandatory: true,
+  handover: true,
+  linger: 0,
+  sendHighWaterMark: 50_000,
+  receiveHighWaterMark: 50_000,
+  sendTimeout: 0,
+  maxMessageSize: 64 * 1024 * 1024,
+} as const;
+
 export class ServiceServer<H> {
   private readonly router: zmq.Router;
+  private readonly internal: zmq.Router;
   private readonly pub: zmq.Publisher;
   private sender: BatchSender;
+  private internalSender: BatchSender;
+  private readonly internalMethods: ReadonlySet<string>;
   private pubSender: BatchSender;
   private readonly sessionVia = new Map<string, string>();
   private inFlight = 0;
@@ -66,17 +84,15 @@ export class ServiceServer<H> {
     readonly def: ServiceDef<H>,
     private readonly opts: ServiceServerOptions,
   ) {
-    this.router = new zmq.Router({
-      mandatory: true,
-      handover: true,
+    this.router = new zmq.Router({ ...ROUTER_OPTIONS, ...curveServerOptions(opts.curve, 'broker') });
+    this.internal = new zmq.Router({ ...ROUTER_OPTIONS, ...curveServerOptions(opts.curve, 'service') });
+    this.pub = new zmq.Publisher({
       linger: 0,
-      sendHighWaterMark: 50_000,
-      receiveHighWaterMark: 50_000,
-      sendTimeout: 0,
-      maxMessageSize: 64 * 1024 * 1024,
-      ...curveServerOptions(opts.curve),
+      sendHighWaterMark: 100_000,
+      ...curveServerOptions(opts.curve, 'broker'),
     });
-    this.pub = new zmq.Publisher({ linger: 0, sendHighWaterMark: 100_000, ...curveServerOptions(opts.curve) });
+    for (const s of [this.router, this.internal, this.pub]) watchHandshakes(s, opts.curve);
+    this.internalMethods = new Set(def.internalMethods ?? []);
     this.deps = {
       role: def.role,
       instanceId: opts.instanceId,
@@ -88,14 +104,17 @@ export class ServiceServer<H> {
     this.debug = opts.logger.isLevelEnabled('debug');
     this.caps = { ...opts.caps, strictText: opts.caps.strictText ?? true };
     this.errorLog = new LogLimiter({ intervalMs: opts.errorLogIntervalMs ?? 10_000 });
-    this.sender = new BatchSender((f) => this.router.send(f), {
-      maxQueued: opts.maxQueued,
-      onFailure: ({ error, peer, envelopes }) =>
-        opts.logger.warn(
-          { err: error.message, peer: peer?.toString(), count: envelopes.length },
-          'could not send to peer (gone or full)',
-        ),
-    });
+    const senderTo = (socket: zmq.Router): BatchSender =>
+      new BatchSender((f) => socket.send(f), {
+        maxQueued: opts.maxQueued,
+        onFailure: ({ error, peer, envelopes }) =>
+          opts.logger.warn(
+            { err: error.message, peer: peer?.toString(), count: envelopes.length },
+            'could not send to peer (gone or full)',
+          ),
+      });
+    this.sender = senderTo(this.router);
+    this.internalSender = senderTo(this.internal);
     this.processor = new def.processor(
       contextHandler(
         def,
@@ -112,14 +131,20 @@ export class ServiceServer<H> {
     });
   }
 
-  async start(): Promise<{ router: string; pub: string }> {
+  async start(): Promise<{ router: string; internal: string; pub: string }> {
     if (this.opts.curve) await ensureZap(this.opts.curve, this.opts.logger);
     await this.router.bind(`tcp://${this.opts.host}:*`);
+    await this.internal.bind(`tcp://${this.opts.host}:*`);
     await this.pub.bind(`tcp://${this.opts.host}:*`);
     this.errorLogTimer = setInterval(() => this.reportRepeatedErrors(), this.errorLog.intervalMs);
     this.errorLogTimer.unref();
-    void this.receive();
-    return { router: this.router.lastEndpoint as string, pub: this.pub.lastEndpoint as string };
+    void this.receive(this.router, 'broker');
+    void this.receive(this.internal, 'service');
+    return {
+      router: this.router.lastEndpoint as string,
+      internal: this.internal.lastEndpoint as string,
+      pub: this.pub.lastEndpoint as string,
+    };
   }
 
   methods(): ServiceMethods {
@@ -176,23 +201,25 @@ export class ServiceServer<H> {
     if (this.errorLogTimer) clearInterval(this.errorLogTimer);
     this.reportRepeatedErrors();
     this.sender.close();
+    this.internalSender.close();
     this.pubSender.close();
     this.router.close();
+    this.internal.close();
     this.pub.close();
   }
 
-  private async receive(): Promise<void> {
+  private async receive(socket: zmq.Router, from: Caller): Promise<void> {
     try {
-      for await (const [peer, ...frames] of this.router) {
+      for await (const [peer, ...frames] of socket) {
         if (!peer) continue;
-        this.dispatch(peer, frames);
+        this.dispatch(peer, frames, from);
       }
     } catch (err) {
-      if (!this.router.closed) this.opts.logger.error({ err }, 'service receive loop ended');
+      if (!socket.closed) this.opts.logger.error({ err, from }, 'service receive loop ended');
     }
   }
 
-  private dispatch(peer: Buffer, frames: Buffer[]): void {
+  private dispatch(peer: Buffer, frames: Buffer[], from: Caller): void {
     let envelopes: Envelope[];
     try {
       envelopes = decodeBatch(frames, this.opts.maxPayload);
@@ -204,7 +231,7 @@ export class ServiceServer<H> {
       return;
     }
     for (const e of envelopes) {
-      if (e.kind === 'request') this.handle(peer, e);
+      if (e.kind === 'request') this.handle(peer, e, from);
     }
   }
 
@@ -216,7 +243,17 @@ export class ServiceServer<H> {
       this.sessionVia.delete(this.sessionVia.keys().next().value as string);
   }
 
-  private handle(peer: Buffer, req: RequestEnvelope): void {
+  private handle(peer: Buffer, req: RequestEnvelope, from: Caller): void {
+    const sender = from === 'broker' ? this.sender : this.internalSender;
+    if (from === 'broker' && this.internalMethods.has(req.method.slice(req.method.indexOf(':') + 1))) {
+      this.opts.onDrop?.('internal_method');
+      const error = new NoonError('FORBIDDEN', `${req.method} is internal: only services may call it`, false);
+      sender.enqueue(
+        { kind: 'reply', requestId: req.requestId, directives: [], payload: Buffer.alloc(0), error },
+        peer,
+      );
+      return;
+    }
     const started = performance.now();
     this.remember(req.sessionId, req.via);
     const directives: Directive[] = [];
@@ -235,8 +272,7 @@ export class ServiceServer<H> {
         payload,
         ...(error ? { error } : {}),
       };
-      if (!this.sender.enqueue(env, peer))
-        this.opts.logger.warn({ method: req.method }, 'reply dropped: send queue full');
+      if (!sender.enqueue(env, peer)) this.opts.logger.warn({ method: req.method }, 'reply dropped: send queue full');
     };
     this.inFlight++;
     try {

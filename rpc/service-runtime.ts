@@ -36,7 +36,7 @@ export interface ServiceRuntimeOptions {
 export interface ServiceRuntime {
   env: ServiceEnv;
   server: ServiceServer<unknown>;
-  endpoints: { router: string; pub: string };
+  endpoints: { router: string; internal: string; pub: string };
   methods(): ServiceMethods;
   load(): InstanceLoad;
   stop(): Promise<void>;

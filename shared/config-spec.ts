@@ -33,12 +33,6 @@ export const CONFIG_SPEC = {
     default: [],
     describe: 'Redis shard URLs (comma-separated); empty = in-process store',
   },
-  secret: {
-    env: 'NOON_SECRET',
-    kind: 'string',
-    default: undefined,
-    describe: 'secret for internal signatures (random per process if unset)',
-  },
   dataDir: {
     env: 'NOON_DATA_DIR',
     kind: 'string',
@@ -393,23 +387,32 @@ export const CONFIG_SPEC = {
     default: false,
     describe: 'also accept App Store Sandbox transactions (TestFlight, sandbox testers), not only Production',
   },
-  curvePublic: {
-    env: 'NOON_CURVE_PUBLIC',
+  // The internal plane's keys (shared/internal-keys.ts, docs/security.md): a CURVE key per role.
+  internalKeys: {
+    env: 'NOON_INTERNAL_KEYS',
     kind: 'string',
     default: undefined,
-    describe: 'cluster CURVE public key (Z85); with --curve-secret, every internal socket uses CURVE',
+    describe:
+      'key directory (<role>.key secrets, keyring.json); noon start uses <data dir>/keys, made on first use, when no key option is set',
   },
-  curveSecret: {
-    env: 'NOON_CURVE_SECRET',
+  internalKey: {
+    env: 'NOON_INTERNAL_KEY',
     kind: 'string',
     default: undefined,
-    describe: 'cluster CURVE secret key (Z85); keep it out of the repository',
+    describe: "this process's secret key file (from noon keys generate); default <key directory>/<role>.key",
   },
-  curveAllow: {
-    env: 'NOON_CURVE_ALLOW',
-    kind: 'list',
-    default: [],
-    describe: 'more client public keys (Z85) allowed on internal sockets',
+  internalKeyring: {
+    env: 'NOON_INTERNAL_KEYRING',
+    kind: 'string',
+    default: undefined,
+    describe: 'the public keyring file (public key -> role); default <key directory>/keyring.json',
+  },
+  internalPlaintext: {
+    env: 'NOON_INTERNAL_PLAINTEXT',
+    kind: 'bool',
+    default: false,
+    describe:
+      'NOT SAFE: noon start runs the internal plane without CURVE (anyone on the network can register and call)',
   },
   serviceQueue: {
     env: 'NOON_SERVICE_QUEUE',

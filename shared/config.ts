@@ -2,9 +2,6 @@
  * One typed config. Every option has an environment variable and a CLI flag (the flag is the key
  * in kebab case); a bad value fails at start with a message that names the option.
  */
-import { randomBytes } from 'node:crypto';
-import type { CurveKeys } from './curve';
-
 import { CONFIG_SPEC, type OptionSpec } from './config-spec';
 
 export { CONFIG_SPEC };
@@ -78,10 +75,13 @@ function validate(cfg: Config): void {
   if (cfg.pgUrl !== undefined && !/^postgres(ql)?:\/\//.test(cfg.pgUrl)) {
     throw new ConfigError('--pg-url / NOON_PG_URL', `${JSON.stringify(cfg.pgUrl)} is not a postgres:// URL`);
   }
-  if ((cfg.curvePublic === undefined) !== (cfg.curveSecret === undefined)) {
+  if (
+    cfg.internalPlaintext &&
+    (cfg.internalKeys !== undefined || cfg.internalKey !== undefined || cfg.internalKeyring !== undefined)
+  ) {
     throw new ConfigError(
-      '--curve-public / NOON_CURVE_PUBLIC',
-      'CURVE needs both the public and the secret key (or neither)',
+      '--internal-plaintext / NOON_INTERNAL_PLAINTEXT',
+      'plaintext contradicts the key options (--internal-keys, --internal-key, --internal-keyring) also set',
     );
   }
   if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined)) {
@@ -95,14 +95,6 @@ function validate(cfg: Config): void {
       '--plaintext / NOON_PLAINTEXT',
       'false turns off every plaintext listener, which leaves none without --tls-cert and --tls-key',
     );
-  }
-  for (const [label, key] of [
-    ['--curve-public / NOON_CURVE_PUBLIC', cfg.curvePublic],
-    ['--curve-secret / NOON_CURVE_SECRET', cfg.curveSecret],
-    ...cfg.curveAllow.map((k) => ['--curve-allow / NOON_CURVE_ALLOW', k]),
-  ] as [string, string | undefined][]) {
-    if (key !== undefined && !/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/.test(key))
-      throw new ConfigError(label, 'a CURVE key is 40 Z85 characters');
   }
   for (const origin of cfg.corsOrigins) {
     if (origin !== '*' && !CORS_ORIGIN_RE.test(origin))
@@ -143,16 +135,4 @@ export function loadConfig(
   const cfg = out as Config;
   validate(cfg);
   return cfg;
-}
-
-/** The cluster's CURVE keys, when configured. */
-export function curveOf(cfg: Config): CurveKeys | undefined {
-  return cfg.curvePublic !== undefined && cfg.curveSecret !== undefined
-    ? { publicKey: cfg.curvePublic, secretKey: cfg.curveSecret, allow: cfg.curveAllow }
-    : undefined;
-}
-
-/** A per-process secret when none is configured: internal signatures then only hold in-process. */
-export function secretOf(cfg: Config): string {
-  return cfg.secret ?? randomBytes(32).toString('hex');
 }

@@ -1,22 +1,35 @@
 /**
- * CURVE on the internal plane (opt-in: NOON_CURVE_PUBLIC + NOON_CURVE_SECRET). Every internal
- * server socket is a CURVE server with ZAP domain "noon" enforced, so a missing ZAP handler fails
- * closed; every client pins the cluster's server key. One ZAP handler per process answers
- * libzmq's ZAP requests (RFC 27): 200 for an allowed client public key, 400 for anything else
- * (without a handler libzmq would accept any client key).
+ * CURVE on the internal plane, with a key per role. Every internal server socket is a CURVE
+ * server whose ZAP domain names who may connect to it (its audience); every client pins the key of
+ * the server it connects to. One ZAP handler per process answers libzmq's ZAP requests (RFC 27):
+ * 200 for a client key in the keyring whose role the socket's audience admits, 400 otherwise
+ * (without a handler libzmq would accept any client key, hence zapEnforceDomain: fail closed).
+ *
+ * A ROUTER cannot tell which key sent a given message, so the audience is per socket: a service
+ * binds one ROUTER for brokers and one for services, and what a message may do follows from the
+ * socket it arrived on.
  */
+import { createHmac, createPrivateKey, createPublicKey, diffieHellman, timingSafeEqual } from 'node:crypto';
 import * as zmq from 'zeromq';
+import type { Keyring } from './keyring';
 import type { Logger } from './log';
 
 export interface CurveKeys {
+  /** the role this process holds a key of */
+  role: string;
   /** Z85, 40 characters */
   publicKey: string;
   secretKey: string;
-  /** client public keys allowed besides the cluster's own */
-  allow: readonly string[];
+  /** every role's public keys */
+  keyring: Keyring;
 }
 
-export const ZAP_DOMAIN = 'noon';
+/** Who may connect to a server socket. */
+export type Audience = 'any' | 'broker' | 'service';
+
+/** Roles that are not services: their keys never pass a `service` socket. */
+export const INFRA_KEY_ROLES: readonly string[] = ['yellow', 'broker', 'brokerlist', 'operator'];
+
 const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
 const Z85 = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#';
 
@@ -36,25 +49,145 @@ export function z85Decode(text: string): Buffer {
   return out;
 }
 
-/** Socket options for an internal server socket (ROUTER, PUB). */
-export function curveServerOptions(keys: CurveKeys | undefined): {
+/** Encodes 32 bytes (a key as ZAP hands it over) as Z85. */
+export function z85Encode(bytes: Buffer): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 4) {
+    let value = bytes.readUInt32BE(i);
+    let chunk = '';
+    for (let j = 0; j < 5; j++) {
+      chunk = (Z85[value % 85] as string) + chunk;
+      value = Math.floor(value / 85);
+    }
+    out += chunk;
+  }
+  return out;
+}
+
+/** Whether a key of `role` may connect to a socket for `audience`. */
+export function admits(audience: Audience, role: string | undefined): boolean {
+  if (role === undefined) return false;
+  if (audience === 'broker') return role === 'broker';
+  if (audience === 'service') return !INFRA_KEY_ROLES.includes(role);
+  return true;
+}
+
+const domainOf = (audience: Audience): string => `noon.${audience}`;
+
+/** Socket options for an internal server socket (ROUTER, PUB) admitting `audience`. */
+export function curveServerOptions(
+  keys: CurveKeys | undefined,
+  audience: Audience,
+): {
   curveServer?: boolean;
   curveSecretKey?: string;
   zapDomain?: string;
   zapEnforceDomain?: boolean;
 } {
   return keys
-    ? { curveServer: true, curveSecretKey: keys.secretKey, zapDomain: ZAP_DOMAIN, zapEnforceDomain: true }
+    ? { curveServer: true, curveSecretKey: keys.secretKey, zapDomain: domainOf(audience), zapEnforceDomain: true }
     : {};
 }
 
-/** Socket options for an internal client socket (DEALER, SUB): pins the cluster's server key. */
-export function curveClientOptions(keys: CurveKeys | undefined): {
+/** Socket options for an internal client socket (DEALER, SUB) connecting to the server holding `serverKey`. */
+export function curveClientOptions(
+  keys: CurveKeys | undefined,
+  serverKey: string | undefined,
+): {
   curveServerKey?: string;
   curvePublicKey?: string;
   curveSecretKey?: string;
 } {
-  return keys ? { curveServerKey: keys.publicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey } : {};
+  if (!keys) return {};
+  // A server that advertised no key cannot be authenticated: pin our own, which fails the handshake.
+  return {
+    curveServerKey: serverKey ?? keys.publicKey,
+    curvePublicKey: keys.publicKey,
+    curveSecretKey: keys.secretKey,
+  };
+}
+
+/** The key Yellow's sockets hold: the newest yellow key of the keyring. */
+export function yellowKeyOf(keys: CurveKeys): string {
+  const all = keys.keyring.keysOf('yellow');
+  const newest = all[all.length - 1];
+  if (newest === undefined) throw new Error(`${keys.keyring.file}: the keyring has no yellow key`);
+  return newest;
+}
+
+// ---- registration proof: the registrant holds the secret of the key it registers with ----
+
+const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
+
+function sharedSecret(secretKey: string, publicKey: string): Buffer {
+  return diffieHellman({
+    privateKey: createPrivateKey({
+      key: Buffer.concat([X25519_PKCS8, z85Decode(secretKey)]),
+      format: 'der',
+      type: 'pkcs8',
+    }),
+    publicKey: createPublicKey({
+      key: Buffer.concat([X25519_SPKI, z85Decode(publicKey)]),
+      format: 'der',
+      type: 'spki',
+    }),
+  });
+}
+
+const proofText = (instanceId: string, role: string, curveKey: string): string =>
+  `noon-register/1\n${instanceId}\n${role}\n${curveKey}`;
+
+/** What a registrant sends: an HMAC keyed by X25519(its secret, Yellow's public key). */
+export function registrationProof(keys: CurveKeys, yellowKey: string, instanceId: string, role: string): string {
+  return createHmac('sha256', sharedSecret(keys.secretKey, yellowKey))
+    .update(proofText(instanceId, role, keys.publicKey))
+    .digest('hex');
+}
+
+/** Yellow's check of a registration proof, with its own secret key. */
+export function verifyRegistrationProof(
+  yellow: CurveKeys,
+  curveKey: string,
+  instanceId: string,
+  role: string,
+  proof: string,
+): boolean {
+  let expected: Buffer;
+  try {
+    expected = createHmac('sha256', sharedSecret(yellow.secretKey, curveKey))
+      .update(proofText(instanceId, role, curveKey))
+      .digest();
+  } catch {
+    return false;
+  }
+  const got = Buffer.from(proof, 'hex');
+  return got.length === expected.length && timingSafeEqual(got, expected);
+}
+
+// ---- refusals, counted by whoever listens (each role host's metrics) ----
+
+export type RefusalReason = 'unknown_key' | 'wrong_role' | 'handshake';
+const refusalListeners = new Set<(reason: RefusalReason) => void>();
+
+/** Calls `listener` for every internal peer refused in this process; returns the unsubscribe. */
+export function onRefusal(listener: (reason: RefusalReason) => void): () => void {
+  refusalListeners.add(listener);
+  return () => refusalListeners.delete(listener);
+}
+
+function refused(reason: RefusalReason): void {
+  for (const l of refusalListeners) l(reason);
+}
+
+/**
+ * Counts a server socket's failed handshakes that never reach ZAP (a plaintext peer, a client
+ * pinning the wrong server key, garbage). ZAP refusals are counted by the handler itself.
+ */
+export function watchHandshakes(socket: zmq.Socket, keys: CurveKeys | undefined): void {
+  if (!keys) return;
+  socket.events.on('handshake:error:protocol', () => refused('handshake'));
+  socket.events.on('handshake:error:other', () => refused('handshake'));
 }
 
 /**
@@ -66,37 +199,53 @@ let zapRouter: zmq.Router | undefined;
 
 /** Starts the process's ZAP handler once; every CURVE server must await this before binding. */
 export function ensureZap(keys: CurveKeys, logger: Logger): Promise<void> {
-  zap ??= startZap(keys, logger);
+  zap ??= startZap(keys.keyring, logger);
   return zap;
 }
 
-async function startZap(keys: CurveKeys, logger: Logger): Promise<void> {
-  const allowed = new Set([keys.publicKey, ...keys.allow].map((k) => z85Decode(k).toString('hex')));
+function decide(keyring: Keyring, domain: string, mechanism: string, key: Buffer | undefined): RefusalReason | 'ok' {
+  if (mechanism !== 'CURVE' || key === undefined || key.length !== 32) return 'handshake';
+  const role = keyring.roleOf(z85Encode(key));
+  if (role === undefined) return 'unknown_key';
+  const audience = domain.startsWith('noon.') ? (domain.slice(5) as Audience) : undefined;
+  return audience !== undefined && ['any', 'broker', 'service'].includes(audience) && admits(audience, role)
+    ? 'ok'
+    : 'wrong_role';
+}
+
+async function startZap(keyring: Keyring, logger: Logger): Promise<void> {
   const router = new zmq.Router({ linger: 0 });
   zapRouter = router;
   await router.bind(ZAP_ENDPOINT);
   void (async () => {
     try {
       for await (const [id, delimiter, version, requestId, domain, address, , mechanism, key] of router) {
-        const ok =
-          version?.toString() === '1.0' &&
-          domain?.toString() === ZAP_DOMAIN &&
-          mechanism?.toString() === 'CURVE' &&
-          key !== undefined &&
-          allowed.has(key.toString('hex'));
-        if (!ok)
+        let verdict: RefusalReason | 'ok';
+        try {
+          verdict =
+            version?.toString() === '1.0'
+              ? decide(keyring, domain?.toString() ?? '', mechanism?.toString() ?? '', key)
+              : 'handshake';
+        } catch (err) {
+          // An unreadable keyring admits nobody.
+          logger.error({ err: (err as Error).message }, 'ZAP: keyring unreadable; refusing');
+          verdict = 'unknown_key';
+        }
+        if (verdict !== 'ok') {
+          refused(verdict);
           logger.warn(
-            { address: address?.toString(), mechanism: mechanism?.toString(), domain: domain?.toString() },
-            'ZAP: refused an internal peer (key not allowed)',
+            { address: address?.toString(), domain: domain?.toString(), reason: verdict },
+            'ZAP: refused an internal peer',
           );
+        }
         await router.send([
           id as Buffer,
           delimiter ?? Buffer.alloc(0),
           '1.0',
           requestId ?? Buffer.alloc(0),
-          ok ? '200' : '400',
-          ok ? 'OK' : 'key not allowed',
-          ok ? 'noon' : '',
+          verdict === 'ok' ? '200' : '400',
+          verdict === 'ok' ? 'OK' : verdict,
+          verdict === 'ok' ? 'noon' : '',
           '',
         ]);
       }

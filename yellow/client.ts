@@ -13,8 +13,8 @@ import type { Directory } from './directory';
 import { YellowLink } from './link';
 import type { RegistryFilter } from './registry';
 import type { InstanceLoad, InstanceRecord, InstanceRegistration } from './types';
-import { curveOf, type Config } from '../shared/config';
-import type { CurveKeys } from '../shared/curve';
+import type { Config } from '../shared/config';
+import { registrationProof, yellowKeyOf, type CurveKeys } from '../shared/curve';
 import { validateRegistration } from './validate';
 import { Watcher } from './watcher';
 
@@ -26,7 +26,7 @@ export interface YellowClientOptions {
   logger: Logger;
   /** deadline of one query/drain/deregister round; default max(heartbeatMs, 1000) */
   queryTimeoutMs?: number;
-  /** the cluster's CURVE keys, when the internal plane uses CURVE */
+  /** this process's role keys, when the internal plane uses CURVE */
   curve?: CurveKeys;
 }
 
@@ -35,19 +35,14 @@ interface ProviderState {
   /** per link: the epoch that Yellow gave us, undefined until it acknowledged a registration */
   epochs: Array<number | undefined>;
   timer: NodeJS.Timeout;
+  /** a refusal (FORBIDDEN) is logged once, not on every retry */
+  refusalLogged?: boolean;
 }
 
 export class YellowClient {
-  /** The client a process builds from its config: the configured Yellows, heartbeat and CURVE keys. */
+  /** The client a process builds from its config: the configured Yellows and heartbeat (keys in `extra`). */
   static fromConfig(cfg: Config, logger: Logger, extra: Partial<YellowClientOptions> = {}): YellowClient {
-    const curve = curveOf(cfg);
-    return new YellowClient({
-      endpoints: cfg.yellow,
-      heartbeatMs: cfg.heartbeatMs,
-      logger,
-      ...(curve ? { curve } : {}),
-      ...extra,
-    });
+    return new YellowClient({ endpoints: cfg.yellow, heartbeatMs: cfg.heartbeatMs, logger, ...extra });
   }
 
   private readonly links: YellowLink[];
@@ -85,7 +80,7 @@ export class YellowClient {
    * trying in the background either way, so a caller may log the rejection and carry on.
    */
   async register(reg: InstanceRegistration): Promise<void> {
-    const clean = validateRegistration(reg);
+    const clean = validateRegistration(this.withProof(reg));
     await this.start();
     if (this.provider) clearInterval(this.provider.timer);
     const timer = setInterval(() => this.beat(), this.opts.heartbeatMs);
@@ -93,6 +88,14 @@ export class YellowClient {
     this.provider = state;
     const attempts = this.links.map((_, i) => this.registerOn(i, state));
     await this.firstSuccess(attempts, 'register');
+  }
+
+  /** With CURVE, a registration carries our key and the proof that we hold its secret. */
+  private withProof(reg: InstanceRegistration): InstanceRegistration {
+    const keys = this.opts.curve;
+    if (!keys) return reg;
+    const proof = registrationProof(keys, yellowKeyOf(keys), reg.instanceId, reg.role);
+    return { ...reg, curveKey: keys.publicKey, proof };
   }
 
   /** The load sent with the next heartbeat (and with any re-registration). */
@@ -205,7 +208,12 @@ export class YellowClient {
       this.logger.info({ yellow: link.endpoint, epoch: r.epoch }, 'registered with yellow');
       return r.epoch;
     } catch (e) {
-      this.logger.debug({ err: e, yellow: link.endpoint }, 'registration not acknowledged; retrying on next beat');
+      if (e instanceof NoonError && e.code === 'FORBIDDEN') {
+        if (!state.refusalLogged)
+          this.logger.error({ err: e.message, yellow: link.endpoint }, 'yellow refused the registration; retrying');
+        state.refusalLogged = true;
+      } else
+        this.logger.debug({ err: e, yellow: link.endpoint }, 'registration not acknowledged; retrying on next beat');
       throw e;
     }
   }
@@ -213,7 +221,10 @@ export class YellowClient {
   private async firstSuccess(attempts: Array<Promise<number>>, what: string): Promise<void> {
     try {
       await Promise.any(attempts);
-    } catch {
+    } catch (err) {
+      // A refusal says more than a timeout.
+      const refused = (err as AggregateError).errors?.find((e) => e instanceof NoonError && e.code === 'FORBIDDEN');
+      if (refused) throw refused as NoonError;
       throw new NoonError(
         'UNAVAILABLE',
         `no Yellow acknowledged ${what} within ${this.queryTimeoutMs} ms (${this.opts.endpoints.join(', ')}); still retrying`,

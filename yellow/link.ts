@@ -5,7 +5,7 @@
  * has a deadline. The DEALER reconnects by itself when the Yellow comes back.
  */
 import * as zmq from 'zeromq';
-import { curveClientOptions, type CurveKeys } from '../shared/curve';
+import { curveClientOptions, yellowKeyOf, type CurveKeys } from '../shared/curve';
 import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { Outbox } from './outbox';
@@ -59,7 +59,7 @@ export class YellowLink {
       maxMessageSize: MAX_REPLY_BYTES,
       reconnectInterval: 100,
       reconnectMaxInterval: 2000,
-      ...curveClientOptions(curve),
+      ...curveClientOptions(curve, curve ? yellowKeyOf(curve) : undefined),
     });
     this.outbox = new Outbox(this.dealer, SEND_HWM, logger, `yellow-link ${endpoint}`);
   }

@@ -59,7 +59,7 @@ export class Registry {
    * The `draining` flag survives a re-registration (an operator's decision outlives a reconnect).
    */
   register(reg: InstanceRegistration, now: number): { record: InstanceRecord; event: YellowEvent } {
-    const clean = validateRegistration(reg);
+    const { proof: _proof, ...clean } = validateRegistration(reg);
     const prev = this.records.get(clean.instanceId);
     if (!prev && this.records.size >= this.maxInstances) throw new RegistryFullError(this.maxInstances);
     const record: InstanceRecord = {

@@ -3,7 +3,8 @@
  * events, around the pure Registry. One process may run several (tests do).
  */
 import * as zmq from 'zeromq';
-import { curveServerOptions, ensureZap, type CurveKeys } from '../shared/curve';
+import { curveServerOptions, ensureZap, watchHandshakes, type CurveKeys } from '../shared/curve';
+import { admitRegistration, RegistrationRefused } from './admission';
 import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { Outbox } from './outbox';
@@ -19,7 +20,7 @@ export interface YellowServerOptions {
   heartbeatMs: number;
   missLimit?: number;
   logger: Logger;
-  /** CURVE on both sockets, clients checked by the process's ZAP handler */
+  /** CURVE on both sockets (any keyring key may connect); registrations admitted by key role */
   curve?: CurveKeys;
 }
 
@@ -53,13 +54,15 @@ export class YellowServer {
       linger: 0,
       sendHighWaterMark: QUEUE_LIMIT,
       maxMessageSize: MAX_MESSAGE_BYTES,
-      ...curveServerOptions(this.opts.curve),
+      ...curveServerOptions(this.opts.curve, 'any'),
     };
     // sendTimeout 0: a reply to a peer that cannot take it is dropped, never blocks the loop.
     const router = new zmq.Router({ ...common, mandatory: true, receiveHighWaterMark: QUEUE_LIMIT, sendTimeout: 0 });
     const pub = new zmq.Publisher(common);
     this.router = router;
     this.pub = pub;
+    watchHandshakes(router, this.opts.curve);
+    watchHandshakes(pub, this.opts.curve);
     const port = this.opts.port === 0 ? '*' : String(this.opts.port);
     await router.bind(`tcp://${this.opts.host}:${port}`);
     await pub.bind(`tcp://${this.opts.host}:*`);
@@ -152,6 +155,7 @@ export class YellowServer {
     } catch (e) {
       const err = e instanceof NoonError ? e : new NoonError('INTERNAL', e instanceof Error ? e.message : String(e));
       if (e instanceof RegistryFullError) this.logger.error({ err: e }, 'registration refused');
+      else if (e instanceof RegistrationRefused) this.logger.warn({ err: e.message }, 'registration refused');
       else if (!(e instanceof RegistrationError))
         this.logger.error({ err: e, op: decoded.value.op }, 'yellow request failed');
       this.reply(
@@ -168,6 +172,7 @@ export class YellowServer {
   private handle(req: YellowRequest, now: number): [string, string] {
     switch (req.op) {
       case 'register': {
+        if (this.opts.curve) admitRegistration(this.opts.curve, req.reg, this.registry.get(req.reg.instanceId));
         const { record, event } = this.registry.register(req.reg, now);
         this.logger.info(
           { instanceId: record.instanceId, instanceRole: record.role, epoch: record.epoch },

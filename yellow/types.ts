@@ -21,6 +21,8 @@ export interface ServiceMethods {
 export interface InstanceEndpoints {
   /** ZeroMQ ROUTER of a service (requests), or of Yellow itself */
   router?: string;
+  /** ZeroMQ ROUTER of a service for other services (internal methods); `router` is the brokers' */
+  internal?: string;
   /** ZeroMQ PUB of a service (room messages) or of Yellow (events) */
   pub?: string;
   /** ROUTER of a broker that services push to */
@@ -64,6 +66,10 @@ export interface InstanceRegistration {
   pid: number;
   startedAt: number;
   load: InstanceLoad;
+  /** with CURVE: the instance's public key (Z85), which its server sockets hold and clients pin */
+  curveKey?: string;
+  /** with CURVE: HMAC proving the registrant holds curveKey's secret (shared/curve.ts); never stored */
+  proof?: string;
 }
 
 /** What Yellow keeps and answers with. */

@@ -27,6 +27,7 @@ export class RegistrationError extends NoonError {
   }
 }
 
+const Z85_KEY_RE = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:@-]*$/;
 const ZMQ_TCP_RE = /^tcp:\/\/([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
 const HOST_PORT_RE = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
@@ -89,6 +90,7 @@ function endpoints(v: unknown): InstanceEndpoints {
     if (val !== undefined) out[k] = val;
   };
   set('router', endpoint(v, 'router', 'zmq'));
+  set('internal', endpoint(v, 'internal', 'zmq'));
   set('pub', endpoint(v, 'pub', 'zmq'));
   set('push', endpoint(v, 'push', 'zmq'));
   set('metrics', endpoint(v, 'metrics', 'http'));
@@ -147,6 +149,8 @@ export function validateRegistration(v: unknown): InstanceRegistration {
     load: validateLoad(v.load),
   };
   if (v.service !== undefined) out.service = service(v.service);
+  if (v.curveKey !== undefined) out.curveKey = str(v, 'curveKey', 'curveKey', 40, Z85_KEY_RE);
+  if (v.proof !== undefined) out.proof = str(v, 'proof', 'proof', 64, /^[0-9a-f]{64}$/);
   return out;
 }
 

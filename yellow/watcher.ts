@@ -5,7 +5,7 @@
  * milliseconds; the poll repairs anything a SUB missed (PUB drops when a subscriber reconnects).
  */
 import * as zmq from 'zeromq';
-import { curveClientOptions, type CurveKeys } from '../shared/curve';
+import { curveClientOptions, yellowKeyOf, type CurveKeys } from '../shared/curve';
 import type { Logger } from '../shared/log';
 import { Directory, type PollAnswer } from './directory';
 import type { YellowLink } from './link';
@@ -40,7 +40,7 @@ export class Watcher {
       maxMessageSize: MAX_EVENT_BYTES,
       reconnectInterval: 100,
       reconnectMaxInterval: 2000,
-      ...curveClientOptions(opts.curve),
+      ...curveClientOptions(opts.curve, opts.curve ? yellowKeyOf(opts.curve) : undefined),
     });
     this.sub.subscribe(EVENT_TOPIC);
     this.pubs = opts.links.map(() => ({}));

@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { cleanEnv, clusterFlags, isAlive, NoonProc, runNoon, tempDir } from '../support/cli-proc';
 import { until } from '../support/wait';
@@ -33,7 +34,9 @@ interface Rec {
 }
 
 async function instances(): Promise<Rec[]> {
-  const r = await runNoon(['yellow', 'instances', '--json', '--yellow', String(ready.yellow)]);
+  // The children run with the data directory's role keys: an operator command uses its operator key.
+  const keys = ['--internal-keys', join(data.dir, 'keys')];
+  const r = await runNoon(['yellow', 'instances', '--json', '--yellow', String(ready.yellow), ...keys]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as Rec[];
 }

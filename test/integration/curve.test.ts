@@ -1,13 +1,16 @@
 /**
- * Internal-plane intrusion with CURVE on: the cluster works end to end over CURVE, and a
- * rogue key, a plaintext client and a client pinning the wrong server key are refused at the
- * handshake (ZAP allowlist, fail-closed), on a service's ROUTER and on Yellow's.
+ * Internal-plane intrusion with CURVE on (a key per role, in-process): the cluster works end to
+ * end over CURVE, and a rogue key, a plaintext client and a client pinning the wrong server key
+ * are refused at the handshake (ZAP keyring, fail-closed), on a service's ROUTER and on Yellow's.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as zmq from 'zeromq';
 import { loadConfig } from '../../shared/config';
-import { stopZap } from '../../shared/curve';
+import { stopZap, yellowKeyOf } from '../../shared/curve';
+import { internalKeysFor } from '../../shared/internal-keys';
+import { ensureKeys } from '../../shared/keyring';
+import { tempDir } from '../support/cli-proc';
 import { silentLogger } from '../../shared/log';
 import { YellowServer } from '../../yellow/server';
 import { YellowClient } from '../../yellow/client';
@@ -22,9 +25,15 @@ import { startBrokerRole } from '../../roles/broker';
 import { rawClient } from '../support/raw-client';
 import { until } from '../support/wait';
 
-const cluster = zmq.curveKeyPair();
 const rogue = zmq.curveKeyPair();
-const keys = { publicKey: cluster.publicKey, secretKey: cluster.secretKey, allow: [] };
+const dir = tempDir('noon-curve-');
+ensureKeys(dir.dir, ['yellow', 'broker', 'leaderboard', 'player']);
+const keyCfg = loadConfig({ internalKeys: dir.dir }, {});
+const keysOf = (role: string): NonNullable<ReturnType<typeof internalKeysFor>> =>
+  internalKeysFor(keyCfg, role) as NonNullable<ReturnType<typeof internalKeysFor>>;
+const yellowKeys = keysOf('yellow');
+/** a service's key: it may call other services */
+const keys = keysOf('player');
 let yellow: YellowServer;
 let yellowRouter: string;
 let service: RunningService;
@@ -32,14 +41,19 @@ let client: YellowClient;
 let links: Links;
 
 before(async () => {
-  yellow = new YellowServer({ host: '127.0.0.1', port: 0, heartbeatMs: 100, logger: silentLogger(), curve: keys });
+  yellow = new YellowServer({
+    host: '127.0.0.1',
+    port: 0,
+    heartbeatMs: 100,
+    logger: silentLogger(),
+    curve: yellowKeys,
+  });
   yellowRouter = (await yellow.start()).router;
   const cfg = loadConfig(
     {
       yellow: [yellowRouter],
       heartbeatMs: 100,
-      curvePublic: cluster.publicKey,
-      curveSecret: cluster.secretKey,
+      internalKeys: dir.dir,
       logLevel: 'silent',
     },
     {},
@@ -65,6 +79,7 @@ after(async () => {
   await service?.stop();
   await yellow?.stop();
   stopZap();
+  dir.remove();
 });
 
 test('over CURVE, an instance registers with Yellow and serves calls', async () => {
@@ -104,20 +119,24 @@ function handshake(endpoint: string, options: Partial<zmq.Dealer>): Promise<stri
 }
 
 test('a rogue key, a plaintext peer and a wrong pinned server key fail the handshake, on a service and on Yellow', async () => {
-  const targets = { service: service.endpoints.router, yellow: yellowRouter };
-  for (const [name, endpoint] of Object.entries(targets)) {
+  const broker = keysOf('broker');
+  const targets = {
+    service: { endpoint: service.endpoints.router, serverKey: keysOf('leaderboard').publicKey },
+    yellow: { endpoint: yellowRouter, serverKey: yellowKeyOf(yellowKeys) },
+  };
+  for (const [name, { endpoint, serverKey }] of Object.entries(targets)) {
     assert.equal(
       await handshake(endpoint, {
-        curveServerKey: cluster.publicKey,
-        curvePublicKey: cluster.publicKey,
-        curveSecretKey: cluster.secretKey,
+        curveServerKey: serverKey,
+        curvePublicKey: broker.publicKey,
+        curveSecretKey: broker.secretKey,
       }),
       'handshake',
-      `${name}: the cluster key is accepted`,
+      `${name}: a broker key is accepted`,
     );
     assert.equal(
       await handshake(endpoint, {
-        curveServerKey: cluster.publicKey,
+        curveServerKey: serverKey,
         curvePublicKey: rogue.publicKey,
         curveSecretKey: rogue.secretKey,
       }),
@@ -128,8 +147,8 @@ test('a rogue key, a plaintext peer and a wrong pinned server key fail the hands
     assert.match(
       await handshake(endpoint, {
         curveServerKey: rogue.publicKey,
-        curvePublicKey: cluster.publicKey,
-        curveSecretKey: cluster.secretKey,
+        curvePublicKey: broker.publicKey,
+        curveSecretKey: broker.secretKey,
       }),
       /^handshake:error/,
       `${name}: a wrong server key fails`,
@@ -137,9 +156,17 @@ test('a rogue key, a plaintext peer and a wrong pinned server key fail the hands
   }
 });
 
-test('CURVE config needs both keys and well-formed ones', () => {
-  assert.throws(() => loadConfig({ curvePublic: cluster.publicKey }, {}), /NOON_CURVE_PUBLIC: CURVE needs both/);
-  assert.throws(() => loadConfig({ curvePublic: 'short', curveSecret: cluster.secretKey }, {}), /40 Z85 characters/);
+test('key options: a key file of another role, a missing file and plaintext with keys fail naming the option', () => {
+  const cfg = loadConfig({ internalKeys: dir.dir, internalKey: `${dir.dir}/broker.key` }, {});
+  assert.throws(
+    () => internalKeysFor(cfg, 'player'),
+    /NOON_INTERNAL_KEY: .*broker\.key is a key of role broker, not of player/,
+  );
+  assert.throws(() => internalKeysFor(keyCfg, 'chat'), /NOON_INTERNAL_KEYS: .*chat\.key does not exist/);
+  assert.throws(
+    () => loadConfig({ internalKeys: dir.dir, internalPlaintext: true }, {}),
+    /NOON_INTERNAL_PLAINTEXT: plaintext contradicts the key options/,
+  );
 });
 
 test('a broker routes client calls to services over CURVE', async () => {
@@ -149,8 +176,7 @@ test('a broker routes client calls to services over CURVE', async () => {
       heartbeatMs: 100,
       brokerPort: 0,
       brokerWsPort: 0,
-      curvePublic: cluster.publicKey,
-      curveSecret: cluster.secretKey,
+      internalKeys: dir.dir,
       logLevel: 'silent',
     },
     {},

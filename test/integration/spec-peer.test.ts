@@ -57,6 +57,9 @@ before(async () => {
     NOON_LOG_LEVEL: 'error',
     NOON_DATA_DIR: dataDir,
     NOON_CALLS_PER_SECOND: '1000',
+    // The peer speaks the documented wire in the clear; CURVE and role keys (docs/security.md)
+    // sit under that wire and are shown by internal-keys.test.ts.
+    NOON_INTERNAL_PLAINTEXT: '1',
   });
   yellowProc = await spawnNoon(['start', 'yellow'], env);
   procs.push(yellowProc);
