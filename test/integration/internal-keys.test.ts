@@ -101,6 +101,9 @@ before(async () => {
     NOON_METRICS_PORT: '0',
     NOON_CALLS_PER_SECOND: '1000000',
     NOON_MAX_IN_FLIGHT: '100000',
+    // the test's client never logs in (Player:ping is public) and lives through every test
+    NOON_LOGIN_TIMEOUT_MS: '600000',
+    NOON_IDLE_TIMEOUT_MS: '600000',
     NOON_DATA_DIR: data.dir,
   });
   yellow = await start('yellow');
