@@ -69,21 +69,20 @@ export class RoutingTable {
       }
       s.stateful ||= m.stateful;
       if (!r.draining) s.instances.push(r);
-      const isPublic = new Set(m.publicMethods);
-      const internal = new Set(m.internalMethods);
-      const idempotent = new Set(m.idempotentMethods);
-      for (const name of new Set(m.methods)) {
+      // Rebuilt on every load heartbeat: plain arrays (a handful of names each), no sets.
+      for (const name of m.methods) {
         let route = s.methods.get(name);
         if (!route) {
           route = { instances: [], publicInstances: [], public: false, internal: false, idempotent: true };
           s.methods.set(name, route);
-        }
-        route.public ||= isPublic.has(name);
-        route.internal ||= internal.has(name);
-        route.idempotent &&= idempotent.has(name);
+        } else if (route.instances.at(-1) === r) continue; // a name announced twice
+        const isPublic = m.publicMethods.includes(name);
+        route.public ||= isPublic;
+        route.internal ||= m.internalMethods.includes(name);
+        route.idempotent &&= m.idempotentMethods.includes(name);
         if (r.draining) continue;
         route.instances.push(r);
-        if (isPublic.has(name)) route.publicInstances.push(r);
+        if (isPublic) route.publicInstances.push(r);
       }
     }
     for (const [name, old] of previous.services) {
