@@ -43,6 +43,8 @@ export class YellowLink {
   private readonly byKey = new Map<string, Pending>();
   private nextRid = 1;
   private loop?: Promise<void>;
+  /** bytes of every reply received */
+  bytesReceived = 0;
 
   constructor(
     readonly endpoint: string,
@@ -134,6 +136,7 @@ export class YellowLink {
         this.logger.warn({ err: e, yellow: this.endpoint }, 'yellow link receive failed');
         continue;
       }
+      for (const f of frames) this.bytesReceived += f.length;
       this.onReply(frames);
     }
   }
