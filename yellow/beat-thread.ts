@@ -26,6 +26,14 @@ export class BeatThread {
   private readonly listeners = new Map<string, Listener>();
   private readyValue = false;
   private nextKey = 1;
+  private settleRunning: (running: boolean) => void = () => undefined;
+  /** Resolves true once the worker runs, false if it could not start or died. */
+  readonly running = new Promise<boolean>((resolve) => (this.settleRunning = resolve));
+
+  /** The process's heartbeat thread, if one was started: resolves when it runs (tests wait for it). */
+  static whenRunning(): Promise<boolean> {
+    return BeatThread.shared?.running ?? Promise.resolve(false);
+  }
 
   /** The process's heartbeat thread, started on first use. */
   static get(logger: Logger): BeatThread {
@@ -40,15 +48,20 @@ export class BeatThread {
       this.worker = startWorker({ progress: this.progress.buffer as SharedArrayBuffer, logLevel: logger.level });
     } catch (e) {
       logger.warn({ err: e }, 'heartbeat thread did not start; heartbeats go from the main loop');
+      this.settleRunning(false);
       return;
     }
     this.worker.unref();
     this.worker.on('message', (r: BeatReport) => this.onReport(r));
     this.worker.on('error', (e) => {
       this.readyValue = false;
+      this.settleRunning(false);
       this.logger.warn({ err: e }, 'heartbeat thread failed; heartbeats go from the main loop');
     });
-    this.worker.on('exit', () => (this.readyValue = false));
+    this.worker.on('exit', () => {
+      this.readyValue = false;
+      this.settleRunning(false);
+    });
   }
 
   /** True once the worker runs: providers added now are beaten by it. */
@@ -88,6 +101,7 @@ export class BeatThread {
   private onReport(r: BeatReport): void {
     if (r.t === 'ready') {
       this.readyValue = true;
+      this.settleRunning(true);
       for (const fn of this.listeners.values()) fn(r);
       return;
     }

@@ -132,6 +132,11 @@ export class YellowClient {
     state.thread?.beats.load(state.thread.key, state.reg.load);
   }
 
+  /** The draining flag this provider re-asserts when it registers (what its Yellows last reported). */
+  get draining(): boolean {
+    return this.provider?.reg.draining === true;
+  }
+
   /** What the watcher did so far (undefined before watch()). */
   watchStats(): Readonly<WatcherStats> | undefined {
     return this.watcher?.stats;
