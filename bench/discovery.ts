@@ -75,7 +75,7 @@ interface Point {
   yellowCpuMs: number;
   yellowKBs: number;
   consumerCpuMs: number;
-  consumerKBs: number;
+  consumerBs: number;
 }
 
 async function runMode(label: string, codeRoot: string): Promise<Point[]> {
@@ -113,7 +113,7 @@ async function runMode(label: string, codeRoot: string): Promise<Point[]> {
         yellowCpuMs: (cpuMicros(yellow.pid) - y0.cpu) / 1000 / s,
         yellowKBs: (yc.sent - y0.bytes) / 1024 / s,
         consumerCpuMs: (cpuMicros(consumer.pid) - c0.cpu) / 1000 / s,
-        consumerKBs: (cc.received - c0.bytes) / 1024 / s,
+        consumerBs: (cc.received - c0.bytes) / s,
       });
       process.stderr.write(`  ${label} ${n}: ${JSON.stringify(points[points.length - 1])}\n`);
     }
@@ -163,14 +163,14 @@ export async function runDiscovery(): Promise<string> {
     '',
     `before = ${BASE} (every watcher queries the full table every heartbeat, every load change broadcast); after = versioned deltas`,
     '',
-    '| instances | Yellow CPU ms/s before | after | Yellow KB/s sent before | after | consumer CPU ms/s before | after | consumer KB/s received before | after |',
+    '| instances | Yellow CPU ms/s before | after | Yellow KB/s sent before | after | consumer CPU ms/s before | after | consumer B/s received before | after |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   before.forEach((b, i) => {
     const a = after[i];
     if (!a) return;
     lines.push(
-      `| ${b.n} | ${f1(b.yellowCpuMs)} | ${f1(a.yellowCpuMs)} | ${f1(b.yellowKBs)} | ${f1(a.yellowKBs)} | ${f1(b.consumerCpuMs)} | ${f1(a.consumerCpuMs)} | ${f1(b.consumerKBs)} | ${f1(a.consumerKBs)} |`,
+      `| ${b.n} | ${f1(b.yellowCpuMs)} | ${f1(a.yellowCpuMs)} | ${f1(b.yellowKBs)} | ${f1(a.yellowKBs)} | ${f1(b.consumerCpuMs)} | ${f1(a.consumerCpuMs)} | ${b.consumerBs.toFixed(0)} | ${a.consumerBs.toFixed(0)} |`,
     );
   });
   const sorted = [...kills].sort((x, y) => x - y);
