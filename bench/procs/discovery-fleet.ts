@@ -1,6 +1,7 @@
 // COUNT simulated service processes for the discovery bench, in one process: each registers a
-// service record, heartbeats with an idle service's jittering ELU, and watches the table as every
-// service process does (for its own calls to other services). Code from CODE_ROOT.
+// service record and heartbeats with an idle service's jittering ELU; the first WATCHERS of them
+// (default all) also watch the table, as a service that calls other services does. Code from
+// CODE_ROOT.
 import { join } from 'node:path';
 import { silentLogger } from '../../shared/log';
 import type { YellowClient as YellowClientType } from '../../yellow/client';
@@ -10,6 +11,7 @@ async function main(): Promise<void> {
   const root = process.env.CODE_ROOT ?? join(__dirname, '..', '..');
   const { YellowClient } = (await import(join(root, 'yellow', 'client'))) as { YellowClient: typeof YellowClientType };
   const count = Number(process.env.COUNT ?? 25);
+  const watchers = Number(process.env.WATCHERS ?? count);
   const prefix = process.env.PREFIX ?? 'svc';
   const heartbeatMs = Number(process.env.HEARTBEAT_MS ?? 1000);
   const endpoints = [String(process.env.ROUTER)];
@@ -18,7 +20,8 @@ async function main(): Promise<void> {
   for (let i = 0; i < count; i++) {
     const c = new YellowClient({ endpoints, heartbeatMs, logger: silentLogger(), mainThreadBeats: true });
     clients.push(c);
-    await c.register({
+    // On a loaded machine an acknowledgement may take longer than the client waits; it keeps retrying.
+    const registered = c.register({
       role: 'player',
       instanceId: `${prefix}-${i}`,
       host: '127.0.0.1',
@@ -36,7 +39,8 @@ async function main(): Promise<void> {
       startedAt: Date.now(),
       load: { inFlight: 0, elu: 0.2 },
     });
-    if (process.env.WATCH !== '0') await c.watch();
+    await registered.catch(() => undefined);
+    if (i < watchers) await c.watch();
   }
   // An idle service's ELU moves by a few thousandths every interval.
   setInterval(() => {
