@@ -41,8 +41,10 @@ interface Entry {
   seenAt: number;
 }
 
+/** Heartbeat time and stall report change with every beat; neither is a change worth an event. */
 function sameExceptHeartbeat(a: InstanceRecord, b: InstanceRecord): boolean {
-  return JSON.stringify({ ...a, lastHeartbeat: 0 }) === JSON.stringify({ ...b, lastHeartbeat: 0 });
+  const quiet = { lastHeartbeat: 0, stalledMs: undefined };
+  return JSON.stringify({ ...a, ...quiet }) === JSON.stringify({ ...b, ...quiet });
 }
 
 export class Directory {
