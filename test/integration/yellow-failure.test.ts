@@ -11,6 +11,7 @@ import { ServiceCaller } from '../../rpc/caller';
 import { serviceClients } from '../../rpc/clients';
 import { YellowClient, type YellowClientOptions } from '../../yellow/client';
 import type { Directory } from '../../yellow/directory';
+import { YellowLink } from '../../yellow/link';
 import { kill, killAll, portOf, spawnReady, type Child } from '../support/yellow-harness';
 import { until } from '../support/wait';
 
@@ -31,6 +32,21 @@ function consumer(endpoints: string[], extra: Partial<YellowClientOptions> = {})
   const c = new YellowClient({ endpoints, heartbeatMs: HB, logger: silentLogger(), ...extra });
   clients.push(c);
   return c;
+}
+
+/** Waits until a Yellow's warm-up is over: while it lasts, watchers resync every interval anyway. */
+async function warmedUp(router: string): Promise<void> {
+  const link = new YellowLink(router, silentLogger());
+  link.start();
+  try {
+    await until(
+      'Yellow past its warm-up',
+      async () => ((await link.request<'hello'>({ op: 'hello' }, 2000)).warmingUp ? undefined : true),
+      30_000,
+    );
+  } finally {
+    await link.stop();
+  }
 }
 
 /** Records every `down` a directory emits, to prove none happened. */
@@ -139,6 +155,7 @@ describe('delta discovery', () => {
         (ev.type === 'down' && ev.instanceId === 'player-g'),
     });
     const dir = await c.watch();
+    await warmedUp(yellow.router);
     const resyncsAtStart = c.watchStats()?.resyncs ?? 0;
     const lost = downs(dir);
     const provider = await spawnReady('yellow-provider.ts', {
