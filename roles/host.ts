@@ -12,6 +12,7 @@ import { internalKeysFor } from '../shared/internal-keys';
 import { NOON_VERSION, newInstanceId } from '../shared/identity';
 import type { Logger } from '../shared/log';
 import { Metrics } from '../shared/metrics';
+import { BeatThread } from '../yellow/beat-thread';
 import { YellowClient } from '../yellow/client';
 import type { Directory } from '../yellow/directory';
 import type { InstanceEndpoints, InstanceLoad, ServiceMethods } from '../yellow/types';
@@ -96,6 +97,8 @@ export class RoleHost {
   /** A host with its /metrics served. */
   static async open(opts: RoleHostOptions): Promise<RoleHost> {
     const host = new RoleHost(opts);
+    // The heartbeat thread boots while the role composes, so it runs by the time the role registers.
+    BeatThread.get(host.logger);
     host.metricsUrlValue = await host.metrics.serve(opts.cfg.host, opts.metricsPort ?? opts.cfg.metricsPort);
     return host;
   }

@@ -1,22 +1,27 @@
 /**
  * Yellow's client, for providers (register, heartbeat, deregister) and consumers (query, watch).
  *
- * Provider side: the registration goes to every configured Yellow over its own DEALER, and a
- * heartbeat follows every heartbeatMs. A Yellow that answers `unknown` (it restarted or expired
- * us) gets the registration again; a Yellow that is down is simply retried on the next beat.
+ * Provider side: the registration goes to every configured Yellow over its own DEALER, and
+ * heartbeats follow twice per heartbeatMs, sent by the process's heartbeat thread (beat-thread.ts)
+ * so a blocked main loop does not silence them (from the main loop until that thread runs). A
+ * Yellow that answers `unknown` (it restarted or expired us) gets the registration again, with
+ * the draining flag Yellow last reported, so a restarted Yellow keeps an operator's drain; a
+ * Yellow that is down is simply retried on the next beat.
  * Nothing here waits on a Yellow in a way that can pile up: one outstanding request per op per
  * Yellow, each with a deadline.
  */
 import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
+import { BeatThread } from './beat-thread';
+import type { BeatReport } from './beat-protocol';
 import type { Directory } from './directory';
 import { YellowLink } from './link';
 import type { RegistryFilter } from './registry';
-import type { InstanceLoad, InstanceRecord, InstanceRegistration } from './types';
+import type { InstanceLoad, InstanceRecord, InstanceRegistration, YellowEvent } from './types';
 import type { Config } from '../shared/config';
 import { registrationProof, yellowKeyOf, type CurveKeys } from '../shared/curve';
 import { validateRegistration } from './validate';
-import { Watcher } from './watcher';
+import { Watcher, type WatcherStats } from './watcher';
 
 export interface YellowClientOptions {
   /** Yellow ROUTER endpoints, tcp://host:port */
@@ -28,21 +33,43 @@ export interface YellowClientOptions {
   queryTimeoutMs?: number;
   /** this process's role keys, when the internal plane uses CURVE */
   curve?: CurveKeys;
+  /** a watcher resyncs every Yellow at least this often (ms); default 30000 */
+  resyncMs?: number;
+  /** heartbeats stop when the main loop made no progress for this long (ms); default 10000 */
+  stallLimitMs?: number;
+  /** heartbeats from the main loop only, no heartbeat thread (for the bench's many registrants) */
+  mainThreadBeats?: boolean;
+  /** test seam: the watcher drops events for which this returns true, as if its SUB lost them */
+  dropEventForTest?: (ev: YellowEvent) => boolean;
 }
 
 interface ProviderState {
   reg: InstanceRegistration;
   /** per link: the epoch that Yellow gave us, undefined until it acknowledged a registration */
   epochs: Array<number | undefined>;
+  /** per link: the draining flag that Yellow last reported */
+  draining: Array<boolean | undefined>;
   timer: NodeJS.Timeout;
   /** a refusal (FORBIDDEN) is logged once, not on every retry */
   refusalLogged?: boolean;
+  /** the heartbeat thread and this provider's key in it */
+  thread?: { beats: BeatThread; key: string };
 }
+
+export const DEFAULT_RESYNC_MS = 30_000;
+export const DEFAULT_STALL_LIMIT_MS = 10_000;
 
 export class YellowClient {
   /** The client a process builds from its config: the configured Yellows and heartbeat (keys in `extra`). */
   static fromConfig(cfg: Config, logger: Logger, extra: Partial<YellowClientOptions> = {}): YellowClient {
-    return new YellowClient({ endpoints: cfg.yellow, heartbeatMs: cfg.heartbeatMs, logger, ...extra });
+    return new YellowClient({
+      endpoints: cfg.yellow,
+      heartbeatMs: cfg.heartbeatMs,
+      resyncMs: cfg.yellowResyncMs,
+      stallLimitMs: cfg.loopStallLimitMs,
+      logger,
+      ...extra,
+    });
   }
 
   private readonly links: YellowLink[];
@@ -67,7 +94,7 @@ export class YellowClient {
   }
 
   async stop(): Promise<void> {
-    if (this.provider) clearInterval(this.provider.timer);
+    if (this.provider) this.endProvider(this.provider);
     this.provider = undefined;
     await this.watcher?.stop();
     this.watcher = undefined;
@@ -82,10 +109,17 @@ export class YellowClient {
   async register(reg: InstanceRegistration): Promise<void> {
     const clean = validateRegistration(this.withProof(reg));
     await this.start();
-    if (this.provider) clearInterval(this.provider.timer);
-    const timer = setInterval(() => this.beat(), this.opts.heartbeatMs);
-    const state: ProviderState = { reg: clean, epochs: this.links.map(() => undefined), timer };
+    if (this.provider) this.endProvider(this.provider);
+    // Twice per interval: registration retries, and heartbeats while the heartbeat thread is not running.
+    const timer = setInterval(() => this.beat(), Math.max(1, Math.floor(this.opts.heartbeatMs / 2)));
+    const state: ProviderState = {
+      reg: clean,
+      epochs: this.links.map(() => undefined),
+      draining: this.links.map(() => undefined),
+      timer,
+    };
     this.provider = state;
+    if (!this.opts.mainThreadBeats) this.startThread(state);
     const attempts = this.links.map((_, i) => this.registerOn(i, state));
     await this.firstSuccess(attempts, 'register');
   }
@@ -100,14 +134,32 @@ export class YellowClient {
 
   /** The load sent with the next heartbeat (and with any re-registration). */
   setLoad(load: InstanceLoad): void {
-    if (this.provider) this.provider.reg.load = { ...load };
+    const state = this.provider;
+    if (!state) return;
+    state.reg.load = { ...load };
+    state.thread?.beats.load(state.thread.key, state.reg.load);
+  }
+
+  /** The draining flag this provider re-asserts when it registers (what its Yellows last reported). */
+  get draining(): boolean {
+    return this.provider?.reg.draining === true;
+  }
+
+  /** What the watcher did so far (undefined before watch()). */
+  watchStats(): Readonly<WatcherStats> | undefined {
+    return this.watcher?.stats;
+  }
+
+  /** Bytes this client received from Yellow: replies on its links plus events on its watcher's SUBs. */
+  bytesReceived(): number {
+    return this.links.reduce((n, l) => n + l.bytesReceived, 0) + (this.watcher?.stats.eventBytes ?? 0);
   }
 
   /** Best effort: tells every Yellow we are leaving, waits at most queryTimeoutMs. */
   async deregister(): Promise<void> {
     const state = this.provider;
     if (!state) return;
-    clearInterval(state.timer);
+    this.endProvider(state);
     this.provider = undefined;
     const req = { op: 'deregister' as const, instanceId: state.reg.instanceId };
     await Promise.allSettled(this.links.map((l) => l.request<'deregister'>(req, this.queryTimeoutMs)));
@@ -167,33 +219,97 @@ export class YellowClient {
         links: this.links,
         heartbeatMs: this.opts.heartbeatMs,
         queryTimeoutMs: this.queryTimeoutMs,
+        resyncMs: this.opts.resyncMs ?? DEFAULT_RESYNC_MS,
         logger: this.logger,
         ...(this.opts.curve ? { curve: this.opts.curve } : {}),
+        ...(this.opts.dropEventForTest ? { dropEvent: this.opts.dropEventForTest } : {}),
       });
       await this.watcher.start();
     }
     return this.watcher.directory;
   }
 
+  private startThread(state: ProviderState): void {
+    const beats = BeatThread.get(this.logger);
+    const provider = {
+      instanceId: state.reg.instanceId,
+      endpoints: this.opts.endpoints,
+      heartbeatMs: this.opts.heartbeatMs,
+      stallLimitMs: this.opts.stallLimitMs ?? DEFAULT_STALL_LIMIT_MS,
+      load: state.reg.load,
+      ...(this.opts.curve
+        ? {
+            curve: {
+              publicKey: this.opts.curve.publicKey,
+              secretKey: this.opts.curve.secretKey,
+              serverKey: yellowKeyOf(this.opts.curve),
+            },
+          }
+        : {}),
+    };
+    state.thread = { beats, key: beats.add(provider, (r) => this.onThreadReport(state, r)) };
+  }
+
+  private endProvider(state: ProviderState): void {
+    clearInterval(state.timer);
+    if (state.thread) state.thread.beats.remove(state.thread.key);
+    state.thread = undefined;
+  }
+
+  private onThreadReport(state: ProviderState, r: BeatReport): void {
+    if (this.provider !== state) return;
+    switch (r.t) {
+      case 'unknown':
+        if (state.epochs[r.link] === r.epoch) this.forgotten(r.link, state);
+        return;
+      case 'draining':
+        this.noteDraining(state, r.link, r.draining);
+        return;
+      case 'hung':
+        this.logger.error(
+          { stalledMs: r.stalledMs },
+          'main event loop hung: heartbeats stopped, Yellow will expire us',
+        );
+        return;
+      case 'ready':
+        return;
+    }
+  }
+
+  /** A Yellow no longer knows us: register there again, now. */
+  private forgotten(i: number, state: ProviderState): void {
+    this.logger.info({ yellow: this.links[i]?.endpoint }, 'yellow does not know us; registering again');
+    state.epochs[i] = undefined;
+    state.thread?.beats.registered(state.thread.key, i, undefined);
+    void this.registerOn(i, state).catch(() => undefined);
+  }
+
+  /** Any Yellow reporting us draining makes our registrations claim it. */
+  private noteDraining(state: ProviderState, i: number, draining: boolean): void {
+    state.draining[i] = draining;
+    if (state.draining.some((d) => d === true)) state.reg.draining = true;
+    else delete state.reg.draining;
+  }
+
   private beat(): void {
     const state = this.provider;
     if (!state) return;
+    const threadBeats = state.thread?.beats.ready === true;
     state.epochs.forEach((epoch, i) => {
       if (epoch === undefined) void this.registerOn(i, state).catch(() => undefined);
-      else this.heartbeatOn(i, state);
+      else if (!threadBeats) this.heartbeatOn(i, state, epoch);
     });
   }
 
-  private heartbeatOn(i: number, state: ProviderState): void {
+  private heartbeatOn(i: number, state: ProviderState, epoch: number): void {
     const link = this.links[i];
     if (!link || link.busy('heartbeat')) return;
     const req = { op: 'heartbeat' as const, instanceId: state.reg.instanceId, load: state.reg.load };
     link.request<'heartbeat'>(req, this.opts.heartbeatMs).then(
       (r) => {
-        if (r.status === 'ok' || this.provider !== state) return;
-        this.logger.info({ yellow: link.endpoint }, 'yellow does not know us; registering again');
-        state.epochs[i] = undefined;
-        void this.registerOn(i, state).catch(() => undefined);
+        if (this.provider !== state || state.epochs[i] !== epoch) return;
+        if (r.status === 'unknown') this.forgotten(i, state);
+        else if (r.draining !== undefined) this.noteDraining(state, i, r.draining);
       },
       (e: unknown) => this.logger.debug({ err: e, yellow: link.endpoint }, 'heartbeat not answered'),
     );
@@ -204,7 +320,10 @@ export class YellowClient {
     if (!link) throw new NoonError('INTERNAL', `no link ${i}`);
     try {
       const r = await link.request<'register'>({ op: 'register', reg: state.reg }, this.queryTimeoutMs);
-      if (this.provider === state) state.epochs[i] = r.epoch;
+      if (this.provider === state) {
+        state.epochs[i] = r.epoch;
+        state.thread?.beats.registered(state.thread.key, i, r.epoch);
+      }
       this.logger.info({ yellow: link.endpoint, epoch: r.epoch }, 'registered with yellow');
       return r.epoch;
     } catch (e) {

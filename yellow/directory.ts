@@ -3,9 +3,13 @@
  * sockets; a watcher (watcher.ts) feeds it PUB events and poll answers, and tests build one from
  * a static list with `Directory.fromRecords`.
  *
- * Removal rules: an instance goes on a `down` event from any Yellow, or when a poll found it
- * absent from every answering Yellow that is not warming up. When no Yellow answers, nothing is
- * removed: consumers keep serving from their last table while Yellow restarts.
+ * Removal rules: an instance goes on a `down` event from any Yellow, or when a resync (a full
+ * answer from one Yellow that is not warming up) no longer lists it and no other Yellow's view
+ * does. When no Yellow answers, nothing is removed: consumers keep serving from their last table
+ * while Yellow restarts.
+ *
+ * The directory keeps, per Yellow (a `source`: its index in the configured list), the ids that
+ * Yellow's snapshot and events listed, so one Yellow's resync cannot remove what another lists.
  */
 import { EventEmitter } from 'node:events';
 import type { InstanceLoad, InstanceRecord, YellowEvent } from './types';
@@ -25,7 +29,7 @@ export interface DirectoryEvents {
   change: [record: InstanceRecord, previous: InstanceRecord];
 }
 
-/** One Yellow's answer to a poll. */
+/** One Yellow's answer to a poll or a resync. */
 export interface PollAnswer {
   instances: InstanceRecord[];
   warmingUp: boolean;
@@ -37,13 +41,17 @@ interface Entry {
   seenAt: number;
 }
 
+/** Heartbeat time and stall report change with every beat; neither is a change worth an event. */
 function sameExceptHeartbeat(a: InstanceRecord, b: InstanceRecord): boolean {
-  return JSON.stringify({ ...a, lastHeartbeat: 0 }) === JSON.stringify({ ...b, lastHeartbeat: 0 });
+  const quiet = { lastHeartbeat: 0, stalledMs: undefined };
+  return JSON.stringify({ ...a, ...quiet }) === JSON.stringify({ ...b, ...quiet });
 }
 
 export class Directory {
   private readonly table = new Map<string, Entry>();
   private readonly emitter = new EventEmitter();
+  /** per Yellow: the ids its last snapshot plus later events list */
+  private readonly views = new Map<number, Set<string>>();
 
   /** A directory from a static list, for routing tests without sockets. */
   static fromRecords(records: Iterable<InstanceRecord>): Directory {
@@ -113,6 +121,7 @@ export class Directory {
 
   /** Removes a record; emits `down` if it was known. */
   remove(instanceId: string, reason: DownReason): void {
+    for (const view of this.views.values()) view.delete(instanceId);
     const prev = this.table.get(instanceId);
     if (!prev) return;
     this.table.delete(instanceId);
@@ -125,10 +134,11 @@ export class Directory {
     this.upsert({ ...prev.record, ...change }, now);
   }
 
-  /** Applies one PUB event from any Yellow. */
-  apply(ev: YellowEvent, now = Date.now()): void {
+  /** Applies one PUB event from any Yellow (`source`: its index, when the caller tracks views). */
+  apply(ev: YellowEvent, now = Date.now(), source?: number): void {
     switch (ev.type) {
       case 'up':
+        if (source !== undefined) this.viewOf(source).add(ev.instance.instanceId);
         this.upsert(ev.instance, now);
         return;
       case 'down':
@@ -140,6 +150,43 @@ export class Directory {
       case 'draining':
         this.patch(ev.instanceId, { draining: ev.draining }, now);
         return;
+      case 'tick':
+        return;
+    }
+  }
+
+  private viewOf(source: number): Set<string> {
+    let view = this.views.get(source);
+    if (!view) this.views.set(source, (view = new Set()));
+    return view;
+  }
+
+  /** True when a Yellow other than `source` lists the id (`before`: only those earlier in order). */
+  private listedElsewhere(id: string, source: number, before = false): boolean {
+    for (const [s, view] of this.views) if (s !== source && (!before || s < source) && view.has(id)) return true;
+    return false;
+  }
+
+  /**
+   * Replaces Yellow `source`'s view with its full answer. Records are taken unless an earlier
+   * Yellow (in configured order) lists the same id: epochs differ per Yellow, and the first one
+   * wins so records do not flip. Ids that were in this view and are no longer go down as `absent`
+   * unless another Yellow lists them. A warming-up Yellow only adds: its table is still refilling.
+   */
+  resync(source: number, answer: PollAnswer, now = Date.now()): void {
+    const ids = new Set<string>();
+    for (const r of answer.instances) {
+      ids.add(r.instanceId);
+      if (!this.listedElsewhere(r.instanceId, source, true)) this.upsert(r, now);
+    }
+    const old = this.viewOf(source);
+    if (answer.warmingUp) {
+      for (const id of ids) old.add(id);
+      return;
+    }
+    this.views.set(source, ids);
+    for (const id of old) {
+      if (!ids.has(id) && !this.listedElsewhere(id, source)) this.remove(id, 'absent');
     }
   }
 

@@ -36,6 +36,13 @@ interface Pending {
 /** Messages the DEALER may hold while the Yellow is unreachable; stale heartbeats are harmless. */
 const SEND_HWM = 64;
 
+/** Keys with the Yellow key already chosen: what a heartbeat thread gets (a keyring does not cross threads). */
+export interface PinnedCurve {
+  publicKey: string;
+  secretKey: string;
+  serverKey: string;
+}
+
 export class YellowLink {
   private readonly dealer: zmq.Dealer;
   private readonly outbox: Outbox;
@@ -43,12 +50,16 @@ export class YellowLink {
   private readonly byKey = new Map<string, Pending>();
   private nextRid = 1;
   private loop?: Promise<void>;
+  /** bytes of every reply received */
+  bytesReceived = 0;
 
   constructor(
     readonly endpoint: string,
     private readonly logger: Logger,
-    curve?: CurveKeys,
+    curve?: CurveKeys | PinnedCurve,
   ) {
+    const pinned = curve && 'serverKey' in curve ? curve : undefined;
+    const keys = curve && !('serverKey' in curve) ? curve : undefined;
     // sendTimeout 0: when the queue to a dead Yellow is full, sending fails at once instead of
     // blocking the outbox; the request's deadline reports it.
     this.dealer = new zmq.Dealer({
@@ -59,7 +70,9 @@ export class YellowLink {
       maxMessageSize: MAX_REPLY_BYTES,
       reconnectInterval: 100,
       reconnectMaxInterval: 2000,
-      ...curveClientOptions(curve, curve ? yellowKeyOf(curve) : undefined),
+      ...(pinned
+        ? { curveServerKey: pinned.serverKey, curvePublicKey: pinned.publicKey, curveSecretKey: pinned.secretKey }
+        : curveClientOptions(keys, keys ? yellowKeyOf(keys) : undefined)),
     });
     this.outbox = new Outbox(this.dealer, SEND_HWM, logger, `yellow-link ${endpoint}`);
   }
@@ -134,6 +147,7 @@ export class YellowLink {
         this.logger.warn({ err: e, yellow: this.endpoint }, 'yellow link receive failed');
         continue;
       }
+      for (const f of frames) this.bytesReceived += f.length;
       this.onReply(frames);
     }
   }

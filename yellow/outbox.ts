@@ -14,6 +14,8 @@ export class Outbox {
   private pumping = false;
   private closed = false;
   dropped = 0;
+  /** bytes of every message accepted for sending */
+  bytes = 0;
 
   constructor(
     private readonly socket: SendSocket,
@@ -29,6 +31,7 @@ export class Outbox {
       return false;
     }
     this.queue.push(message);
+    for (const part of message) this.bytes += typeof part === 'string' ? Buffer.byteLength(part) : part.length;
     if (!this.pumping) void this.pump();
     return true;
   }

@@ -1,6 +1,11 @@
 /**
  * The Yellow discovery server: a ROUTER for control requests (wire.ts) and a PUB for change
  * events, around the pure Registry. One process may run several (tests do).
+ *
+ * Timers: expiry is checked every quarter heartbeat (so a silent instance is down at most a
+ * quarter interval after its silence limit); once per heartbeat, load changes are published in
+ * one batch and a `tick` carries the table version, so a consumer that lost an event notices
+ * within one interval without polling the table.
  */
 import * as zmq from 'zeromq';
 import { curveServerOptions, ensureZap, watchHandshakes, type CurveKeys } from '../shared/curve';
@@ -28,6 +33,8 @@ export interface YellowServerOptions {
 const QUEUE_LIMIT = 10_000;
 /** At most this many malformed-message warnings per expiry tick, so a fuzzer cannot flood the log. */
 const WARN_BUDGET = 20;
+/** The clients' DEALER reconnectMaxInterval (link.ts): how late a provider may notice a restarted Yellow. */
+const RECONNECT_MAX_MS = 2000;
 
 export class YellowServer {
   private readonly registry: Registry;
@@ -40,6 +47,7 @@ export class YellowServer {
   private loop?: Promise<void>;
   private startedAt = 0;
   private lastTick = 0;
+  private lastFlush = 0;
   private pubEndpoint = '';
   private warnBudget = WARN_BUDGET;
 
@@ -71,7 +79,8 @@ export class YellowServer {
     this.events = new Outbox(pub, QUEUE_LIMIT, this.logger, 'yellow-pub');
     this.startedAt = Date.now();
     this.lastTick = this.startedAt;
-    this.timer = setInterval(() => this.tick(), Math.max(1, Math.floor(this.opts.heartbeatMs / 2)));
+    this.lastFlush = this.startedAt;
+    this.timer = setInterval(() => this.tick(), Math.max(1, Math.floor(this.opts.heartbeatMs / 4)));
     this.loop = this.receiveLoop(router);
     const endpoints = { router: router.lastEndpoint ?? '', pub: this.pubEndpoint };
     this.logger.info({ ...endpoints, heartbeatMs: this.opts.heartbeatMs }, 'yellow listening');
@@ -94,18 +103,24 @@ export class YellowServer {
   }
 
   /**
-   * True while the table may still be refilling after a (re)start. Two heartbeats longer than the
-   * liveness window, so a provider on a loaded machine that re-registers late is not reported
-   * absent in between.
+   * True while the table may still be refilling after a (re)start: the liveness window, plus the
+   * longest a provider's DEALER waits between reconnection attempts to a vanished Yellow, plus two
+   * heartbeats, so a provider on a loaded machine that re-registers late is not reported absent
+   * in between.
    */
   private warmingUp(now: number): boolean {
-    return now - this.startedAt < this.registry.ttlMs + 2 * this.opts.heartbeatMs;
+    return now - this.startedAt < this.registry.ttlMs + RECONNECT_MAX_MS + 2 * this.opts.heartbeatMs;
+  }
+
+  /** Bytes handed to the PUB and ROUTER sockets since start (for the discovery bench). */
+  get bytesSent(): number {
+    return (this.events?.bytes ?? 0) + (this.replies?.bytes ?? 0);
   }
 
   private tick(): void {
     const now = Date.now();
     // A gap of several ticks means this process was stalled; the silence was ours.
-    if (now - this.lastTick > this.opts.heartbeatMs * 2) {
+    if (now - this.lastTick > this.opts.heartbeatMs) {
       this.logger.warn({ stalledMs: now - this.lastTick }, 'yellow was stalled; not expiring anyone this round');
       this.registry.forgive(now);
     }
@@ -114,6 +129,11 @@ export class YellowServer {
     for (const ev of this.registry.expire(now)) {
       this.logger.info({ instanceId: ev.type === 'down' ? ev.instanceId : undefined }, 'instance expired');
       this.publish(ev);
+    }
+    if (now - this.lastFlush >= this.opts.heartbeatMs) {
+      this.lastFlush = now;
+      for (const ev of this.registry.flushLoads()) this.publish(ev);
+      this.publish({ type: 'tick', startedAt: this.startedAt, v: this.registry.version });
     }
   }
 
@@ -182,12 +202,9 @@ export class YellowServer {
         return encodeOk<'register'>(req.rid, { epoch: record.epoch });
       }
       case 'heartbeat': {
-        const before = this.registry.get(req.instanceId)?.load;
-        const status = this.registry.heartbeat(req.instanceId, req.load, now);
-        if (status === 'ok' && JSON.stringify(before) !== JSON.stringify(req.load)) {
-          this.publish({ type: 'load', instanceId: req.instanceId, load: req.load });
-        }
-        return encodeOk<'heartbeat'>(req.rid, { status });
+        const status = this.registry.heartbeat(req.instanceId, req.load, now, req.stalledMs);
+        const draining = this.registry.isDraining(req.instanceId);
+        return encodeOk<'heartbeat'>(req.rid, draining === undefined ? { status } : { status, draining });
       }
       case 'deregister': {
         const ev = this.registry.deregister(req.instanceId);
@@ -205,12 +222,14 @@ export class YellowServer {
           instances: this.registry.list(req.filter),
           warmingUp: this.warmingUp(now),
           startedAt: this.startedAt,
+          version: this.registry.version,
         });
       case 'hello':
         return encodeOk<'hello'>(req.rid, {
           pub: this.pubEndpoint,
           startedAt: this.startedAt,
           warmingUp: this.warmingUp(now),
+          version: this.registry.version,
         });
     }
   }

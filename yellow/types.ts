@@ -70,6 +70,11 @@ export interface InstanceRegistration {
   curveKey?: string;
   /** with CURVE: HMAC proving the registrant holds curveKey's secret (shared/curve.ts); never stored */
   proof?: string;
+  /**
+   * The instance's own belief that it is draining, re-asserted when it registers so that a Yellow
+   * that restarted (and forgot the operator's `drain`) learns it again.
+   */
+  draining?: boolean;
 }
 
 /** What Yellow keeps and answers with. */
@@ -79,10 +84,20 @@ export interface InstanceRecord extends InstanceRegistration {
   lastHeartbeat: number;
   /** increases on every (re-)registration of this instance id: fences a zombie's old incarnation */
   epoch: number;
+  /** how long the instance's main event loop had made no progress, from its last heartbeat (absent: not stalled) */
+  stalledMs?: number;
 }
 
-export type YellowEvent =
+/**
+ * A change (`up`, `down`, `load`, `draining`) carries `v`, the publishing Yellow's table version
+ * after it: one more than the previous change's, so a consumer that sees a jump knows it missed
+ * one. `tick` is no change: Yellow sends its current version every heartbeat, so a consumer also
+ * notices a lost last change. Events from a Yellow older than versions carry no `v`.
+ */
+export type YellowEvent = (
   | { type: 'up'; instance: InstanceRecord }
   | { type: 'down'; instanceId: string; role: string; reason: 'expired' | 'deregistered' }
   | { type: 'load'; instanceId: string; load: InstanceLoad }
-  | { type: 'draining'; instanceId: string; draining: boolean };
+  | { type: 'draining'; instanceId: string; draining: boolean }
+  | { type: 'tick'; startedAt: number }
+) & { v?: number };

@@ -151,6 +151,10 @@ export function validateRegistration(v: unknown): InstanceRegistration {
   if (v.service !== undefined) out.service = service(v.service);
   if (v.curveKey !== undefined) out.curveKey = str(v, 'curveKey', 'curveKey', 40, Z85_KEY_RE);
   if (v.proof !== undefined) out.proof = str(v, 'proof', 'proof', 64, /^[0-9a-f]{64}$/);
+  if (v.draining !== undefined) {
+    if (typeof v.draining !== 'boolean') throw new RegistrationError('draining', 'must be a boolean');
+    if (v.draining) out.draining = true;
+  }
   return out;
 }
 
@@ -159,10 +163,12 @@ export function validateRecord(v: unknown): InstanceRecord {
   const reg = validateRegistration(v);
   const o = v as Obj;
   if (typeof o.draining !== 'boolean') throw new RegistrationError('draining', 'must be a boolean');
-  return {
+  const record: InstanceRecord = {
     ...reg,
     draining: o.draining,
     lastHeartbeat: num(o, 'lastHeartbeat', 'lastHeartbeat', 0, 8.64e15),
     epoch: num(o, 'epoch', 'epoch', 0, Number.MAX_SAFE_INTEGER, true),
   };
+  if (o.stalledMs !== undefined) record.stalledMs = num(o, 'stalledMs', 'stalledMs', 0, 1e9, true);
+  return record;
 }

@@ -30,7 +30,7 @@ export type Rid = number | string;
 
 export type YellowRequest =
   | { op: 'register'; rid: Rid; reg: InstanceRegistration }
-  | { op: 'heartbeat'; rid: Rid; instanceId: string; load: InstanceLoad }
+  | { op: 'heartbeat'; rid: Rid; instanceId: string; load: InstanceLoad; stalledMs?: number }
   | { op: 'deregister'; rid: Rid; instanceId: string }
   | { op: 'drain'; rid: Rid; instanceId: string; draining: boolean }
   | { op: 'query'; rid: Rid; filter?: RegistryFilter }
@@ -41,12 +41,17 @@ export type Op = YellowRequest['op'];
 /** What each op answers with, besides `rid` and `ok`. */
 export interface ReplyBodies {
   register: { epoch: number };
-  heartbeat: { status: 'ok' | 'unknown' };
+  /** draining: the operator's flag on this instance, so it can re-assert it to a restarted Yellow */
+  heartbeat: { status: 'ok' | 'unknown'; draining?: boolean };
   deregister: { found: boolean };
   drain: { found: boolean };
-  /** startedAt lets a watcher notice a restarted Yellow (and ask `hello` for its new PUB) */
-  query: { instances: InstanceRecord[]; warmingUp: boolean; startedAt: number };
-  hello: { pub: string; startedAt: number; warmingUp: boolean };
+  /**
+   * startedAt lets a watcher notice a restarted Yellow (and ask `hello` for its new PUB); version
+   * is the table version the answer reflects (the `v` of the last change in it; -1 from a Yellow
+   * that predates versions)
+   */
+  query: { instances: InstanceRecord[]; warmingUp: boolean; startedAt: number; version: number };
+  hello: { pub: string; startedAt: number; warmingUp: boolean; version: number };
 }
 
 export type WireError = { code: string; message: string; retryable: boolean };
@@ -92,6 +97,16 @@ function idField(o: Record<string, unknown>): string {
   return v;
 }
 
+function stalledField(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > 1e9)
+    throw new NoonError('BAD_REQUEST', 'stalledMs must be an integer 0..1000000000');
+  return v;
+}
+
+function versionOf(v: unknown): number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : -1;
+}
+
 function filterField(v: unknown): RegistryFilter | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObject(v)) throw new NoonError('BAD_REQUEST', 'filter must be an object');
@@ -109,8 +124,10 @@ function buildRequest(op: Op, rid: Rid, o: Record<string, unknown>): YellowReque
   switch (op) {
     case 'register':
       return { op, rid, reg: validateRegistration(o.reg) };
-    case 'heartbeat':
-      return { op, rid, instanceId: idField(o), load: validateLoad(o.load) };
+    case 'heartbeat': {
+      const beat = { op, rid, instanceId: idField(o), load: validateLoad(o.load) };
+      return o.stalledMs === undefined ? beat : { ...beat, stalledMs: stalledField(o.stalledMs) };
+    }
     case 'deregister':
       return { op, rid, instanceId: idField(o) };
     case 'drain':
@@ -190,7 +207,9 @@ export function parseBody<O extends Op>(op: O, body: Record<string, unknown>): R
       return { epoch: b.epoch } as ReplyBodies[O];
     case 'heartbeat':
       if (b.status !== 'ok' && b.status !== 'unknown') bad(op, 'bad status');
-      return { status: b.status } as ReplyBodies[O];
+      return (
+        typeof b.draining === 'boolean' ? { status: b.status, draining: b.draining } : { status: b.status }
+      ) as ReplyBodies[O];
     case 'deregister':
     case 'drain':
       return { found: b.found === true } as ReplyBodies[O];
@@ -200,6 +219,7 @@ export function parseBody<O extends Op>(op: O, body: Record<string, unknown>): R
         instances: b.instances.map((r) => validateRecord(r)),
         warmingUp: b.warmingUp === true,
         startedAt: typeof b.startedAt === 'number' ? b.startedAt : 0,
+        version: versionOf(b.version),
       } as ReplyBodies[O];
     case 'hello':
       if (typeof b.pub !== 'string' || !/^tcp:\/\/.+:\d+$/.test(b.pub)) bad(op, 'pub endpoint missing');
@@ -207,6 +227,7 @@ export function parseBody<O extends Op>(op: O, body: Record<string, unknown>): R
         pub: b.pub,
         startedAt: typeof b.startedAt === 'number' ? b.startedAt : 0,
         warmingUp: b.warmingUp === true,
+        version: versionOf(b.version),
       } as ReplyBodies[O];
   }
   return bad(op, 'unknown op');
@@ -224,7 +245,10 @@ export function decodeEvent(frames: readonly Buffer[]): YellowEvent | undefined 
   try {
     const v: unknown = JSON.parse(body.toString('utf8'));
     if (!isObject(v)) return undefined;
-    return eventOf(v);
+    const ev = eventOf(v);
+    if (!ev || v.v === undefined) return ev;
+    const version = versionOf(v.v);
+    return version < 0 ? undefined : { ...ev, v: version };
   } catch {
     return undefined;
   }
@@ -233,6 +257,10 @@ export function decodeEvent(frames: readonly Buffer[]): YellowEvent | undefined 
 function eventOf(v: Record<string, unknown>): YellowEvent | undefined {
   const id = typeof v.instanceId === 'string' ? v.instanceId : undefined;
   switch (v.type) {
+    case 'tick':
+      return typeof v.startedAt === 'number' && Number.isFinite(v.startedAt)
+        ? { type: 'tick', startedAt: v.startedAt }
+        : undefined;
     case 'up':
       return { type: 'up', instance: validateRecord(v.instance) };
     case 'down':

@@ -9,6 +9,8 @@ import { TestProcess } from './process';
 export interface Child {
   proc: ChildProcess;
   ready: Record<string, unknown>;
+  /** its output, to wait for lines after the ready line */
+  output: TestProcess;
   /** resolves with the exit code/signal; already-exited children resolve at once */
   exited: Promise<void>;
 }
@@ -40,7 +42,7 @@ async function spawnNode(
     await p.stop('SIGKILL');
     throw err;
   });
-  return { proc: p.proc, ready, exited };
+  return { proc: p.proc, ready, exited, output: p };
 }
 
 /** SIGKILLs a child by its pid and waits until it is gone. */

@@ -42,17 +42,17 @@ function rejectedField(fn: () => unknown): string {
 }
 
 describe('Registry', () => {
-  test('register then heartbeat keeps an instance alive; it expires after exactly 3 missed intervals', () => {
+  test('register then heartbeat keeps an instance alive; it expires after exactly 2.5 silent intervals', () => {
     const r = new Registry({ heartbeatMs: HB });
     const { record, event } = r.register(reg(), 0);
     assert.equal(record.epoch, 1, 'first epoch at t=0');
     assert.equal(event.type, 'up');
     assert.equal(r.heartbeat('player-1', { inFlight: 5, elu: 0.5 }, 1000), 'ok');
     assert.deepEqual(r.get('player-1')?.load, { inFlight: 5, elu: 0.5 });
-    assert.deepEqual(r.expire(1000 + 3 * HB), [], 'exactly 3 intervals of silence is still alive');
+    assert.deepEqual(r.expire(1000 + 2.5 * HB), [], 'exactly 2.5 intervals of silence is still alive');
     assert.equal(r.size, 1);
-    assert.deepEqual(r.expire(1000 + 3 * HB + 1), [
-      { type: 'down', instanceId: 'player-1', role: 'player', reason: 'expired' },
+    assert.deepEqual(r.expire(1000 + 2.5 * HB + 1), [
+      { type: 'down', instanceId: 'player-1', role: 'player', reason: 'expired', v: 2 },
     ]);
     assert.equal(r.size, 0);
     assert.equal(r.heartbeat('player-1', { inFlight: 0, elu: 0 }, 5000), 'unknown');
@@ -84,13 +84,19 @@ describe('Registry', () => {
     assert.equal(r.setDraining('nobody', true), undefined);
     assert.equal(r.deregister('nobody'), undefined);
     r.register(reg(), 0);
-    assert.deepEqual(r.setDraining('player-1', true), { type: 'draining', instanceId: 'player-1', draining: true });
+    assert.deepEqual(r.setDraining('player-1', true), {
+      type: 'draining',
+      instanceId: 'player-1',
+      draining: true,
+      v: 2,
+    });
     assert.equal(r.get('player-1')?.draining, true);
     assert.deepEqual(r.deregister('player-1'), {
       type: 'down',
       instanceId: 'player-1',
       role: 'player',
       reason: 'deregistered',
+      v: 3,
     });
     assert.equal(r.get('player-1'), undefined);
   });
@@ -125,7 +131,7 @@ describe('Registry', () => {
     const r = new Registry({ heartbeatMs: HB });
     r.register(reg(), 0);
     r.forgive(20_000);
-    assert.equal(r.expire(20_000 + 3 * HB).length, 0);
+    assert.equal(r.expire(20_000 + 2.5 * HB).length, 0);
   });
 
   test('hostile registrations are rejected with the field named', () => {
