@@ -6,6 +6,7 @@
  * while it closes), then closes what the role handed it, newest first.
  */
 import { curveOf, type Config } from '../shared/config';
+import { advertise, bindHostOf } from '../shared/endpoints';
 import type { CurveKeys } from '../shared/curve';
 import { NOON_VERSION, newInstanceId } from '../shared/identity';
 import type { Logger } from '../shared/log';
@@ -81,7 +82,8 @@ export class RoleHost {
   /** A host with its /metrics served. */
   static async open(opts: RoleHostOptions): Promise<RoleHost> {
     const host = new RoleHost(opts);
-    host.metricsUrlValue = await host.metrics.serve(opts.cfg.host, opts.metricsPort ?? opts.cfg.metricsPort);
+    const bound = await host.metrics.serve(bindHostOf(opts.cfg), opts.metricsPort ?? opts.cfg.metricsPort);
+    host.metricsUrlValue = advertise(bound, opts.cfg.host);
     return host;
   }
 

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CurveKeys } from './curve';
+import { isAdvertisableHost, isBindableHost } from './endpoints';
 
 import { CONFIG_SPEC, type OptionSpec } from './config-spec';
 
@@ -68,6 +69,13 @@ function validate(cfg: Config): void {
     if (!/^tcp:\/\/[^:/]+:\d+$/.test(url))
       throw new ConfigError('--yellow / NOON_YELLOW', `endpoint ${JSON.stringify(url)} is not tcp://host:port`);
   }
+  if (!isAdvertisableHost(cfg.host))
+    throw new ConfigError('--host / NOON_HOST', `${JSON.stringify(cfg.host)} is not a host name or address`);
+  if (cfg.bindHost !== undefined && !isBindableHost(cfg.bindHost))
+    throw new ConfigError(
+      '--bind-host / NOON_BIND_HOST',
+      `${JSON.stringify(cfg.bindHost)} is not an IPv4 address (e.g. 0.0.0.0 or 10.0.0.5): listeners bind an address, not a name`,
+    );
   for (const url of cfg.redis) {
     if (!/^(redis|rediss|sentinel):\/\//.test(url))
       throw new ConfigError(
