@@ -9,6 +9,7 @@ import type { Server } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import type { Config } from '../shared/config';
 import type { CurveKeys } from '../shared/curve';
+import { advertiseAll, bindHostOf } from '../shared/endpoints';
 import type { Kv } from '../shared/data/kv';
 import type { Logger } from '../shared/log';
 import type { Metrics } from '../shared/metrics';
@@ -135,7 +136,7 @@ export class Broker {
     this.admission.start();
     this.watch(this.opts.directory);
     const handlers = { open: (wire: Wire) => this.open(wire) };
-    const common = { host: cfg.host, maxFrame: cfg.maxFrame, logger: this.logger, handlers };
+    const common = { host: bindHostOf(cfg), maxFrame: cfg.maxFrame, logger: this.logger, handlers };
     const { tls } = this.opts;
     if (!cfg.plaintext && !tls) throw new Error('broker: plaintext listeners are off and there is no TLS certificate');
     const endpoints: BrokerEndpoints = {};
@@ -159,7 +160,7 @@ export class Broker {
       Object.assign(endpoints, { tls: secure.endpoint, wss: wss.endpoint });
     }
     this.logger.info(endpoints, 'broker started');
-    return endpoints;
+    return advertiseAll(endpoints, cfg.host);
   }
 
   async stop(): Promise<void> {

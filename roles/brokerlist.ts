@@ -5,6 +5,7 @@
  */
 import type { Config } from '../shared/config';
 import { NOON_VERSION } from '../shared/identity';
+import { advertise, advertiseAll, bindHostOf } from '../shared/endpoints';
 import type { Logger } from '../shared/log';
 import { BrokerListServer, type BrokerListServerOptions } from '../edge/brokerlist/server';
 import { TlsCredentials } from '../edge/tls';
@@ -23,7 +24,7 @@ export function startBrokerListRole(
     const directory = await host.directory();
     const server = new BrokerListServer({
       directory,
-      host: cfg.host,
+      host: bindHostOf(cfg),
       port: cfg.brokerlistPort,
       logger: host.logger,
       version: NOON_VERSION,
@@ -33,9 +34,9 @@ export function startBrokerListRole(
       ...(tls ? { tls } : {}),
       ...opts.server,
     });
-    const url = await server.start();
+    const url = advertise(await server.start(), cfg.host);
     host.onStop(() => server.stop());
-    const endpoints = server.endpoints;
+    const endpoints = advertiseAll(server.endpoints, cfg.host);
     await host.register({ endpoints });
     host.logger.info({ url, ...endpoints, metrics: host.metricsUrl }, 'brokerlist started');
     // url: the HTTP URL, or the HTTPS one when plaintext is off; https: the HTTPS URL, if any

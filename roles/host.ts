@@ -8,6 +8,7 @@
 import { Counter } from 'prom-client';
 import type { Config } from '../shared/config';
 import { onRefusal, type CurveKeys } from '../shared/curve';
+import { advertise, bindHostOf } from '../shared/endpoints';
 import { internalKeysFor } from '../shared/internal-keys';
 import { NOON_VERSION, newInstanceId } from '../shared/identity';
 import type { Logger } from '../shared/log';
@@ -99,7 +100,8 @@ export class RoleHost {
     const host = new RoleHost(opts);
     // The heartbeat thread boots while the role composes, so it runs by the time the role registers.
     BeatThread.get(host.logger);
-    host.metricsUrlValue = await host.metrics.serve(opts.cfg.host, opts.metricsPort ?? opts.cfg.metricsPort);
+    const bound = await host.metrics.serve(bindHostOf(opts.cfg), opts.metricsPort ?? opts.cfg.metricsPort);
+    host.metricsUrlValue = advertise(bound, opts.cfg.host);
     return host;
   }
 

@@ -3,6 +3,7 @@
  * and metrics URL) so operators see it in `noon yellow instances` and `noon top` like any role.
  */
 import type { Config } from '../shared/config';
+import { bindHostOf } from '../shared/endpoints';
 import type { Logger } from '../shared/log';
 import { YellowServer } from '../yellow/server';
 import { RoleHost, type RunningRole } from './host';
@@ -16,7 +17,8 @@ export function startYellowRole(
     const { heartbeatMs } = cfg;
     const curve = host.curve ? { curve: host.curve } : {};
     const server = new YellowServer({
-      host: cfg.host,
+      host: bindHostOf(cfg),
+      advertiseHost: cfg.host,
       port: cfg.yellowPort,
       heartbeatMs,
       logger: host.logger,
@@ -24,7 +26,7 @@ export function startYellowRole(
     });
     const endpoints = await server.start();
     host.onStop(() => server.stop());
-    host.useYellow([endpoints.router]);
+    host.useYellow([server.localRouter]);
     await host.register({ endpoints });
     return { role: 'yellow', ready: host.readyFields(endpoints), stop: () => host.stop() };
   });

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../shared/config';
 import type { CurveKeys } from '../shared/curve';
+import { advertiseAll, bindHostOf } from '../shared/endpoints';
 import { rendezvous } from '../shared/hashing';
 import type { Logger } from '../shared/log';
 import type { Directory } from '../yellow/directory';
@@ -87,7 +88,7 @@ export async function startServiceRuntime<H>(
   };
   const def = await build(env);
   const server = new ServiceServer(def, {
-    host: cfg.host,
+    host: bindHostOf(cfg),
     instanceId,
     logger,
     maxQueued: cfg.serviceQueue,
@@ -102,7 +103,7 @@ export async function startServiceRuntime<H>(
     errorLogIntervalMs: cfg.errorLogIntervalMs,
   });
   built.server = server;
-  const endpoints = await server.start();
+  const endpoints = advertiseAll(await server.start(), cfg.host);
   const running = server;
   return {
     env,

@@ -20,7 +20,20 @@ export const CONFIG_SPEC = {
     default: ['tcp://127.0.0.1:7700'],
     describe: 'Yellow ROUTER endpoints (comma-separated)',
   },
-  host: { env: 'NOON_HOST', kind: 'string', default: '127.0.0.1', describe: 'host this process advertises and binds' },
+  host: {
+    env: 'NOON_HOST',
+    kind: 'string',
+    default: '127.0.0.1',
+    describe:
+      'host (name or address) this process advertises in Yellow and the BrokerList; also binds it unless --bind-host',
+  },
+  bindHost: {
+    env: 'NOON_BIND_HOST',
+    kind: 'string',
+    default: undefined,
+    describe:
+      'IPv4 address every listener binds (ZeroMQ, broker, BrokerList, metrics), e.g. 0.0.0.0; unset = --host. Endpoints are still advertised with --host',
+  },
   pgUrl: {
     env: 'NOON_PG_URL',
     kind: 'string',

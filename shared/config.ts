@@ -2,6 +2,7 @@
  * One typed config. Every option has an environment variable and a CLI flag (the flag is the key
  * in kebab case); a bad value fails at start with a message that names the option.
  */
+import { isAdvertisableHost, isBindableHost } from './endpoints';
 import { CONFIG_SPEC, type OptionSpec } from './config-spec';
 
 export { CONFIG_SPEC };
@@ -65,6 +66,13 @@ function validate(cfg: Config): void {
     if (!/^tcp:\/\/[^:/]+:\d+$/.test(url))
       throw new ConfigError('--yellow / NOON_YELLOW', `endpoint ${JSON.stringify(url)} is not tcp://host:port`);
   }
+  if (!isAdvertisableHost(cfg.host))
+    throw new ConfigError('--host / NOON_HOST', `${JSON.stringify(cfg.host)} is not a host name or address`);
+  if (cfg.bindHost !== undefined && !isBindableHost(cfg.bindHost))
+    throw new ConfigError(
+      '--bind-host / NOON_BIND_HOST',
+      `${JSON.stringify(cfg.bindHost)} is not an IPv4 address (e.g. 0.0.0.0 or 10.0.0.5): listeners bind an address, not a name`,
+    );
   for (const url of cfg.redis) {
     if (!/^(redis|rediss|sentinel):\/\//.test(url))
       throw new ConfigError(

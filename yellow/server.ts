@@ -9,6 +9,7 @@
  */
 import * as zmq from 'zeromq';
 import { curveServerOptions, ensureZap, watchHandshakes, type CurveKeys } from '../shared/curve';
+import { advertise } from '../shared/endpoints';
 import { admitRegistration, RegistrationRefused } from './admission';
 import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
@@ -19,7 +20,10 @@ import { RegistrationError } from './validate';
 import { decodeRequest, encodeError, encodeEvent, encodeOk, MAX_MESSAGE_BYTES, type YellowRequest } from './wire';
 
 export interface YellowServerOptions {
+  /** the address both sockets bind */
   host: string;
+  /** the host peers are told to dial (the hello's PUB, start()'s endpoints); default `host` */
+  advertiseHost?: string;
   /** ROUTER port; 0 = ephemeral (read the bound endpoint from start()) */
   port: number;
   heartbeatMs: number;
@@ -49,6 +53,7 @@ export class YellowServer {
   private lastTick = 0;
   private lastFlush = 0;
   private pubEndpoint = '';
+  private routerBound = '';
   private warnBudget = WARN_BUDGET;
 
   constructor(private readonly opts: YellowServerOptions) {
@@ -74,7 +79,9 @@ export class YellowServer {
     const port = this.opts.port === 0 ? '*' : String(this.opts.port);
     await router.bind(`tcp://${this.opts.host}:${port}`);
     await pub.bind(`tcp://${this.opts.host}:*`);
-    this.pubEndpoint = pub.lastEndpoint ?? '';
+    const shown = this.opts.advertiseHost ?? this.opts.host;
+    this.pubEndpoint = advertise(pub.lastEndpoint ?? '', shown);
+    this.routerBound = router.lastEndpoint ?? '';
     this.replies = new Outbox(router, QUEUE_LIMIT, this.logger, 'yellow-router');
     this.events = new Outbox(pub, QUEUE_LIMIT, this.logger, 'yellow-pub');
     this.startedAt = Date.now();
@@ -82,9 +89,14 @@ export class YellowServer {
     this.lastFlush = this.startedAt;
     this.timer = setInterval(() => this.tick(), Math.max(1, Math.floor(this.opts.heartbeatMs / 4)));
     this.loop = this.receiveLoop(router);
-    const endpoints = { router: router.lastEndpoint ?? '', pub: this.pubEndpoint };
+    const endpoints = { router: advertise(this.routerBound, shown), pub: this.pubEndpoint };
     this.logger.info({ ...endpoints, heartbeatMs: this.opts.heartbeatMs }, 'yellow listening');
     return endpoints;
+  }
+
+  /** The ROUTER as this process reaches it (a wildcard bind through loopback), for registering in itself. */
+  get localRouter(): string {
+    return this.routerBound.replace(/^tcp:\/\/(0\.0\.0\.0|\*):/, 'tcp://127.0.0.1:');
   }
 
   async stop(): Promise<void> {

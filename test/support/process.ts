@@ -24,14 +24,18 @@ export class TestProcess {
   readonly exited: Promise<Exit>;
   private waiters: Array<() => void> = [];
 
-  /** `stderr: 'inherit'` shows the child's log in the test output instead of collecting it. */
+  /**
+   * `stderr: 'inherit'` shows the child's log in the test output instead of collecting it. `wrap`
+   * runs node through a command that execs it (e.g. `ip netns exec <ns>`), so the pid is still node's.
+   */
   constructor(
     argv: string[],
     env: NodeJS.ProcessEnv,
     private readonly name = argv.join(' '),
-    opts: { stderr?: 'pipe' | 'inherit'; cwd?: string } = {},
+    opts: { stderr?: 'pipe' | 'inherit'; cwd?: string; wrap?: string[] } = {},
   ) {
-    this.proc = spawn(process.execPath, argv, {
+    const [command, ...args] = [...(opts.wrap ?? []), process.execPath, ...argv] as [string, ...string[]];
+    this.proc = spawn(command, args, {
       cwd: opts.cwd ?? ROOT,
       env,
       stdio: ['ignore', 'pipe', opts.stderr ?? 'pipe'],
