@@ -19,6 +19,7 @@ import type { ServiceCaller } from './caller';
 import { callContext, contextHandler, type ContextDeps } from './context';
 import type { CallContext } from './api';
 import type { ServiceDef } from './api';
+import type { CallOutcome, ReplyCache } from './reply-cache';
 
 export interface ServiceServerOptions {
   host: string;
@@ -38,6 +39,8 @@ export interface ServiceServerOptions {
   /** unexpected handler errors are logged once per cause per interval, then counted (default 10 s) */
   errorLogIntervalMs?: number;
   curve?: CurveKeys;
+  /** answers clients' retried calls with their first outcome; none = every call runs */
+  replyCache?: ReplyCache;
 }
 
 /** Remembers which broker each session last called through, bounded (oldest forgotten first). */
@@ -61,6 +64,8 @@ export class ServiceServer<H> {
   private readonly caps: DecodeCaps;
   private readonly errorLog: LogLimiter;
   private errorLogTimer?: NodeJS.Timeout;
+  /** methods whose retries run again: the idempotent ones (safe to repeat), or all with replyCache off */
+  private readonly uncached: ReadonlySet<string>;
 
   constructor(
     readonly def: ServiceDef<H>,
@@ -86,6 +91,9 @@ export class ServiceServer<H> {
       push: (sessionId, payload, directives, via) => this.push(sessionId, payload, directives, via),
     };
     this.debug = opts.logger.isLevelEnabled('debug');
+    this.uncached = new Set(
+      def.replyCache === false ? Object.keys(def.handlers as object) : (def.idempotentMethods ?? []),
+    );
     this.caps = { ...opts.caps, strictText: opts.caps.strictText ?? true };
     this.errorLog = new LogLimiter({ intervalMs: opts.errorLogIntervalMs ?? 10_000 });
     this.sender = new BatchSender((f) => this.router.send(f), {
@@ -216,9 +224,41 @@ export class ServiceServer<H> {
       this.sessionVia.delete(this.sessionVia.keys().next().value as string);
   }
 
+  /** Whether a client's retry of this call gets its first outcome (docs/retries.md). */
+  private cachesReply(req: RequestEnvelope): boolean {
+    if (!this.opts.replyCache || !req.clientRequestId || !req.sessionId || req.sessionId.startsWith('anon:'))
+      return false;
+    return !this.uncached.has(req.method.slice(req.method.indexOf(':') + 1));
+  }
+
   private handle(peer: Buffer, req: RequestEnvelope): void {
-    const started = performance.now();
     this.remember(req.sessionId, req.via);
+    const send = (outcome: CallOutcome): void => {
+      const env: Envelope = {
+        kind: 'reply',
+        requestId: req.requestId,
+        directives: outcome.directives,
+        payload: outcome.payload,
+        ...(outcome.error ? { error: outcome.error } : {}),
+      };
+      if (!this.sender.enqueue(env, peer))
+        this.opts.logger.warn({ method: req.method }, 'reply dropped: send queue full');
+    };
+    const cache = this.opts.replyCache;
+    if (!cache || !this.cachesReply(req)) return this.execute(req, send);
+    void cache
+      .answer(
+        req.sessionId,
+        req.clientRequestId as string,
+        Date.now() + req.timeoutMs,
+        () => new Promise<CallOutcome>((done) => this.execute(req, done)),
+      )
+      .then(send);
+  }
+
+  /** Runs the call's handler; `done` gets its outcome exactly once. */
+  private execute(req: RequestEnvelope, done: (outcome: CallOutcome) => void): void {
+    const started = performance.now();
     const directives: Directive[] = [];
     let replied = false;
     let opened: ReturnType<typeof openMessage> | undefined;
@@ -228,15 +268,7 @@ export class ServiceServer<H> {
       this.inFlight--;
       const failed = error !== undefined || opened?.refusedText() === true;
       this.opts.onCall?.(req.method, performance.now() - started, failed ? 'error' : 'ok');
-      const env: Envelope = {
-        kind: 'reply',
-        requestId: req.requestId,
-        directives,
-        payload,
-        ...(error ? { error } : {}),
-      };
-      if (!this.sender.enqueue(env, peer))
-        this.opts.logger.warn({ method: req.method }, 'reply dropped: send queue full');
+      done({ payload, directives, ...(error ? { error } : {}) });
     };
     this.inFlight++;
     try {
