@@ -10,7 +10,9 @@ import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { LogLimiter } from '../shared/log-limit';
 import { BadTextError, type DecodeCaps } from '../shared/thrift/capped';
+import { peekHeader } from '../shared/thrift/header';
 import { demultiplexed, openMessage, protocolClass } from '../shared/thrift/messages';
+import { withSeqid } from '../shared/thrift/request-id';
 import { bufferTransport } from '../shared/thrift/fast-write';
 import { decodeBatch, type Directive, type Envelope, type RequestEnvelope } from '../shared/wire/frames';
 import { BatchSender } from '../shared/wire/sender';
@@ -253,7 +255,18 @@ export class ServiceServer<H> {
         Date.now() + req.timeoutMs,
         () => new Promise<CallOutcome>((done) => this.execute(req, done)),
       )
-      .then(send);
+      .then((outcome) => send(this.forThisAttempt(req, outcome)));
+  }
+
+  /** A remembered outcome carries the first attempt's seqid; this attempt may have used another. */
+  private forThisAttempt(req: RequestEnvelope, outcome: CallOutcome): CallOutcome {
+    if (outcome.payload.length === 0) return outcome;
+    try {
+      const payload = withSeqid(outcome.payload, peekHeader(req.payload, 0xffff).seqid);
+      return payload === outcome.payload ? outcome : { ...outcome, payload };
+    } catch {
+      return outcome; // a request or reply that does not parse: the outcome as it was
+    }
   }
 
   /** Runs the call's handler; `done` gets its outcome exactly once. */

@@ -11,7 +11,8 @@ import { DEFAULT_CAPS } from '../../shared/thrift/capped';
 import { ThriftChannel, type OutgoingCall } from '../../shared/thrift/channel';
 import type { ThriftProtocol } from '../../shared/thrift/header';
 import { openMessage } from '../../shared/thrift/messages';
-import { readRequestId, withRequestId } from '../../shared/thrift/request-id';
+import { readRequestId, withRequestId, withSeqid } from '../../shared/thrift/request-id';
+import { peekHeader } from '../../shared/thrift/header';
 import { decodeEnvelope, encodeHeader } from '../../shared/wire/frames';
 import { request } from '../support/envelopes';
 
@@ -55,6 +56,21 @@ for (const protocol of ['compact', 'binary'] as const) {
       const { input } = openMessage(message, DEFAULT_CAPS);
       input.readMessageBegin();
       Player.GetWalletArgs.read(input);
+    });
+
+    test('a remembered reply given again takes the seqid of the attempt it answers', () => {
+      const call = written(protocol, ({ chat }) => void chat.say('lobby', 'hi').catch(() => {}));
+      const message = call.framed.subarray(4);
+      for (const seqid of [call.header.seqid, 300, 0x7fffffff, 0]) {
+        const out = withSeqid(message, seqid);
+        assert.equal(peekHeader(out, 64).seqid, seqid);
+        const { input, remaining } = openMessage(out, DEFAULT_CAPS);
+        const m = input.readMessageBegin();
+        assert.equal(m.rseqid, seqid);
+        assert.equal(Chat.SayArgs.read(input).text, 'hi', 'the rest unchanged');
+        assert.equal(remaining(), 0);
+      }
+      assert.equal(withSeqid(message, call.header.seqid), message, 'the same seqid: the same buffer');
     });
 
     test('a stock call carries none', () => {
