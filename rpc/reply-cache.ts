@@ -134,11 +134,8 @@ export class ReplyCache {
       }
       if (state === 'claimed') {
         const outcome = await run();
-        try {
-          await shared.put(key, outcome, this.opts.ageMs);
-        } catch (err) {
-          this.opts.onSharedError?.(err as Error);
-        }
+        // The reply does not wait for the write: until it lands, a duplicate elsewhere sees 'running' and waits.
+        shared.put(key, outcome, this.opts.ageMs).catch((err: unknown) => this.opts.onSharedError?.(err as Error));
         return this.remember(sessionId, requestId, outcome);
       }
       if (state !== 'running') return this.remember(sessionId, requestId, state);
