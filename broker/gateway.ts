@@ -10,6 +10,7 @@ import { NoonError, type ErrorCode } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import type { Metrics } from '../shared/metrics';
 import { MessageType, peekHeader, ProtocolError, splitMultiplexed, type MessageHeader } from '../shared/thrift/header';
+import { readRequestId } from '../shared/thrift/request-id';
 import type { ReplyEnvelope } from '../shared/wire/frames';
 import { pickLeastLoaded } from '../rpc/caller';
 import { type Links, NotDelivered } from '../rpc/links';
@@ -229,6 +230,8 @@ export class Gateway {
     if (!router)
       return Promise.reject(new NoonError('UNAVAILABLE', `instance ${r.instance.instanceId} has no endpoint`));
     const { conn, session: s } = bc;
+    // Only a session's calls: an anonymous one changes with the connection, so a retry could not match.
+    const clientRequestId = s ? readRequestId(bytes, header.protocol) : '';
     if (this.d.logger.isLevelEnabled('debug'))
       this.d.logger.debug({ trace: traceId, method: header.name, to: r.instance.instanceId, conn: conn.id }, 'forward');
     return this.d.links.request(
@@ -245,6 +248,7 @@ export class Gateway {
         method: header.name,
         via: this.d.instanceId,
         traceId,
+        ...(clientRequestId ? { clientRequestId } : {}),
         payload: bytes,
       },
     );

@@ -6,7 +6,10 @@
  * Call lifecycle: a generated client writes a call -> it gets a deadline and is sent at once, or
  * queued while there is no transport (or the transport is held for a resume). A reply settles it;
  * the deadline rejects it with TIMEOUT; a transport drop rejects the calls *sent* on it with
- * CONNECTION_LOST (outcome unknown), while queued ones keep waiting for the next transport.
+ * CONNECTION_LOST (outcome unknown), while queued ones keep waiting for the next transport —
+ * except a call made in a session, which carries a request id and is sent once more on the next
+ * transport (after the resume) with the same id: the service answers it with its first outcome
+ * (docs/retries.md).
  *
  * No platform here: transports come from the `connector` (Node: transports.ts, browser:
  * ws-browser.ts), so the Node SDK and the browser build share this file.
@@ -17,6 +20,7 @@ import type { DecodeCaps } from '../shared/thrift/capped';
 import { MessageType, peekHeader, type MessageHeader, type ThriftProtocol } from '../shared/thrift/header';
 import type { ProtocolClass } from '../shared/thrift/messages';
 import type { TransportKind } from './brokerlist';
+import { withRequestId } from '../shared/thrift/request-id';
 import { ClientError } from './errors';
 import { bigintWrites } from './i64';
 import type { Connector, Transport, TransportOptions } from './transport';
@@ -33,8 +37,10 @@ export interface ConnectionOptions {
   maxQueued?: number;
   /** a ONEWAY message arrived (a push) */
   onPush?: (bytes: Buffer, header: MessageHeader) => void;
-  /** the attached transport closed; calls sent on it have already been rejected */
+  /** the attached transport closed; calls sent on it have already been rejected (or kept to re-send) */
   onDrop?: (reason: string, transport: Transport) => void;
+  /** true while logged in: calls made then get a request id and one re-send after a drop */
+  inSession?: () => boolean;
 }
 
 /** Replies are the broker's and services' own output: generous caps, still bounded. */
@@ -48,6 +54,22 @@ interface CallRecord {
   timeoutMs: number;
   timer: ReturnType<typeof setTimeout>;
   sentOn?: Transport;
+  /** has a request id and has not been re-sent yet */
+  mayResend: boolean;
+  /** was sent on a transport that dropped, and waits to be sent again */
+  resent: boolean;
+}
+
+/** The call may have reached the server. */
+function wasSent(rec: CallRecord): boolean {
+  return rec.sentOn !== undefined || rec.resent;
+}
+
+/** 12 hex digits, random per client: request ids of two clients of one session never meet. */
+function randomStream(): string {
+  const bytes = new Uint8Array(6);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 export class Connection {
@@ -65,6 +87,8 @@ export class Connection {
   private lastReceived = Date.now();
   /** whenSentSettled() checks, run whenever a call settles */
   private readonly settledWaiters = new Set<() => void>();
+  private readonly requestStream = randomStream();
+  private requestCount = 0;
 
   constructor(private readonly opts: ConnectionOptions) {
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
@@ -214,26 +238,40 @@ export class Connection {
     this.transport = undefined;
     t?.close(reason);
     for (const rec of [...this.calls.values()]) {
-      const what = rec.sentOn ? 'it was in flight; the outcome is unknown' : 'it was never sent';
-      this.settle(rec, new ClientError('CLOSED', `${rec.name}: ${reason}; ${what}`, { outcomeUnknown: !!rec.sentOn }));
+      const what = wasSent(rec) ? 'it was in flight; the outcome is unknown' : 'it was never sent';
+      this.settle(rec, new ClientError('CLOSED', `${rec.name}: ${reason}; ${what}`, { outcomeUnknown: wasSent(rec) }));
     }
   }
 
   /** Rejects every queued (never sent) call, e.g. when reconnecting gave up. */
   failQueued(err: (rec: { name: string }) => Error): void {
-    for (const rec of [...this.calls.values()]) if (!rec.sentOn) this.settle(rec, err(rec));
+    for (const rec of [...this.calls.values()]) {
+      if (rec.sentOn) continue;
+      this.settle(
+        rec,
+        rec.resent
+          ? new ClientError('CONNECTION_LOST', `${rec.name}: connection lost while in flight; the outcome is unknown`, {
+              outcomeUnknown: true,
+            })
+          : err(rec),
+      );
+    }
   }
 
   private onSend(call: OutgoingCall): void {
     const seqid = call.header.seqid;
     const timeoutMs = this.nextTimeoutMs ?? this.callTimeoutMs;
+    // Not the resume itself (priority): it runs before the session exists on the new connection.
+    const withId = !this.priority && this.opts.inSession?.() === true;
     const rec: CallRecord = {
       seqid,
       name: call.header.name,
       service: call.service,
-      framed: call.framed,
+      framed: withId ? withRequestId(call.framed, call.header.protocol, this.nextRequestId()) : call.framed,
       timeoutMs,
       timer: setTimeout(() => this.timeout(seqid), timeoutMs),
+      mayResend: withId,
+      resent: false,
     };
     this.calls.set(seqid, rec);
     this.unsent++;
@@ -254,11 +292,19 @@ export class Connection {
     }
   }
 
+  private nextRequestId(): string {
+    this.requestCount = (this.requestCount + 1) >>> 0;
+    return this.requestStream + this.requestCount.toString(16).padStart(8, '0');
+  }
+
   private write(rec: CallRecord, t: Transport): void {
     if (!t.send(rec.framed)) {
+      const what = rec.resent ? 'not sent again; the outcome is unknown' : 'it was not sent';
       this.settle(
         rec,
-        new ClientError('BUSY', `${rec.name}: the write buffer to ${t.endpoint} is full; it was not sent`),
+        new ClientError('BUSY', `${rec.name}: the write buffer to ${t.endpoint} is full; ${what}`, {
+          outcomeUnknown: rec.resent,
+        }),
       );
       return;
     }
@@ -279,11 +325,13 @@ export class Connection {
     if (!rec) return;
     const where = rec.sentOn
       ? `sent to ${rec.sentOn.endpoint}; the outcome is unknown`
-      : 'never sent: no connection to a broker';
+      : rec.resent
+        ? 'its connection was lost and it waits to be sent again; the outcome is unknown'
+        : 'never sent: no connection to a broker';
     this.settle(
       rec,
       new ClientError('TIMEOUT', `${rec.name} got no reply within ${rec.timeoutMs} ms (${where})`, {
-        outcomeUnknown: !!rec.sentOn,
+        outcomeUnknown: wasSent(rec),
       }),
     );
   }
@@ -333,6 +381,14 @@ export class Connection {
     this.transport = undefined;
     for (const rec of [...this.calls.values()]) {
       if (rec.sentOn !== t) continue;
+      if (rec.mayResend && !this.closedReason) {
+        // Once, with the same bytes (so the same request id), when the next transport is released.
+        rec.mayResend = false;
+        rec.resent = true;
+        rec.sentOn = undefined;
+        this.unsent++;
+        continue;
+      }
       this.settle(
         rec,
         new ClientError(

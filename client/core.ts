@@ -6,6 +6,8 @@
  * When the connection drops, calls in flight reject with CONNECTION_LOST (outcome unknown) and
  * the client reconnects by itself: BrokerList again (the lost broker goes last), connect, then
  * Sso:resume(token) before anything else; calls made meanwhile wait, each up to its own deadline.
+ * A call made in a session is not rejected but sent once more after the resume, with the same
+ * request id, and gets its first outcome (docs/retries.md).
  *
  * No platform API in here (no Node module, no DOM): timers, fetch and Promise only.
  */
@@ -189,6 +191,7 @@ export abstract class ClientCore<M extends I64Mode> {
         if (err) opts.logger?.warn({ err }, 'noon client dropped a push');
       },
       onDrop: (reason, t) => this.onDrop(reason, t),
+      inSession: () => this.currentSession !== undefined,
     });
     this.rawSso = this.conn.client(
       sessionTrackingSso((s) => (this.currentSession = s)),

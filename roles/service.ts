@@ -4,6 +4,7 @@
  * `shared` data the caller owns (and closes) the Db and Kv.
  */
 import type { Config } from '../shared/config';
+import type { Kv } from '../shared/data/kv';
 import type { Logger } from '../shared/log';
 import type { AnyServiceModule, ServiceDef, ServiceEnv } from '../rpc/api';
 import { startServiceRuntime, type ServiceRuntime } from '../rpc/service-runtime';
@@ -50,7 +51,7 @@ export function startServiceRole(
     }
     const applied = await migrateModule(data.db, mod);
     if (applied > 0) host.logger.info({ applied }, 'migrations applied');
-    return serveOn(host, (env) => mod.build(env, data));
+    return serveOn(host, (env) => mod.build(env, data), data.kv);
   });
 }
 
@@ -58,6 +59,8 @@ export function startServiceRole(
 async function serveOn<H>(
   host: RoleHost,
   build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>,
+  /** shares call outcomes with the service's other instances (retries, docs/retries.md) */
+  kv?: Kv,
 ): Promise<RunningService> {
   const { cfg, role } = host;
   const directory = await host.directory();
@@ -68,6 +71,7 @@ async function serveOn<H>(
     cfg,
     directory,
     observer: host.metrics.observer(),
+    ...(kv ? { kv } : {}),
     ...(host.curve ? { curve: host.curve } : {}),
   });
   host.onStop(() => runtime.stop());

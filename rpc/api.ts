@@ -71,6 +71,11 @@ export interface ServiceDef<H> {
   idempotentMethods?: readonly (keyof H & string)[];
   /** service-to-service only; refused from clients */
   internalMethods?: readonly (keyof H & string)[];
+  /**
+   * false: a client's retried call runs again instead of getting its first outcome (docs/retries.md).
+   * Default true, except for the idempotentMethods, which are safe to repeat.
+   */
+  replyCache?: boolean;
   handlers: WithContext<H>;
 }
 

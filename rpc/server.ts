@@ -13,7 +13,9 @@ import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { LogLimiter } from '../shared/log-limit';
 import { BadTextError, type DecodeCaps } from '../shared/thrift/capped';
+import { peekHeader } from '../shared/thrift/header';
 import { demultiplexed, openMessage, protocolClass } from '../shared/thrift/messages';
+import { withSeqid } from '../shared/thrift/request-id';
 import { bufferTransport } from '../shared/thrift/fast-write';
 import { decodeBatch, type Directive, type Envelope, type RequestEnvelope } from '../shared/wire/frames';
 import { BatchSender } from '../shared/wire/sender';
@@ -22,6 +24,7 @@ import type { ServiceCaller } from './caller';
 import { callContext, contextHandler, type ContextDeps } from './context';
 import type { CallContext } from './api';
 import type { ServiceDef } from './api';
+import type { CallOutcome, ReplyCache } from './reply-cache';
 
 export interface ServiceServerOptions {
   host: string;
@@ -41,6 +44,8 @@ export interface ServiceServerOptions {
   /** unexpected handler errors are logged once per cause per interval, then counted (default 10 s) */
   errorLogIntervalMs?: number;
   curve?: CurveKeys;
+  /** answers clients' retried calls with their first outcome; none = every call runs */
+  replyCache?: ReplyCache;
 }
 
 /** Remembers which broker each session last called through, bounded (oldest forgotten first). */
@@ -79,6 +84,8 @@ export class ServiceServer<H> {
   private readonly caps: DecodeCaps;
   private readonly errorLog: LogLimiter;
   private errorLogTimer?: NodeJS.Timeout;
+  /** methods whose retries run again: the idempotent ones (safe to repeat), or all with replyCache off */
+  private readonly uncached: ReadonlySet<string>;
 
   constructor(
     readonly def: ServiceDef<H>,
@@ -102,6 +109,9 @@ export class ServiceServer<H> {
       push: (sessionId, payload, directives, via) => this.push(sessionId, payload, directives, via),
     };
     this.debug = opts.logger.isLevelEnabled('debug');
+    this.uncached = new Set(
+      def.replyCache === false ? Object.keys(def.handlers as object) : (def.idempotentMethods ?? []),
+    );
     this.caps = { ...opts.caps, strictText: opts.caps.strictText ?? true };
     this.errorLog = new LogLimiter({ intervalMs: opts.errorLogIntervalMs ?? 10_000 });
     const senderTo = (socket: zmq.Router): BatchSender =>
@@ -243,6 +253,13 @@ export class ServiceServer<H> {
       this.sessionVia.delete(this.sessionVia.keys().next().value as string);
   }
 
+  /** Whether a client's retry of this call gets its first outcome (docs/retries.md). */
+  private cachesReply(req: RequestEnvelope): boolean {
+    if (!this.opts.replyCache || !req.clientRequestId || !req.sessionId || req.sessionId.startsWith('anon:'))
+      return false;
+    return !this.uncached.has(req.method.slice(req.method.indexOf(':') + 1));
+  }
+
   private handle(peer: Buffer, req: RequestEnvelope, from: Caller): void {
     const sender = from === 'broker' ? this.sender : this.internalSender;
     if (from === 'broker' && this.internalMethods.has(req.method.slice(req.method.indexOf(':') + 1))) {
@@ -254,8 +271,43 @@ export class ServiceServer<H> {
       );
       return;
     }
-    const started = performance.now();
     this.remember(req.sessionId, req.via);
+    const send = (outcome: CallOutcome): void => {
+      const env: Envelope = {
+        kind: 'reply',
+        requestId: req.requestId,
+        directives: outcome.directives,
+        payload: outcome.payload,
+        ...(outcome.error ? { error: outcome.error } : {}),
+      };
+      if (!sender.enqueue(env, peer)) this.opts.logger.warn({ method: req.method }, 'reply dropped: send queue full');
+    };
+    const cache = this.opts.replyCache;
+    if (!cache || !this.cachesReply(req)) return this.execute(req, send);
+    void cache
+      .answer(
+        req.sessionId,
+        req.clientRequestId as string,
+        Date.now() + req.timeoutMs,
+        () => new Promise<CallOutcome>((done) => this.execute(req, done)),
+      )
+      .then((outcome) => send(this.forThisAttempt(req, outcome)));
+  }
+
+  /** A remembered outcome carries the first attempt's seqid; this attempt may have used another. */
+  private forThisAttempt(req: RequestEnvelope, outcome: CallOutcome): CallOutcome {
+    if (outcome.payload.length === 0) return outcome;
+    try {
+      const payload = withSeqid(outcome.payload, peekHeader(req.payload, 0xffff).seqid);
+      return payload === outcome.payload ? outcome : { ...outcome, payload };
+    } catch {
+      return outcome; // a request or reply that does not parse: the outcome as it was
+    }
+  }
+
+  /** Runs the call's handler; `done` gets its outcome exactly once. */
+  private execute(req: RequestEnvelope, done: (outcome: CallOutcome) => void): void {
+    const started = performance.now();
     const directives: Directive[] = [];
     let replied = false;
     let opened: ReturnType<typeof openMessage> | undefined;
@@ -265,14 +317,7 @@ export class ServiceServer<H> {
       this.inFlight--;
       const failed = error !== undefined || opened?.refusedText() === true;
       this.opts.onCall?.(req.method, performance.now() - started, failed ? 'error' : 'ok');
-      const env: Envelope = {
-        kind: 'reply',
-        requestId: req.requestId,
-        directives,
-        payload,
-        ...(error ? { error } : {}),
-      };
-      if (!sender.enqueue(env, peer)) this.opts.logger.warn({ method: req.method }, 'reply dropped: send queue full');
+      done({ payload, directives, ...(error ? { error } : {}) });
     };
     this.inFlight++;
     try {

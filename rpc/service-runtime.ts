@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../shared/config';
 import type { CurveKeys } from '../shared/curve';
 import { advertiseAll, bindHostOf } from '../shared/endpoints';
+import type { Kv } from '../shared/data/kv';
 import { rendezvous } from '../shared/hashing';
 import type { Logger } from '../shared/log';
 import type { Directory } from '../yellow/directory';
@@ -14,7 +15,9 @@ import type { InstanceLoad, ServiceMethods } from '../yellow/types';
 import { directiveBuilder, type ServiceDef, type ServiceEnv } from './api';
 import { ServiceCaller } from './caller';
 import { serviceClients } from './clients';
+import { KvOutcomes } from './kv-outcomes';
 import { Links } from './links';
+import { ReplyCache } from './reply-cache';
 import { ServiceServer } from './server';
 
 export interface CallObserver {
@@ -32,6 +35,8 @@ export interface ServiceRuntimeOptions {
   directory: Directory;
   curve?: CurveKeys;
   observer?: CallObserver;
+  /** where call outcomes are shared with the service's other instances; none = this instance only */
+  kv?: Kv;
 }
 
 export interface ServiceRuntime {
@@ -87,6 +92,16 @@ export async function startServiceRuntime<H>(
     ownerOf,
   };
   const def = await build(env);
+  const replyCache = cfg.replyCache
+    ? new ReplyCache({
+        perSession: cfg.replyCacheEntries,
+        sessions: cfg.replyCacheSessions,
+        ageMs: cfg.replyCacheAgeMs,
+        ...(opts.kv ? { shared: new KvOutcomes(opts.kv, role) } : {}),
+        onSharedError: (err) =>
+          logger.warn({ err: err.message }, 'reply cache: shared store failed, this call only local'),
+      })
+    : undefined;
   const server = new ServiceServer(def, {
     host: bindHostOf(cfg),
     instanceId,
@@ -101,6 +116,7 @@ export async function startServiceRuntime<H>(
     ...(opts.observer ? { onCall: opts.observer.onCall.bind(opts.observer) } : {}),
     ...(opts.observer?.onDrop ? { onDrop: opts.observer.onDrop.bind(opts.observer) } : {}),
     errorLogIntervalMs: cfg.errorLogIntervalMs,
+    ...(replyCache ? { replyCache } : {}),
   });
   built.server = server;
   const endpoints = advertiseAll(await server.start(), cfg.host);

@@ -73,6 +73,10 @@ export class ByteReader {
     this.pos += len;
     return s;
   }
+  /** True while bytes are left (an optional trailing field follows). */
+  more(): boolean {
+    return this.pos < this.buf.length;
+  }
   end(): void {
     if (this.pos !== this.buf.length)
       throw new FrameError(`${this.what}: ${this.buf.length - this.pos} trailing bytes`);

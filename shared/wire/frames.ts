@@ -43,6 +43,12 @@ export interface RequestEnvelope {
   via: string;
   /** follows the call through every service it reaches, for logs */
   traceId: string;
+  /**
+   * the id the client gave this call, unique within its session and kept when the client retries
+   * it (docs/retries.md); absent for clients that give none and for nested calls. Encoded only
+   * when present, after traceId.
+   */
+  clientRequestId?: string;
   payload: Buffer;
 }
 
@@ -151,6 +157,7 @@ export function encodeHeader(e: Envelope): Buffer {
         .str(e.method)
         .str(e.via)
         .str(e.traceId);
+      if (e.clientRequestId) w.str(e.clientRequestId);
       break;
     case 'reply':
       w.u8(Kind.REPLY)
@@ -186,8 +193,8 @@ export function decodeEnvelope(header: Buffer, payload: Buffer): Envelope {
   const kind = r.u8();
   let e: Envelope;
   switch (kind) {
-    case Kind.REQUEST:
-      e = {
+    case Kind.REQUEST: {
+      const req: RequestEnvelope = {
         kind: 'request',
         requestId: r.u32(),
         timeoutMs: r.u32(),
@@ -199,7 +206,11 @@ export function decodeEnvelope(header: Buffer, payload: Buffer): Envelope {
         traceId: r.str(),
         payload,
       };
+      // optional trailing field: a header without it is the original layout
+      if (r.more()) req.clientRequestId = r.str();
+      e = req;
       break;
+    }
     case Kind.REPLY: {
       const requestId = r.u32();
       const error = decodeError(r.str());

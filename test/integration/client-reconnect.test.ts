@@ -1,8 +1,9 @@
 /**
  * Reconnect and resume against two fake brokers behind a BrokerList: when the
- * first broker's connections die, calls in flight reject as "outcome unknown", the client moves
- * to the other broker, resumes its session with Sso:resume before anything else, and calls made
- * meanwhile go through after the resume.
+ * first broker's connections die, the client moves to the other broker, resumes its session with
+ * Sso:resume before anything else, then sends the session's calls that were in flight once more
+ * (same request id, docs/retries.md) and the calls made meanwhile; a call made before login
+ * (no session to key a retry by) rejects as "outcome unknown".
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -48,7 +49,7 @@ describe('NoonClient reconnect', () => {
   });
 
   for (const transport of ['tcp', 'ws'] as const) {
-    test(`over ${transport}: in-flight calls fail as outcome unknown, the session resumes on the other broker first`, async () => {
+    test(`over ${transport}: the session resumes on the other broker first, then the in-flight call is sent again`, async () => {
       const c = await NoonClient.viaBrokerList(list.url, { transport, keepAliveMs: 0, callTimeoutMs: 5000 });
       clients.push(c);
       assert.equal(c.endpoint, transport === 'tcp' ? a.tcp : a.ws, 'lowest load first');
@@ -74,14 +75,6 @@ describe('NoonClient reconnect', () => {
       const resumedAtB = callAt(b, 'Sso:resume', 'Sso:resume at broker b');
       connA.destroy();
 
-      await assert.rejects(
-        inFlight,
-        (e: unknown) =>
-          e instanceof ClientError &&
-          e.code === 'CONNECTION_LOST' &&
-          e.outcomeUnknown &&
-          /outcome is unknown/.test(e.message),
-      );
       const [info] = await disconnected;
       assert.equal(info.willReconnect, true);
       // made while reconnecting: waits for the new connection and the resume, then goes through
@@ -93,14 +86,33 @@ describe('NoonClient reconnect', () => {
       assert.equal(done.session?.sessionId, session.sessionId, 'the same session');
       assert.equal(done.resumeError, undefined);
       assert.equal((await walletWhileReconnecting).soft?.toNumber(), 100);
+      assert.deepEqual(await inFlight, [], 'the in-flight call was answered by b');
       assert.equal(connB.calls[0], 'Sso:resume', 'resume is the first call on the new connection');
-      assert.deepEqual(connB.calls.slice(0, 2), ['Sso:resume', 'Player:getWallet']);
+      assert.deepEqual(connB.calls.slice(0, 3), ['Sso:resume', 'Player:listUnits', 'Player:getWallet']);
       assert.equal(c.session?.sessionId, session.sessionId);
       assert.equal((await c.player.ping()).instance, 'fake-b', 'later calls work, on b');
       a.hold.delete('Player:listUnits');
       c.close();
     });
   }
+
+  test('a call made before login is not sent again: it rejects as outcome unknown', async () => {
+    const c = await NoonClient.connect({ tcp: a.tcp }, { keepAliveMs: 0, reconnect: false });
+    clients.push(c);
+    a.hold.add('Sso:login');
+    try {
+      const arrived = callAt(a, 'Sso:login', 'the held login at broker a');
+      const login = c.sso.login('nobody', 'pw-nobody-1234');
+      const [conn] = await arrived;
+      conn.destroy();
+      await assert.rejects(
+        login,
+        (e: unknown) => e instanceof ClientError && e.outcomeUnknown && /outcome is unknown/.test(e.message),
+      );
+    } finally {
+      a.hold.delete('Sso:login');
+    }
+  });
 
   test('a refused resume is reported and forgets the session; the connection stays usable', async () => {
     const c = await NoonClient.connect({ tcp: b.tcp }, { keepAliveMs: 0 });

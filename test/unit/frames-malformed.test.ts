@@ -131,8 +131,13 @@ const malformed: MalformedCase[] = [
   },
   {
     name: 'bytes after a complete header',
-    frames: message(entry(Buffer.concat([goodHeader, Buffer.from([0])]))),
+    frames: message(entry(Buffer.concat([encodeHeader(request({ clientRequestId: 'r' })), Buffer.from([0])]))),
     error: 'frame header: 1 trailing bytes',
+  },
+  {
+    name: "a request's optional clientRequestId cut short",
+    frames: message(entry(Buffer.concat([goodHeader, Buffer.from([0])]))),
+    error: `frame header: truncated at byte ${goodHeader.length} (needs 2 more)`,
   },
   {
     name: 'a room header without its seq',
