@@ -10,6 +10,7 @@ import type { Db } from '../../shared/data/sql';
 import type { Kv } from '../../shared/data/kv';
 import type { CallContext, ServiceDef, ServiceEnv, ServiceModule } from '../../rpc/api';
 import { chatMigrations } from './migrations';
+import { LogLimiter } from '../../shared/log-limit';
 import { RecentHistory } from './recent';
 import { RoomOwner, toChatMessage, topicOf } from './rooms';
 import { lastMessages, messagesAfter } from './store';
@@ -51,7 +52,15 @@ class ChatService {
   ) {
     const log = env.logger.child({ component: 'chat' });
     this.recent = new RecentHistory(kv, log);
-    this.owner = new RoomOwner(env, db, this.recent, log);
+    const unpublished = new LogLimiter({ intervalMs: 10_000 });
+    this.owner = new RoomOwner(env, db, this.recent, log, {
+      maxQueued: env.cfg.chatRoomQueue,
+      onUnpublished: (room, seq) => {
+        // Members see the gap at the next message and repair it from history.
+        if (unpublished.admit('unpublished', Date.now()))
+          log.warn({ room, seq }, 'room message stored but not published (PUB queue full)');
+      },
+    });
   }
 
   /**
