@@ -30,6 +30,12 @@ export interface RoomTrackerOptions<Msg> {
   logger?: { warn(obj: object, msg: string): void };
   /** history page size; default 200 (the server's most) */
   pageSize?: number;
+  /**
+   * A join or resume reads history again this long after the first catch-up, for a message sent
+   * while the new subscription was still on its way to the publishers (a quiet room would
+   * otherwise only notice it at its next message); default 1000 ms
+   */
+  settleMs?: number;
 }
 
 interface Room<Msg> {
@@ -86,7 +92,7 @@ export class RoomTracker<Msg extends SeqMessage> {
 
   /** After a resume: catch every tracked room up from its last seq. */
   resumed(): void {
-    for (const [roomId, room] of this.rooms) if (room.last !== undefined) this.sync(roomId, room);
+    for (const [roomId, room] of this.rooms) if (room.last !== undefined) this.catchUp(roomId, room);
   }
 
   /** The session is gone (resume refused, logout): nothing is tracked any more. */
@@ -108,8 +114,15 @@ export class RoomTracker<Msg extends SeqMessage> {
     // A rejoin keeps its place, so what it missed is delivered; a first join starts at the snapshot.
     if (room.last === undefined) room.last = Number(String(snap.lastSeq ?? 0));
     this.flush(roomId, room);
-    this.sync(roomId, room);
+    this.catchUp(roomId, room);
     return snap;
+  }
+
+  private catchUp(roomId: string, room: Room<Msg>): void {
+    this.sync(roomId, room);
+    setTimeout(() => {
+      if (this.rooms.get(roomId) === room) this.sync(roomId, room);
+    }, this.opts.settleMs ?? 1000).unref?.();
   }
 
   private take(roomId: string, room: Room<Msg>, m: Msg): void {
