@@ -129,8 +129,7 @@ export class RoomOwner {
           for (const w of batch) w.reject(err as Error);
           continue;
         }
-        // Appends are sent in seq order on one connection, so the list stays in order.
-        await Promise.all(stored.map((m) => this.recent.append(m)));
+        await this.recent.append(roomId, stored);
         const topic = topicOf(roomId);
         for (const m of stored)
           if (!this.env.publish(topic, m.seq, events.chatMessage(toChatMessage(m))))
