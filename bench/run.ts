@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { runBroker } from './broker';
 import { runCurve } from './curve';
 import { runData } from './data';
+import { runRooms } from './rooms';
 import { ROOT } from './lib/procs';
 import { runServiceCalls } from './service-calls';
 
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
   parts.push(await runBroker(), '');
   process.stderr.write('player wallet and profile vs bare pg / redis\n');
   parts.push(await runData(), '');
+  process.stderr.write('rooms: one owner with persistence, fan-out on one broker\n');
+  parts.push(await runRooms(), '');
   parts.push(`_whole run: ${((Date.now() - started) / 1000).toFixed(0)} s_`, '');
   const md = parts.join('\n');
   const dir = join(ROOT, 'bench', 'results');

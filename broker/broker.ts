@@ -23,7 +23,8 @@ import type { TlsCredentials } from '../edge/tls';
 import { listenWs } from '../edge/ws';
 import { BrokerConn } from './connection';
 import { Gateway } from './gateway';
-import { RoomHub } from './rooms';
+import { RoomMemberships } from './room-memberships';
+import { RoomHub, type PublisherInfo } from './rooms';
 import { RoutingTable } from './routing-table';
 import { SessionStore } from './session-store';
 import { Sessions } from './sessions';
@@ -65,6 +66,14 @@ export interface BrokerLoad {
   elu: number;
   /** 0 idle … 1 full: what BrokerList answers */
   score: number;
+}
+
+/** A service instance that publishes room messages, as the room hub needs it. */
+function publisherOf(r: InstanceRecord): PublisherInfo[] {
+  if (!r.service || !r.endpoints.pub) return [];
+  return [
+    { instanceId: r.instanceId, role: r.role, endpoint: r.endpoints.pub, ...(r.curveKey ? { serverKey: r.curveKey } : {}) },
+  ];
 }
 
 /** Replies (lists, histories) may be larger than a client's request frame. */
@@ -113,12 +122,18 @@ export class Broker {
       onPush: (p) => this.sessions.onPush(p),
       ...curve,
     });
-    this.rooms = new RoomHub({ logger: this.logger, maxPayload: MAX_REPLY_PAYLOAD, ...curve });
+    this.rooms = new RoomHub({
+      logger: this.logger,
+      maxPayload: MAX_REPLY_PAYLOAD,
+      live: (role) => this.opts.directory.instances({ role, includeDraining: true }).flatMap(publisherOf),
+      ...curve,
+    });
     const table = (): RoutingTable => this.table;
     this.sessions = new Sessions({
       instanceId: this.instanceId,
       store: new SessionStore(this.opts.kv, this.logger),
       rooms: this.rooms,
+      memberships: new RoomMemberships(this.opts.kv, this.logger),
       table,
       logger: this.logger,
       metrics: this.metrics,
@@ -244,6 +259,7 @@ export class Broker {
     directory.on('up', (r) => {
       connect(r);
       rebuild();
+      for (const p of publisherOf(r)) this.rooms.publisherUp(p);
     });
     directory.on('change', rebuild);
     directory.on('down', ({ instanceId, role }) => {

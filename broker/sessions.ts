@@ -10,6 +10,7 @@ import { StateLostKind } from '../shared/protocol';
 import { events } from '../shared/thrift/events';
 import type { Directive, PushEnvelope } from '../shared/wire/frames';
 import type { BrokerConn } from './connection';
+import type { RoomMemberships } from './room-memberships';
 import type { RoomHub } from './rooms';
 import type { RoutingTable } from './routing-table';
 import type { SessionStore } from './session-store';
@@ -18,6 +19,8 @@ export interface SessionsDeps {
   instanceId: string;
   store: SessionStore;
   rooms: RoomHub;
+  /** the sessions' rooms in the shared store (restored on resume) */
+  memberships: RoomMemberships;
   table: () => RoutingTable;
   logger: Logger;
   metrics: Metrics;
@@ -56,6 +59,7 @@ export class Sessions {
           break;
         case 'unsubscribe':
           this.d.rooms.unsubscribe(d.topic, conn);
+          if (conn.session) this.d.memberships.set(conn.session.sessionId, d.topic, undefined);
           break;
         case 'close':
           conn.conn.close(d.reason, true);
@@ -138,6 +142,8 @@ export class Sessions {
     // A resumed session keeps its stateful bindings, even when it was made on another broker.
     const stored = await this.d.store.bindings(d.sessionId);
     for (const [role, id] of stored) if (!conn.bindings.has(role)) conn.setBinding(role, id);
+    // And its rooms: a member again before the resume is answered (the client then catches up).
+    for (const [topic, role] of await this.d.memberships.rooms(d.sessionId)) this.joinRoom(conn, topic, role);
   }
 
   private logout(conn: BrokerConn): void {
@@ -152,16 +158,17 @@ export class Sessions {
 
   private subscribe(conn: BrokerConn, topic: string, publisherId: string): void {
     const publisher = this.d.table().instance(publisherId);
-    const pub = publisher?.endpoints.pub;
-    if (!pub) {
+    if (!publisher?.endpoints.pub) {
       conn.deliver(events.roomClosed(topic.slice(topic.indexOf('/') + 1), `owner ${publisherId} is not live: rejoin`));
       return;
     }
-    const serverKey = publisher?.curveKey;
-    this.d.rooms.subscribe(
-      topic,
-      { instanceId: publisherId, endpoint: pub, ...(serverKey ? { serverKey } : {}) },
-      conn,
-    );
+    this.d.rooms.subscribe(topic, publisher.role, conn);
+    if (conn.session) this.d.memberships.set(conn.session.sessionId, topic, publisher.role);
+  }
+
+  /** A stored membership: the room's messages come from any live instance of its role. */
+  private joinRoom(conn: BrokerConn, topic: string, role: string): void {
+    if (this.d.rooms.topicsOf(conn).includes(topic)) return;
+    this.d.rooms.subscribe(topic, role, conn);
   }
 }

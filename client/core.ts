@@ -12,7 +12,8 @@
  * No platform API in here (no Node module, no DOM): timers, fetch and Promise only.
  */
 import type { Logger } from '../shared/log';
-import { Chat, Duel, Events, Leaderboard, Player, type Session, Sso } from '../shared/protocol';
+import type Int64 from 'node-int64';
+import { Chat, type ChatMessage, Duel, Events, Leaderboard, Player, type Session, Sso } from '../shared/protocol';
 import type { DecodeCaps } from '../shared/thrift/capped';
 import type { ClientClass } from '../shared/thrift/channel';
 import type { ThriftProtocol } from '../shared/thrift/header';
@@ -34,7 +35,8 @@ import {
   type ProcessorClass,
   type ReconnectInfo,
 } from './events';
-import { bigints, type Bigints, type I64Mode, type I64Params } from './i64';
+import { bigints, i64, type Bigints, type I64Mode, type I64Params } from './i64';
+import { RoomTracker, type ChatCalls } from './rooms';
 import { sessionTrackingSso } from './session';
 import type { Connector, Transport } from './transport';
 
@@ -94,6 +96,8 @@ export type BigintApi<C> = {
 /** A value the SDK hands to app code, in mode M. */
 export type Out<T, M extends I64Mode> = M extends 'bigint' ? Bigints<T> : T;
 type OutArgs<A extends unknown[], M extends I64Mode> = { [I in keyof A]: Out<A[I], M> };
+/** A chat message as the app receives it (i64 as Int64 or bigint). */
+type ChatMessageOf<M extends I64Mode> = Out<ChatMessage, M>;
 /** The events of on(), in mode M. */
 export type EventsOf<M extends I64Mode> = { [K in keyof ClientEvents]: OutArgs<ClientEvents[K], M> };
 /**
@@ -152,6 +156,8 @@ export abstract class ClientCore<M extends I64Mode> {
   private readonly conn: Connection;
   private readonly events: TypedEmitter<ClientEvents>;
   private readonly pushes: PushRouter;
+  /** rooms joined through `chat`: their messages in seq order, once each, gaps repaired */
+  readonly rooms: RoomTracker<ChatMessageOf<M>>;
   private readonly apis = new Map<string, unknown>();
   /** the SDK's own Sso (session tracking, resume, keep-alive): never converted */
   private readonly rawSso: Sso.Client;
@@ -200,7 +206,14 @@ export abstract class ClientCore<M extends I64Mode> {
     this.sso = this.service(Sso.Client, 'Sso');
     this.player = this.service(Player.Client, 'Player');
     this.duel = this.service(Duel.Client, 'Duel');
-    this.chat = this.service(Chat.Client, 'Chat');
+    const chat = this.service(Chat.Client, 'Chat');
+    this.rooms = new RoomTracker<ChatMessageOf<M>>({
+      history: (roomId, afterSeq, limit) =>
+        (chat.history as (r: string, a: Int64, l: number) => Promise<ChatMessageOf<M>[]>)(roomId, i64(afterSeq), limit),
+      emit: (m) => this.events.emit('chatMessage', m as ChatMessage),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    });
+    this.chat = this.rooms.wrap(chat as Api<Chat.Client, M> & ChatCalls<{ lastSeq?: unknown }>);
     this.leaderboard = this.service(Leaderboard.Client, 'Leaderboard');
   }
 
@@ -340,7 +353,8 @@ export abstract class ClientCore<M extends I64Mode> {
       <K extends keyof Events.IHandler>(name: K) =>
       (...args: ClientEvents[K]): void => {
         if (name === 'kicked') this.kicked = true;
-        this.events.emit(name, ...args);
+        if (name === 'chatMessage') this.rooms.onMessage(args[0] as ChatMessageOf<M>);
+        else this.events.emit(name, ...args);
         if (name === 'brokerDraining') void this.leaveDrainingBroker(String(args[0]));
       };
     return Object.fromEntries(PUSH_NAMES.map((n) => [n, forward(n)])) as unknown as Events.IHandler;
@@ -387,6 +401,9 @@ export abstract class ClientCore<M extends I64Mode> {
         const { session, resumeError } = await this.resume();
         this.reconnecting = false;
         this.conn.release();
+        // The broker restored the session's rooms before answering the resume: catch them up.
+        if (session) this.rooms.resumed();
+        else this.rooms.forget();
         const info: ReconnectInfo = { endpoint, previous, attempts: attempt, session, resumeError };
         this.events.emit('reconnected', this.out(info) as ReconnectInfo);
         return;

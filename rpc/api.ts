@@ -109,6 +109,8 @@ export interface ServiceEnv {
   push(sessionId: string, payload: Buffer, directives?: Directive[], via?: string): boolean;
   /** publish a numbered room message on this instance's PUB */
   publish(topic: string, seq: number, payload: Buffer): boolean;
+  /** counts one refusal in this instance's noon_dropped_total{reason} (e.g. chat's `chat_busy`) */
+  drop?(reason: string): void;
   /** clients for calls made outside a request (background work); deadline = request timeout */
   services(meta?: {
     sessionId?: string;

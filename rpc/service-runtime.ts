@@ -79,6 +79,7 @@ export async function startServiceRuntime<H>(
     directives: directiveBuilder(role, instanceId),
     push: (sessionId, payload, directives, via) => built.server?.push(sessionId, payload, directives, via) ?? false,
     publish: (topic, seq, payload) => built.server?.publish(topic, seq, payload) ?? false,
+    drop: (reason) => opts.observer?.onDrop?.(reason),
     services: (meta = {}) =>
       serviceClients(caller, () => ({
         sessionId: meta.sessionId ?? '',

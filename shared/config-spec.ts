@@ -473,6 +473,15 @@ export const CONFIG_SPEC = {
     describe:
       'NOT SAFE: noon start runs the internal plane without CURVE (anyone on the network can register and call)',
   },
+  // Chat rooms (services/chat): what one room's owner takes before it answers BUSY.
+  chatRoomQueue: {
+    env: 'NOON_CHAT_ROOM_QUEUE',
+    kind: 'int',
+    default: 2000,
+    min: 1,
+    max: 1_000_000,
+    describe: 'messages of one room waiting at its owner to be stored; more are answered BUSY (backpressure)',
+  },
   serviceQueue: {
     env: 'NOON_SERVICE_QUEUE',
     kind: 'int',

@@ -16,4 +16,16 @@ CREATE TABLE IF NOT EXISTS chat_messages (
   PRIMARY KEY (room_id, seq)
 );`,
   },
+  {
+    // The fence of a room's numbering: only the holder of the current epoch may insert
+    // (services/chat/store.ts insertFenced); a new owner takes the room by raising the epoch.
+    id: '002_chat_room_leases',
+    sql: `
+CREATE TABLE IF NOT EXISTS chat_room_leases (
+  room_id text PRIMARY KEY,
+  owner text NOT NULL,
+  epoch bigint NOT NULL,
+  taken_at timestamptz NOT NULL DEFAULT now()
+);`,
+  },
 ];

@@ -28,15 +28,18 @@ export class RecentHistory {
     private readonly log: Logger,
   ) {}
 
-  async append(m: Message): Promise<void> {
+  /** Appends messages of one room, in seq order, in one command. */
+  async append(roomId: string, ms: readonly Message[]): Promise<void> {
+    // Only the newest RECENT_CAP can stay in the list anyway.
+    const kept = ms.slice(-RECENT_CAP).map((m) => JSON.stringify(m));
     try {
-      await this.kv.pushCapped(key(m.roomId), JSON.stringify(m), RECENT_CAP);
+      await this.kv.pushCapped(key(roomId), kept, RECENT_CAP);
     } catch (err) {
       this.log.warn(
-        { err: (err as Error).message, room: m.roomId },
+        { err: (err as Error).message, room: roomId },
         'recent history append failed; dropping the cached list',
       );
-      await this.kv.del(key(m.roomId)).catch(() => undefined);
+      await this.kv.del(key(roomId)).catch(() => undefined);
     }
   }
 

@@ -1,24 +1,35 @@
 /**
  * What the owner of a room does (the rendezvous owner among live chat instances): number the
- * room's messages 1, 2, 3 … with no gaps, persist each (Postgres, PK(room_id, seq)), append it
- * to the recent history and publish it once, in seq order, on this instance's PUB.
+ * room's messages 1, 2, 3 … with no gaps, persist them, append them to the recent history and
+ * publish each once, in seq order, on this instance's PUB.
  *
- * Messages of one room are handled one at a time (a promise chain per room), so a seq is used
- * only after its row committed and publication order is seq order. The counter starts from
- * Postgres max(seq) on first use, so a new owner continues the sequence; if another instance
- * numbered the room meanwhile (ownership moved and back, or two owners during a membership
- * change) the insert hits the primary key, and the counter is re-read and the insert retried.
+ * Fencing: an owner numbers a room only under the room's lease (chat_room_leases), taken by
+ * raising its epoch; every insert checks the epoch in the same statement. When ownership moves
+ * (an instance joins, drains or dies) the new owner takes the lease, which waits for the old
+ * owner's in-flight insert and then fences it out: at no moment do two owners store messages of
+ * one room, and the new owner continues from max(seq) without a gap. An owner that finds its
+ * lease gone takes it back only while it still believes it owns the room; otherwise it refuses
+ * the messages it holds with a retryable UNAVAILABLE (they were never stored).
+ *
+ * Backpressure: each room has a bounded queue of messages waiting to be stored; a full queue
+ * answers BUSY at once (cheap, constant work) instead of letting work pile up in the process.
+ * The queue is stored in batches (one INSERT per batch), which is what lets one room take
+ * thousands of messages per second.
  */
 import type { Db } from '../../shared/data/sql';
 import { sqlState } from '../../shared/data/sql';
+import { NoonError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
-import { ChatMessage, ErrorCode, GameError } from '../../shared/protocol';
+import { ChatMessage } from '../../shared/protocol';
 import { events } from '../../shared/thrift/events';
 import type { ServiceEnv } from '../../rpc/api';
 import type { RecentHistory } from './recent';
-import { insertMessage, maxSeq, type Message } from './store';
+import { insertFenced, maxSeq, takeLease, type Message, type NewMessage } from './store';
 
-const INSERT_ATTEMPTS = 3;
+/** Messages stored by one INSERT at most. */
+const MAX_BATCH = 512;
+/** Lease takes (or seq collisions) one batch may go through before its senders are refused. */
+const COMMIT_ATTEMPTS = 3;
 
 export const topicOf = (roomId: string): string => `chat/${roomId}`;
 
@@ -33,71 +44,130 @@ export function toChatMessage(m: Message): ChatMessage {
   });
 }
 
+interface Waiting {
+  msg: NewMessage;
+  resolve(m: Message): void;
+  reject(err: Error): void;
+}
+
+interface RoomState {
+  waiting: Waiting[];
+  storing: boolean;
+  /** the lease epoch this instance holds, undefined = take it before the next insert */
+  epoch?: number;
+  /** the last seq stored under that epoch */
+  lastSeq: number;
+}
+
+export interface RoomOwnerOptions {
+  /** messages one room may have waiting to be stored (cfg.chatRoomQueue) */
+  maxQueued: number;
+  /** a sender was answered BUSY */
+  onBusy?(roomId: string): void;
+  /** a stored message could not be queued on the PUB (members repair it from history) */
+  onUnpublished?(roomId: string, seq: number): void;
+}
+
 export class RoomOwner {
-  /** room -> last seq this instance committed (absent: read Postgres on next use) */
-  private readonly counters = new Map<string, number>();
-  /** room -> tail of its message chain */
-  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly rooms = new Map<string, RoomState>();
 
   constructor(
     private readonly env: ServiceEnv,
     private readonly db: Db,
     private readonly recent: RecentHistory,
     private readonly log: Logger,
+    private readonly opts: RoomOwnerOptions,
   ) {}
 
-  /** The room's last seq as this owner knows it (Postgres on first use). */
+  /** The room's last seq: this owner's counter while it holds the lease, else Postgres. */
   async lastSeq(roomId: string): Promise<number> {
-    const known = this.counters.get(roomId);
-    if (known !== undefined) return known;
-    const m = await maxSeq(this.db, roomId);
-    this.counters.set(roomId, m);
-    return m;
+    const st = this.rooms.get(roomId);
+    if (st?.epoch !== undefined) return st.lastSeq;
+    return maxSeq(this.db, roomId);
+  }
+
+  /** Messages waiting to be stored, over all rooms (for tests and load reports). */
+  get queued(): number {
+    let n = 0;
+    for (const st of this.rooms.values()) n += st.waiting.length;
+    return n;
   }
 
   say(roomId: string, userId: string, username: string, text: string): Promise<Message> {
-    return this.serially(roomId, async () => {
-      const m = await this.commit(roomId, userId, username, text);
-      await this.recent.append(m);
-      if (!this.env.publish(topicOf(roomId), m.seq, events.chatMessage(toChatMessage(m)))) {
-        // Committed but not published (queue full): members repair the gap from history.
-        this.log.warn({ room: roomId, seq: m.seq }, 'room publish queue full');
-      }
-      return m;
+    let st = this.rooms.get(roomId);
+    if (!st) {
+      st = { waiting: [], storing: false, lastSeq: 0 };
+      this.rooms.set(roomId, st);
+    }
+    if (st.waiting.length >= this.opts.maxQueued) {
+      this.opts.onBusy?.(roomId);
+      return Promise.reject(
+        new NoonError('BUSY', `room ${roomId} has ${st.waiting.length} messages waiting at its owner; retry later`),
+      );
+    }
+    const room = st;
+    return new Promise<Message>((resolve, reject) => {
+      room.waiting.push({ msg: { userId, username, text }, resolve, reject });
+      if (!room.storing) void this.store(roomId, room);
     });
   }
 
-  private async commit(roomId: string, userId: string, username: string, text: string): Promise<Message> {
-    for (let attempt = 1; ; attempt++) {
-      const seq = (await this.lastSeq(roomId)) + 1;
-      const m: Message = { roomId, seq, userId, username, text, sentAtMs: Date.now() };
-      try {
-        await insertMessage(this.db, m);
-        this.counters.set(roomId, seq);
-        return m;
-      } catch (err) {
-        this.counters.delete(roomId);
-        if (sqlState(err) !== '23505') throw err;
-        this.log.info({ room: roomId, seq, attempt }, 'seq taken by another owner; re-reading the counter');
-        if (attempt >= INSERT_ATTEMPTS)
-          throw new GameError({
-            code: ErrorCode.CONFLICT,
-            message: `room ${roomId} is being numbered elsewhere; retry`,
-            retryable: true,
-          });
+  /** Stores the room's queue batch by batch; publication order is seq order. */
+  private async store(roomId: string, st: RoomState): Promise<void> {
+    st.storing = true;
+    try {
+      while (st.waiting.length > 0) {
+        const batch = st.waiting.splice(0, MAX_BATCH);
+        let stored: Message[];
+        try {
+          stored = await this.commit(
+            roomId,
+            st,
+            batch.map((w) => w.msg),
+          );
+        } catch (err) {
+          for (const w of batch) w.reject(err as Error);
+          continue;
+        }
+        await this.recent.append(roomId, stored);
+        const topic = topicOf(roomId);
+        for (const m of stored)
+          if (!this.env.publish(topic, m.seq, events.chatMessage(toChatMessage(m))))
+            this.opts.onUnpublished?.(roomId, m.seq);
+        batch.forEach((w, i) => w.resolve(stored[i] as Message));
       }
+    } finally {
+      st.storing = false;
     }
   }
 
-  private serially<T>(roomId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.chains.get(roomId) ?? Promise.resolve();
-    const next = prev.then(fn);
-    const tail = next.catch(() => undefined);
-    this.chains.set(roomId, tail);
-    // Forget an idle room's chain so the map does not grow with every room ever used.
-    void tail.then(() => {
-      if (this.chains.get(roomId) === tail) this.chains.delete(roomId);
-    });
-    return next;
+  private async commit(roomId: string, st: RoomState, msgs: NewMessage[]): Promise<Message[]> {
+    for (let attempt = 1; ; attempt++) {
+      if (st.epoch === undefined) {
+        st.epoch = await takeLease(this.db, roomId, this.env.instanceId);
+        // Read after the lease committed: every insert of an earlier holder is in, none can follow.
+        st.lastSeq = await maxSeq(this.db, roomId);
+        this.log.debug({ room: roomId, epoch: st.epoch, lastSeq: st.lastSeq }, 'room lease taken');
+      }
+      const first = st.lastSeq + 1;
+      const sentAtMs = Date.now();
+      let fenced: boolean;
+      try {
+        fenced = !(await insertFenced(this.db, roomId, st.epoch, first, sentAtMs, msgs));
+      } catch (err) {
+        st.epoch = undefined;
+        if (sqlState(err) !== '23505' || attempt >= COMMIT_ATTEMPTS) throw err;
+        continue;
+      }
+      if (!fenced) {
+        st.lastSeq += msgs.length;
+        return msgs.map((m, i) => ({ roomId, seq: first + i, ...m, sentAtMs }));
+      }
+      st.epoch = undefined;
+      const owner = this.env.ownerOf(roomId);
+      this.log.info({ room: roomId, owner, attempt }, 'room lease taken by another instance');
+      if ((owner !== undefined && owner !== this.env.instanceId) || attempt >= COMMIT_ATTEMPTS)
+        throw new NoonError('UNAVAILABLE', `room ${roomId} moved to another chat instance; send again`);
+    }
   }
 }

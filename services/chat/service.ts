@@ -9,6 +9,8 @@ import { Chat, ErrorCode, GameError, Pong, RoomSnapshot, type ChatMessage } from
 import type { Db } from '../../shared/data/sql';
 import type { Kv } from '../../shared/data/kv';
 import type { CallContext, ServiceDef, ServiceEnv, ServiceModule } from '../../rpc/api';
+import { ErrorCodes, NoonError, type ErrorCode as NoonErrorCode } from '../../shared/errors';
+import { LogLimiter } from '../../shared/log-limit';
 import { chatMigrations } from './migrations';
 import { RecentHistory } from './recent';
 import { RoomOwner, toChatMessage, topicOf } from './rooms';
@@ -34,6 +36,19 @@ function checkText(text: string): string {
   return text;
 }
 
+/**
+ * The owner's refusal (BUSY when its room queue is full, UNAVAILABLE when the room moved) comes
+ * back from a forwarded call as a TApplicationException "<CODE>: …"; it is passed on as that
+ * code, not turned into INTERNAL.
+ */
+function relayed(err: unknown): never {
+  const m =
+    err instanceof Error && err.name === 'TApplicationException' ? /^([A-Z_]+): (.*)$/s.exec(err.message) : null;
+  const code = m?.[1] as NoonErrorCode | undefined;
+  if (m && code !== undefined && code in ErrorCodes) throw new NoonError(code, m[2] ?? '');
+  throw err;
+}
+
 function loggedIn(ctx: CallContext): void {
   if (ctx.userId === '') throw refuse(ErrorCode.UNAUTHENTICATED, 'log in first');
 }
@@ -51,7 +66,16 @@ class ChatService {
   ) {
     const log = env.logger.child({ component: 'chat' });
     this.recent = new RecentHistory(kv, log);
-    this.owner = new RoomOwner(env, db, this.recent, log);
+    const unpublished = new LogLimiter({ intervalMs: 10_000 });
+    this.owner = new RoomOwner(env, db, this.recent, log, {
+      maxQueued: env.cfg.chatRoomQueue,
+      onBusy: () => env.drop?.('chat_busy'),
+      onUnpublished: (room, seq) => {
+        // Members see the gap at the next message and repair it from history.
+        if (unpublished.admit('unpublished', Date.now()))
+          log.warn({ room, seq }, 'room message stored but not published (PUB queue full)');
+      },
+    });
   }
 
   /**
@@ -97,7 +121,7 @@ class ChatService {
     checkRoom(roomId);
     checkText(text);
     const owner = this.ownerElsewhere(roomId, ctx);
-    if (owner !== undefined) return ctx.servicesAt(owner).chat.say(roomId, text);
+    if (owner !== undefined) return ctx.servicesAt(owner).chat.say(roomId, text).catch(relayed);
     return toChatMessage(await this.owner.say(roomId, ctx.userId, ctx.username || ctx.userId, text));
   }
 

@@ -38,12 +38,57 @@ export async function maxSeq(q: Queryable, roomId: string): Promise<number> {
   return Number(r.rows[0]?.m ?? 0);
 }
 
-/** Inserts one numbered message; rejects with SQLSTATE 23505 when the seq is taken. */
-export async function insertMessage(q: Queryable, m: Message): Promise<void> {
-  await q.query(
-    'INSERT INTO chat_messages (room_id, seq, user_id, username, text, sent_at) VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1000))',
-    [m.roomId, m.seq, m.userId, m.username, m.text, m.sentAtMs],
+/**
+ * Takes the room's lease for `owner`: a new epoch, which fences every earlier holder out. The
+ * UPDATE waits for inserts that hold the old epoch's row FOR SHARE, so once it commits the
+ * room's max(seq) is final for the old holder, and the new one continues from it.
+ */
+export async function takeLease(q: Queryable, roomId: string, owner: string): Promise<number> {
+  const r = await q.query<{ epoch: string }>(
+    `INSERT INTO chat_room_leases (room_id, owner, epoch) VALUES ($1, $2, 1)
+     ON CONFLICT (room_id) DO UPDATE SET owner = EXCLUDED.owner, epoch = chat_room_leases.epoch + 1, taken_at = now()
+     RETURNING epoch`,
+    [roomId, owner],
   );
+  return Number(r.rows[0]?.epoch);
+}
+
+export interface NewMessage {
+  userId: string;
+  username: string;
+  text: string;
+}
+
+/**
+ * Inserts messages numbered firstSeq, firstSeq + 1 … in one statement, only while `epoch` is the
+ * room's lease (checked in the same statement, the lease row held FOR SHARE until commit).
+ * Returns false, inserting nothing, when the lease has moved on; rejects with 23505 when a seq
+ * is taken.
+ */
+export async function insertFenced(
+  q: Queryable,
+  roomId: string,
+  epoch: number,
+  firstSeq: number,
+  sentAtMs: number,
+  msgs: readonly NewMessage[],
+): Promise<boolean> {
+  const r = await q.query(
+    `WITH lease AS (SELECT 1 FROM chat_room_leases WHERE room_id = $1 AND epoch = $2 FOR SHARE)
+     INSERT INTO chat_messages (room_id, seq, user_id, username, text, sent_at)
+     SELECT $1, $3::bigint + m.i - 1, m.u, m.n, m.t, to_timestamp($4::double precision / 1000)
+     FROM lease, unnest($5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS m(u, n, t, i)`,
+    [
+      roomId,
+      epoch,
+      firstSeq,
+      sentAtMs,
+      msgs.map((m) => m.userId),
+      msgs.map((m) => m.username),
+      msgs.map((m) => m.text),
+    ],
+  );
+  return r.rowCount === msgs.length;
 }
 
 /** Messages with seq > afterSeq, oldest first. */

@@ -36,7 +36,7 @@ export interface Kv {
   hgetall(key: string): Promise<Record<string, string>>;
 
   /** Appends value and keeps only the newest `cap` entries (RPUSH + LTRIM, atomically). */
-  pushCapped(key: string, value: string, cap: number): Promise<void>;
+  pushCapped(key: string, value: string | readonly string[], cap: number): Promise<void>;
   /** LRANGE: inclusive indices, negative ones count from the end. */
   range(key: string, start: number, stop: number): Promise<string[]>;
 

@@ -175,10 +175,12 @@ export class MemoryKv implements Kv {
     return out;
   }
 
-  async pushCapped(key: string, value: string, cap: number): Promise<void> {
+  async pushCapped(key: string, value: string | readonly string[], cap: number): Promise<void> {
     checkCap(cap);
+    if (typeof value !== 'string' && value.length === 0) return;
     const list = this.container(key, 'list', () => ({ t: 'list', v: [] })).v;
-    list.push(value);
+    if (typeof value === 'string') list.push(value);
+    else list.push(...value);
     if (list.length > cap) list.splice(0, list.length - cap);
   }
 

@@ -145,9 +145,19 @@ export class RedisKv implements Kv {
     return out;
   }
 
-  async pushCapped(key: string, value: string, cap: number): Promise<void> {
+  async pushCapped(key: string, value: string | readonly string[], cap: number): Promise<void> {
     checkCap(cap);
-    await this.on(key, async (c, k) => execResult(await c.multi().rpush(k, value).ltrim(k, -cap, -1).exec()));
+    const values = typeof value === 'string' ? [value] : [...value];
+    if (values.length === 0) return;
+    await this.on(key, async (c, k) =>
+      execResult(
+        await c
+          .multi()
+          .rpush(k, ...values)
+          .ltrim(k, -cap, -1)
+          .exec(),
+      ),
+    );
   }
 
   async range(key: string, start: number, stop: number): Promise<string[]> {

@@ -1,0 +1,285 @@
+/**
+ * Rooms (docs/rooms.md), each number beside its baseline from the same run:
+ *
+ * - owner throughput: `Chat:say` into one room through the real chat service (a child process,
+ *   real Postgres and Redis: fenced batch insert, recent list, publish) from ServiceCaller at 256
+ *   in flight, vs `Chat:ping` on the same instance and path (the RPC ceiling, no persistence);
+ * - fan-out: 1,000 and 4,000 members of one room on one broker (a child process), one sender
+ *   saying in a closed loop; deliveries per second = room messages received by all members per
+ *   second. Baseline: a bare TCP fan-out process (procs/fanout.ts) writing the same push bytes to
+ *   the same number of member sockets.
+ *
+ * Postgres: a database of its own, dropped after. Redis: logical database 10, keys of this run.
+ *
+ *   node --import tsx bench/rooms.ts
+ */
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { Client } from 'pg';
+import { Redis } from 'ioredis';
+import { silentLogger } from '../shared/log';
+import { ChatMessage } from '../shared/protocol';
+import { events } from '../shared/thrift/events';
+import { ServiceCaller } from '../rpc/caller';
+import { serviceClients } from '../rpc/clients';
+import { Links } from '../rpc/links';
+import { YellowClient } from '../yellow/client';
+import { FrameDecoder } from '../edge/framing';
+import { rawClient, type RawClient } from '../test/support/raw-client';
+import { closedLoop, timings, type LoadResult } from './lib/load';
+import { spawnReady, stopChild, waitFor, type Child } from './lib/procs';
+import { progress } from './lib/table';
+import { pairTable, type Pair } from './lib/pair-table';
+import { runAsMain } from './lib/main';
+
+const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/10';
+const HEARTBEAT_MS = '1000';
+const OWNER_IN_FLIGHT = 256;
+const FANOUT_MEMBERS = [1000, 4000];
+const FANOUT_IN_FLIGHT = 4;
+
+async function admin(sql: string): Promise<void> {
+  const c = new Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+function dbUrl(name: string): string {
+  const u = new URL(PG_URL);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Deliveries as a LoadResult: `rate` = member deliveries per second over the window. */
+function deliveries(sends: LoadResult, delivered: number): LoadResult {
+  return { ...sends, calls: delivered, rate: delivered / sends.seconds, cpuPerCall: {} };
+}
+
+/** A member socket of the baseline: counts frames. */
+async function rawMember(endpoint: string, counter: { n: number }): Promise<Socket> {
+  const [host, port] = endpoint.split(':');
+  const s = connect(Number(port), host as string);
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', resolve);
+    s.once('error', reject);
+  });
+  const decoder = new FrameDecoder(1 << 20);
+  s.on('data', (d: Buffer) => (counter.n += decoder.push(d).length));
+  s.on('error', () => undefined);
+  s.write(framed(Buffer.from('member')));
+  return s;
+}
+
+function framed(b: Buffer): Buffer {
+  const out = Buffer.alloc(4 + b.length);
+  out.writeUInt32BE(b.length, 0);
+  b.copy(out, 4);
+  return out;
+}
+
+export async function runRooms(): Promise<string> {
+  const { warmupMs, durationMs } = timings();
+  const run = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}`;
+  const dbName = `bench_rooms_${run}`;
+  const children: Child[] = [];
+  const pairs: Pair[] = [];
+  let yellowClient: YellowClient | undefined;
+  let links: Links | undefined;
+  const sockets: Array<{ destroy(): void }> = [];
+  await admin(`CREATE DATABASE ${dbName}`);
+  try {
+    const yellow = await spawnReady('yellow', 'test/support/yellow-proc.ts', {
+      NOON_YELLOW_PORT: '0',
+      NOON_HEARTBEAT_MS: HEARTBEAT_MS,
+    });
+    children.push(yellow);
+    const env = {
+      NOON_YELLOW: String(yellow.ready.router),
+      NOON_HEARTBEAT_MS: HEARTBEAT_MS,
+      NOON_PG_URL: dbUrl(dbName),
+      NOON_REDIS: REDIS_URL,
+    };
+    const services = await spawnReady(
+      'rooms-services',
+      'bench/procs/rooms-services.ts',
+      { ...env, BENCH_FAKE_SSO: '1' },
+      60_000,
+    );
+    children.push(services);
+
+    // --- owner throughput
+    const logger = silentLogger();
+    yellowClient = new YellowClient({ endpoints: [String(yellow.ready.router)], heartbeatMs: 1000, logger });
+    const directory = await yellowClient.watch();
+    const identity = `bench-${process.pid}`;
+    links = new Links({ identity, logger, maxQueued: 100_000, maxPayload: 4 << 20 });
+    const caller = new ServiceCaller(directory, links);
+    const clients = serviceClients(caller, () => ({
+      sessionId: 's-bench',
+      userId: 'u-bench',
+      username: 'bench',
+      traceId: 'bench-trace-0001',
+      via: identity,
+      deadline: Date.now() + 10_000,
+    }));
+    await waitFor('the chat instance in the directory', async () =>
+      directory.instances({ thriftService: 'Chat' }).length > 0 ? true : undefined,
+    );
+    const room = `bench-${run}`;
+    await clients.chat.say(room, 'first');
+    const cpu = { client: process.pid, chat: services.pid };
+    const say = await closedLoop({
+      inFlight: OWNER_IN_FLIGHT,
+      warmupMs,
+      durationMs,
+      cpu,
+      call: async () => void (await clients.chat.say(room, 'hello, room')),
+    });
+    progress('owner: Chat:say (stored)', say);
+    const ping = await closedLoop({
+      inFlight: OWNER_IN_FLIGHT,
+      warmupMs,
+      durationMs,
+      cpu,
+      call: async () => void (await clients.chat.ping()),
+    });
+    progress('owner: Chat:ping', ping);
+    pairs.push({
+      noonLabel: 'Chat:say into one room (fenced batch insert + recent list + publish), msgs/s',
+      rawLabel: 'baseline: Chat:ping, same instance and path, no persistence',
+      noon: say,
+      raw: ping,
+    });
+
+    // --- fan-out on one broker
+    const broker = await spawnReady('broker', 'bench/procs/broker.ts', {
+      ...env,
+      NOON_BROKER_PORT: '0',
+      NOON_BROKER_WS_PORT: '0',
+      NOON_MAX_CONNECTIONS: '20000',
+      NOON_MAX_CONNECTIONS_PER_IP: '20000',
+      NOON_LOGIN_ATTEMPTS_PER_IP: '1000000',
+      NOON_CALLS_PER_SECOND: '100000',
+      NOON_OUTBOUND_QUEUE: '100000',
+      NOON_LOGIN_TIMEOUT_MS: '600000',
+      NOON_IDLE_TIMEOUT_MS: '600000',
+    });
+    children.push(broker);
+    const fanout = await spawnReady('fanout', 'bench/procs/fanout.ts', {});
+    children.push(fanout);
+    const tcp = String(broker.ready.tcp);
+    const sender = await rawClient(tcp);
+    sockets.push({ destroy: () => sender.close() });
+    await waitFor('the broker routes Sso', async () =>
+      sender.sso.login('sender', 'pw-sender').then(
+        () => true,
+        () => undefined,
+      ),
+    );
+    const members: RawClient[] = [];
+    const baseCounter = { n: 0 };
+    const baseSender = connect(Number(String(fanout.ready.tcp).split(':')[1]), '127.0.0.1');
+    sockets.push(baseSender);
+    const acks: Array<() => void> = [];
+    const ackDecoder = new FrameDecoder(1 << 20);
+    baseSender.on('data', (d: Buffer) => {
+      for (const _ of ackDecoder.push(d)) acks.shift()?.();
+    });
+    await new Promise<void>((r) => baseSender.once('connect', () => r()));
+    baseSender.write(framed(Buffer.from('sender')));
+    const push = events.chatMessage(
+      new ChatMessage({
+        roomId: 'fan',
+        seq: 1,
+        userId: 'u-sender',
+        username: 'sender',
+        text: 'hello, room',
+        sentAtMs: Date.now(),
+      }),
+    );
+    const fanRoom = `fan-${run}`;
+    for (const n of FANOUT_MEMBERS) {
+      while (members.length < n) {
+        const batch = await Promise.all(
+          Array.from({ length: Math.min(200, n - members.length) }, async (_, i) => {
+            const c = await rawClient(tcp);
+            const name = `m${members.length + i}`;
+            await c.sso.login(name, `pw-${name}`);
+            await c.chat.join(fanRoom);
+            return c;
+          }),
+        );
+        members.push(...batch);
+        for (const c of batch) sockets.push({ destroy: () => c.close() });
+      }
+      // baseline members, as many
+      const baseMembers: Socket[] = [];
+      for (let i = 0; i < n; i++) baseMembers.push(await rawMember(String(fanout.ready.tcp), baseCounter));
+      sockets.push(...baseMembers);
+
+      for (const c of members) c.pushes.length = 0;
+      const noon = await closedLoop({
+        inFlight: FANOUT_IN_FLIGHT,
+        warmupMs,
+        durationMs,
+        cpu: { client: process.pid, broker: broker.pid, chat: services.pid },
+        call: async () => void (await sender.chat.say(fanRoom, 'hello, room')),
+      });
+      const got = members.reduce((a, c) => a + c.pushes.length, 0);
+      for (const c of members) c.pushes.length = 0;
+      // Deliveries that happened during the warm-up are left out in proportion.
+      const noonRate = deliveries(noon, (got * noon.seconds) / (noon.seconds + warmupMs / 1000));
+      progress(`fan-out ${n}: noon deliveries`, noonRate);
+      baseCounter.n = 0;
+      const raw = await closedLoop({
+        inFlight: FANOUT_IN_FLIGHT,
+        warmupMs,
+        durationMs,
+        cpu: { client: process.pid, fanout: fanout.pid },
+        call: () =>
+          new Promise<void>((resolve) => {
+            acks.push(resolve);
+            baseSender.write(framed(push));
+          }),
+      });
+      const rawRate = deliveries(raw, (baseCounter.n * raw.seconds) / (raw.seconds + warmupMs / 1000));
+      progress(`fan-out ${n}: bare TCP fan-out`, rawRate);
+      for (const s of baseMembers) s.destroy();
+      pairs.push({
+        noonLabel: `${n} members on one broker: deliveries/s (say → chat → PUB → broker → members)`,
+        rawLabel: `baseline: bare TCP fan-out process, ${n} sockets`,
+        noon: noonRate,
+        raw: rawRate,
+      });
+    }
+  } finally {
+    for (const s of sockets) s.destroy();
+    links?.close();
+    await yellowClient?.stop();
+    await Promise.all(children.reverse().map((c) => stopChild(c)));
+    await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis
+      .connect()
+      .then(async () => {
+        const keys = await redis.keys(`*${run}*`);
+        if (keys.length > 0) await redis.del(...keys);
+      })
+      .catch(() => undefined);
+    redis.disconnect();
+  }
+  return [
+    '### Rooms: one owner with persistence, fan-out on one broker',
+    '',
+    `Closed loops, ${timings().durationMs / 1000} s per row after ${timings().warmupMs / 1000} s warm-up. Owner: ${OWNER_IN_FLIGHT} says in flight from this process (ServiceCaller) to one chat process on real Postgres and Redis. Fan-out: one sender with ${FANOUT_IN_FLIGHT} says in flight, members are framed-TCP clients in this process; the rate column is deliveries per second (messages × members).`,
+    '',
+    pairTable(pairs),
+  ].join('\n');
+}
+
+if (require.main === module) runAsMain(runRooms);

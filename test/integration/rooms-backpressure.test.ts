@@ -1,0 +1,112 @@
+// A hot room is backpressure, not an outage, on real processes (test/support/rooms-cluster.ts):
+// a room's owner holds at most NOON_CHAT_ROOM_QUEUE = 10 messages waiting to be stored, and five
+// senders keep 100 in flight at it (ten times what it takes). Senders get BUSY (counted by the
+// owner as noon_dropped_total{reason="chat_busy"}), Yellow
+// declares nobody down, nobody gets roomClosed, a calm room keeps working, and among the
+// accepted messages none is lost or doubled: the room's stored seqs are 1..n, every accepted
+// message is stored under its seq, and a member receives exactly the stored list, in order.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NoonClient } from '../../client';
+import { errorCode } from '../../client/errors';
+import { RoomsCluster } from '../support/rooms-cluster';
+import { killAllProcesses } from '../support/process';
+import { until } from '../support/wait';
+
+const SENDERS = 5;
+const IN_FLIGHT = 20;
+const WAVES = 3;
+/** the owner's room queue: SENDERS × IN_FLIGHT is ten times this */
+const QUEUE = 10;
+
+// The default heartbeat (Yellow expires an instance after 3 missed beats).
+const cluster = new RoomsCluster({ heartbeatMs: 1000, env: { NOON_CHAT_ROOM_QUEUE: String(QUEUE) } });
+const clients: NoonClient[] = [];
+
+async function member(name: string, room: string, got: number[]): Promise<NoonClient> {
+  const c = await cluster.client();
+  clients.push(c);
+  await c.sso.register(name, `pw-${name}`);
+  c.on('chatMessage', (m) => {
+    if (m.roomId === room) got.push(Number(m.seq?.toString()));
+  });
+  await c.chat.join(room);
+  return c;
+}
+
+before(async () => {
+  await cluster.start(2, 1);
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  await cluster.stop();
+  killAllProcesses();
+});
+
+test('a room sent far more than its owner takes answers BUSY; nobody is declared down, nothing accepted is lost or doubled', async () => {
+  const tag = cluster.dbName.slice(-6);
+  // Unique per run: the Redis recent lists (database 10) outlive a run.
+  const [HOT, CALM] = [`hot-${tag}`, `calm-${tag}`];
+  const hotSeen: number[] = [];
+  const calmSeen: number[] = [];
+  let closed = 0;
+  const watcher = await member(`watch-${tag}`, HOT, hotSeen);
+  const calmWatcher = await member(`calmw-${tag}`, CALM, calmSeen);
+  for (const c of [watcher, calmWatcher]) c.on('roomClosed', () => closed++);
+  const senders = await Promise.all(Array.from({ length: SENDERS }, (_, i) => member(`send${i}-${tag}`, HOT, [])));
+  const calm = await member(`calm-${tag}`, CALM, []);
+
+  const accepted = new Map<number, string>();
+  const refused = new Map<string, number>();
+  const why = new Map<string, string>();
+  for (let w = 0; w < WAVES; w++)
+    await Promise.all(
+      senders.flatMap((c, i) =>
+        Array.from({ length: IN_FLIGHT }, async (_, k) => {
+          const text = `s${i}-w${w}-${k}`;
+          try {
+            const r = await c.chat.say(HOT, text);
+            accepted.set(Number(r.seq?.toString()), text);
+          } catch (err) {
+            const code = errorCode(err) ?? 'other';
+            refused.set(code, (refused.get(code) ?? 0) + 1);
+            if (!why.has(code)) why.set(code, (err as Error).message);
+          }
+        }),
+      ),
+    );
+  for (let i = 0; i < 5; i++) await calm.chat.say(CALM, `calm-${i}`);
+
+  if (process.env.ROOMS_DEBUG)
+    for (const r of [...cluster.chats.values(), ...cluster.brokers.values()])
+      process.stderr.write(`--- ${r.instanceId}\n${r.proc.tail(40)}\n`);
+  if (process.env.ROOMS_DEBUG) process.stderr.write(`downs: ${JSON.stringify(cluster.downs)}\n`);
+  assert.ok((refused.get('BUSY') ?? 0) > 0, `senders got BUSY (refusals: ${JSON.stringify([...refused])})`);
+  assert.deepEqual([...refused.keys()], ['BUSY'], `BUSY is the only refusal: ${JSON.stringify([...why])}`);
+  let counted = 0;
+  for (const chat of cluster.chats.values()) {
+    const metrics = await (await fetch(String(chat.ready.metrics))).text();
+    counted += Number(/noon_dropped_total\{[^}]*reason="chat_busy"[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0);
+  }
+  assert.equal(counted, refused.get('BUSY'), 'the owner counted every BUSY (noon_dropped_total{reason="chat_busy"})');
+
+  const rows = await cluster.sql.query('SELECT seq, text FROM chat_messages WHERE room_id = $1 ORDER BY seq', [HOT]);
+  const stored = rows.map((r) => ({ seq: Number(r.seq), text: String(r.text) }));
+  assert.equal(stored.length, accepted.size, 'exactly the accepted messages were stored');
+  assert.deepEqual(
+    stored.map((r) => r.seq),
+    Array.from({ length: stored.length }, (_, i) => i + 1),
+  );
+  for (const [seq, text] of accepted) assert.equal(stored[seq - 1]?.text, text, `seq ${seq} is the accepted message`);
+  await until('the watcher has every stored message', () => hotSeen.length >= stored.length, 60_000);
+  assert.deepEqual(
+    hotSeen,
+    stored.map((r) => r.seq),
+    'received once each, in order',
+  );
+  await until('the calm room delivered its five messages', () => calmSeen.length >= 5, 30_000);
+  assert.deepEqual(calmSeen, [1, 2, 3, 4, 5]);
+  assert.equal(closed, 0, 'no roomClosed');
+  assert.deepEqual(cluster.downs, [], 'Yellow declared nobody down');
+});
