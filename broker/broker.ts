@@ -21,6 +21,9 @@ import { listenTcp } from '../edge/tcp';
 import type { TlsCredentials } from '../edge/tls';
 import { listenWs } from '../edge/ws';
 import { BrokerConn } from './connection';
+import { EventsEndpoint } from './events-endpoint';
+import { PushDelivery } from './push-delivery';
+import { PushLog, pushWindowOf } from '../shared/data/push-log';
 import { Gateway } from './gateway';
 import { RoomHub } from './rooms';
 import { RoutingTable } from './routing-table';
@@ -110,7 +113,11 @@ export class Broker {
     });
     this.rooms = new RoomHub({ logger: this.logger, maxPayload: MAX_REPLY_PAYLOAD, ...curve });
     const table = (): RoutingTable => this.table;
+    const pushLog = new PushLog(this.opts.kv, pushWindowOf(cfg));
+    const delivery = new PushDelivery(pushLog, this.logger, cfg.pushPollMaxWaitMs);
     this.sessions = new Sessions({
+      pushLog,
+      delivery,
       instanceId: this.instanceId,
       store: new SessionStore(this.opts.kv, this.logger),
       rooms: this.rooms,
@@ -126,6 +133,7 @@ export class Broker {
       links: this.links,
       table,
       sessions: this.sessions,
+      events: new EventsEndpoint(delivery, this.logger),
     });
     this.admission = new Admission(cfg, (reason) => this.metrics.drops.inc({ reason }));
     this.admission.start();

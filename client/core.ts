@@ -9,6 +9,7 @@
  *
  * No platform API in here (no Node module, no DOM): timers, fetch and Promise only.
  */
+import Int64 from 'node-int64';
 import type { Logger } from '../shared/log';
 import { Chat, Duel, Events, Leaderboard, Player, type Session, Sso } from '../shared/protocol';
 import type { DecodeCaps } from '../shared/thrift/capped';
@@ -27,6 +28,7 @@ import { ClientError, errorCode } from './errors';
 import {
   PUSH_NAMES,
   PushRouter,
+  type PushName,
   TypedEmitter,
   type ClientEvents,
   type ProcessorClass,
@@ -155,6 +157,9 @@ export abstract class ClientCore<M extends I64Mode> {
   private readonly rawSso: Sso.Client;
   private readonly transportKind: TransportKind;
   private currentSession?: Session;
+  /** the seq of the last push of the session's stream handled (docs/pushes.md) */
+  private lastSeq = 0;
+  private readonly rawEvents: Events.Client;
   private closed = false;
   private kicked = false;
   private reconnecting = false;
@@ -185,15 +190,21 @@ export abstract class ClientCore<M extends I64Mode> {
       caps,
       maxQueued: opts.maxQueuedCalls,
       onPush: (bytes, header) => {
+        // A numbered push (seqid > 0) is handled once: a replay after a resume may repeat some.
+        if (header.seqid > 0) {
+          if (header.seqid <= this.lastSeq) return;
+          this.lastSeq = header.seqid;
+        }
         const err = this.pushes.dispatch(bytes, header.name);
         if (err) opts.logger?.warn({ err }, 'noon client dropped a push');
       },
       onDrop: (reason, t) => this.onDrop(reason, t),
     });
     this.rawSso = this.conn.client(
-      sessionTrackingSso((s) => (this.currentSession = s)),
+      sessionTrackingSso((s) => this.sessionChanged(s)),
       'Sso',
     );
+    this.rawEvents = this.conn.client(Events.Client, 'Events');
     this.sso = this.service(Sso.Client, 'Sso');
     this.player = this.service(Player.Client, 'Player');
     this.duel = this.service(Duel.Client, 'Duel');
@@ -331,12 +342,31 @@ export abstract class ClientCore<M extends I64Mode> {
     return ranked;
   }
 
+  /**
+   * A login or resume: this connection asks for the session's pushes (Events:subscribe), from
+   * after the last one handled when it is the same session, else from the start. A resume in
+   * the reconnect loop subscribes there, ahead of the queued calls.
+   */
+  private sessionChanged(s: Session | undefined): Promise<void> | undefined {
+    const same = s !== undefined && this.currentSession?.sessionId === s.sessionId;
+    this.currentSession = s;
+    if (!same) this.lastSeq = 0;
+    if (s === undefined || this.reconnecting) return undefined;
+    return this.subscribePushes();
+  }
+
+  private async subscribePushes(): Promise<void> {
+    await this.rawEvents.subscribe(new Int64(this.lastSeq));
+  }
+
   /** Forwards every Events push to on() listeners; `kicked` also stops automatic reconnects. */
   private builtinPushHandler(): Partial<Events.IHandler> {
     const forward =
-      <K extends keyof Events.IHandler>(name: K) =>
+      <K extends PushName>(name: K) =>
       (...args: ClientEvents[K]): void => {
         if (name === 'kicked') this.kicked = true;
+        // the pushes up to toSeq are gone: the app resyncs (the event), the stream goes on after them
+        if (name === 'pushesMissed') this.lastSeq = Math.max(this.lastSeq, Number(String((args as unknown[])[1])));
         this.events.emit(name, ...args);
       };
     return Object.fromEntries(PUSH_NAMES.map((n) => [n, forward(n)])) as unknown as Events.IHandler;
@@ -403,7 +433,9 @@ export abstract class ClientCore<M extends I64Mode> {
     const token = this.currentSession?.token;
     if (token === undefined) return {};
     try {
-      return { session: await this.conn.withPriority(() => this.rawSso.resume(token)) };
+      const session = await this.conn.withPriority(() => this.rawSso.resume(token));
+      await this.conn.withPriority(() => this.rawEvents.subscribe(new Int64(this.lastSeq)));
+      return { session };
     } catch (err) {
       const code = errorCode(err);
       if (err instanceof ClientError || (code !== undefined && TRANSIENT_BROKER_CODES.has(code))) throw err;

@@ -10,7 +10,8 @@ import type { Events, Session } from '../shared/protocol';
 import type { DecodeCaps } from '../shared/thrift/capped';
 import { demultiplexed, openMessage } from '../shared/thrift/messages';
 
-export type PushName = keyof Events.IHandler;
+/** The pushes of Events (its poll and subscribe are calls the SDK makes itself). */
+export type PushName = Exclude<keyof Events.IHandler, 'poll' | 'subscribe'>;
 export const PUSH_NAMES: readonly PushName[] = [
   'duelUpdated',
   'matchFound',
@@ -19,6 +20,7 @@ export const PUSH_NAMES: readonly PushName[] = [
   'stateLost',
   'roomClosed',
   'kicked',
+  'pushesMissed',
 ];
 
 export interface DisconnectInfo {

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../shared/config';
 import type { Logger } from '../shared/log';
+import { PushLog, pushWindowOf } from '../shared/data/push-log';
 import type { AnyServiceModule, ServiceDef, ServiceEnv } from '../rpc/api';
 import { startServiceRuntime, type ServiceRuntime } from '../rpc/service-runtime';
 import { migrateModule, openData, type SharedData } from './data';
@@ -50,7 +51,7 @@ export function startServiceRole(
     }
     const applied = await migrateModule(data.db, mod);
     if (applied > 0) host.logger.info({ applied }, 'migrations applied');
-    return serveOn(host, (env) => mod.build(env, data));
+    return serveOn(host, (env) => mod.build(env, data), new PushLog(data.kv, pushWindowOf(cfg)));
   });
 }
 
@@ -58,6 +59,7 @@ export function startServiceRole(
 async function serveOn<H>(
   host: RoleHost,
   build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>,
+  pushLog?: PushLog,
 ): Promise<RunningService> {
   const { cfg, role } = host;
   const directory = await host.directory();
@@ -69,6 +71,7 @@ async function serveOn<H>(
     directory,
     observer: host.metrics.observer(),
     ...(host.curve ? { curve: host.curve } : {}),
+    ...(pushLog ? { pushLog } : {}),
   });
   host.onStop(() => runtime.stop());
   await host.register({ endpoints: runtime.endpoints, service: runtime.methods(), load: () => runtime.load() });

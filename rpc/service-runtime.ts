@@ -15,6 +15,7 @@ import { ServiceCaller } from './caller';
 import { serviceClients } from './clients';
 import { Links } from './links';
 import { ServiceServer } from './server';
+import type { PushLog } from '../shared/data/push-log';
 
 export interface CallObserver {
   onCall(method: string, ms: number, outcome: 'ok' | 'error'): void;
@@ -31,6 +32,8 @@ export interface ServiceRuntimeOptions {
   directory: Directory;
   curve?: CurveKeys;
   observer?: CallObserver;
+  /** numbers pushes in the session store (docs/pushes.md); without it they are unnumbered */
+  pushLog?: PushLog;
 }
 
 export interface ServiceRuntime {
@@ -100,6 +103,7 @@ export async function startServiceRuntime<H>(
     ...(opts.observer ? { onCall: opts.observer.onCall.bind(opts.observer) } : {}),
     ...(opts.observer?.onDrop ? { onDrop: opts.observer.onDrop.bind(opts.observer) } : {}),
     errorLogIntervalMs: cfg.errorLogIntervalMs,
+    ...(opts.pushLog ? { pushLog: opts.pushLog } : {}),
   });
   built.server = server;
   const endpoints = await server.start();
