@@ -217,6 +217,11 @@ export abstract class ClientCore<M extends I64Mode> {
     return this.currentSession === undefined ? undefined : this.out(this.currentSession);
   }
 
+  /** The seq of the last push of the session's stream handled (0 before any); docs/pushes.md. */
+  get lastPushSeq(): number {
+    return this.lastSeq;
+  }
+
   /** The broker endpoint in use, or undefined while disconnected. */
   get endpoint(): string | undefined {
     return this.conn.current?.endpoint;

@@ -118,7 +118,6 @@ interface Route {
  */
 export class PushRouter {
   private readonly routes = new Map<string, Set<Route>>();
-  private readonly sink = discardingOutput();
 
   constructor(
     private readonly caps: DecodeCaps,
@@ -181,7 +180,9 @@ export class PushRouter {
       try {
         // The processor swallows decode errors into a reply we discard; a handler that was not
         // reached synchronously is how we learn the push did not decode.
-        route.processor.process(demultiplexed(openMessage(bytes, this.caps).input), this.sink);
+        // A fresh sink each time: the stock protocol keeps the first non-zero seqid it wrote and
+        // warns on the next one, and numbered pushes carry their seq as seqid.
+        route.processor.process(demultiplexed(openMessage(bytes, this.caps).input), discardingOutput());
       } catch (err) {
         problem ??= err as Error;
         continue;

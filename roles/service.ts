@@ -25,6 +25,8 @@ export interface ServiceRoleOptions {
 export interface StartServiceOptions extends ServiceRoleOptions {
   cfg: Config;
   logger: Logger;
+  /** numbers its pushes in the session store (docs/pushes.md); without it they are unnumbered */
+  pushLog?: PushLog;
 }
 
 /** Any ServiceDef builder as a role (test fixtures and benchmarks serve one without a module). */
@@ -33,7 +35,8 @@ export function startService<H>(
   build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>,
   opts: StartServiceOptions,
 ): Promise<RunningService> {
-  return RoleHost.run({ role, ...opts }, (host) => serveOn(host, build));
+  const { pushLog, ...hostOpts } = opts;
+  return RoleHost.run({ role, ...hostOpts }, (host) => serveOn(host, build, pushLog));
 }
 
 export function startServiceRole(
