@@ -53,6 +53,18 @@ redis.call('PEXPIRE', KEYS[1], ARGV[7])
 return {seq, redis.call('HGET', KEYS[1], ARGV[2])}
 `;
 
+type LogAppendClient = { noonLogAppend(...args: (string | number)[]): Promise<unknown> };
+const scripted = new WeakSet<object>();
+
+/** The client with LOG_APPEND as a command: EVALSHA, the script sent once per connection. */
+function withLogAppend(c: RedisShard['client']): LogAppendClient {
+  if (!scripted.has(c)) {
+    c.defineCommand('noonLogAppend', { numberOfKeys: 2, lua: LOG_APPEND });
+    scripted.add(c);
+  }
+  return c as unknown as LogAppendClient;
+}
+
 /** ZADD arguments per command, so one huge batch does not block the server. */
 const ZADD_CHUNK = 500;
 
@@ -189,7 +201,7 @@ export class RedisKv implements Kv {
     checkTtl(o.hashTtlMs);
     const args = [o.counter, o.read, entry, o.window.count, o.window.bytes, o.window.ttlMs, o.hashTtlMs];
     const res = (await this.on(hash, (c, k) =>
-      c.eval(LOG_APPEND, 2, k, this.prefix + list, ...args, logBytesField(o.counter)),
+      withLogAppend(c).noonLogAppend(k, this.prefix + list, ...args, logBytesField(o.counter)),
     )) as [number, string | null];
     return { seq: Number(res[0]), field: res[1] ?? null };
   }
