@@ -22,6 +22,9 @@ import { listenTcp } from '../edge/tcp';
 import type { TlsCredentials } from '../edge/tls';
 import { listenWs } from '../edge/ws';
 import { BrokerConn } from './connection';
+import { EventsEndpoint } from './events-endpoint';
+import { PushDelivery } from './push-delivery';
+import { PushLog, pushWindowOf } from '../shared/data/push-log';
 import { Gateway } from './gateway';
 import { RoomMemberships } from './room-memberships';
 import { RoomHub, type PublisherInfo } from './rooms';
@@ -72,7 +75,12 @@ export interface BrokerLoad {
 function publisherOf(r: InstanceRecord): PublisherInfo[] {
   if (!r.service || !r.endpoints.pub) return [];
   return [
-    { instanceId: r.instanceId, role: r.role, endpoint: r.endpoints.pub, ...(r.curveKey ? { serverKey: r.curveKey } : {}) },
+    {
+      instanceId: r.instanceId,
+      role: r.role,
+      endpoint: r.endpoints.pub,
+      ...(r.curveKey ? { serverKey: r.curveKey } : {}),
+    },
   ];
 }
 
@@ -94,6 +102,7 @@ export class Broker {
   /** set while draining: new connections are refused and the clients asked to move */
   private drainReason: string | undefined;
   private onConnectionGone?: () => void;
+  private readonly brokerConns = new Set<BrokerConn>();
 
   constructor(private readonly opts: BrokerOptions) {
     this.instanceId = opts.instanceId;
@@ -129,7 +138,11 @@ export class Broker {
       ...curve,
     });
     const table = (): RoutingTable => this.table;
+    const pushLog = new PushLog(this.opts.kv, pushWindowOf(cfg));
+    const delivery = new PushDelivery(pushLog, this.logger, cfg.pushPollMaxWaitMs);
     this.sessions = new Sessions({
+      pushLog,
+      delivery,
       instanceId: this.instanceId,
       store: new SessionStore(this.opts.kv, this.logger),
       rooms: this.rooms,
@@ -146,6 +159,7 @@ export class Broker {
       links: this.links,
       table,
       sessions: this.sessions,
+      events: new EventsEndpoint(delivery, this.logger),
     });
     this.admission = new Admission(cfg, (reason) => this.metrics.drops.inc({ reason }));
     this.admission.start();
@@ -201,8 +215,9 @@ export class Broker {
     const conns = this.admission?.conns ?? new Set<ClientConn>();
     const asked = conns.size;
     this.logger.info({ connections: asked, graceMs, reason }, 'draining: asking clients to move');
+    // through BrokerConn: only connections that asked for ONEWAY pushes get one (a stock client is closed at the end)
     const push = events.brokerDraining(reason);
-    for (const c of conns) c.deliver(push);
+    for (const bc of this.brokerConns) bc.deliver(push);
     await new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -232,11 +247,13 @@ export class Broker {
       this.admission.remove(c);
       this.sessions.remove(bc);
       this.metrics.connections.dec({ transport: wire.transport });
+      this.brokerConns.delete(bc);
       this.onConnectionGone?.();
       if (reason.startsWith('slow consumer')) this.metrics.drops.inc({ reason: 'slow_consumer' });
       if (this.logger.isLevelEnabled('debug')) this.logger.debug({ conn: c.id, reason }, 'connection closed');
     });
     const bc = new BrokerConn(conn);
+    this.brokerConns.add(bc);
     this.admission.add(conn);
     this.metrics.connections.inc({ transport: wire.transport });
     return { message: (bytes) => this.gateway.onMessage(bc, bytes), closed: () => conn.close('peer closed') };

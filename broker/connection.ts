@@ -16,6 +16,8 @@ export class BrokerConn {
   private sessionValue: SessionInfo | undefined;
   private readonly bindingsByRole = new Map<string, string>();
   private strikeCount = 0;
+  /** whether ONEWAY pushes are written to this connection (it called Events:subscribe) */
+  private pushesWanted = false;
 
   constructor(readonly conn: ClientConn) {}
 
@@ -63,7 +65,19 @@ export class BrokerConn {
     return ++this.strikeCount;
   }
 
+  get wantsPushes(): boolean {
+    return this.pushesWanted;
+  }
+
+  wantPushes(on: boolean): void {
+    this.pushesWanted = on;
+  }
+
+  /**
+   * Writes a push, only to a connection that asked for pushes: any other Thrift client would
+   * read an unsolicited ONEWAY as the reply to its call (it reads the stream with Events:poll).
+   */
   deliver(message: Buffer): boolean {
-    return this.conn.deliver(message);
+    return this.pushesWanted ? this.conn.deliver(message) : false;
   }
 }

@@ -22,6 +22,7 @@ import { errorReply } from '../edge/replies';
 import { route, type Route } from './route';
 import type { RoutingTable } from './routing-table';
 import type { Sessions } from './sessions';
+import { EventsEndpoint } from './events-endpoint';
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
 
@@ -36,6 +37,8 @@ export interface GatewayDeps {
   links: Links;
   table: () => RoutingTable;
   sessions: Sessions;
+  /** Events:poll and Events:subscribe, answered here (events-endpoint.ts) */
+  events: EventsEndpoint;
 }
 
 export class Gateway {
@@ -121,7 +124,29 @@ export class Gateway {
       this.strike(bc, header, 'UNKNOWN_METHOD', (err as Error).message);
       return;
     }
+    if (target.service === 'Events') {
+      this.answerEvents(bc, header, target.method, bytes);
+      return;
+    }
     void this.forward(bc, header, target, bytes);
+  }
+
+  /** The push stream's calls: the broker answers them itself (broker/events-endpoint.ts). */
+  private answerEvents(bc: BrokerConn, header: MessageHeader, method: string, bytes: Buffer): void {
+    if (!EventsEndpoint.answers(method)) {
+      this.strike(bc, header, 'UNKNOWN_METHOD', `Events:${method} is a push, not a call`);
+      return;
+    }
+    if (!bc.session) {
+      this.strike(bc, header, 'UNAUTHENTICATED', `Events:${method} needs a logged-in session`);
+      return;
+    }
+    const started = performance.now();
+    bc.conn.callStarted();
+    void this.d.events.handle(bc, header, method, bytes).finally(() => {
+      bc.conn.callFinished();
+      this.count(header.name, 'ok', (performance.now() - started) / 1000);
+    });
   }
 
   /** prom-client hashes a label object on every call; its children are cached per method and outcome. */

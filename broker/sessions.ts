@@ -8,12 +8,16 @@ import type { Logger } from '../shared/log';
 import type { Metrics } from '../shared/metrics';
 import { StateLostKind } from '../shared/protocol';
 import { events } from '../shared/thrift/events';
+import { withSeqid } from '../shared/thrift/seqid';
 import type { Directive, PushEnvelope } from '../shared/wire/frames';
 import type { BrokerConn } from './connection';
 import type { RoomMemberships } from './room-memberships';
-import type { RoomHub } from './rooms';
+import type { RoomHub, RoomMember } from './rooms';
 import type { RoutingTable } from './routing-table';
 import type { SessionStore } from './session-store';
+import type { PushDelivery } from './push-delivery';
+import type { PushLog } from '../shared/data/push-log';
+import { MessageType, peekHeader } from '../shared/thrift/header';
 
 export interface SessionsDeps {
   instanceId: string;
@@ -24,6 +28,18 @@ export interface SessionsDeps {
   table: () => RoutingTable;
   logger: Logger;
   metrics: Metrics;
+  pushLog: PushLog;
+  delivery: PushDelivery;
+}
+
+/** The seq a service gave a push (its seqid), 0 for an unnumbered one. */
+function seqOf(payload: Buffer): number {
+  try {
+    const h = peekHeader(payload, 256);
+    return h.type === MessageType.ONEWAY ? h.seqid : 0;
+  } catch {
+    return 0;
+  }
 }
 
 export class Sessions {
@@ -84,8 +100,10 @@ export class Sessions {
 
   onPush(push: PushEnvelope): void {
     const conns = this.bySession.get(push.sessionId);
+    const seq = push.payload.length > 0 ? seqOf(push.payload) : 0;
     if (!conns || conns.size === 0) {
-      this.d.metrics.drops.inc({ reason: 'push_no_session' });
+      // A numbered push is kept in the session's window: the session gets it when it resumes.
+      if (seq === 0) this.d.metrics.drops.inc({ reason: 'push_no_session' });
       return;
     }
     // A 'close' acts after the payload (the client learns why); every other directive before it
@@ -94,9 +112,31 @@ export class Sessions {
     const after = push.directives.filter((d) => d.type === 'close');
     for (const conn of [...conns]) {
       if (before.length > 0) void this.apply(conn, before);
-      if (push.payload.length > 0) conn.deliver(push.payload);
+      if (seq > 0) this.d.delivery.offer(conn, seq, push.payload);
+      else if (push.payload.length > 0) conn.deliver(push.payload);
       if (after.length > 0) void this.apply(conn, after);
     }
+    if (seq > 0) this.d.delivery.wake(push.sessionId);
+  }
+
+  /**
+   * A push the broker itself makes for a session: numbered in its stream like a service's, or,
+   * when the store cannot be reached, written unnumbered to the connection.
+   */
+  pushToSession(conn: RoomMember & { readonly session?: { sessionId: string } }, message: Buffer): void {
+    const sessionId = conn.session?.sessionId;
+    if (!sessionId) {
+      conn.deliver(message);
+      return;
+    }
+    const name = peekHeader(message, 256).name;
+    this.d.pushLog.append(sessionId, name, message).then(
+      (a) => this.onPush({ kind: 'push', sessionId, directives: [], payload: withSeqid(message, a.seq & 0x7fffffff) }),
+      (err: Error) => {
+        this.d.logger.warn({ err: err.message, sessionId }, 'push stream unreachable: push sent unnumbered');
+        conn.deliver(message);
+      },
+    );
   }
 
   /** An instance left Yellow: bound sessions get stateLost, room members get roomClosed. */
@@ -105,12 +145,18 @@ export class Sessions {
       for (const conn of conns) {
         if (conn.bindings.get(role) !== instanceId || !conn.session) continue;
         this.setBinding(conn.session.sessionId, role, undefined);
-        conn.deliver(events.stateLost(role, StateLostKind.INSTANCE_DIED, `${role} instance ${instanceId} is gone`));
+        this.pushToSession(
+          conn,
+          events.stateLost(role, StateLostKind.INSTANCE_DIED, `${role} instance ${instanceId} is gone`),
+        );
       }
     }
     for (const [topic, members] of this.d.rooms.publisherDown(instanceId)) {
       for (const m of members)
-        m.deliver(events.roomClosed(topic.slice(topic.indexOf('/') + 1), `owner ${instanceId} is gone: rejoin`));
+        this.pushToSession(
+          m,
+          events.roomClosed(topic.slice(topic.indexOf('/') + 1), `owner ${instanceId} is gone: rejoin`),
+        );
     }
   }
 
@@ -124,6 +170,8 @@ export class Sessions {
 
   private async login(conn: BrokerConn, d: Extract<Directive, { type: 'auth' }>): Promise<void> {
     if (conn.session && conn.session.sessionId !== d.sessionId) this.logout(conn);
+    // A new login is a new stream: a subscription to the old one does not carry over.
+    if (conn.session?.sessionId !== d.sessionId) this.d.delivery.forget(conn);
     conn.login({ sessionId: d.sessionId, userId: d.userId, username: d.username });
     // One live connection per session: a resume on a new connection closes the old one (which
     // is told why), so a session never acts from two sockets. Closing removes it from the map.
@@ -147,6 +195,7 @@ export class Sessions {
   }
 
   private logout(conn: BrokerConn): void {
+    this.d.delivery.forget(conn);
     this.remove(conn);
     conn.logout();
   }
@@ -159,7 +208,10 @@ export class Sessions {
   private subscribe(conn: BrokerConn, topic: string, publisherId: string): void {
     const publisher = this.d.table().instance(publisherId);
     if (!publisher?.endpoints.pub) {
-      conn.deliver(events.roomClosed(topic.slice(topic.indexOf('/') + 1), `owner ${publisherId} is not live: rejoin`));
+      this.pushToSession(
+        conn,
+        events.roomClosed(topic.slice(topic.indexOf('/') + 1), `owner ${publisherId} is not live: rejoin`),
+      );
       return;
     }
     this.d.rooms.subscribe(topic, publisher.role, conn);

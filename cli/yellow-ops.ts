@@ -4,7 +4,10 @@
  * stops the client so the process can exit.
  */
 import type { Config } from '../shared/config';
-import { internalKeysFor } from '../shared/internal-keys';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultKeyDir, hasKeyOptions, internalKeysFor } from '../shared/internal-keys';
+import { KEYRING_FILE } from '../shared/keyring';
 import type { Logger } from '../shared/log';
 import { YellowClient } from '../yellow/client';
 import type { InstanceRecord } from '../yellow/types';
@@ -12,8 +15,11 @@ import { printJson, stopOnSignals } from './lifecycle';
 import { age, table } from './table';
 
 export function yellowClient(cfg: Config, logger: Logger): YellowClient {
-  // With key options set, an operator command speaks CURVE with the operator key.
-  const curve = internalKeysFor(cfg, 'operator');
+  // With key options set, an operator command speaks CURVE with the operator key; without, it
+  // uses the keys `noon start` made in the data directory, when there are any (same host).
+  const local = defaultKeyDir(cfg);
+  const useLocal = !hasKeyOptions(cfg) && !cfg.internalPlaintext && existsSync(join(local, KEYRING_FILE));
+  const curve = internalKeysFor(useLocal ? { ...cfg, internalKeys: local } : cfg, 'operator');
   return YellowClient.fromConfig(cfg, logger, {
     queryTimeoutMs: Math.max(2000, cfg.heartbeatMs * 2),
     ...(curve ? { curve } : {}),

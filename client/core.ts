@@ -11,8 +11,8 @@
  *
  * No platform API in here (no Node module, no DOM): timers, fetch and Promise only.
  */
+import Int64 from 'node-int64';
 import type { Logger } from '../shared/log';
-import type Int64 from 'node-int64';
 import { Chat, type ChatMessage, Duel, Events, Leaderboard, Player, type Session, Sso } from '../shared/protocol';
 import type { DecodeCaps } from '../shared/thrift/capped';
 import type { ClientClass } from '../shared/thrift/channel';
@@ -30,6 +30,7 @@ import { ClientError, errorCode } from './errors';
 import {
   PUSH_NAMES,
   PushRouter,
+  type PushName,
   TypedEmitter,
   type ClientEvents,
   type ProcessorClass,
@@ -163,6 +164,9 @@ export abstract class ClientCore<M extends I64Mode> {
   private readonly rawSso: Sso.Client;
   private readonly transportKind: TransportKind;
   private currentSession?: Session;
+  /** the seq of the last push of the session's stream handled (docs/pushes.md) */
+  private lastSeq = 0;
+  private readonly rawEvents: Events.Client;
   private closed = false;
   private kicked = false;
   private reconnecting = false;
@@ -193,6 +197,11 @@ export abstract class ClientCore<M extends I64Mode> {
       caps,
       maxQueued: opts.maxQueuedCalls,
       onPush: (bytes, header) => {
+        // A numbered push (seqid > 0) is handled once: a replay after a resume may repeat some.
+        if (header.seqid > 0) {
+          if (header.seqid <= this.lastSeq) return;
+          this.lastSeq = header.seqid;
+        }
         const err = this.pushes.dispatch(bytes, header.name);
         if (err) opts.logger?.warn({ err }, 'noon client dropped a push');
       },
@@ -200,9 +209,10 @@ export abstract class ClientCore<M extends I64Mode> {
       inSession: () => this.currentSession !== undefined,
     });
     this.rawSso = this.conn.client(
-      sessionTrackingSso((s) => (this.currentSession = s)),
+      sessionTrackingSso((s) => this.sessionChanged(s)),
       'Sso',
     );
+    this.rawEvents = this.conn.client(Events.Client, 'Events');
     this.sso = this.service(Sso.Client, 'Sso');
     this.player = this.service(Player.Client, 'Player');
     this.duel = this.service(Duel.Client, 'Duel');
@@ -220,6 +230,11 @@ export abstract class ClientCore<M extends I64Mode> {
   /** The session from the last register/login/resume; undefined before login and after logout. */
   get session(): Out<Session, M> | undefined {
     return this.currentSession === undefined ? undefined : this.out(this.currentSession);
+  }
+
+  /** The seq of the last push of the session's stream handled (0 before any); docs/pushes.md. */
+  get lastPushSeq(): number {
+    return this.lastSeq;
   }
 
   /** The broker endpoint in use, or undefined while disconnected. */
@@ -347,12 +362,31 @@ export abstract class ClientCore<M extends I64Mode> {
     return ranked;
   }
 
+  /**
+   * A login or resume: this connection asks for the session's pushes (Events:subscribe), from
+   * after the last one handled when it is the same session, else from the start. A resume in
+   * the reconnect loop subscribes there, ahead of the queued calls.
+   */
+  private sessionChanged(s: Session | undefined): Promise<void> | undefined {
+    const same = s !== undefined && this.currentSession?.sessionId === s.sessionId;
+    this.currentSession = s;
+    if (!same) this.lastSeq = 0;
+    if (s === undefined || this.reconnecting) return undefined;
+    return this.subscribePushes();
+  }
+
+  private async subscribePushes(): Promise<void> {
+    await this.rawEvents.subscribe(new Int64(this.lastSeq));
+  }
+
   /** Forwards every Events push to on() listeners; `kicked` also stops automatic reconnects. */
   private builtinPushHandler(): Partial<Events.IHandler> {
     const forward =
-      <K extends keyof Events.IHandler>(name: K) =>
+      <K extends PushName>(name: K) =>
       (...args: ClientEvents[K]): void => {
         if (name === 'kicked') this.kicked = true;
+        // the pushes up to toSeq are gone: the app resyncs (the event), the stream goes on after them
+        if (name === 'pushesMissed') this.lastSeq = Math.max(this.lastSeq, Number(String((args as unknown[])[1])));
         if (name === 'chatMessage') this.rooms.onMessage(args[0] as ChatMessageOf<M>);
         else this.events.emit(name, ...args);
         if (name === 'brokerDraining') void this.leaveDrainingBroker(String(args[0]));
@@ -439,7 +473,9 @@ export abstract class ClientCore<M extends I64Mode> {
     const token = this.currentSession?.token;
     if (token === undefined) return {};
     try {
-      return { session: await this.conn.withPriority(() => this.rawSso.resume(token)) };
+      const session = await this.conn.withPriority(() => this.rawSso.resume(token));
+      await this.conn.withPriority(() => this.rawEvents.subscribe(new Int64(this.lastSeq)));
+      return { session };
     } catch (err) {
       const code = errorCode(err);
       if (err instanceof ClientError || (code !== undefined && TRANSIENT_BROKER_CODES.has(code))) throw err;

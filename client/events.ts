@@ -10,7 +10,8 @@ import type { Events, Session } from '../shared/protocol';
 import type { DecodeCaps } from '../shared/thrift/capped';
 import { demultiplexed, openMessage } from '../shared/thrift/messages';
 
-export type PushName = keyof Events.IHandler;
+/** The pushes of Events (its poll and subscribe are calls the SDK makes itself). */
+export type PushName = Exclude<keyof Events.IHandler, 'poll' | 'subscribe'>;
 export const PUSH_NAMES: readonly PushName[] = [
   'duelUpdated',
   'matchFound',
@@ -20,6 +21,7 @@ export const PUSH_NAMES: readonly PushName[] = [
   'roomClosed',
   'kicked',
   'brokerDraining',
+  'pushesMissed',
 ];
 
 export interface DisconnectInfo {
@@ -117,7 +119,6 @@ interface Route {
  */
 export class PushRouter {
   private readonly routes = new Map<string, Set<Route>>();
-  private readonly sink = discardingOutput();
 
   constructor(
     private readonly caps: DecodeCaps,
@@ -180,7 +181,9 @@ export class PushRouter {
       try {
         // The processor swallows decode errors into a reply we discard; a handler that was not
         // reached synchronously is how we learn the push did not decode.
-        route.processor.process(demultiplexed(openMessage(bytes, this.caps).input), this.sink);
+        // A fresh sink each time: the stock protocol keeps the first non-zero seqid it wrote and
+        // warns on the next one, and numbered pushes carry their seq as seqid.
+        route.processor.process(demultiplexed(openMessage(bytes, this.caps).input), discardingOutput());
       } catch (err) {
         problem ??= err as Error;
         continue;

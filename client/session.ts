@@ -8,7 +8,10 @@
 import { CLIENT_PROTOCOL, Sso, type Session } from '../shared/protocol';
 import type { ClientClass } from '../shared/thrift/channel';
 
-export function sessionTrackingSso(onSession: (s: Session | undefined) => void): ClientClass<Sso.Client> {
+/** `onSession` may return a promise (the SDK subscribes to the session's pushes): the call resolves after it. */
+export function sessionTrackingSso(
+  onSession: (s: Session | undefined) => void | Promise<void>,
+): ClientClass<Sso.Client> {
   return class SessionTrackingSso extends Sso.Client {
     override register(username: string, password: string, clientProtocol = CLIENT_PROTOCOL): Promise<Session> {
       return super.register(username, password, clientProtocol).then(remember);
@@ -27,11 +30,13 @@ export function sessionTrackingSso(onSession: (s: Session | undefined) => void):
       return super.upgradeDevice(username, password).then(remember);
     }
     override logout(): Promise<void> {
-      return super.logout().then(() => onSession(undefined));
+      return super.logout().then(async () => {
+        await onSession(undefined);
+      });
     }
   };
-  function remember(s: Session): Session {
-    onSession(s);
+  async function remember(s: Session): Promise<Session> {
+    await onSession(s);
     return s;
   }
 }

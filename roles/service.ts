@@ -6,6 +6,7 @@
 import type { Config } from '../shared/config';
 import type { Kv } from '../shared/data/kv';
 import type { Logger } from '../shared/log';
+import { PushLog, pushWindowOf } from '../shared/data/push-log';
 import type { AnyServiceModule, ServiceDef, ServiceEnv } from '../rpc/api';
 import { startServiceRuntime, type ServiceRuntime } from '../rpc/service-runtime';
 import { migrateModule, openData, type SharedData } from './data';
@@ -25,6 +26,8 @@ export interface ServiceRoleOptions {
 export interface StartServiceOptions extends ServiceRoleOptions {
   cfg: Config;
   logger: Logger;
+  /** numbers its pushes in the session store (docs/pushes.md); without it they are unnumbered */
+  pushLog?: PushLog;
 }
 
 /** Any ServiceDef builder as a role (test fixtures and benchmarks serve one without a module). */
@@ -33,7 +36,8 @@ export function startService<H>(
   build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>,
   opts: StartServiceOptions,
 ): Promise<RunningService> {
-  return RoleHost.run({ role, ...opts }, (host) => serveOn(host, build));
+  const { pushLog, ...hostOpts } = opts;
+  return RoleHost.run({ role, ...hostOpts }, (host) => serveOn(host, build, undefined, pushLog));
 }
 
 export function startServiceRole(
@@ -51,7 +55,7 @@ export function startServiceRole(
     }
     const applied = await migrateModule(data.db, mod);
     if (applied > 0) host.logger.info({ applied }, 'migrations applied');
-    return serveOn(host, (env) => mod.build(env, data), data.kv);
+    return serveOn(host, (env) => mod.build(env, data), data.kv, new PushLog(data.kv, pushWindowOf(cfg)));
   });
 }
 
@@ -61,6 +65,7 @@ async function serveOn<H>(
   build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>,
   /** shares call outcomes with the service's other instances (retries, docs/retries.md) */
   kv?: Kv,
+  pushLog?: PushLog,
 ): Promise<RunningService> {
   const { cfg, role } = host;
   const directory = await host.directory();
@@ -73,6 +78,7 @@ async function serveOn<H>(
     observer: host.metrics.observer(),
     ...(kv ? { kv } : {}),
     ...(host.curve ? { curve: host.curve } : {}),
+    ...(pushLog ? { pushLog } : {}),
   });
   host.onStop(() => runtime.stop());
   await host.register({ endpoints: runtime.endpoints, service: runtime.methods(), load: () => runtime.load() });

@@ -15,10 +15,12 @@ import { LogLimiter } from '../shared/log-limit';
 import { BadTextError, type DecodeCaps } from '../shared/thrift/capped';
 import { peekHeader } from '../shared/thrift/header';
 import { demultiplexed, openMessage, protocolClass } from '../shared/thrift/messages';
-import { withSeqid } from '../shared/thrift/request-id';
 import { bufferTransport } from '../shared/thrift/fast-write';
 import { decodeBatch, type Directive, type Envelope, type RequestEnvelope } from '../shared/wire/frames';
 import { BatchSender } from '../shared/wire/sender';
+import type { PushLog } from '../shared/data/push-log';
+import { streamedPushName } from '../shared/push/streamed';
+import { withSeqid } from '../shared/thrift/seqid';
 import type { InstanceLoad, ServiceMethods } from '../yellow/types';
 import type { ServiceCaller } from './caller';
 import { callContext, contextHandler, type ContextDeps } from './context';
@@ -46,6 +48,8 @@ export interface ServiceServerOptions {
   curve?: CurveKeys;
   /** answers clients' retried calls with their first outcome; none = every call runs */
   replyCache?: ReplyCache;
+  /** the session store's push streams; without it pushes are unnumbered and follow `via` */
+  pushLog?: PushLog;
 }
 
 /** Remembers which broker each session last called through, bounded (oldest forgotten first). */
@@ -185,7 +189,26 @@ export class ServiceServer<H> {
    * session's broker is unknown and there is no broker to try, or the queue is full.
    */
   push(sessionId: string, payload: Buffer, directives: Directive[] = [], via?: string): boolean {
-    const env: Envelope = { kind: 'push', sessionId, directives, payload };
+    const log = this.opts.pushLog;
+    const name = log ? streamedPushName(payload, directives) : undefined;
+    if (!log || name === undefined) return this.sendPush({ kind: 'push', sessionId, directives, payload }, via);
+    // Numbered in the session's stream first; it then goes to the broker holding the session
+    // now (not the one a call last came through), and waits in the window when there is none.
+    log.append(sessionId, name, payload).then(
+      (a) => {
+        const numbered = withSeqid(payload, a.seq & 0x7fffffff);
+        this.sendPush({ kind: 'push', sessionId, directives, payload: numbered }, a.broker ?? via);
+      },
+      (err: Error) => {
+        this.opts.logger.warn({ err: err.message, sessionId }, 'push stream unreachable: push sent unnumbered');
+        this.sendPush({ kind: 'push', sessionId, directives, payload }, via);
+      },
+    );
+    return true;
+  }
+
+  private sendPush(env: Envelope & { kind: 'push' }, via: string | undefined): boolean {
+    const { sessionId } = env;
     const target = via ?? this.sessionVia.get(sessionId);
     if (target) return this.sender.enqueue(env, Buffer.from(target));
     const brokers = this.opts.brokerIds?.() ?? [];

@@ -19,6 +19,7 @@ import { KvOutcomes } from './kv-outcomes';
 import { Links } from './links';
 import { ReplyCache } from './reply-cache';
 import { ServiceServer } from './server';
+import type { PushLog } from '../shared/data/push-log';
 
 export interface CallObserver {
   onCall(method: string, ms: number, outcome: 'ok' | 'error'): void;
@@ -37,6 +38,8 @@ export interface ServiceRuntimeOptions {
   observer?: CallObserver;
   /** where call outcomes are shared with the service's other instances; none = this instance only */
   kv?: Kv;
+  /** numbers pushes in the session store (docs/pushes.md); without it they are unnumbered */
+  pushLog?: PushLog;
 }
 
 export interface ServiceRuntime {
@@ -118,6 +121,7 @@ export async function startServiceRuntime<H>(
     ...(opts.observer?.onDrop ? { onDrop: opts.observer.onDrop.bind(opts.observer) } : {}),
     errorLogIntervalMs: cfg.errorLogIntervalMs,
     ...(replyCache ? { replyCache } : {}),
+    ...(opts.pushLog ? { pushLog: opts.pushLog } : {}),
   });
   built.server = server;
   const endpoints = advertiseAll(await server.start(), cfg.host);

@@ -4,3 +4,6 @@
  */
 export const sessionKey = (sessionId: string): string => `sess:{${sessionId}}`;
 export const BROKER_FIELD = 'broker';
+/** The session's push stream: its last seq (a field of sessionKey) and its window (a list). */
+export const PUSH_SEQ_FIELD = 'pushSeq';
+export const pushLogKey = (sessionId: string): string => `push:{${sessionId}}`;

@@ -108,11 +108,10 @@ export class DuelTable {
 
   /** Pushes an Events message (and directives) to one player. */
   pushTo(seat: Seat, payload: Buffer, directives: Directive[] = []): void {
-    const targets =
-      seat.via !== undefined ? [seat.via] : this.env.directory.instances({ role: 'broker' }).map((r) => r.instanceId);
-    // A broker that does not hold the session drops the push; only its holder delivers it.
-    for (const via of targets) this.env.push(seat.sessionId, payload, directives, via);
-    if (targets.length === 0) this.log.warn({ session: seat.sessionId }, 'no broker to push to');
+    // The push goes to the broker holding the session now (the session store says which);
+    // seat.via is only the fallback when the store cannot be reached.
+    if (!this.env.push(seat.sessionId, payload, directives, seat.via))
+      this.log.warn({ session: seat.sessionId }, 'no broker to push to');
   }
 
   get size(): number {

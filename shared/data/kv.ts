@@ -51,8 +51,40 @@ export interface Kv {
   zrevrange(key: string, start: number, stop: number): Promise<ScoredMember[]>;
   zcard(key: string): Promise<number>;
 
+  /**
+   * A numbered log kept as one hash and one list that share a `{tag}` (push streams): adds 1 to
+   * the hash's `o.counter` field, appends "<n> <entry>" to the list, drops its oldest entries
+   * beyond `o.window` (count, bytes; never the new one), gives the list the window's TTL and the
+   * hash `o.hashTtlMs`, and answers n with the hash's field `o.read`. Atomic, one round trip.
+   */
+  logAppend(hash: string, list: string, entry: string, o: LogAppendOptions): Promise<LogAppended>;
+  /** The hash's counter field (0 when absent) and the whole list, read together. */
+  logRead(hash: string, counter: string, list: string): Promise<LogSnapshot>;
+
   close(): Promise<void>;
 }
+
+export interface LogAppendOptions {
+  counter: string;
+  read: string;
+  window: { count: number; bytes: number; ttlMs: number };
+  hashTtlMs: number;
+}
+
+export interface LogAppended {
+  seq: number;
+  /** the hash's `read` field, null when absent */
+  field: string | null;
+}
+
+export interface LogSnapshot {
+  seq: number;
+  /** oldest first, each "<n> <entry>" */
+  entries: string[];
+}
+
+/** The hash field where logAppend keeps the list's size in bytes. */
+export const logBytesField = (counter: string): string => `${counter}:bytes`;
 
 /** The message both implementations use for a type clash, so callers can match one string. */
 export const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';

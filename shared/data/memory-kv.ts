@@ -5,7 +5,19 @@
  * so memory does not grow with dead sessions.
  */
 import { NoonError } from '../errors';
-import { checkCap, checkScore, checkTtl, sliceBounds, wrongType, type Kv, type ScoredMember } from './kv';
+import {
+  checkCap,
+  checkScore,
+  checkTtl,
+  logBytesField,
+  sliceBounds,
+  wrongType,
+  type Kv,
+  type LogAppended,
+  type LogAppendOptions,
+  type LogSnapshot,
+  type ScoredMember,
+} from './kv';
 import { SortedSet } from './sorted-set';
 
 type Value =
@@ -182,6 +194,30 @@ export class MemoryKv implements Kv {
     if (typeof value === 'string') list.push(value);
     else list.push(...value);
     if (list.length > cap) list.splice(0, list.length - cap);
+  }
+
+  async logAppend(hash: string, list: string, entry: string, o: LogAppendOptions): Promise<LogAppended> {
+    const h = this.container(hash, 'hash', () => ({ t: 'hash', v: new Map() })).v;
+    const seq = Number(h.get(o.counter) ?? 0) + 1;
+    h.set(o.counter, String(seq));
+    const bytesField = logBytesField(o.counter);
+    const existing = this.typed(list, 'list');
+    let bytes = existing === undefined ? 0 : Number(h.get(bytesField) ?? 0);
+    const items = this.container(list, 'list', () => ({ t: 'list', v: [] })).v;
+    const item = `${seq} ${entry}`;
+    items.push(item);
+    bytes += Buffer.byteLength(item);
+    while (items.length > 1 && (items.length > o.window.count || bytes > o.window.bytes))
+      bytes -= Buffer.byteLength(items.shift()!);
+    h.set(bytesField, String(bytes));
+    await this.expire(list, o.window.ttlMs);
+    await this.expire(hash, o.hashTtlMs);
+    return { seq, field: h.get(o.read) ?? null };
+  }
+
+  async logRead(hash: string, counter: string, list: string): Promise<LogSnapshot> {
+    const seq = Number(this.typed(hash, 'hash')?.v.get(counter) ?? 0);
+    return { seq, entries: [...(this.typed(list, 'list')?.v ?? [])] };
   }
 
   async range(key: string, start: number, stop: number): Promise<string[]> {

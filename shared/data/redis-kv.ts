@@ -8,7 +8,18 @@
 import type { Logger } from '../log';
 import { NoonError } from '../errors';
 import { HashRing } from './hash-ring';
-import { checkCap, checkScore, checkTtl, parseScore, type Kv, type ScoredMember } from './kv';
+import {
+  checkCap,
+  checkScore,
+  checkTtl,
+  logBytesField,
+  parseScore,
+  type Kv,
+  type LogAppended,
+  type LogAppendOptions,
+  type LogSnapshot,
+  type ScoredMember,
+} from './kv';
 import { RedisShard, type ShardOptions } from './redis-shard';
 import { parseShardUrl } from './redis-url';
 
@@ -21,6 +32,37 @@ export interface RedisKvOptions extends Omit<ShardOptions, 'logger'> {
   vnodes?: number;
   /** How long start() waits for the shards to connect, ms (default 2000). */
   startTimeoutMs?: number;
+}
+
+/** logAppend (kv.ts) as one script: KEYS hash, list; ARGV counter, read, entry, count, bytes, list ttl, hash ttl, bytes field. */
+const LOG_APPEND = `
+local seq = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('HSET', KEYS[1], ARGV[8], 0) end
+local item = seq .. ' ' .. ARGV[3]
+local n = redis.call('RPUSH', KEYS[2], item)
+local bytes = redis.call('HINCRBY', KEYS[1], ARGV[8], #item)
+local maxCount = tonumber(ARGV[4])
+local maxBytes = tonumber(ARGV[5])
+while n > 1 and (n > maxCount or bytes > maxBytes) do
+  local old = redis.call('LPOP', KEYS[2])
+  bytes = redis.call('HINCRBY', KEYS[1], ARGV[8], -#old)
+  n = n - 1
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+return {seq, redis.call('HGET', KEYS[1], ARGV[2])}
+`;
+
+type LogAppendClient = { noonLogAppend(...args: (string | number)[]): Promise<unknown> };
+const scripted = new WeakSet<object>();
+
+/** The client with LOG_APPEND as a command: EVALSHA, the script sent once per connection. */
+function withLogAppend(c: RedisShard['client']): LogAppendClient {
+  if (!scripted.has(c)) {
+    c.defineCommand('noonLogAppend', { numberOfKeys: 2, lua: LOG_APPEND });
+    scripted.add(c);
+  }
+  return c as unknown as LogAppendClient;
 }
 
 /** ZADD arguments per command, so one huge batch does not block the server. */
@@ -162,6 +204,29 @@ export class RedisKv implements Kv {
 
   async range(key: string, start: number, stop: number): Promise<string[]> {
     return this.on(key, (c, k) => c.lrange(k, start, stop));
+  }
+
+  async logAppend(hash: string, list: string, entry: string, o: LogAppendOptions): Promise<LogAppended> {
+    checkTtl(o.window.ttlMs);
+    checkTtl(o.hashTtlMs);
+    const args = [o.counter, o.read, entry, o.window.count, o.window.bytes, o.window.ttlMs, o.hashTtlMs];
+    const res = (await this.on(hash, (c, k) =>
+      withLogAppend(c).noonLogAppend(k, this.prefix + list, ...args, logBytesField(o.counter)),
+    )) as [number, string | null];
+    return { seq: Number(res[0]), field: res[1] ?? null };
+  }
+
+  async logRead(hash: string, counter: string, list: string): Promise<LogSnapshot> {
+    const [seq, entries] = execResult(
+      await this.on(hash, (c, k) =>
+        c
+          .multi()
+          .hget(k, counter)
+          .lrange(this.prefix + list, 0, -1)
+          .exec(),
+      ),
+    ) as [string | null, string[]];
+    return { seq: Number(seq ?? 0), entries };
   }
 
   async zincrby(key: string, delta: number, member: string): Promise<number> {

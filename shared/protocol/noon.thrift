@@ -278,7 +278,28 @@ service Leaderboard {
   Pong ping(),
 }
 
-// ---------- Pushes: ONEWAY messages, seqid 0, on the client's connection ----------
+// ---------- Pushes: one numbered stream per session (docs/pushes.md) ----------
+// Pushes reach a connection as ONEWAY messages (seqid = the push's seq) only after it called
+// Events:subscribe; any client can instead read the same stream with Events:poll.
+
+// One push as reply data: `name` is its message name ("Events:walletChanged"), `message` the ONEWAY
+// message itself in the protocol of the poll call (its body is the generated <method>_args struct).
+struct PushEvent {
+  1: i64 seq,
+  2: string name,
+  3: binary message,
+}
+
+struct PushBatch {
+  // in seq order, each after the asked afterSeq
+  1: list<PushEvent> events,
+  // pushes missedFrom..missedTo are gone (retention window): reload state (0, 0 = none missed)
+  2: i64 missedFrom,
+  3: i64 missedTo,
+  // the newest seq of this session's stream: poll with the last seq you have seen
+  4: i64 lastSeq,
+}
+
 enum StateLostKind {
   INSTANCE_DIED = 1,
   UNBOUND = 2,
@@ -296,4 +317,11 @@ service Events {
   // this broker is draining (shutting down, or drained by an operator): finish the calls in flight,
   // then reconnect to another broker from BrokerList and resume; the session and its state move with it
   oneway void brokerDraining(1: string reason),
+  // pushes fromSeq..toSeq can no longer be replayed (retention window): reload state
+  oneway void pushesMissed(1: i64 fromSeq, 2: i64 toSeq),
+  // Answered by the broker. The pushes after afterSeq (at most max), waiting up to waitMs for one.
+  PushBatch poll(1: i64 afterSeq, 2: i32 max, 3: i32 waitMs) throws (1: GameError err),
+  // From now on this connection gets the stream as ONEWAY messages, starting after afterSeq
+  // (replayed before the reply); the reply's events list is empty.
+  PushBatch subscribe(1: i64 afterSeq) throws (1: GameError err),
 }

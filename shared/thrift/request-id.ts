@@ -9,7 +9,7 @@
  * The field goes last because compact protocol encodes field ids as deltas from the previous one:
  * a field 32767 in front would shift every later field's id. Last, it uses the long (absolute) form.
  */
-import { peekHeader, type ThriftProtocol } from './header';
+import type { ThriftProtocol } from './header';
 
 /** Reserved in every IDL served through noon: a studio struct must not use this field id. */
 export const REQUEST_ID_FIELD = 32767;
@@ -59,33 +59,4 @@ export function readRequestId(message: Buffer, protocol: ThriftProtocol): string
   if (message.compare(prefix, 0, prefix.length, start, start + prefix.length) !== 0) return '';
   const id = message.toString('latin1', start + prefix.length, message.length - 1);
   return isRequestId(id) ? id : '';
-}
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n);
-  return Buffer.from(out);
-}
-
-/**
- * `message` (a whole Thrift message, no frame length) with its seqid replaced. A call sent again
- * by another client than the SDK (or on another connection) may use another seqid than the first
- * attempt: the first attempt's reply, given again, must carry the seqid this attempt waits for.
- */
-export function withSeqid(message: Buffer, seqid: number): Buffer {
-  const { protocol, seqid: current } = peekHeader(message, 0xffff);
-  if (current === seqid) return message;
-  if (protocol === 'binary') {
-    const out = Buffer.from(message);
-    out.writeInt32BE(seqid, 8 + message.readInt32BE(4));
-    return out;
-  }
-  // compact: protocol id, version and type, then the seqid as a varint
-  let end = 2;
-  while ((message[end] as number) & 0x80) end++;
-  return Buffer.concat([message.subarray(0, 2), varint(seqid), message.subarray(end + 1)]);
 }

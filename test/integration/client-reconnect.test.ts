@@ -88,7 +88,13 @@ describe('NoonClient reconnect', () => {
       assert.equal((await walletWhileReconnecting).soft?.toNumber(), 100);
       assert.deepEqual(await inFlight, [], 'the in-flight call was answered by b');
       assert.equal(connB.calls[0], 'Sso:resume', 'resume is the first call on the new connection');
-      assert.deepEqual(connB.calls.slice(0, 3), ['Sso:resume', 'Player:listUnits', 'Player:getWallet']);
+      // the resume asks for the session's pushes from after the last one seen, before anything queued
+      assert.deepEqual(connB.calls.slice(0, 4), [
+        'Sso:resume',
+        'Events:subscribe',
+        'Player:listUnits',
+        'Player:getWallet',
+      ]);
       assert.equal(c.session?.sessionId, session.sessionId);
       assert.equal((await c.player.ping()).instance, 'fake-b', 'later calls work, on b');
       a.hold.delete('Player:listUnits');

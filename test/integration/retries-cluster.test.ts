@@ -47,7 +47,7 @@ function newRequestId(): string {
 
 /** A raw client whose next call carries `nextId.value` (when set). */
 async function raw(endpoint: string, nextId: { value?: string } = {}): Promise<RawClient> {
-  const c = await rawClient(endpoint, 'compact', () => nextId.value);
+  const c = await rawClient(endpoint, 'compact', { requestId: () => nextId.value });
   raws.push(c);
   return c;
 }
