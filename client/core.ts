@@ -68,6 +68,8 @@ export interface NoonClientOptions {
   maxReconnectAttempts?: number;
   /** Sso:ping when nothing arrived for this long; no answer within callTimeoutMs = reconnect. 0 = off; default 15 000 ms */
   keepAliveMs?: number;
+  /** after each call the SDK makes by itself to keep rooms caught up (`Chat:history`), for accounting */
+  onOwnCall?: (method: string, ok: boolean, startedAt: number) => void;
   /** largest reply frame accepted; default 4 MiB */
   maxFrame?: number;
   /** bytes waiting in the socket's write buffer before calls fail BUSY; default 1 MiB */
@@ -218,8 +220,18 @@ export abstract class ClientCore<M extends I64Mode> {
     this.duel = this.service(Duel.Client, 'Duel');
     const chat = this.service(Chat.Client, 'Chat');
     this.rooms = new RoomTracker<ChatMessageOf<M>>({
-      history: (roomId, afterSeq, limit) =>
-        (chat.history as (r: string, a: Int64, l: number) => Promise<ChatMessageOf<M>[]>)(roomId, i64(afterSeq), limit),
+      history: async (roomId, afterSeq, limit) => {
+        const startedAt = performance.now();
+        const read = chat.history as (r: string, a: Int64, l: number) => Promise<ChatMessageOf<M>[]>;
+        try {
+          const page = await read(roomId, i64(afterSeq), limit);
+          opts.onOwnCall?.('Chat:history', true, startedAt);
+          return page;
+        } catch (err) {
+          opts.onOwnCall?.('Chat:history', false, startedAt);
+          throw err;
+        }
+      },
       emit: (m) => this.events.emit('chatMessage', m as ChatMessage),
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
@@ -349,7 +361,8 @@ export abstract class ClientCore<M extends I64Mode> {
       timeoutMs: this.opts.brokerListTimeoutMs,
       ...(this.brokerListFetch ? { fetch: this.brokerListFetch } : {}),
     });
-    const ranked = rankBrokers(brokers, this.transportKind, avoid, Math.random).map(
+    // a reconnect (something to avoid) draws its first choice, so a storm spreads; a first connect takes the least loaded
+    const ranked = rankBrokers(brokers, this.transportKind, avoid, avoid.size > 0 ? Math.random : undefined).map(
       (b) => endpointOf(b, this.transportKind) as string,
     );
     if (ranked.length === 0) {

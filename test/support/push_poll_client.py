@@ -10,6 +10,7 @@ sys.path.insert(0, sys.argv[1])
 from thrift.protocol import TBinaryProtocol, TMultiplexedProtocol  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 from noon import Events, Player, Sso  # noqa: E402
+from noon.constants import CLIENT_PROTOCOL  # noqa: E402
 from noon.ttypes import BuyRequest, Currency, RoundRequest, SpendRequest  # noqa: E402
 
 host, port, username, receipt = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
@@ -24,7 +25,8 @@ def client(module, name):
 
 sso, player, events = client(Sso, "Sso"), client(Player, "Player"), client(Events, "Events")
 out = {"calls": [], "wallets": []}
-session = sso.register(username, "password-" + username)
+# a client states the protocol version it was generated from (the broker may require a minimum)
+session = sso.register(username, "password-" + username, CLIENT_PROTOCOL)
 out["calls"].append(["register", type(session).__name__, session.username])
 for i in range(3):
     r = player.playRound(RoundRequest(idempotencyKey="%s-round-%d" % (username, i), stage=1))

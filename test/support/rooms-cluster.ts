@@ -78,6 +78,9 @@ export class RoomsCluster {
       NOON_HEARTBEAT_MS: String(this.opts.heartbeatMs),
       NOON_SCRYPT_N: '1024',
       NOON_LOG_LEVEL: 'warn',
+      // rooms are under test here, not the internal plane's keys (internal-keys.test.ts): the
+      // test's own Yellow watcher speaks plaintext
+      NOON_INTERNAL_PLAINTEXT: '1',
       NOON_BROKER_PORT: '0',
       NOON_BROKER_WS_PORT: '0',
       ...(this.yellow ? { NOON_YELLOW: String(this.yellow.ready.router) } : {}),
