@@ -68,8 +68,12 @@ export interface NoonClientOptions {
   maxReconnectAttempts?: number;
   /** Sso:ping when nothing arrived for this long; no answer within callTimeoutMs = reconnect. 0 = off; default 15 000 ms */
   keepAliveMs?: number;
-  /** after each call the SDK makes by itself to keep rooms caught up (`Chat:history`), for accounting */
-  onOwnCall?: (method: string, ok: boolean, startedAt: number) => void;
+  /**
+   * read room history by itself to repair gaps and catch up after a join or resume (`Chat:history`);
+   * default true. Off, room messages are delivered as they arrive (a load test accounting for
+   * every call it makes turns it off).
+   */
+  roomCatchUp?: boolean;
   /** largest reply frame accepted; default 4 MiB */
   maxFrame?: number;
   /** bytes waiting in the socket's write buffer before calls fail BUSY; default 1 MiB */
@@ -220,18 +224,14 @@ export abstract class ClientCore<M extends I64Mode> {
     this.duel = this.service(Duel.Client, 'Duel');
     const chat = this.service(Chat.Client, 'Chat');
     this.rooms = new RoomTracker<ChatMessageOf<M>>({
-      history: async (roomId, afterSeq, limit) => {
-        const startedAt = performance.now();
-        const read = chat.history as (r: string, a: Int64, l: number) => Promise<ChatMessageOf<M>[]>;
-        try {
-          const page = await read(roomId, i64(afterSeq), limit);
-          opts.onOwnCall?.('Chat:history', true, startedAt);
-          return page;
-        } catch (err) {
-          opts.onOwnCall?.('Chat:history', false, startedAt);
-          throw err;
-        }
-      },
+      history: (roomId, afterSeq, limit) =>
+        opts.roomCatchUp === false
+          ? Promise.resolve([])
+          : (chat.history as (r: string, a: Int64, l: number) => Promise<ChatMessageOf<M>[]>)(
+              roomId,
+              i64(afterSeq),
+              limit,
+            ),
       emit: (m) => this.events.emit('chatMessage', m as ChatMessage),
       ...(opts.logger ? { logger: opts.logger } : {}),
     });

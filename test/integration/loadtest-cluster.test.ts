@@ -37,6 +37,9 @@ test('50 players for 10 s: sent = counted by the brokers = received; money invar
   t.diagnostic(
     `${r.totals.calls} calls, ${r.totals.callsPerSec} calls/s, p50 ${r.totals.p50Ms} ms, p99 ${r.totals.p99Ms} ms; brokers ${r.accounting.brokerCounted}`,
   );
+  t.diagnostic(
+    `per method (sent/brokers): ${r.methods.map((m) => `${m.method} ${m.count}/${m.brokerCounted}`).join(', ')}`,
+  );
   assert.equal(r.cluster.error, null);
   assert.equal(r.players.started, 50);
   assert.equal(r.players.failed, 0);
