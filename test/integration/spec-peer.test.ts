@@ -218,7 +218,8 @@ test('the peer logs a connection in with an auth directive, and pushes to the se
   assert.equal(who.fields.get(0), 'u-bob|bob|sess-bob');
 
   // pushes are written to a connection that asked for them (docs/pushes.md)
-  assert.ok(isReply(await bob.call('Events:subscribe', 9)));
+  const sub = await bob.call('Events:subscribe', 9);
+  assert.ok(isReply(sub) && !isException(sub), `Events:subscribe: ${String(sub.fields.get(1))}`);
   const done = await bob.call('Echo:notify', 3, [[1, 'ping!']]);
   assert.ok(isReply(done));
   const push = await bob.next('the Events:echoed push', (m) => m.type === thrift.Thrift.MessageType.ONEWAY);
