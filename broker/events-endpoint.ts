@@ -45,8 +45,8 @@ export class EventsEndpoint {
         const a = Events.PollArgs.read(input);
         const afterSeq = a.afterSeq === undefined || a.afterSeq === null ? 0 : num(a.afterSeq);
         if (afterSeq < 0) throw badRequest(`afterSeq must be >= 0, got ${afterSeq}`);
-        const max = Math.min(a.max > 0 ? a.max : MAX_POLL_BATCH, MAX_POLL_BATCH);
-        replay = await this.delivery.poll(sessionId, afterSeq, max, Math.max(0, a.waitMs), () => bc.conn.closed);
+        const max = Math.min(a.max !== undefined && a.max > 0 ? a.max : MAX_POLL_BATCH, MAX_POLL_BATCH);
+        replay = await this.delivery.poll(sessionId, afterSeq, max, Math.max(0, a.waitMs ?? 0), () => bc.conn.closed);
       } else {
         const a = Events.SubscribeArgs.read(input);
         const afterSeq = a.afterSeq === undefined || a.afterSeq === null ? 0 : num(a.afterSeq);

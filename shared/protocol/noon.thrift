@@ -320,8 +320,10 @@ service Events {
   // pushes fromSeq..toSeq can no longer be replayed (retention window): reload state
   oneway void pushesMissed(1: i64 fromSeq, 2: i64 toSeq),
   // Answered by the broker. The pushes after afterSeq (at most max), waiting up to waitMs for one.
-  PushBatch poll(1: i64 afterSeq, 2: i32 max, 3: i32 waitMs) throws (1: GameError err),
+  // Every argument may be left out (a hand-written client may send none): afterSeq 0, the
+  // broker's largest batch, no wait.
+  PushBatch poll(1: optional i64 afterSeq, 2: optional i32 max, 3: optional i32 waitMs) throws (1: GameError err),
   // From now on this connection gets the stream as ONEWAY messages, starting after afterSeq
   // (replayed before the reply); the reply's events list is empty.
-  PushBatch subscribe(1: i64 afterSeq) throws (1: GameError err),
+  PushBatch subscribe(1: optional i64 afterSeq) throws (1: GameError err),
 }

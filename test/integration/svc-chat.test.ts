@@ -74,6 +74,7 @@ for (const kind of DB_KINDS)
       await cluster.until('both chat instances know each other', () =>
         cluster.services.every((s) => s.env.directory.instances({ role: 'chat' }).length === 2),
       );
+      await broker.ready();
     });
 
     after(async () => {

@@ -115,7 +115,7 @@ describe('duel settlement across a SIGKILLed duel instance (processes, Postgres)
     await until('the broker sees the duel instance', () =>
       broker.directory.instances({ role: 'duel' }).some((r) => r.instanceId === instanceId),
     );
-    // A real broker links to every instance; this one links on a first call (pushes need the link).
+    await broker.ready();
     await until(
       'the duel instance answers',
       async () => (await broker.session('probe').at(instanceId).duel.ping()).instance === instanceId,

@@ -58,6 +58,7 @@ describe('duel settlement across a leaderboard outage (Postgres)', () => {
     await until('duel instances see the broker', () =>
       duels.every((s) => s.env.directory.instances({ role: 'broker' }).some((r) => r.instanceId === broker.id)),
     );
+    await broker.ready();
     await until(
       'duel instances agree on the matchmaker',
       () => new Set(duels.map((s) => s.env.ownerOf(MATCHMAKING_KEY))).size === 1,

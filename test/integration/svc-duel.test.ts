@@ -54,6 +54,7 @@ for (const kind of DB_KINDS)
       await cluster.until('duel instances see the broker', () =>
         duels.every((s) => s.env.directory.instances({ role: 'broker' }).some((r) => r.instanceId === broker.id)),
       );
+      await broker.ready();
       await cluster.until(
         'duel instances agree on the matchmaker',
         () => new Set(duels.map((s) => s.env.ownerOf(MATCHMAKING_KEY))).size === 1,

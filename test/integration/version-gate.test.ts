@@ -42,7 +42,12 @@ before(async () => {
   tcp = String((ready.broker as { tcp: string }).tcp);
   strictBroker = new NoonProc(
     ['start', 'broker', '--broker-port', '0', '--broker-ws-port', '0', '--heartbeat-ms', '200', '--metrics-port', '0'],
-    cleanEnv({ NOON_YELLOW: String(ready.yellow), NOON_MIN_CLIENT_PROTOCOL: String(CLIENT_PROTOCOL + 1) }),
+    // `noon up` is one plaintext process (docs/security.md): a broker joining it speaks plaintext too
+    cleanEnv({
+      NOON_YELLOW: String(ready.yellow),
+      NOON_MIN_CLIENT_PROTOCOL: String(CLIENT_PROTOCOL + 1),
+      NOON_INTERNAL_PLAINTEXT: '1',
+    }),
   );
   strictTcp = String((await strictBroker.ready(60_000, 'broker')).tcp);
   // each broker routes to Sso (its Yellow watcher fills in the background)

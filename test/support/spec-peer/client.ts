@@ -18,6 +18,8 @@ export interface Received {
   seqid: number;
   /** REPLY: string fields by id; EXCEPTION: the TApplicationException message in field 1; ONEWAY: the args */
   fields: Map<number, string>;
+  /** the ids of the struct fields (not decoded): in a reply, 0 is a result, 1 and up a declared error */
+  structs: Set<number>;
 }
 
 export function encodeCall(protocol: Proto, name: string, seqid: number, args: [number, string][]): Buffer {
@@ -46,17 +48,21 @@ export function decodeMessage(body: Buffer): Received {
   const input = body[0] === 0x82 ? new thrift.TCompactProtocol(trans) : new thrift.TBinaryProtocol(trans);
   const m = input.readMessageBegin();
   const fields = new Map<number, string>();
+  const structs = new Set<number>();
   input.readStructBegin();
   for (;;) {
     const f = input.readFieldBegin();
     if (f.ftype === thrift.Thrift.Type.STOP) break;
     if (f.ftype === thrift.Thrift.Type.STRING) fields.set(f.fid, input.readString());
-    else input.skip(f.ftype);
+    else {
+      if (f.ftype === thrift.Thrift.Type.STRUCT) structs.add(f.fid);
+      input.skip(f.ftype);
+    }
     input.readFieldEnd();
   }
   input.readStructEnd();
   input.readMessageEnd();
-  return { name: m.fname, type: m.mtype, seqid: m.rseqid, fields };
+  return { name: m.fname, type: m.mtype, seqid: m.rseqid, fields, structs };
 }
 
 export class Client {
