@@ -51,7 +51,6 @@ export class BeatThread {
       this.settleRunning(false);
       return;
     }
-    this.worker.unref();
     this.worker.on('message', (r: BeatReport) => this.onReport(r));
     this.worker.on('error', (e) => {
       this.readyValue = false;
@@ -62,6 +61,9 @@ export class BeatThread {
       this.readyValue = false;
       this.settleRunning(false);
     });
+    // After the listeners: a 'message' listener added after unref() refs the worker's port again
+    // (nodejs/node#53036), and a finished process would then never exit.
+    this.worker.unref();
   }
 
   /** True once the worker runs: providers added now are beaten by it. */
