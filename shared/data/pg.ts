@@ -30,7 +30,13 @@ export interface PgDbOptions {
   connectionTimeoutMillis?: number;
   /** Client-side query_timeout and server-side statement_timeout, ms (default 2000). */
   queryTimeoutMs?: number;
-  /** Server kills a session idle inside a transaction this long, ms (default 10000). */
+  /**
+   * Server ends a session idle inside a transaction this long, ms (default: half the statement
+   * timeout). noon's transactions wait on nothing but their own statements, so one idle this long
+   * belongs to a process that is gone, cut off or stalled, and its row locks would fail every
+   * other instance's calls on those rows until it is ended; at half the statement timeout a call
+   * waiting on those locks still gets them within its own.
+   */
   idleInTxTimeoutMs?: number;
   /** Connections are replaced after this, so a failover behind a VIP is picked up (default 300). */
   maxLifetimeSeconds?: number;
@@ -65,7 +71,7 @@ export class PgDb implements Db {
       connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 5000,
       query_timeout: queryTimeout,
       statement_timeout: queryTimeout,
-      idle_in_transaction_session_timeout: opts.idleInTxTimeoutMs ?? 10_000,
+      idle_in_transaction_session_timeout: opts.idleInTxTimeoutMs ?? Math.ceil(queryTimeout / 2),
       maxLifetimeSeconds: opts.maxLifetimeSeconds ?? 300,
       keepAlive: true,
       application_name: 'noon',

@@ -162,3 +162,44 @@ test('Postgres: the throwaway schema is gone after drop, and a closed Db rejects
   await db.close();
   await assert.rejects(db.query('SELECT 1'), /UNAVAILABLE/);
 });
+
+test('Postgres: a transaction left idle by its process is ended within half the statement timeout, so a call waiting on its rows gets them in time', async () => {
+  const s = `noon_test_${randomBytes(6).toString('hex')}`;
+  // Two instances of one service: `gone` stops mid-transaction (a partitioned host, a dead process
+  // whose connection Postgres still sees), `live` then writes the same row.
+  const gone = await openDb({ pgUrl: PG_URL, schema: s, logger: silentLogger() });
+  const live = await openDb({ pgUrl: PG_URL, schema: s, logger: silentLogger() });
+  let resume: () => void = () => undefined;
+  try {
+    await migrate(live, 'svc', MIGRATIONS);
+    let locked!: () => void;
+    const rowLocked = new Promise<void>((resolve) => (locked = resolve));
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    const abandoned = gone.tx(async (q) => {
+      await q.query('UPDATE counter SET n = n + 100 WHERE id = 1');
+      locked();
+      // sends nothing more until the test is over: the server sees a session idle in its transaction
+      await resumed;
+    });
+    // settled when the server ends the session, maybe before the test looks
+    const outcome = abandoned.then(
+      () => new Error('the abandoned transaction committed'),
+      (e: Error) => e,
+    );
+    await rowLocked;
+    // waits on the row lock: the server ends the idle session after 1 s, within this statement's 2 s
+    await live.query('UPDATE counter SET n = n + 1 WHERE id = 1');
+    const r = await live.query<{ n: number }>('SELECT n FROM counter WHERE id = 1');
+    assert.equal(r.rows[0]?.n, 1, 'the abandoned transaction was rolled back, the live write applied once');
+    resume();
+    // its COMMIT finds the session ended: the abandoned call fails, it does not apply late
+    assert.match((await outcome).message, /UNAVAILABLE: transaction outcome unknown/);
+    assert.equal((await live.query<{ n: number }>('SELECT n FROM counter WHERE id = 1')).rows[0]?.n, 1);
+  } finally {
+    resume();
+    assert.ok(live instanceof PgDb);
+    await live.dropSchema();
+    await live.close();
+    await gone.close();
+  }
+});

@@ -15,10 +15,12 @@ test('a process that started and stopped a test cluster exits on its own', async
   );
   const stopped = await child.waitFor('the stopped line', () => child.jsonLine({ stopped: true }), 120_000);
   // Nothing of noon's may hold the loop: only the stdio pipes and the timer-free remainder.
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const exit = await Promise.race([
     child.exited,
-    new Promise<undefined>((resolve) => setTimeout(resolve, 30_000).unref()),
+    new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 30_000))),
   ]);
+  clearTimeout(timer);
   if (exit === undefined) {
     await child.stop('SIGKILL');
     assert.fail(`still running 30 s after the cluster stopped; holding ${JSON.stringify(stopped.holding)}`);
