@@ -11,6 +11,7 @@ import type { Logger } from '../shared/log';
 import type { Metrics } from '../shared/metrics';
 import { MessageType, peekHeader, ProtocolError, splitMultiplexed, type MessageHeader } from '../shared/thrift/header';
 import { readRequestId } from '../shared/thrift/request-id';
+import { replyOutcome } from '../shared/thrift/reply-outcome';
 import type { ReplyEnvelope } from '../shared/wire/frames';
 import { pickLeastLoaded } from '../rpc/caller';
 import { type Links, NotDelivered } from '../rpc/links';
@@ -220,7 +221,8 @@ export class Gateway {
         const reply = await this.send(bc, header, r, bytes, traceId).catch((err: unknown) => err as Error);
         if (!(reply instanceof Error)) {
           if (r.bindNow && !reply.error) this.d.sessions.bind(bc, r.service.role, r.instance.instanceId);
-          outcome = reply.error ? reply.error.code : 'ok';
+          // errors a service wrote into the reply (declared or not) count as what they are, not ok
+          outcome = reply.error ? reply.error.code : replyOutcome(reply.payload);
           await this.deliver(bc, header, reply);
           return;
         }

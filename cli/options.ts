@@ -36,7 +36,9 @@ export function overridesOf(argv: Record<string, unknown>): Partial<Record<Confi
     const v = argv[key];
     if (v === undefined) continue;
     // A repeated flag arrives as an array: the last one wins, as for any CLI.
-    out[key] = Array.isArray(v) ? v[v.length - 1] : v;
+    const last: unknown = Array.isArray(v) ? v[v.length - 1] : v;
+    // A yes/no option given bare (`--internal-plaintext`) means yes, as for any CLI switch.
+    out[key] = last === '' && CONFIG_SPEC[key].kind === 'bool' ? true : last;
   }
   return out;
 }

@@ -14,12 +14,17 @@ import type { InstanceRecord } from '../yellow/types';
 import { printJson, stopOnSignals } from './lifecycle';
 import { age, table } from './table';
 
+/** The key directory an operator command found and uses on its own, if any (see yellowClient). */
+function localKeys(cfg: Config): string | undefined {
+  const local = defaultKeyDir(cfg);
+  return !hasKeyOptions(cfg) && !cfg.internalPlaintext && existsSync(join(local, KEYRING_FILE)) ? local : undefined;
+}
+
 export function yellowClient(cfg: Config, logger: Logger): YellowClient {
   // With key options set, an operator command speaks CURVE with the operator key; without, it
   // uses the keys `noon start` made in the data directory, when there are any (same host).
-  const local = defaultKeyDir(cfg);
-  const useLocal = !hasKeyOptions(cfg) && !cfg.internalPlaintext && existsSync(join(local, KEYRING_FILE));
-  const curve = internalKeysFor(useLocal ? { ...cfg, internalKeys: local } : cfg, 'operator');
+  const local = localKeys(cfg);
+  const curve = internalKeysFor(local !== undefined ? { ...cfg, internalKeys: local } : cfg, 'operator');
   return YellowClient.fromConfig(cfg, logger, {
     queryTimeoutMs: Math.max(2000, cfg.heartbeatMs * 2),
     ...(curve ? { curve } : {}),
@@ -30,6 +35,13 @@ export async function withYellow<T>(cfg: Config, logger: Logger, fn: (y: YellowC
   const y = yellowClient(cfg, logger);
   try {
     return await fn(y);
+  } catch (err) {
+    // Keys picked up on their own are the likeliest reason a reachable Yellow stays silent (a
+    // plaintext cluster such as `noon up` never answers a CURVE handshake): say which were used.
+    const local = localKeys(cfg);
+    if (local !== undefined && err instanceof Error && /no Yellow answered/.test(err.message))
+      err.message += ` (this command used the CURVE keys in ${local}, as no --internal-keys option was given; for a plaintext cluster such as noon up pass --internal-plaintext, or --data-dir of the cluster's own keys)`;
+    throw err;
   } finally {
     await y.stop();
   }

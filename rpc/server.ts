@@ -121,11 +121,16 @@ export class ServiceServer<H> {
     const senderTo = (socket: zmq.Router): BatchSender =>
       new BatchSender((f) => socket.send(f), {
         maxQueued: opts.maxQueued,
-        onFailure: ({ error, peer, envelopes }) =>
-          opts.logger.warn(
-            { err: error.message, peer: peer?.toString(), count: envelopes.length },
-            'could not send to peer (gone or full)',
-          ),
+        // A dead broker fails every reply and push sent to it until Yellow says it is gone: one
+        // line per peer and cause per interval, the rest counted in the interval's summary.
+        onFailure: ({ error, peer, envelopes }) => {
+          const cause = `could not send to peer ${peer?.toString() ?? '(any)'}: ${error.message}`;
+          if (this.errorLog.admit(cause, Date.now()))
+            opts.logger.warn(
+              { err: error.message, peer: peer?.toString(), count: envelopes.length },
+              'could not send to peer (gone or full)',
+            );
+        },
       });
     this.sender = senderTo(this.router);
     this.internalSender = senderTo(this.internal);

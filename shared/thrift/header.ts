@@ -94,6 +94,16 @@ export function peekHeader(buf: Buffer, maxName: number): MessageHeader {
   throw new ProtocolError(`unknown protocol (first byte 0x${first.toString(16).padStart(2, '0')})`);
 }
 
+/** Where the message's body (its struct) starts, for a buffer peekHeader accepted. */
+export function bodyOffset(buf: Buffer): number {
+  if (buf[0] === COMPACT_ID) {
+    const seq = readVarint32(buf, 2);
+    const len = readVarint32(buf, seq.next);
+    return len.next + len.value;
+  }
+  return 8 + buf.readInt32BE(4) + 4;
+}
+
 /** Splits "Service:method"; a name without exactly one colon is an error. */
 export function splitMultiplexed(name: string): { service: string; method: string } {
   const i = name.indexOf(':');

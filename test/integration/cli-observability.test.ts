@@ -5,6 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NoonClient } from '../../client/client';
 import { parseProm, sum } from '../../cli/prom';
+import Int64 from 'node-int64';
+import { Currency, ErrorCode, SpendRequest } from '../../shared/protocol';
 import { cleanEnv, clusterFlags, NoonProc, runNoon, tempDir } from '../support/cli-proc';
 
 interface LogLine {
@@ -82,7 +84,30 @@ test('a register can be followed by its trace from the broker to sso and on to p
 test("the broker's /metrics counts calls by method as sent", async () => {
   for (let i = 0; i < 7; i++) await client.player.getWallet();
   for (let i = 0; i < 3; i++) await client.player.getProfile();
-  const r = await runNoon(['yellow', 'instances', 'broker', '--json', '--yellow', String(ready.yellow)]);
+  // a declared GameError inside an ordinary reply: counted by its code, not as ok
+  for (let i = 0; i < 2; i++)
+    await assert.rejects(
+      client.player.spendCurrency(
+        new SpendRequest({
+          idempotencyKey: `broke-${i}`,
+          currency: Currency.HARD,
+          amount: new Int64(1e9),
+          reason: 'x',
+        }),
+      ),
+      (e: { code?: number }) => e.code === ErrorCode.INSUFFICIENT_FUNDS,
+    );
+  // noon up is one plaintext process (docs/security.md): its operator speaks plaintext too
+  const r = await runNoon([
+    'yellow',
+    'instances',
+    'broker',
+    '--json',
+    '--internal-plaintext',
+    '--yellow',
+    String(ready.yellow),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
   const url = (JSON.parse(r.stdout) as Array<{ endpoints: { metrics: string } }>)[0]?.endpoints.metrics;
   assert.ok(url);
   const samples = parseProm(await (await fetch(url)).text());
@@ -90,4 +115,20 @@ test("the broker's /metrics counts calls by method as sent", async () => {
   assert.equal(sum(samples, 'noon_calls_total', { method: 'Player:getProfile' }), 3);
   assert.equal(sum(samples, 'noon_calls_total', { method: 'Sso:register' }), 1);
   assert.equal(sum(samples, 'noon_calls_total', { method: 'Player:getWallet', outcome: 'ok' }), 7);
+  assert.equal(sum(samples, 'noon_calls_total', { method: 'Player:spendCurrency', outcome: 'INSUFFICIENT_FUNDS' }), 2);
+  assert.equal(sum(samples, 'noon_calls_total', { method: 'Player:spendCurrency', outcome: 'ok' }), 0);
+});
+
+test('an operator command that picked up the keys of its data directory says so when a plaintext Yellow stays silent', async () => {
+  const elsewhere = tempDir('noon-operator-keys-');
+  try {
+    assert.equal((await runNoon(['keys', 'generate', '--data-dir', elsewhere.dir])).code, 0);
+    const r = await runNoon(['yellow', 'instances', '--data-dir', elsewhere.dir, '--yellow', String(ready.yellow)]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /no Yellow answered/);
+    assert.ok(r.stderr.includes(`used the CURVE keys in ${elsewhere.dir}/keys`), r.stderr);
+    assert.match(r.stderr, /--internal-plaintext/);
+  } finally {
+    elsewhere.remove();
+  }
 });
