@@ -131,6 +131,7 @@ export class Broker {
       onPush: (p) => this.sessions.onPush(p),
       ...curve,
     });
+    this.metrics.watchQueue('to_services', () => this.links.queued);
     this.rooms = new RoomHub({
       logger: this.logger,
       maxPayload: MAX_REPLY_PAYLOAD,

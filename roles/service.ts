@@ -81,6 +81,8 @@ async function serveOn<H>(
     ...(pushLog ? { pushLog } : {}),
   });
   host.onStop(() => runtime.stop());
+  for (const queue of Object.keys(runtime.server.queueDepths()))
+    host.metrics.watchQueue(queue, () => runtime.server.queueDepths()[queue] ?? 0);
   await host.register({ endpoints: runtime.endpoints, service: runtime.methods(), load: () => runtime.load() });
   host.logger.info({ endpoints: runtime.endpoints }, 'service started');
   return {

@@ -141,6 +141,13 @@ export class Links {
     for (const id of [...this.links.keys()]) this.drop(id, 'closed');
   }
 
+  /** Requests waiting in the send queues of every link. */
+  get queued(): number {
+    let n = 0;
+    for (const l of this.links.values()) n += l.sender.depth;
+    return n;
+  }
+
   private settle(requestId: number): Pending | undefined {
     const p = this.pending.get(requestId);
     if (!p) return undefined;

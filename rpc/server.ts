@@ -41,8 +41,11 @@ export interface ServiceServerOptions {
   /** rendezvous owner of a key among the live instances of this service */
   ownerOf(key: string): string | undefined;
   onCall?(method: string, ms: number, outcome: 'ok' | 'error'): void;
-  /** something refused before any handler ran, by reason (`bad_input`: text a database cannot store) */
-  onDrop?(reason: string): void;
+  /**
+   * something refused before any handler ran, by reason (`bad_input`: text a database cannot
+   * store), or `count` replies/pushes a peer could not be sent (`send_failed`)
+   */
+  onDrop?(reason: string, count?: number): void;
   /** unexpected handler errors are logged once per cause per interval, then counted (default 10 s) */
   errorLogIntervalMs?: number;
   curve?: CurveKeys;
@@ -124,6 +127,7 @@ export class ServiceServer<H> {
         // A dead broker fails every reply and push sent to it until Yellow says it is gone: one
         // line per peer and cause per interval, the rest counted in the interval's summary.
         onFailure: ({ error, peer, envelopes }) => {
+          opts.onDrop?.('send_failed', envelopes.length);
           const cause = `could not send to peer ${peer?.toString() ?? '(any)'}: ${error.message}`;
           if (this.errorLog.admit(cause, Date.now()))
             opts.logger.warn(
@@ -146,7 +150,10 @@ export class ServiceServer<H> {
     );
     this.pubSender = new BatchSender((f) => this.pub.send(f), {
       maxQueued: opts.maxQueued,
-      onFailure: ({ error }) => opts.logger.warn({ err: error.message }, 'room publish failed'),
+      onFailure: ({ error, envelopes }) => {
+        opts.onDrop?.('room_publish_failed', envelopes.length);
+        opts.logger.warn({ err: error.message }, 'room publish failed');
+      },
     });
   }
 
@@ -187,6 +194,15 @@ export class ServiceServer<H> {
 
   get queueDepth(): number {
     return this.sender.depth;
+  }
+
+  /** What waits in each outbound queue, by the name it has in noon_queue_depth. */
+  queueDepths(): Record<string, number> {
+    return {
+      to_brokers: this.sender.depth,
+      to_services: this.internalSender.depth,
+      room_publish: this.pubSender.depth,
+    };
   }
 
   /**

@@ -24,7 +24,7 @@ import type { PushLog } from '../shared/data/push-log';
 export interface CallObserver {
   onCall(method: string, ms: number, outcome: 'ok' | 'error'): void;
   /** a request refused before its handler ran (`bad_input`) */
-  onDrop?(reason: string): void;
+  onDrop?(reason: string, count?: number): void;
 }
 
 export interface ServiceRuntimeOptions {

@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createHistogram, performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface MetricsOptions {
@@ -22,6 +23,8 @@ export class Metrics {
   readonly inFlight: Gauge;
   readonly connections: Gauge<'transport'>;
   readonly queueDepth: Gauge<'queue'>;
+  private readonly queues = new Map<string, () => number>();
+  private loopTimer?: NodeJS.Timeout;
   /** everything dropped, refused or cut off, by reason */
   readonly drops: Counter<'reason'>;
   private server?: Server;
@@ -50,12 +53,17 @@ export class Metrics {
       labelNames: ['transport'],
       registers,
     });
+    const queues = this.queues;
     this.queueDepth = new Gauge({
       name: 'noon_queue_depth',
-      help: 'messages waiting in a queue',
+      help: 'messages waiting in a queue, read at each scrape',
       labelNames: ['queue'],
       registers,
+      collect() {
+        for (const [queue, depth] of queues) this.set({ queue }, depth());
+      },
     });
+    if (opts.defaults !== false) this.watchLoopDelay(registers);
     this.drops = new Counter({
       name: 'noon_dropped_total',
       help: 'messages or connections dropped, refused or cut off, by reason',
@@ -64,14 +72,55 @@ export class Metrics {
     });
   }
 
+  /** `depth` is read at every scrape into noon_queue_depth{queue}. */
+  watchQueue(queue: string, depth: () => number): void {
+    this.queues.set(queue, depth);
+  }
+
+  /**
+   * The event loop's delay since the last scrape: a 10 ms timer records how late it fires; the
+   * gauge gives the max, p99 and mean of those delays, then starts over. (prom-client's lag gauge
+   * times one setImmediate per scrape, and perf_hooks' monitorEventLoopDelay drops the first
+   * sample after a reset, so both miss a block that ends just before a scrape.)
+   */
+  private watchLoopDelay(registers: Registry[]): void {
+    const TICK_MS = 10;
+    const h = createHistogram();
+    let last = performance.now();
+    this.loopTimer = setInterval(() => {
+      const now = performance.now();
+      h.record(Math.max(1, Math.round((now - last - TICK_MS) * 1e6)));
+      last = now;
+    }, TICK_MS);
+    this.loopTimer.unref();
+    new Gauge({
+      name: 'noon_event_loop_delay_seconds',
+      help: 'event-loop delay since the previous scrape (stat: max, p99, mean)',
+      labelNames: ['stat'],
+      registers,
+      collect() {
+        // a block still going on counts too: the timer has not fired since `last`
+        const current = Math.max(0, performance.now() - last - TICK_MS) / 1e3;
+        const ns = (v: number): number => (Number.isFinite(v) && h.count > 0 ? v / 1e9 : 0);
+        this.set({ stat: 'max' }, Math.max(ns(h.max), current));
+        this.set({ stat: 'p99' }, ns(h.percentile(99)));
+        this.set({ stat: 'mean' }, ns(h.mean));
+        h.reset();
+      },
+    });
+  }
+
   /** A CallObserver for the RPC layer's server: counts and times every call, counts refused requests. */
-  observer(): { onCall(method: string, ms: number, outcome: 'ok' | 'error'): void; onDrop(reason: string): void } {
+  observer(): {
+    onCall(method: string, ms: number, outcome: 'ok' | 'error'): void;
+    onDrop(reason: string, count?: number): void;
+  } {
     return {
       onCall: (method, ms, outcome) => {
         this.calls.inc({ method, outcome });
         this.latency.observe({ method }, ms / 1000);
       },
-      onDrop: (reason) => this.drops.inc({ reason }),
+      onDrop: (reason, count = 1) => this.drops.inc({ reason }, count),
     };
   }
 
@@ -100,6 +149,7 @@ export class Metrics {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.loopTimer);
     const s = this.server;
     this.server = undefined;
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
