@@ -12,7 +12,7 @@ import { advertise, bindHostOf } from '../shared/endpoints';
 import { internalKeysFor } from '../shared/internal-keys';
 import { NOON_VERSION, newInstanceId } from '../shared/identity';
 import type { Logger } from '../shared/log';
-import { Metrics } from '../shared/metrics';
+import { Metrics, type Readiness } from '../shared/metrics';
 import { BeatThread } from '../yellow/beat-thread';
 import { YellowClient } from '../yellow/client';
 import type { Directory } from '../yellow/directory';
@@ -58,6 +58,8 @@ export class RoleHost {
   private directoryValue?: Promise<Directory>;
   private loadTimer?: NodeJS.Timeout;
   private readonly closers: Array<() => Promise<void> | void> = [];
+  /** set by announceDraining: unready at once, before Yellow's next report */
+  private drainingSelf = false;
   private stopped = false;
 
   private constructor(private readonly opts: RoleHostOptions) {
@@ -100,6 +102,7 @@ export class RoleHost {
     const host = new RoleHost(opts);
     // The heartbeat thread boots while the role composes, so it runs by the time the role registers.
     BeatThread.get(host.logger);
+    host.metrics.setReadiness(() => host.readiness());
     const bound = await host.metrics.serve(bindHostOf(opts.cfg), opts.metricsPort ?? opts.cfg.metricsPort);
     host.metricsUrlValue = advertise(bound, opts.cfg.host);
     return host;
@@ -132,6 +135,18 @@ export class RoleHost {
   directory(): Promise<Directory> {
     this.directoryValue ??= this.yellow.watch();
     return this.directoryValue;
+  }
+
+  /**
+   * /readyz: ready once a Yellow acknowledged the registration, until the instance is draining
+   * (by an operator or its own SIGTERM) or stopping; a role that never registers is not ready.
+   */
+  readiness(): Readiness {
+    if (this.stopped) return { ready: false, reason: 'stopping' };
+    const y = this.yellowClient;
+    if (!y?.registered) return { ready: false, reason: 'not registered in Yellow yet' };
+    if (this.drainingSelf || y.draining) return { ready: false, reason: 'draining' };
+    return { ready: true, reason: 'ready' };
   }
 
   /** The ready line's fields: the role's endpoints plus the instance id, metrics URL and pid. */
@@ -174,6 +189,7 @@ export class RoleHost {
 
   /** Marks this instance draining in Yellow: nobody sends it new work (BrokerList stops offering a broker). */
   async announceDraining(): Promise<void> {
+    this.drainingSelf = true;
     await this.yellow
       .drain(this.instanceId, true)
       .catch((err: Error) => this.logger.warn({ err: err.message }, 'could not mark this instance draining in Yellow'));

@@ -1,5 +1,6 @@
 /**
- * Prometheus metrics of one process (prom-client), served on /metrics and registered in Yellow.
+ * Prometheus metrics of one process (prom-client), served on /metrics and registered in Yellow,
+ * beside the probes: /healthz (the process answers) and /readyz (the role says it takes work).
  * One Metrics object per component (never the global registry), so two brokers can share a test
  * process.
  */
@@ -15,6 +16,12 @@ export interface MetricsOptions {
   defaults?: boolean;
 }
 
+/** What /readyz answers: 200 when ready, else 503; `reason` says why in either case. */
+export interface Readiness {
+  ready: boolean;
+  reason: string;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   /** calls handled (services) or forwarded (brokers), by method and outcome */
@@ -25,6 +32,7 @@ export class Metrics {
   readonly queueDepth: Gauge<'queue'>;
   private readonly queues = new Map<string, () => number>();
   private loopTimer?: NodeJS.Timeout;
+  private readiness: () => Readiness = () => ({ ready: true, reason: 'ready' });
   /** everything dropped, refused or cut off, by reason */
   readonly drops: Counter<'reason'>;
   private server?: Server;
@@ -70,6 +78,11 @@ export class Metrics {
       labelNames: ['reason'],
       registers,
     });
+  }
+
+  /** What /readyz reports from now on (default: always ready). */
+  setReadiness(readiness: () => Readiness): void {
+    this.readiness = readiness;
   }
 
   /** `depth` is read at every scrape into noon_queue_depth{queue}. */
@@ -127,7 +140,19 @@ export class Metrics {
   /** Serves GET /metrics; resolves with its URL. Port 0 = ephemeral. */
   async serve(host: string, port: number): Promise<string> {
     const server = createServer((req, res) => {
-      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      const path = (req.url ?? '').split('?')[0];
+      if (req.method === 'GET' && path === '/healthz') {
+        // alive = this event loop answers; never a dependency's state (a probe that follows a
+        // dependency restarts every process when that dependency blinks)
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+        return;
+      }
+      if (req.method === 'GET' && path === '/readyz') {
+        const r = this.readiness();
+        res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${r.reason}\n`);
+        return;
+      }
+      if (req.method !== 'GET' || path !== '/metrics') {
         res.writeHead(404).end('not found\n');
         return;
       }

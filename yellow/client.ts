@@ -140,6 +140,11 @@ export class YellowClient {
     state.thread?.beats.load(state.thread.key, state.reg.load);
   }
 
+  /** Whether at least one Yellow has acknowledged this provider's registration (and not forgotten it since). */
+  get registered(): boolean {
+    return this.provider?.epochs.some((e) => e !== undefined) === true;
+  }
+
   /** The draining flag this provider re-asserts when it registers (what its Yellows last reported). */
   get draining(): boolean {
     return this.provider?.reg.draining === true;
