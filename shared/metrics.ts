@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHistogram, performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { NOON_VERSION } from './identity';
 
 export interface MetricsOptions {
   role: string;
@@ -72,6 +73,13 @@ export class Metrics {
       },
     });
     if (opts.defaults !== false) this.watchLoopDelay(registers);
+    // which build each instance runs, for a deploy's dashboards (join on it, count by version)
+    new Gauge({
+      name: 'noon_build_info',
+      help: 'always 1; the labels say which noon and Node.js this process runs',
+      labelNames: ['version', 'node'],
+      registers,
+    }).set({ version: NOON_VERSION, node: process.versions.node }, 1);
     this.drops = new Counter({
       name: 'noon_dropped_total',
       help: 'messages or connections dropped, refused or cut off, by reason',

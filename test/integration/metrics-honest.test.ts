@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseProm, sum } from '../../cli/prom';
 import { Metrics } from '../../shared/metrics';
+import { NOON_VERSION } from '../../shared/identity';
 
 const metrics = new Metrics({ role: 'test', instanceId: 'test-metrics' });
 let url = '';
@@ -45,4 +46,9 @@ test('watched queues report their depth at each scrape', async () => {
   assert.equal(sum(await scrape(), 'noon_queue_depth', { queue: 'to_services' }), 3);
   waiting = 0;
   assert.equal(sum(await scrape(), 'noon_queue_depth', { queue: 'to_services' }), 0);
+});
+
+test('noon_build_info says which noon and Node.js the process runs', async () => {
+  const samples = await scrape();
+  assert.equal(sum(samples, 'noon_build_info', { version: NOON_VERSION, node: process.versions.node }), 1);
 });
