@@ -1,6 +1,7 @@
 /** The report as text: a header, the per-method table, the accounting and the money check. */
 import { moneyFailed } from './money';
 import type { Report } from './report';
+import { verdictLines, verdictOf } from './verdict';
 
 function pad(s: string | number, n: number, left = false): string {
   const t = String(s);
@@ -93,6 +94,8 @@ export function formatText(r: Report): string {
     ...accounting(r),
     '',
     ...money(r),
+    '',
+    ...verdictLines(verdictOf(r)),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -19,7 +19,7 @@ import {
   withOverrides,
   type Report,
 } from '../../loadtest';
-import { moneyFailed } from '../../loadtest/money';
+import { verdictOf } from '../../loadtest/verdict';
 import { loopbackSources } from '../../loadtest/sources';
 import { TargetError } from '../../loadtest/targets';
 import { TRANSPORT_KINDS, type TransportKind } from '../../client/brokerlist';
@@ -89,9 +89,7 @@ function fail(code: number, message: string): never {
 }
 
 function verdict(r: Report): number {
-  const unaccounted = r.accounting.unaccounted !== null && r.accounting.unaccounted > 0;
-  const money = r.money !== null && moneyFailed(r.money);
-  return unaccounted || money ? 1 : 0;
+  return verdictOf(r).ok ? 0 : 1;
 }
 
 async function handler(argv: ArgumentsCamelCase<LoadtestArgs>): Promise<void> {
@@ -124,7 +122,9 @@ async function handler(argv: ArgumentsCamelCase<LoadtestArgs>): Promise<void> {
       ...(argv.metricsUrl && { metricsUrls: argv.metricsUrl }),
       ...(cfg.pgUrl !== undefined && { pgUrl: cfg.pgUrl }),
     });
-    process.stdout.write(argv.json ? `${JSON.stringify(report, null, 2)}\n` : formatText(report));
+    process.stdout.write(
+      argv.json ? `${JSON.stringify({ ...report, verdict: verdictOf(report) }, null, 2)}\n` : formatText(report),
+    );
     if (argv.html) writeFileSync(argv.html, renderHtml(report));
     process.exitCode = verdict(report);
   } catch (err) {
