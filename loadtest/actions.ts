@@ -14,7 +14,9 @@ import {
   SpendRequest,
   UnitRequest,
   type MatchTicket,
+  type Unit,
 } from '../shared/protocol';
+import { planUnit, type Funds, type UnitState } from './progression';
 import type { NoonClient } from '../client';
 import type { ActionName, Scenario } from './scenario';
 
@@ -23,7 +25,12 @@ export interface ActingPlayer {
   readonly index: number;
   /** the chat room this player talks in */
   readonly room: string;
-  readonly units: readonly string[];
+  /** the player's units as the game last told it (listUnits, then each levelUp/evolve reply) */
+  readonly units: readonly UnitState[];
+  /** the wallet as last pushed (walletChanged) or replied; undefined until known */
+  readonly funds: Funds | undefined;
+  /** a reply that says what a unit is now */
+  noteUnit(unit: Unit): void;
   /** the current client (for push subscriptions); undefined while disconnected */
   readonly current: NoonClient | undefined;
   /** a fresh idempotency key */
@@ -42,16 +49,34 @@ export interface ActionEnv {
 
 type Action = (env: ActionEnv) => Promise<void>;
 
-function pickUnit(env: ActionEnv): string | undefined {
-  const { units } = env.player;
-  return units[Math.floor(env.random() * units.length)];
+/**
+ * A unit step as a player takes it (loadtest/progression.ts): level up below the cap, evolve at
+ * the cap, and buy currency first when the step costs more than the wallet holds.
+ */
+async function unitChange(env: ActionEnv, intent: 'levelUp' | 'evolve'): Promise<void> {
+  const { player } = env;
+  const plan = planUnit(intent, player.units, player.funds, env.scenario.rules, env.random);
+  if (plan.op === 'none') return;
+  if (plan.op === 'buy') return buyCurrency(env);
+  const req = new UnitRequest({ idempotencyKey: player.key(), unitId: plan.unitId });
+  const unit = await player.call(`Player:${plan.op}`, (c) =>
+    plan.op === 'levelUp' ? c.player.levelUp(req) : c.player.evolve(req),
+  );
+  if (unit) player.noteUnit(unit);
 }
 
-async function unitChange(env: ActionEnv, op: 'levelUp' | 'evolve'): Promise<void> {
-  const unitId = pickUnit(env);
-  if (unitId === undefined) return;
-  const req = new UnitRequest({ idempotencyKey: env.player.key(), unitId });
-  await env.player.call(`Player:${op}`, (c) => (op === 'levelUp' ? c.player.levelUp(req) : c.player.evolve(req)));
+// A development receipt (dev:<productId>:<unique>) of the development catalog
+// (services/player/receipts/catalog.ts): credited only by a cluster running the development
+// verifier (`noon up` on PGlite, or NOON_PURCHASE_VERIFIER=development); elsewhere it is a
+// refusal, recorded like any game error.
+async function buyCurrency({ player, random }: ActionEnv): Promise<void> {
+  const hard = random() < 0.3;
+  const req = new BuyRequest({
+    receiptId: `dev:${hard ? 'gems_20' : 'coins_500'}:${player.key()}`,
+    currency: hard ? Currency.HARD : Currency.SOFT,
+    amount: hard ? 20 : 500,
+  });
+  await player.call('Player:buyCurrency', (c) => c.player.buyCurrency(req));
 }
 
 /** Waits for a matchFound push for at most `ms` (or until the run stops). */
@@ -95,20 +120,11 @@ export const ACTION_IMPLS: Record<ActionName, Action> = {
   },
   levelUp: (env) => unitChange(env, 'levelUp'),
   evolve: (env) => unitChange(env, 'evolve'),
-  // A development receipt (dev:<productId>:<unique>) of the development catalog
-  // (services/player/receipts/catalog.ts): credited only by a cluster running the development
-  // verifier (`noon up` on PGlite, or NOON_PURCHASE_VERIFIER=development); elsewhere it is a
-  // refusal, recorded like any game error.
-  buyCurrency: async ({ player, random }) => {
-    const hard = random() < 0.3;
-    const req = new BuyRequest({
-      receiptId: `dev:${hard ? 'gems_20' : 'coins_500'}:${player.key()}`,
-      currency: hard ? Currency.HARD : Currency.SOFT,
-      amount: hard ? 20 : 500,
-    });
-    await player.call('Player:buyCurrency', (c) => c.player.buyCurrency(req));
-  },
-  spendCurrency: async ({ player }) => {
+  buyCurrency,
+  spendCurrency: async (env) => {
+    const { player } = env;
+    // a player with too little to spend buys first
+    if (player.funds !== undefined && player.funds.soft < 50) return buyCurrency(env);
     const req = new SpendRequest({
       idempotencyKey: player.key(),
       currency: Currency.SOFT,

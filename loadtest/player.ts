@@ -10,7 +10,8 @@
  * at most MAX_RECONNECTS times.
  */
 import { NoonClient, type NoonClientOptions, type TransportKind } from '../client';
-import type { Session } from '../shared/protocol';
+import type { Session, Unit } from '../shared/protocol';
+import type { Funds, UnitState } from './progression';
 import { runAction, type ActionEnv } from './actions';
 import { pickAction, type Scenario } from './scenario';
 import { classify, type Stats } from './stats';
@@ -52,10 +53,13 @@ export interface PlayerEnv {
   sleep(ms: number): Promise<void>;
   /** connection problems that are not calls (BrokerList down, connect refused) */
   onConnectFailure(err: Error): void;
+  /** runs a sign-in when it is this player's turn (a few at a time) */
+  signInTurn<T>(fn: () => Promise<T>): Promise<T>;
   random(): number;
 }
 
-export type PlayerState = 'starting' | 'playing' | 'done' | 'failed';
+/** `late`: the run ended before this player's turn to sign in came (sign-ins are paced) */
+export type PlayerState = 'starting' | 'playing' | 'done' | 'failed' | 'late';
 
 export class SimPlayer {
   state: PlayerState = 'starting';
@@ -64,9 +68,12 @@ export class SimPlayer {
   private session?: Session;
   private seq = 0;
   private reconnects = 0;
+  /** a sign-in call was made (not only waited for) */
+  private tried = false;
   readonly username: string;
   readonly room: string;
-  units: string[] = [];
+  units: UnitState[] = [];
+  funds: Funds | undefined;
 
   constructor(
     private readonly env: PlayerEnv,
@@ -79,13 +86,21 @@ export class SimPlayer {
   /** Plays until the run stops; never throws. */
   async run(): Promise<void> {
     try {
-      if (!(await this.connect()) || !(await this.signIn())) {
-        this.state = 'failed';
+      // connect only when it is this player's turn to sign in: a connection that waited would
+      // meet the broker's login deadline first
+      const signedIn = await this.env.signInTurn(async () => {
+        if (!this.env.running()) return false;
+        this.tried = true;
+        return (await this.connect()) && (await this.signIn());
+      });
+      if (!signedIn) {
+        this.state = this.tried ? 'failed' : 'late';
         return;
       }
       await this.call('Chat:join', (c) => c.chat.join(this.room));
       const units = await this.call('Player:listUnits', (c) => c.player.listUnits());
-      this.units = (units ?? []).map((u) => u.unitId ?? '').filter((id) => id !== '');
+      this.units = [];
+      for (const u of units ?? []) this.noteUnit(u);
       this.state = 'playing';
       await this.loop();
       this.state = 'done';
@@ -96,6 +111,16 @@ export class SimPlayer {
       this.client?.close();
       this.client = undefined;
     }
+  }
+
+  /** What the game said a unit is now (listUnits, or a levelUp/evolve reply). */
+  noteUnit(u: Unit): void {
+    const unitId = u.unitId ?? '';
+    if (unitId === '') return;
+    const state = { unitId, level: u.level ?? 1, stars: u.stars ?? 1 };
+    const i = this.units.findIndex((x) => x.unitId === unitId);
+    if (i === -1) this.units.push(state);
+    else this.units[i] = state;
   }
 
   /** A fresh idempotency key, unique to this run, player and call. */
@@ -182,6 +207,10 @@ export class SimPlayer {
       ] as const) {
         c.on(name, () => this.env.stats.push(name));
       }
+      // the wallet a player sees: what it can afford next (loadtest/progression.ts)
+      c.on('walletChanged', (w) => {
+        this.funds = { soft: Number(w.soft?.toString() ?? 0), hard: Number(w.hard?.toString() ?? 0) };
+      });
       this.client = c;
       this.lost = false;
       return true;
@@ -216,7 +245,7 @@ export class SimPlayer {
       const token = this.session?.token ?? '';
       const resumed = await this.call('Sso:resume', (c) => c.sso.resume(token));
       if (resumed) this.session = resumed;
-      else if (!(await this.signIn())) return false;
+      else if (!(await this.env.signInTurn(() => this.signIn()))) return false;
       await this.call('Chat:join', (c) => c.chat.join(this.room));
       return !this.lost;
     }

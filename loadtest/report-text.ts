@@ -77,7 +77,7 @@ export function formatText(r: Report): string {
   const g = r.gameCalls;
   const lines = [
     `noon loadtest — scenario "${s.name}": ${s.players} players, ramp-up ${s.rampUpSeconds} s, ${limit}, think ${s.thinkTimeMs.min}-${s.thinkTimeMs.max} ms`,
-    `run ${r.runId} at ${r.startedAt}: ${r.activeSeconds} s (ended by ${r.endedBy}); players started ${r.players.started}, failed ${r.players.failed}, peak playing ${r.players.peakPlaying}; connect failures ${r.connectFailures.count}${r.connectFailures.samples.length ? ` (${r.connectFailures.samples[0]})` : ''}`,
+    `run ${r.runId} at ${r.startedAt}: ${r.activeSeconds} s (ended by ${r.endedBy}); players started ${r.players.started}, failed ${r.players.failed}${r.players.late > 0 ? `, still waiting to sign in at the end ${r.players.late}` : ''}, peak playing ${r.players.peakPlaying}; connect failures ${r.connectFailures.count}${r.connectFailures.samples.length ? ` (${r.connectFailures.samples[0]})` : ''}`,
     `brokers scraped: ${r.cluster.brokers.length > 0 ? r.cluster.brokers.join(', ') : 'none'}`,
     '',
     ...table(r),

@@ -8,6 +8,7 @@ import type * as hdr from 'hdr-histogram-js';
 import { diffCounters, totalCalls, type BrokerCounters } from './cluster-metrics';
 import type { MoneyCheck } from './money';
 import type { RunResult } from './runner';
+import type { Scenario } from './scenario';
 import { newHistogram, type Accounting, type OutcomeKind } from './stats';
 
 export interface Percentiles {
@@ -64,6 +65,7 @@ export interface Report {
     durationSeconds: number | null;
     maxActions: number | null;
     thinkTimeMs: { min: number; max: number };
+    mix: Scenario['mix'];
   };
   runId: string;
   startedAt: string;
@@ -178,6 +180,7 @@ export function buildReport(run: RunResult, cluster: ClusterView, money: MoneyCh
       durationSeconds: s.durationSeconds ?? null,
       maxActions: s.maxActions ?? null,
       thinkTimeMs: s.thinkTimeMs,
+      mix: s.mix,
     },
     runId: run.runId,
     startedAt: new Date(run.startedAtMs).toISOString(),

@@ -4,6 +4,7 @@
  * (`mix.playRound: expected a number >= 0`), so a typo never silently becomes a default.
  */
 import { readFileSync } from 'node:fs';
+import { DEFAULT_RULES, type GameRules } from './progression';
 
 export const ACTIONS = [
   'playRound',
@@ -30,12 +31,15 @@ export interface Scenario {
   thinkTimeMs: { min: number; max: number };
   /** relative weights; an action with weight 0 is never picked; at least one weight > 0 */
   mix: Record<ActionName, number>;
-  accounts: { mode: 'register' | 'login'; prefix: string; password: string };
+  /** signInConcurrency: sign-ins in flight at once (password hashing is slow on purpose) */
+  accounts: { mode: 'register' | 'login'; prefix: string; password: string; signInConcurrency: number };
   chat: { rooms: number };
   duel: { stake: number; matchWaitMs: number };
   leaderboard: { board: string; count: number };
   /** deadline of each call, ms (the SDK's callTimeoutMs) */
   callTimeoutMs: number;
+  /** the game's unit rules the players follow (loadtest/progression.ts); default: the built-in game's */
+  rules: GameRules;
 }
 
 export class ScenarioError extends Error {
@@ -109,7 +113,7 @@ function parseThink(o: Obj): { min: number; max: number } {
 
 function parseAccounts(o: Obj): Scenario['accounts'] {
   const a = sub(o, 'accounts');
-  unknownKeys(a, ['mode', 'prefix', 'password'], 'accounts.');
+  unknownKeys(a, ['mode', 'prefix', 'password', 'signInConcurrency'], 'accounts.');
   const mode = a.mode ?? 'register';
   if (mode !== 'register' && mode !== 'login')
     throw new ScenarioError('accounts.mode', `expected "register" or "login", got ${JSON.stringify(mode)}`);
@@ -117,6 +121,12 @@ function parseAccounts(o: Obj): Scenario['accounts'] {
     mode,
     prefix: str(a, 'prefix', 'accounts.prefix', /^[a-z][a-z0-9_]{0,15}$/, 'lt'),
     password: str(a, 'password', 'accounts.password', /^.{8,64}$/, 'loadtest-pw-123'),
+    signInConcurrency: num(a, 'signInConcurrency', 'accounts.signInConcurrency', {
+      min: 1,
+      max: 10_000,
+      int: true,
+      def: 2,
+    }),
   };
 }
 
@@ -138,6 +148,7 @@ export function parseScenario(raw: unknown): Scenario {
       'duel',
       'leaderboard',
       'callTimeoutMs',
+      'rules',
       '$comment',
     ],
     '',
@@ -158,6 +169,10 @@ export function parseScenario(raw: unknown): Scenario {
   unknownKeys(duel, ['stake', 'matchWaitMs'], 'duel.');
   const lb = sub(raw, 'leaderboard');
   unknownKeys(lb, ['board', 'count'], 'leaderboard.');
+  const rules = sub(raw, 'rules');
+  unknownKeys(rules, Object.keys(DEFAULT_RULES), 'rules.');
+  const rule = (key: keyof GameRules, min: number): number =>
+    num(rules, key, `rules.${key}`, { min, max: 1e9, int: true, def: DEFAULT_RULES[key] });
   return {
     name: str(raw, 'name', 'name', /^.{1,80}$/, 'unnamed'),
     players: num(raw, 'players', 'players', { min: 1, max: LIMITS.players, int: true }),
@@ -177,6 +192,14 @@ export function parseScenario(raw: unknown): Scenario {
       count: num(lb, 'count', 'leaderboard.count', { min: 1, max: 100, int: true, def: 10 }),
     },
     callTimeoutMs: num(raw, 'callTimeoutMs', 'callTimeoutMs', { min: 10, max: 600_000, int: true, def: 5000 }),
+    rules: {
+      levelsPerStar: rule('levelsPerStar', 1),
+      maxLevel: rule('maxLevel', 1),
+      maxStars: rule('maxStars', 1),
+      levelUpSoftPerLevel: rule('levelUpSoftPerLevel', 0),
+      evolveSoftPerStar: rule('evolveSoftPerStar', 0),
+      evolveHardPerStar: rule('evolveHardPerStar', 0),
+    },
   };
 }
 

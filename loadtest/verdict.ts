@@ -8,6 +8,7 @@
  */
 import { moneyFailed } from './money';
 import type { Report } from './report';
+import type { ActionName } from './scenario';
 
 /** Calls failing for platform reasons (timeouts, drops, BUSY, UNAVAILABLE, …) above this share fail the run. */
 export const PLATFORM_FAILURE_SHARE = 0.02;
@@ -16,6 +17,24 @@ export const PLATFORM_FAILURE_SHARE = 0.02;
 const PLATFORM_KINDS = ['timeout', 'disconnect', 'broker', 'notSent', 'other'] as const;
 /** The SDK's own subscribe and the sign-ins are judged by `players.failed`, not by success rate. */
 const SETUP_METHODS = new Set(['Sso:register', 'Sso:login', 'Sso:resume', 'Events:subscribe']);
+
+/** The call that shows each scenario action was played. */
+const ACTION_METHOD: Record<ActionName, string> = {
+  playRound: 'Player:playRound',
+  levelUp: 'Player:levelUp',
+  evolve: 'Player:evolve',
+  buyCurrency: 'Player:buyCurrency',
+  spendCurrency: 'Player:spendCurrency',
+  getProfile: 'Player:getProfile',
+  chatSay: 'Chat:say',
+  duel: 'Duel:findMatch',
+  leaderboardTop: 'Leaderboard:top',
+};
+
+/** Why an action may legitimately never reach its call (loadtest/progression.ts). */
+const WHY_NOT_PLAYED: Partial<Record<ActionName, string>> = {
+  evolve: 'no unit reached its level cap in this run; those turns levelled units up towards it',
+};
 
 export interface Verdict {
   ok: boolean;
@@ -29,7 +48,7 @@ function breakdown(errors: Record<string, number>, keep: (key: string) => boolea
   return Object.entries(errors)
     .filter(([k]) => keep(k))
     .sort((a, b) => b[1] - a[1])
-    .map(([k, n]) => `${k.slice(k.indexOf(':') + 1)}=${n}`)
+    .map(([k, n]) => `${k}=${n}`)
     .join(' ');
 }
 
@@ -41,6 +60,10 @@ export function verdictOf(r: Report): Verdict {
   if (r.players.failed > 0)
     failures.push(
       `${r.players.failed} of ${r.players.started} simulated players could not connect or sign in${r.connectFailures.samples[0] ? ` (${r.connectFailures.samples[0]})` : ''}`,
+    );
+  if (r.players.late > 0)
+    notes.push(
+      `${r.players.late} of ${r.players.started} players were still waiting to sign in when the run ended (sign-ins run accounts.signInConcurrency at a time: raise it, lower the password-hashing cost, or run longer)`,
     );
   const platformErrors: Record<string, number> = {};
   let platform = 0;
@@ -69,6 +92,12 @@ export function verdictOf(r: Report): Verdict {
     else if (m.ok < m.count / 2)
       notes.push(`${m.method} succeeded ${m.ok} of ${m.count} times: ${breakdown(m.errors, () => true)}`);
   }
+  const called = new Map(r.methods.map((m) => [m.method, m.count]));
+  for (const [action, weight] of Object.entries(r.scenario.mix) as [ActionName, number][])
+    if (weight > 0 && (called.get(ACTION_METHOD[action]) ?? 0) === 0)
+      notes.push(
+        `${action} was never played as ${ACTION_METHOD[action]}${WHY_NOT_PLAYED[action] ? `: ${WHY_NOT_PLAYED[action]}` : ''}`,
+      );
   return { ok: failures.length === 0, failures, notes };
 }
 

@@ -15,6 +15,7 @@ import { after, before, test } from 'node:test';
 import { loadScenario, loadTest, type Report } from '../../loadtest';
 import { DEFAULT_SCENARIO } from '../../cli/commands/loadtest';
 import { startNoonUp, type NoonUp } from '../support/loadtest-cluster';
+import { verdictOf } from '../../loadtest/verdict';
 
 let up: NoonUp;
 before(async () => {
@@ -68,6 +69,12 @@ test('50 players for 10 s: sent = counted by the brokers = received; money invar
   assert.ok(r.money.duels > 0, `duels that moved money: ${r.money.duels}`);
   assert.equal(r.money.duelsUnbalanced, 0, r.money.violations.join('; '));
   assert.equal(r.money.unsourcedCredits, 0);
+  // players follow the game's rules (level to the cap before evolving, buy when broke): every
+  // action that was played mostly succeeds, and the run passes
+  for (const m of r.methods)
+    assert.ok(m.ok >= m.count / 2, `${m.method}: ${m.ok} of ${m.count} succeeded (${JSON.stringify(m.errors)})`);
+  const v = verdictOf(r);
+  assert.equal(v.ok, true, v.failures.join('; '));
 });
 
 test('noon loadtest (CLI): --json report, --html file, exit 0', () => {

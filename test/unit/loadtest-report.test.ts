@@ -168,7 +168,7 @@ function fakeRun(): RunResult {
     endedAtMs: 2000,
     activeSeconds: 2,
     endedBy: 'duration',
-    players: { started: 2, failed: 0, peakPlaying: 2 },
+    players: { started: 2, failed: 0, late: 0, peakPlaying: 2 },
     connectFailures: { count: 0, samples: [] },
     clientLoopDelayMs: { p50: 10, p99: 12, max: 20 },
   };
