@@ -17,7 +17,7 @@ test('a process that started and stopped a test cluster exits on its own', async
   // Nothing of noon's may hold the loop: only the stdio pipes and the timer-free remainder.
   const exit = await Promise.race([
     child.exited,
-    new Promise<undefined>((resolve) => setTimeout(resolve, 30_000).unref()),
+    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 30_000).unref()),
   ]);
   if (exit === undefined) {
     await child.stop('SIGKILL');
