@@ -92,12 +92,16 @@ async function startNoon(children: Child[], root = ROOT): Promise<{ broker: Chil
   return { broker, lb, tcp };
 }
 
-async function startRelay(children: Child[]): Promise<{ relay: Child; echo: Child; tcp: string }> {
-  const echo = await spawnReady('echo', 'bench/procs/zmq-echo.ts', { BENCH_SEND_MODE: 'coalescing' });
+/** The raw relay and its echo, both sending in `mode` (lib/zmq-senders.ts). */
+async function startRelay(
+  children: Child[],
+  mode: 'coalescing' | 'turn',
+): Promise<{ relay: Child; echo: Child; tcp: string }> {
+  const echo = await spawnReady(`echo-${mode}`, 'bench/procs/zmq-echo.ts', { BENCH_SEND_MODE: mode });
   children.push(echo);
-  const relay = await spawnReady('relay', 'bench/procs/relay.ts', {
+  const relay = await spawnReady(`relay-${mode}`, 'bench/procs/relay.ts', {
     BENCH_ECHO: String(echo.ready.router),
-    BENCH_SEND_MODE: 'coalescing',
+    BENCH_SEND_MODE: mode,
   });
   children.push(relay);
   return { relay, echo, tcp: String(relay.ready.tcp) };
@@ -117,7 +121,10 @@ export async function runBroker(): Promise<string> {
     const bases: Array<{ tree: BaseTree; noon: Awaited<ReturnType<typeof startNoon>> }> = [];
     for (const tree of BASES.map(baseTree)) bases.push({ tree, noon: await startNoon(children, tree.dir) });
     const noon = await startNoon(children);
-    const raw = await startRelay(children);
+    const raw = await startRelay(children, 'coalescing');
+    // The relay flushing once per turn, as noon's sender does: what noon is compared with
+    // when many connections each have one call in flight.
+    const rawTurn = await startRelay(children, 'turn');
     for (const { inFlight, connections } of SCENARIOS.filter(
       (s) => !ONLY || ONLY.includes(`${s.inFlight}x${s.connections}`),
     )) {
@@ -163,6 +170,12 @@ export async function runBroker(): Promise<string> {
         echo: raw.echo.pid,
       });
       slotRaw.close();
+      const slotTurn = await SlotClient.open(rawTurn.tcp, connections, inFlight);
+      await measure('raw relay → zmq echo, per-turn sends, slot client', (s) => slotTurn.call(s), {
+        relay: rawTurn.relay.pid,
+        echo: rawTurn.echo.pid,
+      });
+      slotTurn.close();
       ratios.push({
         level: `${inFlight} in flight / ${connections} conn`,
         noon: n,
