@@ -10,24 +10,44 @@
  * `typed client` is test/support/raw-client.ts (generated Thrift client over ThriftChannel:
  * encode + decode per call in this process).
  *
+ * `BENCH_BASE=<commit>[,<commit>…]` also starts each commit's Yellow, Leaderboard and broker
+ * (lib/base-tree.ts) and measures them with the slot client right before this checkout's, in
+ * every scenario: before and after in the same run, with a ratio table. `BENCH_TYPED=0` leaves
+ * out the typed-client rows.
+ *
  *   node --import tsx bench/broker.ts
+ *   BENCH_BASE=main BENCH_TYPED=0 BENCH_SCENARIOS=1x1,64x1,64x64 node --import tsx bench/broker.ts
  */
 import { rawClient, type RawClient } from '../test/support/raw-client';
 import { closedLoop, timings, type LoadResult } from './lib/load';
 import { spawnReady, stopChild, waitFor, type Child } from './lib/procs';
-import { progress, ratioTable, resultTable, type Ratio, type Row } from './lib/table';
+import {
+  beforeAfterTable,
+  progress,
+  ratioTable,
+  resultTable,
+  type BeforeAfter,
+  type Ratio,
+  type Row,
+} from './lib/table';
 import { SlotClient } from './lib/thrift-client';
 import { runAsMain } from './lib/main';
+import { baseTree, type BaseTree } from './lib/base-tree';
+import { ROOT } from './lib/procs';
 
 const SCENARIOS = [
   { inFlight: 1, connections: 1 },
   { inFlight: 64, connections: 1 },
   { inFlight: 512, connections: 1 },
+  // 64 clients with one call each: the shape of real game clients
+  { inFlight: 64, connections: 64 },
   { inFlight: 100, connections: 100 },
   { inFlight: 512, connections: 100 },
 ];
 /** BENCH_SCENARIOS=64x1,512x100 runs only those (for profiling). */
 const ONLY = process.env.BENCH_SCENARIOS?.split(',');
+const BASES = process.env.BENCH_BASE ? process.env.BENCH_BASE.split(',') : [];
+const TYPED = process.env.BENCH_TYPED !== '0';
 const HEARTBEAT_MS = '250';
 const TARGET = 0.7;
 
@@ -44,16 +64,19 @@ const BROKER_ENV = {
   NOON_IDLE_TIMEOUT_MS: '600000',
 };
 
-async function startNoon(children: Child[]): Promise<{ broker: Child; lb: Child; tcp: string }> {
-  const yellow = await spawnReady('yellow', 'test/support/yellow-proc.ts', {
+/** A Yellow, the fixture Leaderboard and a broker, all from the code under `root`. */
+async function startNoon(children: Child[], root = ROOT): Promise<{ broker: Child; lb: Child; tcp: string }> {
+  const spawnAt = (name: string, script: string, env: Record<string, string>): Promise<Child> =>
+    spawnReady(name, script, env, 60_000, root);
+  const yellow = await spawnAt('yellow', 'test/support/yellow-proc.ts', {
     NOON_YELLOW_PORT: '0',
     NOON_HEARTBEAT_MS: HEARTBEAT_MS,
   });
   children.push(yellow);
   const env = { NOON_YELLOW: String(yellow.ready.router), NOON_HEARTBEAT_MS: HEARTBEAT_MS };
-  const lb = await spawnReady('leaderboard', 'test/support/lb-service.ts', env);
+  const lb = await spawnAt('leaderboard', 'test/support/lb-service.ts', env);
   children.push(lb);
-  const broker = await spawnReady('broker', 'bench/procs/broker.ts', { ...env, ...BROKER_ENV });
+  const broker = await spawnAt('broker', 'bench/procs/broker.ts', { ...env, ...BROKER_ENV });
   children.push(broker);
   const tcp = String(broker.ready.tcp);
   // The broker learns the route from Yellow; an unknown method closes a fresh connection, so each probe opens its own.
@@ -69,12 +92,16 @@ async function startNoon(children: Child[]): Promise<{ broker: Child; lb: Child;
   return { broker, lb, tcp };
 }
 
-async function startRelay(children: Child[]): Promise<{ relay: Child; echo: Child; tcp: string }> {
-  const echo = await spawnReady('echo', 'bench/procs/zmq-echo.ts', { BENCH_SEND_MODE: 'coalescing' });
+/** The raw relay and its echo, both sending in `mode` (lib/zmq-senders.ts). */
+async function startRelay(
+  children: Child[],
+  mode: 'coalescing' | 'turn',
+): Promise<{ relay: Child; echo: Child; tcp: string }> {
+  const echo = await spawnReady(`echo-${mode}`, 'bench/procs/zmq-echo.ts', { BENCH_SEND_MODE: mode });
   children.push(echo);
-  const relay = await spawnReady('relay', 'bench/procs/relay.ts', {
+  const relay = await spawnReady(`relay-${mode}`, 'bench/procs/relay.ts', {
     BENCH_ECHO: String(echo.ready.router),
-    BENCH_SEND_MODE: 'coalescing',
+    BENCH_SEND_MODE: mode,
   });
   children.push(relay);
   return { relay, echo, tcp: String(relay.ready.tcp) };
@@ -89,9 +116,15 @@ export async function runBroker(): Promise<string> {
   const children: Child[] = [];
   const rows: Row[] = [];
   const ratios: Ratio[] = [];
+  const vsBase: BeforeAfter[] = [];
   try {
+    const bases: Array<{ tree: BaseTree; noon: Awaited<ReturnType<typeof startNoon>> }> = [];
+    for (const tree of BASES.map(baseTree)) bases.push({ tree, noon: await startNoon(children, tree.dir) });
     const noon = await startNoon(children);
-    const raw = await startRelay(children);
+    const raw = await startRelay(children, 'coalescing');
+    // The relay flushing once per turn, as noon's sender does: what noon is compared with
+    // when many connections each have one call in flight.
+    const rawTurn = await startRelay(children, 'turn');
     for (const { inFlight, connections } of SCENARIOS.filter(
       (s) => !ONLY || ONLY.includes(`${s.inFlight}x${s.connections}`),
     )) {
@@ -105,23 +138,44 @@ export async function runBroker(): Promise<string> {
         rows.push({ label, connections, result });
         return result;
       };
-      const noonCpu = { broker: noon.broker.pid, service: noon.lb.pid };
-      const slotNoon = await SlotClient.open(noon.tcp, connections, inFlight);
-      const n = await measure('noon broker, slot client', (s) => slotNoon.call(s), noonCpu);
-      slotNoon.close();
-      const typed = await typedClients(noon.tcp, connections);
-      await measure(
-        'noon broker, typed client',
-        async (s) => void (await (typed[s % connections] as RawClient).leaderboard.top('bench', 1)),
-        noonCpu,
-      );
-      for (const c of typed) c.close();
+      const slotRun = async (label: string, stack: Awaited<ReturnType<typeof startNoon>>): Promise<LoadResult> => {
+        const slot = await SlotClient.open(stack.tcp, connections, inFlight);
+        try {
+          return await measure(label, (s) => slot.call(s), { broker: stack.broker.pid, service: stack.lb.pid });
+        } finally {
+          slot.close();
+        }
+      };
+      const before: Array<[string, LoadResult]> = [];
+      for (const b of bases) before.push([b.tree.name, await slotRun(`noon @ ${b.tree.name}, slot client`, b.noon)]);
+      const n = await slotRun('noon broker, slot client', noon);
+      for (const [name, result] of before)
+        vsBase.push({
+          level: `${inFlight} in flight / ${connections} conn, ${name} → this checkout`,
+          before: result,
+          after: n,
+        });
+      if (TYPED) {
+        const typed = await typedClients(noon.tcp, connections);
+        await measure(
+          'noon broker, typed client',
+          async (s) => void (await (typed[s % connections] as RawClient).leaderboard.top('bench', 1)),
+          { broker: noon.broker.pid, service: noon.lb.pid },
+        );
+        for (const c of typed) c.close();
+      }
       const slotRaw = await SlotClient.open(raw.tcp, connections, inFlight);
       const r = await measure('raw relay → zmq echo, slot client', (s) => slotRaw.call(s), {
         relay: raw.relay.pid,
         echo: raw.echo.pid,
       });
       slotRaw.close();
+      const slotTurn = await SlotClient.open(rawTurn.tcp, connections, inFlight);
+      await measure('raw relay → zmq echo, per-turn sends, slot client', (s) => slotTurn.call(s), {
+        relay: rawTurn.relay.pid,
+        echo: rawTurn.echo.pid,
+      });
+      slotTurn.close();
       ratios.push({
         level: `${inFlight} in flight / ${connections} conn`,
         noon: n,
@@ -140,6 +194,14 @@ export async function runBroker(): Promise<string> {
     resultTable(rows),
     '',
     ratioTable('level', ratios),
+    ...(vsBase.length > 0
+      ? [
+          '',
+          'Before (a base commit) and after (this checkout), slot client, same run; CPU = broker + service:',
+          '',
+          beforeAfterTable('level', vsBase),
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -29,15 +29,19 @@ function childNodeArgs(name: string): string[] {
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, name)}`] : [];
 }
 
-/** Spawns a TypeScript script (path relative to the repo root) and waits for its `ready` line. */
+/**
+ * Spawns a TypeScript script (path relative to `root`, by default this repo's) and waits for its
+ * `ready` line. Another `root` runs another commit's code (lib/base-tree.ts).
+ */
 export function spawnReady(
   name: string,
   script: string,
   env: Record<string, string>,
   deadlineMs = 20_000,
+  root = ROOT,
 ): Promise<Child> {
   const proc = spawn(process.execPath, [...childNodeArgs(name), '--import', 'tsx', script], {
-    cwd: ROOT,
+    cwd: root,
     env: { ...process.env, NOON_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

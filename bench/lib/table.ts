@@ -67,3 +67,28 @@ export function progress(label: string, r: LoadResult): void {
     `  ${label.padEnd(40)} ${fmtInt(r.rate).padStart(8)} calls/s  p50 ${fmtUs(r.p50Us).padStart(8)}  p99 ${fmtUs(r.p99Us).padStart(8)}${r.errors ? `  errors ${r.errors}` : ''}\n`,
   );
 }
+
+export interface BeforeAfter {
+  level: string;
+  before: LoadResult;
+  after: LoadResult;
+}
+
+/** CPU per call of the measured servers: every sampled process but the load generator. */
+const serverCpu = (r: LoadResult): number =>
+  Object.entries(r.cpuPerCall).reduce((sum, [who, us]) => (who === 'client' ? sum : sum + us), 0);
+
+/** The same load on two versions of the code, measured in one run: rates, ratio, CPU per call. */
+export function beforeAfterTable(title: string, rows: BeforeAfter[]): string {
+  const lines = [
+    `| ${title} | before calls/s | after calls/s | after/before | p99 before → after | server CPU µs/call before → after |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const { level, before, after } of rows) {
+    const cpu = `${serverCpu(before).toFixed(0)} → ${serverCpu(after).toFixed(0)}`;
+    lines.push(
+      `| ${level} | ${fmtInt(before.rate)} | ${fmtInt(after.rate)} | ${(after.rate / before.rate).toFixed(2)}× | ${fmtUs(before.p99Us)} → ${fmtUs(after.p99Us)} | ${cpu} |`,
+    );
+  }
+  return lines.join('\n');
+}

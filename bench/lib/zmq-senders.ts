@@ -3,12 +3,20 @@
  * both feed a socket from one queue:
  *  - `coalescing`: everything queued while a send is in flight leaves in the next message to the
  *    same peer, frames appended (the idea of shared/wire/sender.ts, without its codec or bounds);
+ *  - `turn`: as `coalescing`, but the first send waits for the end of the event-loop turn
+ *    (setImmediate), so what every callback of the turn queued leaves together, as
+ *    shared/wire/sender.ts does now;
  *  - `plain`: one ZeroMQ message per queued message, sent one after the other.
  * For a ROUTER the peer's routing id is the first frame of each message sent.
  */
 import type * as zmq from 'zeromq';
 
-export type SendMode = 'coalescing' | 'plain';
+export type SendMode = 'coalescing' | 'turn' | 'plain';
+
+/** BENCH_SEND_MODE as a SendMode; anything unknown is `coalescing`. */
+export function sendModeOf(value: string | undefined): SendMode {
+  return value === 'plain' || value === 'turn' ? value : 'coalescing';
+}
 
 interface PeerQueue {
   peer: Buffer | undefined;
@@ -36,7 +44,11 @@ export class RawSender {
       this.queues.set(key, q);
     }
     q.items.push(frames);
-    if (!this.pumping) void this.pump();
+    if (this.pumping) return;
+    if (this.mode === 'turn') {
+      this.pumping = true;
+      setImmediate(() => void this.pump());
+    } else void this.pump();
   }
 
   close(): void {
@@ -51,7 +63,7 @@ export class RawSender {
         this.queues = new Map();
         for (const q of batch.values()) {
           const head = q.peer === undefined ? [] : [q.peer];
-          if (this.mode === 'coalescing') await this.write([...head, ...q.items.flat()]);
+          if (this.mode !== 'plain') await this.write([...head, ...q.items.flat()]);
           else for (const m of q.items) await this.write([...head, ...m]);
         }
       }

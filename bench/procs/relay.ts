@@ -5,12 +5,12 @@
 import { createServer, type AddressInfo } from 'node:net';
 import * as zmq from 'zeromq';
 import { corkedWriter, readFrames } from '../lib/framed';
-import { RawSender, type SendMode } from '../lib/zmq-senders';
+import { RawSender, sendModeOf } from '../lib/zmq-senders';
 
 async function main(): Promise<void> {
   const echo = process.env.BENCH_ECHO;
   if (!echo) throw new Error('BENCH_ECHO (the echo ROUTER endpoint) is required');
-  const mode: SendMode = process.env.BENCH_SEND_MODE === 'plain' ? 'plain' : 'coalescing';
+  const mode = sendModeOf(process.env.BENCH_SEND_MODE);
   const dealer = new zmq.Dealer({
     linger: 0,
     sendHighWaterMark: 10_000,

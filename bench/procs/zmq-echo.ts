@@ -1,10 +1,10 @@
 // Raw baseline: a ROUTER that sends every message back to its sender, untouched (no codec).
-// BENCH_SEND_MODE=coalescing|plain (bench/lib/zmq-senders.ts). Ready line: {"ready":"echo","router":...}.
+// BENCH_SEND_MODE=coalescing|turn|plain (bench/lib/zmq-senders.ts). Ready line: {"ready":"echo","router":...}.
 import * as zmq from 'zeromq';
-import { RawSender, type SendMode } from '../lib/zmq-senders';
+import { RawSender, sendModeOf } from '../lib/zmq-senders';
 
 async function main(): Promise<void> {
-  const mode: SendMode = process.env.BENCH_SEND_MODE === 'plain' ? 'plain' : 'coalescing';
+  const mode = sendModeOf(process.env.BENCH_SEND_MODE);
   const router = new zmq.Router({
     linger: 0,
     sendHighWaterMark: 50_000,

@@ -1,7 +1,14 @@
 /**
  * Feeds one ZeroMQ socket from one bounded queue. zeromq.js allows a single send() in flight per
- * socket, so everything enqueued in one turn, or while a send is in flight, leaves together in
- * the next message to the same peer; a lone envelope leaves at the end of its turn. When `maxQueued` envelopes wait, enqueue() returns false and the caller answers BUSY.
+ * socket, so everything enqueued in one event-loop turn, or while a send is in flight, leaves
+ * together in the next message to the same peer; a lone envelope leaves at the end of its turn
+ * (setImmediate, no timer delay). When `maxQueued` envelopes wait, enqueue() returns false and
+ * the caller answers BUSY.
+ *
+ * Why a turn and not a microtask: Node drains the microtask queue after every I/O callback, so
+ * a process reading many client connections (or many ZeroMQ messages) in one poll phase would
+ * flush once per callback, one ZeroMQ message per call. setImmediate runs once, in the check
+ * phase right after that poll phase, when every callback of the turn has enqueued its envelopes.
  */
 import { encodeBatch, MAX_BATCH, type Envelope } from './frames';
 
@@ -27,6 +34,7 @@ export class BatchSender {
   private queued = 0;
   private pumping = false;
   private closed = false;
+  private readonly pumpThisTurn = (): void => void this.pump();
 
   constructor(
     private readonly send: (frames: Buffer[]) => Promise<void>,
@@ -48,11 +56,9 @@ export class BatchSender {
     }
     q.envelopes.push(envelope);
     this.queued++;
-    // Start at the end of this turn's microtasks: every reply produced by one received message
-    // leaves in one ZeroMQ message, and a lone one still leaves without a timer delay.
     if (!this.pumping) {
       this.pumping = true;
-      queueMicrotask(() => void this.pump());
+      setImmediate(this.pumpThisTurn);
     }
     return true;
   }
@@ -61,15 +67,22 @@ export class BatchSender {
     this.closed = true;
   }
 
+  /**
+   * Sends one round: every peer's queue as it stands. What was enqueued while the round's sends
+   * were in flight leaves in the next round, at the end of the turn the last send completed in,
+   * so envelopes enqueued later in that turn still join it.
+   */
   private async pump(): Promise<void> {
+    let again = false;
     try {
-      while (this.queues.size > 0 && !this.closed) {
-        const batch = this.queues;
-        this.queues = new Map();
-        for (const q of batch.values()) await this.sendPeer(q);
-      }
+      if (this.closed) return;
+      const round = this.queues;
+      this.queues = new Map();
+      for (const q of round.values()) await this.sendPeer(q);
+      again = this.queues.size > 0 && !this.closed;
     } finally {
-      this.pumping = false;
+      if (again) setImmediate(this.pumpThisTurn);
+      else this.pumping = false;
     }
   }
 

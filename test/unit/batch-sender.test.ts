@@ -1,15 +1,24 @@
 /**
  * Spec of shared/wire/sender.ts BatchSender over a fake send function: what leaves in which
  * ZeroMQ message, when, to whom, and what happens when the queue is full or a send fails.
- * "A turn" is one macrotask: everything enqueued before the test yields to the event loop.
+ * "A turn" is one pass of the event loop: every I/O (or immediate) callback run in it, each
+ * followed by its microtasks. The sender flushes once per turn, from setImmediate.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBatch, FrameError, FRAME_TAG, MAX_BATCH, type Envelope } from '../../shared/wire/frames';
 import { BatchSender, type SendFailure } from '../../shared/wire/sender';
 
-/** Lets every queued microtask (the sender's pump, resolved sends) run. */
+/** Lets the turn end: the sender's flush (queued by an enqueue() before this call) runs first. */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/**
+ * After a send completes: the sender queues its next round from the completion's microtasks, so
+ * after the immediate nextTurn() queued; the second turn lets that round leave.
+ */
+const afterCompletion = async (): Promise<void> => {
+  await nextTurn();
+  await nextTurn();
+};
 
 const push = (sessionId: string): Envelope => ({
   kind: 'push',
@@ -75,12 +84,36 @@ function sender(opts: { maxQueued?: number; autoResolve?: boolean; hasPeer?: boo
 }
 
 describe('BatchSender batching', () => {
-  test('a lone envelope leaves in the same turn, after the enqueuing code finishes', async () => {
+  test('a lone envelope leaves at the end of its turn, not in its microtasks', async () => {
     const { batch, socket } = sender();
     assert.equal(batch.enqueue(push('a'), peer('broker-1')), true);
     assert.deepEqual(socket.sent, [], 'nothing leaves inside enqueue()');
-    await Promise.resolve();
-    assert.deepEqual(socket.sent, [{ peer: 'broker-1', sessions: ['a'] }], "left in the turn's microtasks");
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    assert.deepEqual(socket.sent, [], 'still waiting after the microtasks');
+    await nextTurn();
+    assert.deepEqual(socket.sent, [{ peer: 'broker-1', sessions: ['a'] }], 'left at the end of the turn');
+  });
+
+  test('envelopes enqueued by several callbacks of one turn, microtasks drained between them, leave in one message', async () => {
+    // What a broker's turn looks like: one read callback per client connection, each followed
+    // by its microtasks (awaited continuations), all before the check phase.
+    const { batch, socket } = sender();
+    const callbacks = ['a', 'b', 'c', 'd'].map(
+      (s) =>
+        new Promise<void>((resolve) =>
+          setImmediate(() => {
+            batch.enqueue(push(`${s}1`), peer('broker-1'));
+            void Promise.resolve().then(() => {
+              batch.enqueue(push(`${s}2`), peer('broker-1'));
+              resolve();
+            });
+          }),
+        ),
+    );
+    await Promise.all(callbacks);
+    assert.deepEqual(socket.sent, [], 'every callback of the turn ran, nothing left yet');
+    await nextTurn();
+    assert.deepEqual(socket.sent, [{ peer: 'broker-1', sessions: ['a1', 'a2', 'b1', 'b2', 'c1', 'c2', 'd1', 'd2'] }]);
   });
 
   test('envelopes enqueued in one turn leave together, in order, in one message', async () => {
@@ -112,14 +145,51 @@ describe('BatchSender batching', () => {
     await nextTurn();
     assert.equal(socket.sent.length, 1, 'one send in flight at a time');
     socket.completeOldest();
-    await nextTurn();
+    await afterCompletion();
     assert.deepEqual(
       socket.sent.map((m) => m.sessions),
       [['a'], ['b', 'c']],
     );
     socket.completeOldest();
-    await nextTurn();
+    await afterCompletion();
     assert.equal(socket.inFlight, 0);
+  });
+
+  test('envelopes enqueued in the turn a send completes join those that waited for it', async () => {
+    const { batch, socket } = sender({ autoResolve: false });
+    batch.enqueue(push('a'), peer('broker-1'));
+    await nextTurn();
+    batch.enqueue(push('b'), peer('broker-1'));
+    await nextTurn();
+    socket.completeOldest();
+    batch.enqueue(push('c'), peer('broker-1'));
+    await Promise.resolve();
+    batch.enqueue(push('d'), peer('broker-1'));
+    await afterCompletion();
+    assert.deepEqual(
+      socket.sent.map((m) => m.sessions),
+      [['a'], ['b', 'c', 'd']],
+    );
+    socket.completeOldest();
+  });
+
+  test('per-peer order holds across rounds, whatever the other peers do', async () => {
+    const { batch, socket } = sender({ autoResolve: false });
+    batch.enqueue(push('a1'), peer('broker-1'));
+    batch.enqueue(push('b1'), peer('broker-2'));
+    await nextTurn();
+    batch.enqueue(push('b2'), peer('broker-2'));
+    batch.enqueue(push('a2'), peer('broker-1'));
+    batch.enqueue(push('a3'), peer('broker-1'));
+    await nextTurn();
+    while (socket.inFlight > 0) {
+      socket.completeOldest();
+      await afterCompletion();
+    }
+    const of = (to: string): string[] => socket.sent.filter((m) => m.peer === to).flatMap((m) => m.sessions);
+    assert.deepEqual(of('broker-1'), ['a1', 'a2', 'a3']);
+    assert.deepEqual(of('broker-2'), ['b1', 'b2']);
+    assert.equal(socket.sent.length, 4, 'one message per peer per round');
   });
 
   test('more than MAX_BATCH envelopes for one peer leave in messages of at most MAX_BATCH', async () => {
@@ -236,7 +306,7 @@ describe('BatchSender backpressure', () => {
     assert.deepEqual(accepted, [true, true, false]);
     assert.equal(batch.depth, 2);
     socket.completeOldest();
-    await nextTurn();
+    await afterCompletion();
     assert.equal(batch.depth, 0);
     assert.deepEqual(
       socket.sent.map((m) => m.sessions),
