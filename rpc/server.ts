@@ -57,6 +57,16 @@ const MAX_REMEMBERED_SESSIONS = 100_000;
 
 type Caller = 'broker' | 'service';
 
+/**
+ * Longest stretch (ms) the receive loop handles requests before it lets the event loop run.
+ * zeromq.js hands over a message that is already queued without leaving the microtask queue, and
+ * one message can carry a batch of thousands of requests; a peer that floods (a hot room's
+ * senders) would otherwise keep database and Kv replies, timers and the other peers' messages
+ * waiting for its whole backlog: every call that needs one more round trip (a quiet room's
+ * insert) would wait for that, not for its turn.
+ */
+const RECEIVE_SLICE_MS = 2;
+
 const ROUTER_OPTIONS = {
   mandatory: true,
   handover: true,
@@ -243,28 +253,31 @@ export class ServiceServer<H> {
 
   private async receive(socket: zmq.Router, from: Caller): Promise<void> {
     try {
+      let sliceStart = performance.now();
       for await (const [peer, ...frames] of socket) {
         if (!peer) continue;
-        this.dispatch(peer, frames, from);
+        for (const e of this.decode(peer, frames)) {
+          if (e.kind === 'request') this.handle(peer, e, from);
+          if (performance.now() - sliceStart >= RECEIVE_SLICE_MS) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            sliceStart = performance.now();
+          }
+        }
       }
     } catch (err) {
       if (!socket.closed) this.opts.logger.error({ err, from }, 'service receive loop ended');
     }
   }
 
-  private dispatch(peer: Buffer, frames: Buffer[], from: Caller): void {
-    let envelopes: Envelope[];
+  private decode(peer: Buffer, frames: Buffer[]): Envelope[] {
     try {
-      envelopes = decodeBatch(frames, this.opts.maxPayload);
+      return decodeBatch(frames, this.opts.maxPayload);
     } catch (err) {
       this.opts.logger.warn(
         { err: (err as Error).message, peer: peer.toString('latin1').slice(0, 64) },
         'dropped malformed message',
       );
-      return;
-    }
-    for (const e of envelopes) {
-      if (e.kind === 'request') this.handle(peer, e, from);
+      return [];
     }
   }
 

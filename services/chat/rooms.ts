@@ -44,6 +44,21 @@ export function toChatMessage(m: Message): ChatMessage {
   });
 }
 
+/**
+ * The refusal of a full room. A flooded room answers thousands of these a second while its
+ * other rooms must keep going: it is made without a stack trace (nobody reads one, and capturing
+ * it was the largest single cost of a refusal).
+ */
+function busy(roomId: string, waiting: number): NoonError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new NoonError('BUSY', `room ${roomId} has ${waiting} messages waiting at its owner; retry later`);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 interface Waiting {
   msg: NewMessage;
   resolve(m: Message): void;
@@ -101,9 +116,7 @@ export class RoomOwner {
     }
     if (st.waiting.length >= this.opts.maxQueued) {
       this.opts.onBusy?.(roomId);
-      return Promise.reject(
-        new NoonError('BUSY', `room ${roomId} has ${st.waiting.length} messages waiting at its owner; retry later`),
-      );
+      return Promise.reject(busy(roomId, st.waiting.length));
     }
     const room = st;
     return new Promise<Message>((resolve, reject) => {
