@@ -61,7 +61,7 @@ function busy(roomId: string, waiting: number): NoonError {
 
 interface Waiting {
   msg: NewMessage;
-  resolve(m: Message): void;
+  resolve(m: ChatMessage): void;
   reject(err: Error): void;
 }
 
@@ -108,7 +108,8 @@ export class RoomOwner {
     return n;
   }
 
-  say(roomId: string, userId: string, username: string, text: string): Promise<Message> {
+  /** The stored message, as published (the same struct answers the sender). */
+  say(roomId: string, userId: string, username: string, text: string): Promise<ChatMessage> {
     let st = this.rooms.get(roomId);
     if (!st) {
       st = { waiting: [], storing: false, lastSeq: 0 };
@@ -119,17 +120,29 @@ export class RoomOwner {
       return Promise.reject(busy(roomId, st.waiting.length));
     }
     const room = st;
-    return new Promise<Message>((resolve, reject) => {
+    return new Promise<ChatMessage>((resolve, reject) => {
       room.waiting.push({ msg: { userId, username, text }, resolve, reject });
       if (!room.storing) void this.store(roomId, room);
     });
   }
 
-  /** Stores the room's queue batch by batch; publication order is seq order. */
+  /**
+   * Stores the room's queue batch by batch. Inserts run one after another (that is what numbers
+   * without a gap); the recent-list append and the publishes of a stored batch overlap the next
+   * batch's insert, one batch at a time, so publication order is still seq order and at most two
+   * batches are out of the queue at once.
+   */
   private async store(roomId: string, st: RoomState): Promise<void> {
     st.storing = true;
+    let finishing: Promise<void> | undefined;
     try {
-      while (st.waiting.length > 0) {
+      for (;;) {
+        if (st.waiting.length === 0) {
+          await finishing;
+          finishing = undefined;
+          // messages queued while the last batch was finishing are this loop's: `storing` is still set
+          if (st.waiting.length === 0) break;
+        }
         const batch = st.waiting.splice(0, MAX_BATCH);
         let stored: Message[];
         try {
@@ -142,15 +155,27 @@ export class RoomOwner {
           for (const w of batch) w.reject(err as Error);
           continue;
         }
-        await this.recent.append(roomId, stored);
-        const topic = topicOf(roomId);
-        for (const m of stored)
-          if (!this.env.publish(topic, m.seq, events.chatMessage(toChatMessage(m))))
-            this.opts.onUnpublished?.(roomId, m.seq);
-        batch.forEach((w, i) => w.resolve(stored[i] as Message));
+        await finishing;
+        finishing = this.finish(roomId, batch, stored);
       }
     } finally {
       st.storing = false;
+    }
+  }
+
+  /** A stored batch: appended to the recent list, published in seq order, its senders answered. */
+  private async finish(roomId: string, batch: Waiting[], stored: Message[]): Promise<void> {
+    // append() handles its own failures (it drops the cached list); the batch is stored either way
+    await this.recent
+      .append(roomId, stored)
+      .catch((err: unknown) =>
+        this.log.warn({ err: (err as Error).message, room: roomId }, 'recent history append failed'),
+      );
+    const topic = topicOf(roomId);
+    for (const [i, m] of stored.entries()) {
+      const msg = toChatMessage(m);
+      if (!this.env.publish(topic, m.seq, events.chatMessage(msg))) this.opts.onUnpublished?.(roomId, m.seq);
+      (batch[i] as Waiting).resolve(msg);
     }
   }
 
