@@ -53,6 +53,7 @@ const ROOM_QUEUE = 256;
 const QUIET_ROOMS = 8;
 const QUIET_RATE = 50;
 const HOT_IN_FLIGHT = Number(process.env.BENCH_HOT_IN_FLIGHT ?? 10 * ROOM_QUEUE);
+const HOT_ROUNDS = Number(process.env.BENCH_HOT_ROUNDS ?? 3);
 const PARTS = new Set((process.env.BENCH_ROOMS ?? 'owner,hot,fanout').split(','));
 
 interface Latency {
@@ -66,26 +67,50 @@ interface Latency {
   maxUs: number;
 }
 
+/** Say → reply latencies of one variant, pooled over the rounds it ran in. */
+class QuietStats {
+  readonly hist = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  sent = 0;
+  answered = 0;
+  errors = 0;
+  firstError?: string;
+
+  constructor(readonly label: string) {}
+
+  result(): Latency {
+    const out: Latency = {
+      label: this.label,
+      sent: this.sent,
+      answered: this.answered,
+      errors: this.errors,
+      p50Us: this.hist.getValueAtPercentile(50),
+      p99Us: this.hist.getValueAtPercentile(99),
+      maxUs: this.hist.maxValue,
+      ...(this.firstError !== undefined ? { firstError: this.firstError } : {}),
+    };
+    this.hist.destroy();
+    return out;
+  }
+}
+
 /**
  * `rooms` rooms, each sent `ratePerRoom` says per second on a fixed schedule (not waiting for
  * answers, so a slow owner cannot slow the offered load down); say → reply latency of the
- * answers to the says sent within the measured window.
+ * answers to the says sent within the measured window goes into `stats`.
  */
 async function quietLoad(
-  label: string,
+  stats: QuietStats,
   say: (room: string) => Promise<unknown>,
   rooms: string[],
   ratePerRoom: number,
   warmupMs: number,
   durationMs: number,
-): Promise<Latency> {
-  const hist = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 120_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
+): Promise<void> {
   const periodMs = 1000 / ratePerRoom;
-  const out: Latency = { label, sent: 0, answered: 0, errors: 0, p50Us: 0, p99Us: 0, maxUs: 0 };
   const pending: Promise<void>[] = [];
   const start = performance.now();
   const measureFrom = start + warmupMs;
@@ -98,29 +123,24 @@ async function quietLoad(
     const measured = due >= measureFrom;
     for (const room of rooms) {
       const t0 = performance.now();
-      if (measured) out.sent++;
+      if (measured) stats.sent++;
       pending.push(
         say(room).then(
           () => {
             if (!measured) return;
-            out.answered++;
-            hist.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+            stats.answered++;
+            stats.hist.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
           },
           (err: unknown) => {
             if (!measured) return;
-            out.errors++;
-            out.firstError ??= err instanceof Error ? err.message : String(err);
+            stats.errors++;
+            stats.firstError ??= err instanceof Error ? err.message : String(err);
           },
         ),
       );
     }
   }
   await Promise.all(pending);
-  out.p50Us = hist.getValueAtPercentile(50);
-  out.p99Us = hist.getValueAtPercentile(99);
-  out.maxUs = hist.maxValue;
-  hist.destroy();
-  return out;
 }
 
 interface FloodCounts {
@@ -204,7 +224,7 @@ function hotTable(h: HotRoom): string {
     `| ${l.label} | ${l.sent.toLocaleString('en-US')} | ${l.answered.toLocaleString('en-US')} | ${l.errors} | ${ms(l.p50Us)} | ${ms(l.p99Us)} | ${ms(l.maxUs)} | ${vs} |`;
   const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
   return [
-    `Hot room: ${QUIET_ROOMS} quiet rooms × ${QUIET_RATE} says/s (open loop) on one owner, say → reply latency; beside them one hot room with ${HOT_IN_FLIGHT} says in flight from another process (room queue ${ROOM_QUEUE}). During the flood the hot room had ${Math.round(h.hotAccepted).toLocaleString('en-US')} says/s stored and ${Math.round(h.hotBusy).toLocaleString('en-US')} says/s answered BUSY (offered ${((h.hotAccepted + h.hotBusy) / h.hotAccepted).toFixed(1)}x what it stored; ${h.hotOther} other errors); chat process CPU ${h.chatCpu.toFixed(2)} cores.`,
+    `Hot room: ${QUIET_ROOMS} quiet rooms × ${QUIET_RATE} says/s (open loop) on one owner, say → reply latency, ${HOT_ROUNDS} rounds of ${timings().durationMs / 1000} s each way, alternating, pooled; beside them one hot room with ${HOT_IN_FLIGHT} says in flight from another process (room queue ${ROOM_QUEUE}). During the flood the hot room had ${Math.round(h.hotAccepted).toLocaleString('en-US')} says/s stored and ${Math.round(h.hotBusy).toLocaleString('en-US')} says/s answered BUSY (offered ${((h.hotAccepted + h.hotBusy) / h.hotAccepted).toFixed(1)}x what it stored; ${h.hotOther} other errors); chat process CPU ${h.chatCpu.toFixed(2)} cores.`,
     '',
     '| quiet rooms | says sent | answered | errors | p50 | p99 | max | p50 / p99 vs alone |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -295,31 +315,39 @@ export async function runRooms(): Promise<string> {
       const quiet = Array.from({ length: QUIET_ROOMS }, (_, i) => `quiet${i}-${run}`);
       for (const q of quiet) await clients.chat.say(q, 'first');
       const sayQuiet = (q: string): Promise<unknown> => clients.chat.say(q, 'hello, quiet room');
-      const alone = await quietLoad('quiet rooms alone', sayQuiet, quiet, QUIET_RATE, warmupMs, durationMs);
-      process.stderr.write(`${JSON.stringify(alone)}\n`);
-      const flood = await spawnReady('room-flood', 'bench/procs/room-flood.ts', {
-        NOON_YELLOW: env.NOON_YELLOW,
-        FLOOD_ROOM: `hot-${run}`,
-        FLOOD_IN_FLIGHT: String(HOT_IN_FLIGHT),
-      });
-      children.push(flood);
-      const floodCounts = floodCounter(flood);
-      await sleep(warmupMs);
-      const c0 = await floodCounts();
-      const cpu0 = cpuMicros(services.pid);
-      const beside = await quietLoad('quiet rooms beside the hot room', sayQuiet, quiet, QUIET_RATE, 0, durationMs);
-      const c1 = await floodCounts();
-      const chatCpu = (cpuMicros(services.pid) - cpu0) / ((c1.atMs - c0.atMs) * 1000);
-      process.stderr.write(`${JSON.stringify(beside)}\n`);
-      await stopChild(flood);
-      const secs = (c1.atMs - c0.atMs) / 1000;
+      // Rounds alternate (alone, beside, alone, …) so that the machine's other load drifts over both alike.
+      const alone = new QuietStats('quiet rooms alone');
+      const beside = new QuietStats('quiet rooms beside the hot room');
+      const floodTotal = { ok: 0, busy: 0, other: 0, seconds: 0, cpuUs: 0 };
+      for (let round = 0; round < HOT_ROUNDS; round++) {
+        await quietLoad(alone, sayQuiet, quiet, QUIET_RATE, warmupMs, durationMs);
+        const flood = await spawnReady('room-flood', 'bench/procs/room-flood.ts', {
+          NOON_YELLOW: env.NOON_YELLOW,
+          FLOOD_ROOM: `hot-${run}`,
+          FLOOD_IN_FLIGHT: String(HOT_IN_FLIGHT),
+        });
+        children.push(flood);
+        const floodCounts = floodCounter(flood);
+        await sleep(warmupMs);
+        const c0 = await floodCounts();
+        const cpu0 = cpuMicros(services.pid);
+        await quietLoad(beside, sayQuiet, quiet, QUIET_RATE, 0, durationMs);
+        const c1 = await floodCounts();
+        floodTotal.cpuUs += cpuMicros(services.pid) - cpu0;
+        await stopChild(flood);
+        floodTotal.ok += c1.ok - c0.ok;
+        floodTotal.busy += c1.busy - c0.busy;
+        floodTotal.other += c1.other - c0.other;
+        floodTotal.seconds += (c1.atMs - c0.atMs) / 1000;
+        process.stderr.write(`  hot room: round ${round + 1} of ${HOT_ROUNDS} done\n`);
+      }
       hot = {
-        alone,
-        beside,
-        hotAccepted: (c1.ok - c0.ok) / secs,
-        hotBusy: (c1.busy - c0.busy) / secs,
-        hotOther: c1.other - c0.other,
-        chatCpu,
+        alone: alone.result(),
+        beside: beside.result(),
+        hotAccepted: floodTotal.ok / floodTotal.seconds,
+        hotBusy: floodTotal.busy / floodTotal.seconds,
+        hotOther: floodTotal.other,
+        chatCpu: floodTotal.cpuUs / (floodTotal.seconds * 1e6),
       };
       process.stderr.write(`${JSON.stringify(hot)}\n`);
     }

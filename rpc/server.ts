@@ -7,6 +7,7 @@
  * caps, with handlers bound to the call's context; directives the handler set ride on the reply.
  */
 import { performance } from 'node:perf_hooks';
+import * as thrift from 'thrift';
 import * as zmq from 'zeromq';
 import { curveServerOptions, ensureZap, watchHandshakes, type CurveKeys } from '../shared/curve';
 import { NoonError } from '../shared/errors';
@@ -76,6 +77,19 @@ const ROUTER_OPTIONS = {
   sendTimeout: 0,
   maxMessageSize: 64 * 1024 * 1024,
 } as const;
+
+/** The call's argument 1 when it is a string (read under the decode caps), else undefined. */
+function firstStringArgument(payload: Buffer, caps: DecodeCaps): string | undefined {
+  try {
+    const { input } = openMessage(payload, caps);
+    input.readMessageBegin();
+    input.readStructBegin();
+    const field = input.readFieldBegin();
+    return field.fid === 1 && field.ftype === thrift.Thrift.Type.STRING ? input.readString() : undefined;
+  } catch {
+    return undefined; // the Processor reads it again and answers what is wrong with it
+  }
+}
 
 export class ServiceServer<H> {
   private readonly router: zmq.Router;
@@ -357,6 +371,12 @@ export class ServiceServer<H> {
     };
     this.inFlight++;
     try {
+      const refusal = this.def.shed?.({
+        method: req.method.slice(req.method.indexOf(':') + 1) as keyof H & string,
+        userId: req.userId,
+        key: () => firstStringArgument(req.payload, this.caps),
+      });
+      if (refusal) return reply(Buffer.alloc(0), refusal);
       opened = openMessage(req.payload, this.caps);
       const kind = req.payload[0] === 0x82 ? 'compact' : 'binary';
       const output = new (protocolClass(kind))(bufferTransport((framed) => reply(framed.subarray(4))));

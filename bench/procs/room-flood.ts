@@ -3,6 +3,7 @@
 // until SIGTERM. Each SIGUSR2 prints one JSON line of counts so far: {"ok","busy","other","atMs"};
 // the parent takes one at the start and one at the end of its window. BUSY answers are retried at
 // once: the offered rate is whatever the owner and this process can turn around.
+import { isNoonError } from '../../shared/errors';
 import { silentLogger } from '../../shared/log';
 import { errorCode } from '../../client/errors';
 import { ServiceCaller } from '../../rpc/caller';
@@ -39,7 +40,8 @@ async function main(): Promise<void> {
         await chat.say(room, 'flood');
         counts.ok++;
       } catch (err) {
-        if (errorCode(err) === 'BUSY') counts.busy++;
+        // the owner's refusal arrives as a NoonError here (ServiceCaller), as TApplicationException via a broker
+        if ((isNoonError(err) ? err.code : errorCode(err)) === 'BUSY') counts.busy++;
         else counts.other++;
         // a refusal comes back at once: let timers and I/O run between retries
         await new Promise<void>((r) => setImmediate(r));

@@ -108,6 +108,14 @@ export class RoomOwner {
     return n;
   }
 
+  /** BUSY (counted) when the room's queue here is full, else undefined: a say would be refused. */
+  refusal(roomId: string): NoonError | undefined {
+    const waiting = this.rooms.get(roomId)?.waiting.length ?? 0;
+    if (waiting < this.opts.maxQueued) return undefined;
+    this.opts.onBusy?.(roomId);
+    return busy(roomId, waiting);
+  }
+
   /** The stored message, as published (the same struct answers the sender). */
   say(roomId: string, userId: string, username: string, text: string): Promise<ChatMessage> {
     let st = this.rooms.get(roomId);
@@ -115,10 +123,8 @@ export class RoomOwner {
       st = { waiting: [], storing: false, lastSeq: 0 };
       this.rooms.set(roomId, st);
     }
-    if (st.waiting.length >= this.opts.maxQueued) {
-      this.opts.onBusy?.(roomId);
-      return Promise.reject(busy(roomId, st.waiting.length));
-    }
+    const full = this.refusal(roomId);
+    if (full) return Promise.reject(full);
     const room = st;
     return new Promise<ChatMessage>((resolve, reject) => {
       room.waiting.push({ msg: { userId, username, text }, resolve, reject });

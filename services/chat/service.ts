@@ -126,6 +126,10 @@ class ChatService {
     return this.owner.say(roomId, ctx.userId, ctx.username || ctx.userId, text);
   }
 
+  refusal(roomId: string): NoonError | undefined {
+    return this.owner.refusal(roomId);
+  }
+
   async history(roomId: string, afterSeqArg: Int64, limit: number): Promise<ChatMessage[]> {
     checkRoom(roomId);
     const afterSeq = Number(afterSeqArg.toString());
@@ -147,6 +151,13 @@ export function chatService(env: ServiceEnv, db: Db, kv: Kv): ServiceDef<Chat.IH
     stateful: false,
     publicMethods: ['ping'],
     idempotentMethods: ['join', 'leave', 'history', 'ping'],
+    // A say into a room whose queue here is full is refused before it is decoded (a flooded room
+    // must not crowd out the instance's other rooms); a say of a room owned elsewhere has no queue here.
+    shed: ({ method, userId, key }) => {
+      if (method !== 'say' || userId === '') return undefined;
+      const roomId = key();
+      return roomId === undefined ? undefined : svc.refusal(roomId);
+    },
     handlers: {
       join: (roomId, ctx) => svc.join(roomId, ctx),
       leave: (roomId, ctx) => svc.leave(roomId, ctx),
