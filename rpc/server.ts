@@ -28,6 +28,7 @@ import { callContext, contextHandler, type ContextDeps } from './context';
 import type { CallContext } from './api';
 import type { ServiceDef } from './api';
 import type { CallOutcome, ReplyCache } from './reply-cache';
+import { FairQueue } from './fair-queue';
 
 export interface ServiceServerOptions {
   host: string;
@@ -59,14 +60,14 @@ const MAX_REMEMBERED_SESSIONS = 100_000;
 type Caller = 'broker' | 'service';
 
 /**
- * Longest stretch (ms) the receive loop handles requests before it lets the event loop run.
- * zeromq.js hands over a message that is already queued without leaving the microtask queue, and
- * one message can carry a batch of thousands of requests; a peer that floods (a hot room's
- * senders) would otherwise keep database and Kv replies, timers and the other peers' messages
- * waiting for its whole backlog: every call that needs one more round trip (a quiet room's
- * insert) would wait for that, not for its turn.
+ * How requests read from a socket are handled (rpc/fair-queue.ts): round-robin over the peers,
+ * RECEIVE_PER_TURN at a time, the event loop running at least every RECEIVE_SLICE_MS, at most
+ * RECEIVE_MAX_QUEUED read ahead of their handling. A peer that floods (a hot room's senders)
+ * then delays another peer's call by about one slice, not by its whole backlog.
  */
 const RECEIVE_SLICE_MS = 2;
+const RECEIVE_PER_TURN = 16;
+const RECEIVE_MAX_QUEUED = 16_384;
 
 const ROUTER_OPTIONS = {
   mandatory: true,
@@ -105,6 +106,7 @@ export class ServiceServer<H> {
   private eluValue = 0;
   private current?: CallContext;
   private readonly processor: { process(input: unknown, output: unknown): void };
+  private readonly fairQueues: Array<{ close(): void }> = [];
 
   private readonly deps: ContextDeps;
   private readonly debug: boolean;
@@ -260,23 +262,31 @@ export class ServiceServer<H> {
     this.sender.close();
     this.internalSender.close();
     this.pubSender.close();
+    for (const q of this.fairQueues) q.close();
     this.router.close();
     this.internal.close();
     this.pub.close();
   }
 
   private async receive(socket: zmq.Router, from: Caller): Promise<void> {
+    const fair = new FairQueue<{ peer: Buffer; req: RequestEnvelope }>(
+      ({ peer, req }) => this.handle(peer, req, from),
+      {
+        sliceMs: RECEIVE_SLICE_MS,
+        perTurn: RECEIVE_PER_TURN,
+        maxQueued: RECEIVE_MAX_QUEUED,
+        onError: (err) => this.opts.logger.error({ err, from }, 'request handling failed'),
+      },
+    );
+    this.fairQueues.push(fair);
     try {
-      let sliceStart = performance.now();
       for await (const [peer, ...frames] of socket) {
         if (!peer) continue;
-        for (const e of this.decode(peer, frames)) {
-          if (e.kind === 'request') this.handle(peer, e, from);
-          if (performance.now() - sliceStart >= RECEIVE_SLICE_MS) {
-            await new Promise<void>((resolve) => setImmediate(resolve));
-            sliceStart = performance.now();
-          }
-        }
+        const requests: Array<{ peer: Buffer; req: RequestEnvelope }> = [];
+        for (const e of this.decode(peer, frames)) if (e.kind === 'request') requests.push({ peer, req: e });
+        fair.push(peer.toString('latin1'), requests);
+        const room = fair.room();
+        if (room) await room;
       }
     } catch (err) {
       if (!socket.closed) this.opts.logger.error({ err, from }, 'service receive loop ended');
