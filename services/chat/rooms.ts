@@ -132,23 +132,11 @@ export class RoomOwner {
     });
   }
 
-  /**
-   * Stores the room's queue batch by batch. Inserts run one after another (that is what numbers
-   * without a gap); the recent-list append and the publishes of a stored batch overlap the next
-   * batch's insert, one batch at a time, so publication order is still seq order and at most two
-   * batches are out of the queue at once.
-   */
+  /** Stores the room's queue batch by batch; publication order is seq order. */
   private async store(roomId: string, st: RoomState): Promise<void> {
     st.storing = true;
-    let finishing: Promise<void> | undefined;
     try {
-      for (;;) {
-        if (st.waiting.length === 0) {
-          await finishing;
-          finishing = undefined;
-          // messages queued while the last batch was finishing are this loop's: `storing` is still set
-          if (st.waiting.length === 0) break;
-        }
+      while (st.waiting.length > 0) {
         const batch = st.waiting.splice(0, MAX_BATCH);
         let stored: Message[];
         try {
@@ -161,8 +149,7 @@ export class RoomOwner {
           for (const w of batch) w.reject(err as Error);
           continue;
         }
-        await finishing;
-        finishing = this.finish(roomId, batch, stored);
+        await this.finish(roomId, batch, stored);
       }
     } finally {
       st.storing = false;
