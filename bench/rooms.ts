@@ -9,12 +9,22 @@
  *   second. Baseline: a bare TCP fan-out process (procs/fanout.ts) writing the same push bytes to
  *   the same number of member sockets.
  *
- * Postgres: a database of its own, dropped after. Redis: logical database 10, keys of this run.
+ * - hot room: QUIET_ROOMS quiet rooms on the same owner, each sent QUIET_RATE says per second
+ *   (open loop: a say is sent on schedule whether or not the last one answered); say → reply
+ *   latency alone (the baseline), then the same while one hot room on that owner is flooded by
+ *   another process (procs/room-flood.ts) with HOT_IN_FLIGHT says in flight, ten times the room
+ *   queue the owner runs with (ROOM_QUEUE), so most of them are answered BUSY.
+ *
+ * Postgres: a database of its own, dropped after. Redis: logical database 12, keys of this run.
+ * BENCH_ROOMS=owner,hot,fanout picks parts (default all).
  *
  *   node --import tsx bench/rooms.ts
  */
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import * as hdr from 'hdr-histogram-js';
 import { Client } from 'pg';
 import { Redis } from 'ioredis';
 import { silentLogger } from '../shared/log';
@@ -26,18 +36,133 @@ import { Links } from '../rpc/links';
 import { YellowClient } from '../yellow/client';
 import { FrameDecoder } from '../edge/framing';
 import { rawClient, type RawClient } from '../test/support/raw-client';
-import { closedLoop, timings, type LoadResult } from './lib/load';
-import { spawnReady, stopChild, waitFor, type Child } from './lib/procs';
+import { closedLoop, sleep, timings, type LoadResult } from './lib/load';
+import { cpuMicros, spawnReady, stopChild, waitFor, type Child } from './lib/procs';
 import { progress } from './lib/table';
 import { pairTable, type Pair } from './lib/pair-table';
 import { runAsMain } from './lib/main';
 
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/10';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/12';
 const HEARTBEAT_MS = '1000';
 const OWNER_IN_FLIGHT = 256;
 const FANOUT_MEMBERS = [1000, 4000];
 const FANOUT_IN_FLIGHT = 4;
+/** the owner's room queue in this bench: the owner part keeps fewer than this in flight */
+const ROOM_QUEUE = 256;
+const QUIET_ROOMS = 8;
+const QUIET_RATE = 50;
+const HOT_IN_FLIGHT = Number(process.env.BENCH_HOT_IN_FLIGHT ?? 10 * ROOM_QUEUE);
+const HOT_ROUNDS = Number(process.env.BENCH_HOT_ROUNDS ?? 3);
+const PARTS = new Set((process.env.BENCH_ROOMS ?? 'owner,hot,fanout').split(','));
+
+interface Latency {
+  label: string;
+  sent: number;
+  answered: number;
+  errors: number;
+  firstError?: string;
+  p50Us: number;
+  p99Us: number;
+  maxUs: number;
+}
+
+/** Say → reply latencies of one variant, pooled over the rounds it ran in. */
+class QuietStats {
+  readonly hist = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  sent = 0;
+  answered = 0;
+  errors = 0;
+  firstError?: string;
+
+  constructor(readonly label: string) {}
+
+  result(): Latency {
+    const out: Latency = {
+      label: this.label,
+      sent: this.sent,
+      answered: this.answered,
+      errors: this.errors,
+      p50Us: this.hist.getValueAtPercentile(50),
+      p99Us: this.hist.getValueAtPercentile(99),
+      maxUs: this.hist.maxValue,
+      ...(this.firstError !== undefined ? { firstError: this.firstError } : {}),
+    };
+    this.hist.destroy();
+    return out;
+  }
+}
+
+/**
+ * `rooms` rooms, each sent `ratePerRoom` says per second on a fixed schedule (not waiting for
+ * answers, so a slow owner cannot slow the offered load down); say → reply latency of the
+ * answers to the says sent within the measured window goes into `stats`.
+ */
+async function quietLoad(
+  stats: QuietStats,
+  say: (room: string) => Promise<unknown>,
+  rooms: string[],
+  ratePerRoom: number,
+  warmupMs: number,
+  durationMs: number,
+): Promise<void> {
+  const periodMs = 1000 / ratePerRoom;
+  const pending: Promise<void>[] = [];
+  const start = performance.now();
+  const measureFrom = start + warmupMs;
+  const end = measureFrom + durationMs;
+  for (let tick = 0; ; tick++) {
+    const due = start + tick * periodMs;
+    if (due >= end) break;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const measured = due >= measureFrom;
+    for (const room of rooms) {
+      const t0 = performance.now();
+      if (measured) stats.sent++;
+      pending.push(
+        say(room).then(
+          () => {
+            if (!measured) return;
+            stats.answered++;
+            stats.hist.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+          },
+          (err: unknown) => {
+            if (!measured) return;
+            stats.errors++;
+            stats.firstError ??= err instanceof Error ? err.message : String(err);
+          },
+        ),
+      );
+    }
+  }
+  await Promise.all(pending);
+}
+
+interface FloodCounts {
+  ok: number;
+  busy: number;
+  other: number;
+  atMs: number;
+}
+
+/** Asks the flood process for its counts (it prints them on SIGUSR2), one answer per ask. */
+function floodCounter(flood: Child): () => Promise<FloodCounts> {
+  const waiting: Array<(c: FloodCounts) => void> = [];
+  createInterface({ input: flood.proc.stdout! }).on('line', (line) => {
+    const v = JSON.parse(line) as Partial<FloodCounts>;
+    if (typeof v.busy === 'number') waiting.shift()?.(v as FloodCounts);
+  });
+  return () =>
+    new Promise((resolve) => {
+      waiting.push(resolve);
+      flood.proc.kill('SIGUSR2');
+    });
+}
 
 async function admin(sql: string): Promise<void> {
   const c = new Client({ connectionString: PG_URL });
@@ -82,6 +207,32 @@ function framed(b: Buffer): Buffer {
   return out;
 }
 
+interface HotRoom {
+  alone: Latency;
+  beside: Latency;
+  /** the hot room's says per second stored, and answered BUSY, during the window */
+  hotAccepted: number;
+  hotBusy: number;
+  hotOther: number;
+  /** the chat process's CPU over the window, in cores */
+  chatCpu: number;
+}
+
+function hotTable(h: HotRoom): string {
+  const ms = (us: number): string => `${(us / 1000).toFixed(1)} ms`;
+  const row = (l: Latency, vs: string): string =>
+    `| ${l.label} | ${l.sent.toLocaleString('en-US')} | ${l.answered.toLocaleString('en-US')} | ${l.errors} | ${ms(l.p50Us)} | ${ms(l.p99Us)} | ${ms(l.maxUs)} | ${vs} |`;
+  const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
+  return [
+    `Hot room: ${QUIET_ROOMS} quiet rooms × ${QUIET_RATE} says/s (open loop) on one owner, say → reply latency, ${HOT_ROUNDS} rounds of ${timings().durationMs / 1000} s each way, alternating, pooled; beside them one hot room with ${HOT_IN_FLIGHT} says in flight from another process (room queue ${ROOM_QUEUE}). During the flood the hot room had ${Math.round(h.hotAccepted).toLocaleString('en-US')} says/s stored and ${Math.round(h.hotBusy).toLocaleString('en-US')} says/s answered BUSY (offered ${((h.hotAccepted + h.hotBusy) / h.hotAccepted).toFixed(1)}x what it stored; ${h.hotOther} other errors); chat process CPU ${h.chatCpu.toFixed(2)} cores.`,
+    '',
+    '| quiet rooms | says sent | answered | errors | p50 | p99 | max | p50 / p99 vs alone |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    row(h.alone, 'baseline'),
+    row(h.beside, `**${ratio(h.beside.p50Us, h.alone.p50Us)} / ${ratio(h.beside.p99Us, h.alone.p99Us)}**`),
+  ].join('\n');
+}
+
 export async function runRooms(): Promise<string> {
   const { warmupMs, durationMs } = timings();
   const run = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}`;
@@ -91,6 +242,7 @@ export async function runRooms(): Promise<string> {
   let yellowClient: YellowClient | undefined;
   let links: Links | undefined;
   const sockets: Array<{ destroy(): void }> = [];
+  let hot: HotRoom | undefined;
   await admin(`CREATE DATABASE ${dbName}`);
   try {
     const yellow = await spawnReady('yellow', 'test/support/yellow-proc.ts', {
@@ -107,7 +259,7 @@ export async function runRooms(): Promise<string> {
     const services = await spawnReady(
       'rooms-services',
       'bench/procs/rooms-services.ts',
-      { ...env, BENCH_FAKE_SSO: '1' },
+      { ...env, BENCH_FAKE_SSO: '1', NOON_CHAT_ROOM_QUEUE: String(ROOM_QUEUE) },
       60_000,
     );
     children.push(services);
@@ -133,129 +285,175 @@ export async function runRooms(): Promise<string> {
     const room = `bench-${run}`;
     await clients.chat.say(room, 'first');
     const cpu = { client: process.pid, chat: services.pid };
-    const say = await closedLoop({
-      inFlight: OWNER_IN_FLIGHT,
-      warmupMs,
-      durationMs,
-      cpu,
-      call: async () => void (await clients.chat.say(room, 'hello, room')),
-    });
-    progress('owner: Chat:say (stored)', say);
-    const ping = await closedLoop({
-      inFlight: OWNER_IN_FLIGHT,
-      warmupMs,
-      durationMs,
-      cpu,
-      call: async () => void (await clients.chat.ping()),
-    });
-    progress('owner: Chat:ping', ping);
-    pairs.push({
-      noonLabel: 'Chat:say into one room (fenced batch insert + recent list + publish), msgs/s',
-      rawLabel: 'baseline: Chat:ping, same instance and path, no persistence',
-      noon: say,
-      raw: ping,
-    });
+    if (PARTS.has('owner')) {
+      const say = await closedLoop({
+        inFlight: OWNER_IN_FLIGHT,
+        warmupMs,
+        durationMs,
+        cpu,
+        call: async () => void (await clients.chat.say(room, 'hello, room')),
+      });
+      progress('owner: Chat:say (stored)', say);
+      const ping = await closedLoop({
+        inFlight: OWNER_IN_FLIGHT,
+        warmupMs,
+        durationMs,
+        cpu,
+        call: async () => void (await clients.chat.ping()),
+      });
+      progress('owner: Chat:ping', ping);
+      pairs.push({
+        noonLabel: 'Chat:say into one room (fenced batch insert + recent list + publish), msgs/s',
+        rawLabel: 'baseline: Chat:ping, same instance and path, no persistence',
+        noon: say,
+        raw: ping,
+      });
+    }
+
+    // --- hot room: quiet rooms' latency alone, then beside a flooded room on the same owner
+    if (PARTS.has('hot')) {
+      const quiet = Array.from({ length: QUIET_ROOMS }, (_, i) => `quiet${i}-${run}`);
+      for (const q of quiet) await clients.chat.say(q, 'first');
+      const sayQuiet = (q: string): Promise<unknown> => clients.chat.say(q, 'hello, quiet room');
+      // Rounds alternate (alone, beside, alone, …) so that the machine's other load drifts over both alike.
+      const alone = new QuietStats('quiet rooms alone');
+      const beside = new QuietStats('quiet rooms beside the hot room');
+      const floodTotal = { ok: 0, busy: 0, other: 0, seconds: 0, cpuUs: 0 };
+      for (let round = 0; round < HOT_ROUNDS; round++) {
+        await quietLoad(alone, sayQuiet, quiet, QUIET_RATE, warmupMs, durationMs);
+        const flood = await spawnReady('room-flood', 'bench/procs/room-flood.ts', {
+          NOON_YELLOW: env.NOON_YELLOW,
+          FLOOD_ROOM: `hot-${run}`,
+          FLOOD_IN_FLIGHT: String(HOT_IN_FLIGHT),
+        });
+        children.push(flood);
+        const floodCounts = floodCounter(flood);
+        await sleep(warmupMs);
+        const c0 = await floodCounts();
+        const cpu0 = cpuMicros(services.pid);
+        await quietLoad(beside, sayQuiet, quiet, QUIET_RATE, 0, durationMs);
+        const c1 = await floodCounts();
+        floodTotal.cpuUs += cpuMicros(services.pid) - cpu0;
+        await stopChild(flood);
+        floodTotal.ok += c1.ok - c0.ok;
+        floodTotal.busy += c1.busy - c0.busy;
+        floodTotal.other += c1.other - c0.other;
+        floodTotal.seconds += (c1.atMs - c0.atMs) / 1000;
+        process.stderr.write(`  hot room: round ${round + 1} of ${HOT_ROUNDS} done\n`);
+      }
+      hot = {
+        alone: alone.result(),
+        beside: beside.result(),
+        hotAccepted: floodTotal.ok / floodTotal.seconds,
+        hotBusy: floodTotal.busy / floodTotal.seconds,
+        hotOther: floodTotal.other,
+        chatCpu: floodTotal.cpuUs / (floodTotal.seconds * 1e6),
+      };
+      process.stderr.write(`${JSON.stringify(hot)}\n`);
+    }
 
     // --- fan-out on one broker
-    const broker = await spawnReady('broker', 'bench/procs/broker.ts', {
-      ...env,
-      NOON_BROKER_PORT: '0',
-      NOON_BROKER_WS_PORT: '0',
-      NOON_MAX_CONNECTIONS: '20000',
-      NOON_MAX_CONNECTIONS_PER_IP: '20000',
-      NOON_LOGIN_ATTEMPTS_PER_IP: '1000000',
-      NOON_CALLS_PER_SECOND: '100000',
-      NOON_OUTBOUND_QUEUE: '100000',
-      NOON_LOGIN_TIMEOUT_MS: '600000',
-      NOON_IDLE_TIMEOUT_MS: '600000',
-    });
-    children.push(broker);
-    const fanout = await spawnReady('fanout', 'bench/procs/fanout.ts', {});
-    children.push(fanout);
-    const tcp = String(broker.ready.tcp);
-    const sender = await rawClient(tcp);
-    sockets.push({ destroy: () => sender.close() });
-    await waitFor('the broker routes Sso', async () =>
-      sender.sso.login('sender', 'pw-sender').then(
-        () => true,
-        () => undefined,
-      ),
-    );
-    const members: RawClient[] = [];
-    const baseCounter = { n: 0 };
-    const baseSender = connect(Number(String(fanout.ready.tcp).split(':')[1]), '127.0.0.1');
-    sockets.push(baseSender);
-    const acks: Array<() => void> = [];
-    const ackDecoder = new FrameDecoder(1 << 20);
-    baseSender.on('data', (d: Buffer) => {
-      for (const _ of ackDecoder.push(d)) acks.shift()?.();
-    });
-    await new Promise<void>((r) => baseSender.once('connect', () => r()));
-    baseSender.write(framed(Buffer.from('sender')));
-    const push = events.chatMessage(
-      new ChatMessage({
-        roomId: 'fan',
-        seq: 1,
-        userId: 'u-sender',
-        username: 'sender',
-        text: 'hello, room',
-        sentAtMs: Date.now(),
-      }),
-    );
-    const fanRoom = `fan-${run}`;
-    for (const n of FANOUT_MEMBERS) {
-      while (members.length < n) {
-        const batch = await Promise.all(
-          Array.from({ length: Math.min(200, n - members.length) }, async (_, i) => {
-            const c = await rawClient(tcp);
-            const name = `m${members.length + i}`;
-            await c.sso.login(name, `pw-${name}`);
-            await c.chat.join(fanRoom);
-            return c;
-          }),
-        );
-        members.push(...batch);
-        for (const c of batch) sockets.push({ destroy: () => c.close() });
-      }
-      // baseline members, as many
-      const baseMembers: Socket[] = [];
-      for (let i = 0; i < n; i++) baseMembers.push(await rawMember(String(fanout.ready.tcp), baseCounter));
-      sockets.push(...baseMembers);
+    if (PARTS.has('fanout')) {
+      const broker = await spawnReady('broker', 'bench/procs/broker.ts', {
+        ...env,
+        NOON_BROKER_PORT: '0',
+        NOON_BROKER_WS_PORT: '0',
+        NOON_MAX_CONNECTIONS: '20000',
+        NOON_MAX_CONNECTIONS_PER_IP: '20000',
+        NOON_LOGIN_ATTEMPTS_PER_IP: '1000000',
+        NOON_CALLS_PER_SECOND: '100000',
+        NOON_OUTBOUND_QUEUE: '100000',
+        NOON_LOGIN_TIMEOUT_MS: '600000',
+        NOON_IDLE_TIMEOUT_MS: '600000',
+      });
+      children.push(broker);
+      const fanout = await spawnReady('fanout', 'bench/procs/fanout.ts', {});
+      children.push(fanout);
+      const tcp = String(broker.ready.tcp);
+      const sender = await rawClient(tcp);
+      sockets.push({ destroy: () => sender.close() });
+      await waitFor('the broker routes Sso', async () =>
+        sender.sso.login('sender', 'pw-sender').then(
+          () => true,
+          () => undefined,
+        ),
+      );
+      const members: RawClient[] = [];
+      const baseCounter = { n: 0 };
+      const baseSender = connect(Number(String(fanout.ready.tcp).split(':')[1]), '127.0.0.1');
+      sockets.push(baseSender);
+      const acks: Array<() => void> = [];
+      const ackDecoder = new FrameDecoder(1 << 20);
+      baseSender.on('data', (d: Buffer) => {
+        for (const _ of ackDecoder.push(d)) acks.shift()?.();
+      });
+      await new Promise<void>((r) => baseSender.once('connect', () => r()));
+      baseSender.write(framed(Buffer.from('sender')));
+      const push = events.chatMessage(
+        new ChatMessage({
+          roomId: 'fan',
+          seq: 1,
+          userId: 'u-sender',
+          username: 'sender',
+          text: 'hello, room',
+          sentAtMs: Date.now(),
+        }),
+      );
+      const fanRoom = `fan-${run}`;
+      for (const n of FANOUT_MEMBERS) {
+        while (members.length < n) {
+          const batch = await Promise.all(
+            Array.from({ length: Math.min(200, n - members.length) }, async (_, i) => {
+              const c = await rawClient(tcp);
+              const name = `m${members.length + i}`;
+              await c.sso.login(name, `pw-${name}`);
+              await c.chat.join(fanRoom);
+              return c;
+            }),
+          );
+          members.push(...batch);
+          for (const c of batch) sockets.push({ destroy: () => c.close() });
+        }
+        // baseline members, as many
+        const baseMembers: Socket[] = [];
+        for (let i = 0; i < n; i++) baseMembers.push(await rawMember(String(fanout.ready.tcp), baseCounter));
+        sockets.push(...baseMembers);
 
-      for (const c of members) c.pushes.length = 0;
-      const noon = await closedLoop({
-        inFlight: FANOUT_IN_FLIGHT,
-        warmupMs,
-        durationMs,
-        cpu: { client: process.pid, broker: broker.pid, chat: services.pid },
-        call: async () => void (await sender.chat.say(fanRoom, 'hello, room')),
-      });
-      const got = members.reduce((a, c) => a + c.pushes.length, 0);
-      for (const c of members) c.pushes.length = 0;
-      // Deliveries that happened during the warm-up are left out in proportion.
-      const noonRate = deliveries(noon, (got * noon.seconds) / (noon.seconds + warmupMs / 1000));
-      progress(`fan-out ${n}: noon deliveries`, noonRate);
-      baseCounter.n = 0;
-      const raw = await closedLoop({
-        inFlight: FANOUT_IN_FLIGHT,
-        warmupMs,
-        durationMs,
-        cpu: { client: process.pid, fanout: fanout.pid },
-        call: () =>
-          new Promise<void>((resolve) => {
-            acks.push(resolve);
-            baseSender.write(framed(push));
-          }),
-      });
-      const rawRate = deliveries(raw, (baseCounter.n * raw.seconds) / (raw.seconds + warmupMs / 1000));
-      progress(`fan-out ${n}: bare TCP fan-out`, rawRate);
-      for (const s of baseMembers) s.destroy();
-      pairs.push({
-        noonLabel: `${n} members on one broker: deliveries/s (say → chat → PUB → broker → members)`,
-        rawLabel: `baseline: bare TCP fan-out process, ${n} sockets`,
-        noon: noonRate,
-        raw: rawRate,
-      });
+        for (const c of members) c.pushes.length = 0;
+        const noon = await closedLoop({
+          inFlight: FANOUT_IN_FLIGHT,
+          warmupMs,
+          durationMs,
+          cpu: { client: process.pid, broker: broker.pid, chat: services.pid },
+          call: async () => void (await sender.chat.say(fanRoom, 'hello, room')),
+        });
+        const got = members.reduce((a, c) => a + c.pushes.length, 0);
+        for (const c of members) c.pushes.length = 0;
+        // Deliveries that happened during the warm-up are left out in proportion.
+        const noonRate = deliveries(noon, (got * noon.seconds) / (noon.seconds + warmupMs / 1000));
+        progress(`fan-out ${n}: noon deliveries`, noonRate);
+        baseCounter.n = 0;
+        const raw = await closedLoop({
+          inFlight: FANOUT_IN_FLIGHT,
+          warmupMs,
+          durationMs,
+          cpu: { client: process.pid, fanout: fanout.pid },
+          call: () =>
+            new Promise<void>((resolve) => {
+              acks.push(resolve);
+              baseSender.write(framed(push));
+            }),
+        });
+        const rawRate = deliveries(raw, (baseCounter.n * raw.seconds) / (raw.seconds + warmupMs / 1000));
+        progress(`fan-out ${n}: bare TCP fan-out`, rawRate);
+        for (const s of baseMembers) s.destroy();
+        pairs.push({
+          noonLabel: `${n} members on one broker: deliveries/s (say → chat → PUB → broker → members)`,
+          rawLabel: `baseline: bare TCP fan-out process, ${n} sockets`,
+          noon: noonRate,
+          raw: rawRate,
+        });
+      }
     }
   } finally {
     for (const s of sockets) s.destroy();
@@ -278,7 +476,8 @@ export async function runRooms(): Promise<string> {
     '',
     `Closed loops, ${timings().durationMs / 1000} s per row after ${timings().warmupMs / 1000} s warm-up. Owner: ${OWNER_IN_FLIGHT} says in flight from this process (ServiceCaller) to one chat process on real Postgres and Redis. Fan-out: one sender with ${FANOUT_IN_FLIGHT} says in flight, members are framed-TCP clients in this process; the rate column is deliveries per second (messages × members).`,
     '',
-    pairTable(pairs),
+    pairs.length > 0 ? pairTable(pairs) : '',
+    ...(hot ? ['', hotTable(hot)] : []),
   ].join('\n');
 }
 

@@ -10,6 +10,7 @@ import type { Db } from '../shared/data/sql';
 import type { Kv } from '../shared/data/kv';
 import type { Migration } from '../shared/data/migrate';
 import type { Logger } from '../shared/log';
+import type { NoonError } from '../shared/errors';
 import type { Directive } from '../shared/wire/frames';
 import type { ServiceClients } from './clients';
 
@@ -76,6 +77,15 @@ export interface ServiceDef<H> {
    * Default true, except for the idempotentMethods, which are safe to repeat.
    */
   replyCache?: boolean;
+  /**
+   * A refusal decided before the call is decoded and run (BUSY for a chat room whose queue is
+   * full): a flood of calls that will be refused then costs little more than reading their
+   * envelopes, and the instance's other calls are not crowded out. `key` reads the call's
+   * argument 1 when it is a string (what calls are owned by, e.g. a room id), else undefined.
+   * Undefined = run the call. Runs where the call would: after the reply cache, so a retry of a
+   * call that is running or has run still gets that call's outcome.
+   */
+  shed?(call: { method: keyof H & string; userId: string; key(): string | undefined }): NoonError | undefined;
   handlers: WithContext<H>;
 }
 

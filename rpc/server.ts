@@ -7,6 +7,7 @@
  * caps, with handlers bound to the call's context; directives the handler set ride on the reply.
  */
 import { performance } from 'node:perf_hooks';
+import * as thrift from 'thrift';
 import * as zmq from 'zeromq';
 import { curveServerOptions, ensureZap, watchHandshakes, type CurveKeys } from '../shared/curve';
 import { NoonError } from '../shared/errors';
@@ -27,6 +28,7 @@ import { callContext, contextHandler, type ContextDeps } from './context';
 import type { CallContext } from './api';
 import type { ServiceDef } from './api';
 import type { CallOutcome, ReplyCache } from './reply-cache';
+import { FairQueue } from './fair-queue';
 
 export interface ServiceServerOptions {
   host: string;
@@ -60,6 +62,16 @@ const MAX_REMEMBERED_SESSIONS = 100_000;
 
 type Caller = 'broker' | 'service';
 
+/**
+ * How requests read from a socket are handled (rpc/fair-queue.ts): round-robin over the peers,
+ * RECEIVE_PER_TURN at a time, the event loop running at least every RECEIVE_SLICE_MS, at most
+ * RECEIVE_MAX_QUEUED read ahead of their handling. A peer that floods (a hot room's senders)
+ * then delays another peer's call by about one slice, not by its whole backlog.
+ */
+const RECEIVE_SLICE_MS = 2;
+const RECEIVE_PER_TURN = 16;
+const RECEIVE_MAX_QUEUED = 16_384;
+
 const ROUTER_OPTIONS = {
   mandatory: true,
   handover: true,
@@ -69,6 +81,19 @@ const ROUTER_OPTIONS = {
   sendTimeout: 0,
   maxMessageSize: 64 * 1024 * 1024,
 } as const;
+
+/** The call's argument 1 when it is a string (read under the decode caps), else undefined. */
+function firstStringArgument(payload: Buffer, caps: DecodeCaps): string | undefined {
+  try {
+    const { input } = openMessage(payload, caps);
+    input.readMessageBegin();
+    input.readStructBegin();
+    const field = input.readFieldBegin();
+    return field.fid === 1 && field.ftype === thrift.Thrift.Type.STRING ? input.readString() : undefined;
+  } catch {
+    return undefined; // the Processor reads it again and answers what is wrong with it
+  }
+}
 
 export class ServiceServer<H> {
   private readonly router: zmq.Router;
@@ -84,6 +109,7 @@ export class ServiceServer<H> {
   private eluValue = 0;
   private current?: CallContext;
   private readonly processor: { process(input: unknown, output: unknown): void };
+  private readonly fairQueues: Array<{ close(): void }> = [];
 
   private readonly deps: ContextDeps;
   private readonly debug: boolean;
@@ -257,35 +283,46 @@ export class ServiceServer<H> {
     this.sender.close();
     this.internalSender.close();
     this.pubSender.close();
+    for (const q of this.fairQueues) q.close();
     this.router.close();
     this.internal.close();
     this.pub.close();
   }
 
   private async receive(socket: zmq.Router, from: Caller): Promise<void> {
+    const fair = new FairQueue<{ peer: Buffer; req: RequestEnvelope }>(
+      ({ peer, req }) => this.handle(peer, req, from),
+      {
+        sliceMs: RECEIVE_SLICE_MS,
+        perTurn: RECEIVE_PER_TURN,
+        maxQueued: RECEIVE_MAX_QUEUED,
+        onError: (err) => this.opts.logger.error({ err, from }, 'request handling failed'),
+      },
+    );
+    this.fairQueues.push(fair);
     try {
       for await (const [peer, ...frames] of socket) {
         if (!peer) continue;
-        this.dispatch(peer, frames, from);
+        const requests: Array<{ peer: Buffer; req: RequestEnvelope }> = [];
+        for (const e of this.decode(peer, frames)) if (e.kind === 'request') requests.push({ peer, req: e });
+        fair.push(peer.toString('latin1'), requests);
+        const room = fair.room();
+        if (room) await room;
       }
     } catch (err) {
       if (!socket.closed) this.opts.logger.error({ err, from }, 'service receive loop ended');
     }
   }
 
-  private dispatch(peer: Buffer, frames: Buffer[], from: Caller): void {
-    let envelopes: Envelope[];
+  private decode(peer: Buffer, frames: Buffer[]): Envelope[] {
     try {
-      envelopes = decodeBatch(frames, this.opts.maxPayload);
+      return decodeBatch(frames, this.opts.maxPayload);
     } catch (err) {
       this.opts.logger.warn(
         { err: (err as Error).message, peer: peer.toString('latin1').slice(0, 64) },
         'dropped malformed message',
       );
-      return;
-    }
-    for (const e of envelopes) {
-      if (e.kind === 'request') this.handle(peer, e, from);
+      return [];
     }
   }
 
@@ -365,6 +402,12 @@ export class ServiceServer<H> {
     };
     this.inFlight++;
     try {
+      const refusal = this.def.shed?.({
+        method: req.method.slice(req.method.indexOf(':') + 1) as keyof H & string,
+        userId: req.userId,
+        key: () => firstStringArgument(req.payload, this.caps),
+      });
+      if (refusal) return reply(Buffer.alloc(0), refusal);
       opened = openMessage(req.payload, this.caps);
       const kind = req.payload[0] === 0x82 ? 'compact' : 'binary';
       const output = new (protocolClass(kind))(bufferTransport((framed) => reply(framed.subarray(4))));

@@ -44,9 +44,24 @@ export function toChatMessage(m: Message): ChatMessage {
   });
 }
 
+/**
+ * The refusal of a full room. A flooded room answers thousands of these a second while its
+ * other rooms must keep going: it is made without a stack trace (nobody reads one, and capturing
+ * it was the largest single cost of a refusal).
+ */
+function busy(roomId: string, waiting: number): NoonError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new NoonError('BUSY', `room ${roomId} has ${waiting} messages waiting at its owner; retry later`);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 interface Waiting {
   msg: NewMessage;
-  resolve(m: Message): void;
+  resolve(m: ChatMessage): void;
   reject(err: Error): void;
 }
 
@@ -93,20 +108,25 @@ export class RoomOwner {
     return n;
   }
 
-  say(roomId: string, userId: string, username: string, text: string): Promise<Message> {
+  /** BUSY (counted) when the room's queue here is full, else undefined: a say would be refused. */
+  refusal(roomId: string): NoonError | undefined {
+    const waiting = this.rooms.get(roomId)?.waiting.length ?? 0;
+    if (waiting < this.opts.maxQueued) return undefined;
+    this.opts.onBusy?.(roomId);
+    return busy(roomId, waiting);
+  }
+
+  /** The stored message, as published (the same struct answers the sender). */
+  say(roomId: string, userId: string, username: string, text: string): Promise<ChatMessage> {
     let st = this.rooms.get(roomId);
     if (!st) {
       st = { waiting: [], storing: false, lastSeq: 0 };
       this.rooms.set(roomId, st);
     }
-    if (st.waiting.length >= this.opts.maxQueued) {
-      this.opts.onBusy?.(roomId);
-      return Promise.reject(
-        new NoonError('BUSY', `room ${roomId} has ${st.waiting.length} messages waiting at its owner; retry later`),
-      );
-    }
+    const full = this.refusal(roomId);
+    if (full) return Promise.reject(full);
     const room = st;
-    return new Promise<Message>((resolve, reject) => {
+    return new Promise<ChatMessage>((resolve, reject) => {
       room.waiting.push({ msg: { userId, username, text }, resolve, reject });
       if (!room.storing) void this.store(roomId, room);
     });
@@ -129,15 +149,26 @@ export class RoomOwner {
           for (const w of batch) w.reject(err as Error);
           continue;
         }
-        await this.recent.append(roomId, stored);
-        const topic = topicOf(roomId);
-        for (const m of stored)
-          if (!this.env.publish(topic, m.seq, events.chatMessage(toChatMessage(m))))
-            this.opts.onUnpublished?.(roomId, m.seq);
-        batch.forEach((w, i) => w.resolve(stored[i] as Message));
+        await this.finish(roomId, batch, stored);
       }
     } finally {
       st.storing = false;
+    }
+  }
+
+  /** A stored batch: appended to the recent list, published in seq order, its senders answered. */
+  private async finish(roomId: string, batch: Waiting[], stored: Message[]): Promise<void> {
+    // append() handles its own failures (it drops the cached list); the batch is stored either way
+    await this.recent
+      .append(roomId, stored)
+      .catch((err: unknown) =>
+        this.log.warn({ err: (err as Error).message, room: roomId }, 'recent history append failed'),
+      );
+    const topic = topicOf(roomId);
+    for (const [i, m] of stored.entries()) {
+      const msg = toChatMessage(m);
+      if (!this.env.publish(topic, m.seq, events.chatMessage(msg))) this.opts.onUnpublished?.(roomId, m.seq);
+      (batch[i] as Waiting).resolve(msg);
     }
   }
 

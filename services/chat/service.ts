@@ -31,8 +31,9 @@ function checkRoom(roomId: string): string {
 }
 
 function checkText(text: string): string {
-  const chars = [...text].length;
-  if (chars < 1 || chars > MAX_TEXT) throw refuse(ErrorCode.BAD_REQUEST, `text must be 1..${MAX_TEXT} characters`);
+  // UTF-16 units are at least as many as characters: up to MAX_TEXT units it fits uncounted.
+  const fits = text.length > 0 && (text.length <= MAX_TEXT || [...text].length <= MAX_TEXT);
+  if (!fits) throw refuse(ErrorCode.BAD_REQUEST, `text must be 1..${MAX_TEXT} characters`);
   return text;
 }
 
@@ -122,7 +123,11 @@ class ChatService {
     checkText(text);
     const owner = this.ownerElsewhere(roomId, ctx);
     if (owner !== undefined) return ctx.servicesAt(owner).chat.say(roomId, text).catch(relayed);
-    return toChatMessage(await this.owner.say(roomId, ctx.userId, ctx.username || ctx.userId, text));
+    return this.owner.say(roomId, ctx.userId, ctx.username || ctx.userId, text);
+  }
+
+  refusal(roomId: string): NoonError | undefined {
+    return this.owner.refusal(roomId);
   }
 
   async history(roomId: string, afterSeqArg: Int64, limit: number): Promise<ChatMessage[]> {
@@ -146,6 +151,13 @@ export function chatService(env: ServiceEnv, db: Db, kv: Kv): ServiceDef<Chat.IH
     stateful: false,
     publicMethods: ['ping'],
     idempotentMethods: ['join', 'leave', 'history', 'ping'],
+    // A say into a room whose queue here is full is refused before it is decoded (a flooded room
+    // must not crowd out the instance's other rooms); a say of a room owned elsewhere has no queue here.
+    shed: ({ method, userId, key }) => {
+      if (method !== 'say' || userId === '') return undefined;
+      const roomId = key();
+      return roomId === undefined ? undefined : svc.refusal(roomId);
+    },
     handlers: {
       join: (roomId, ctx) => svc.join(roomId, ctx),
       leave: (roomId, ctx) => svc.leave(roomId, ctx),

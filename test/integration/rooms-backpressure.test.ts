@@ -5,10 +5,14 @@
 // declares nobody down, nobody gets roomClosed, a calm room keeps working, and among the
 // accepted messages none is lost or doubled: the room's stored seqs are 1..n, every accepted
 // message is stored under its seq, and a member receives exactly the stored list, in order.
+// Quiet rooms owned by the same instance as the hot room keep going during the flood: each is
+// sent QUIET_PER_WAVE messages while every wave is in flight, none is refused, and each quiet
+// member ends with exactly its room's full sequence.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoonClient } from '../../client';
 import { errorCode } from '../../client/errors';
+import { rendezvous } from '../../shared/hashing';
 import { RoomsCluster } from '../support/rooms-cluster';
 import { killAllProcesses } from '../support/process';
 import { until } from '../support/wait';
@@ -18,6 +22,9 @@ const IN_FLIGHT = 20;
 const WAVES = 3;
 /** the owner's room queue: SENDERS × IN_FLIGHT is ten times this */
 const QUEUE = 10;
+const QUIET_ROOMS = 3;
+/** messages each quiet room is sent, one after another, while one wave of the flood is in flight */
+const QUIET_PER_WAVE = 4;
 
 // The default heartbeat (Yellow expires an instance after 3 missed beats).
 const cluster = new RoomsCluster({ heartbeatMs: 1000, env: { NOON_CHAT_ROOM_QUEUE: String(QUEUE) } });
@@ -44,7 +51,7 @@ after(async () => {
   killAllProcesses();
 });
 
-test('a room sent far more than its owner takes answers BUSY; nobody is declared down, nothing accepted is lost or doubled', async () => {
+test('a room sent far more than its owner takes answers BUSY; nobody is declared down, nothing accepted is lost or doubled; quiet rooms on the same owner get every message', async () => {
   const tag = cluster.dbName.slice(-6);
   // Unique per run: the Redis recent lists (database 10) outlive a run.
   const [HOT, CALM] = [`hot-${tag}`, `calm-${tag}`];
@@ -56,12 +63,28 @@ test('a room sent far more than its owner takes answers BUSY; nobody is declared
   for (const c of [watcher, calmWatcher]) c.on('roomClosed', () => closed++);
   const senders = await Promise.all(Array.from({ length: SENDERS }, (_, i) => member(`send${i}-${tag}`, HOT, [])));
   const calm = await member(`calm-${tag}`, CALM, []);
+  // Quiet rooms the hot room's owner owns too (rendezvous over the chat instances, as the service hashes).
+  const chats = cluster.live('chat');
+  const hotOwner = rendezvous(HOT, chats);
+  const quietRooms: string[] = [];
+  for (let k = 0; quietRooms.length < QUIET_ROOMS; k++)
+    if (rendezvous(`quiet${k}-${tag}`, chats) === hotOwner) quietRooms.push(`quiet${k}-${tag}`);
+  const quietSeen = quietRooms.map(() => [] as number[]);
+  const quiet = await Promise.all(
+    quietRooms.map(async (room, i) => {
+      const seen = quietSeen[i] as number[];
+      const c = await member(`quietw${i}-${tag}`, room, seen);
+      c.on('roomClosed', () => closed++);
+      return member(`quiets${i}-${tag}`, room, []);
+    }),
+  );
+  const quietRefused: string[] = [];
 
   const accepted = new Map<number, string>();
   const refused = new Map<string, number>();
   const why = new Map<string, string>();
-  for (let w = 0; w < WAVES; w++)
-    await Promise.all(
+  for (let w = 0; w < WAVES; w++) {
+    const wave = Promise.all(
       senders.flatMap((c, i) =>
         Array.from({ length: IN_FLIGHT }, async (_, k) => {
           const text = `s${i}-w${w}-${k}`;
@@ -76,6 +99,17 @@ test('a room sent far more than its owner takes answers BUSY; nobody is declared
         }),
       ),
     );
+    // the quiet rooms are sent theirs while the wave (issued first) is in flight
+    await Promise.all(
+      quiet.map(async (c, i) => {
+        for (let k = 0; k < QUIET_PER_WAVE; k++)
+          await c.chat.say(quietRooms[i] as string, `q${i}-w${w}-${k}`).catch((err: unknown) => {
+            quietRefused.push(`${errorCode(err) ?? 'other'}: ${(err as Error).message}`);
+          });
+      }),
+    );
+    await wave;
+  }
   for (let i = 0; i < 5; i++) await calm.chat.say(CALM, `calm-${i}`);
 
   if (process.env.ROOMS_DEBUG)
@@ -107,6 +141,26 @@ test('a room sent far more than its owner takes answers BUSY; nobody is declared
   );
   await until('the calm room delivered its five messages', () => calmSeen.length >= 5, 30_000);
   assert.deepEqual(calmSeen, [1, 2, 3, 4, 5]);
+  assert.deepEqual(quietRefused, [], 'no say into a quiet room was refused during the flood');
+  const quietTotal = WAVES * QUIET_PER_WAVE;
+  for (const [i, room] of quietRooms.entries()) {
+    const rows = await cluster.sql.query('SELECT seq, text FROM chat_messages WHERE room_id = $1 ORDER BY seq', [room]);
+    assert.deepEqual(
+      rows.map((r) => `${String(r.seq)} ${String(r.text)}`),
+      Array.from({ length: quietTotal }, (_, n) => {
+        const [w, k] = [Math.floor(n / QUIET_PER_WAVE), n % QUIET_PER_WAVE];
+        return `${n + 1} q${i}-w${w}-${k}`;
+      }),
+      `quiet room ${room} stored every message sent to it, in the order sent`,
+    );
+    const seen = quietSeen[i] as number[];
+    await until(`the member of ${room} has its ${quietTotal} messages`, () => seen.length >= quietTotal, 30_000);
+    assert.deepEqual(
+      seen,
+      Array.from({ length: quietTotal }, (_, n) => n + 1),
+      `the member of ${room} received each once, in order`,
+    );
+  }
   assert.equal(closed, 0, 'no roomClosed');
   assert.deepEqual(cluster.downs, [], 'Yellow declared nobody down');
 });
