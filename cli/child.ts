@@ -1,7 +1,8 @@
 /**
  * One supervised `noon start <role>` child process. Its stdout is read line by line for the
  * `{"ready":...}` line; every other line, and its stderr (pino logs), goes to our stderr. Its
- * stdin stays open as a lifeline: when we die, it sees EOF and stops itself.
+ * stdin stays open as a lifeline: when we die, it sees EOF and stops itself (it is in a process
+ * group of its own, so nothing else reaches it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -32,9 +33,13 @@ export class RoleChild {
     env: NodeJS.ProcessEnv,
     readyTimeoutMs: number,
   ) {
+    // Its own process group: Ctrl-C on a terminal signals the whole foreground group, and a child
+    // that got that SIGINT as well as the supervisor's SIGTERM would take the second signal as
+    // "exit now" and skip its graceful stop. The supervisor alone forwards one signal.
     this.proc = spawn(process.execPath, [NOON_BIN, 'start', role, '--supervised'], {
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
     });
     this.proc.stdin?.on('error', () => undefined);
     this.proc.stderr?.pipe(process.stderr, { end: false });
