@@ -112,7 +112,8 @@ export function explain(err: unknown, cfg?: Config): string | undefined {
     return `not allowed to listen on ${host ?? ''}:${port ?? '?'} (ports below 1024 need privileges)`;
   const what = CONNECT_CODES[e.code];
   if (what === undefined) return undefined;
-  const store = storeAt(cfg, host, port);
+  // by address, else by port alone: a host name resolves to an address the error shows instead
+  const store = storeAt(cfg, host, port) ?? (port !== undefined ? storeAt(cfg, undefined, port) : undefined);
   if (store !== undefined) return `${store} ${what}`;
   // getaddrinfo errors carry the host name only (no port)
   const hostOnly =

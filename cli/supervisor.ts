@@ -130,8 +130,10 @@ export async function runProcesses(given: Config): Promise<void> {
   if (cfg.redis.length === 0)
     logger.warn('no NOON_REDIS: each process keeps its own in-process store (fine for one instance per role)');
   const slots: Slot[] = [];
+  // Yellow last: the others deregister from it as they stop.
   const stop = async (): Promise<void> => {
-    await Promise.all(slots.map((s) => s.stop()));
+    await Promise.all(slots.filter((s) => s.role !== 'yellow').map((s) => s.stop()));
+    await Promise.all(slots.filter((s) => s.role === 'yellow').map((s) => s.stop()));
   };
   stopOnSignals(stop, logger);
   // SIGHUP re-reads the TLS certificate: pass it on to the roles that listen with TLS
