@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { stderrSink } from './logger';
 
 /** bin/noon.js, from cli/ in the sources or from dist/cli/ when compiled (one folder deeper). */
 export const NOON_BIN = join(
@@ -42,8 +43,12 @@ export class RoleChild {
       detached: true,
     });
     this.proc.stdin?.on('error', () => undefined);
-    this.proc.stderr?.pipe(process.stderr, { end: false });
-    this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })));
+    // whole lines, through the same writer as our own log lines (never two lines mixed)
+    createInterface({ input: this.proc.stderr as NodeJS.ReadableStream }).on('line', (line) =>
+      stderrSink().write(`${line}\n`),
+    );
+    // 'close', not 'exit': its last lines (a crash's message too) are read before we call it gone
+    this.exited = new Promise((resolve) => this.proc.once('close', (code, signal) => resolve({ code, signal })));
     this.ready = new Promise<ChildReady>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`${role} printed no ready line within ${readyTimeoutMs} ms`)),
@@ -55,7 +60,7 @@ export class RoleChild {
         if (parsed && parsed.ready === role) {
           clearTimeout(timer);
           resolve(parsed);
-        } else process.stderr.write(`${line}\n`);
+        } else stderrSink().write(`${line}\n`);
       });
       void this.exited.then(({ code, signal }) => {
         clearTimeout(timer);

@@ -65,7 +65,11 @@ function op(fn: (cfg: Config, logger: Logger, argv: Args) => Promise<void>): (ar
   return async (argv) => {
     const cfg = cfgOf(argv);
     const logger = cliLogger(
-      { ...cfg, logLevel: argv.logLevel === undefined && !process.env.NOON_LOG_LEVEL ? 'warn' : cfg.logLevel },
+      {
+        ...cfg,
+        logLevel:
+          argv.logLevel === undefined && argv.debug !== true && !process.env.NOON_LOG_LEVEL ? 'warn' : cfg.logLevel,
+      },
       'cli',
     );
     try {
@@ -230,7 +234,7 @@ export function buildCli(argv: string[]): Argv {
       'init <dir>',
       'write a new studio project: its IDL, a service, a test, a load-test scenario',
       (b) =>
-        b
+        withConfigFlags(b, [])
           .positional('dir', { type: 'string', demandOption: true })
           .option('noon', { type: 'string', describe: 'the noon dependency to write (a version range or file: path)' })
           .option('name', { type: 'string', describe: 'the package name (default: the folder name)' }),

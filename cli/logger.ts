@@ -5,7 +5,6 @@
  * add `role` and `instance` in their child loggers (startService, Broker, roles.ts); a command's
  * own lines carry `role` when one is given here.
  */
-import { writeSync } from 'node:fs';
 import pino from 'pino';
 import type { Config } from '../shared/config';
 import type { Logger } from '../shared/log';
@@ -16,10 +15,23 @@ export function wantsStacks(level: string): boolean {
   return level === 'debug' || level === 'trace';
 }
 
+let sink: pino.DestinationStream | undefined;
+
+/**
+ * The process's one writer to stderr, synchronous: every log line (ours, and a supervisor's
+ * children's, passed on line by line) goes through it, so lines never interleave mid-line, as
+ * they could between a direct write and a stream still flushing a partial one.
+ */
+export function stderrSink(): pino.DestinationStream {
+  sink ??= pino.destination({ fd: 2, sync: true });
+  return sink;
+}
+
 export function cliLogger(cfg: Pick<Config, 'logLevel' | 'logFormat'>, role?: string): Logger {
   const base = role ? { role, instance: `${role}-${process.pid}`, pid: process.pid } : { pid: process.pid };
+  const stderr = stderrSink();
   if (resolveLogFormat(cfg.logFormat, process.stderr.isTTY === true) === 'json')
-    return pino({ level: cfg.logLevel, base }, pino.destination({ fd: 2, sync: true }));
+    return pino({ level: cfg.logLevel, base }, stderr);
   const opts = { color: process.stderr.isTTY === true && !process.env.NO_COLOR, stacks: wantsStacks(cfg.logLevel) };
-  return pino({ level: cfg.logLevel, base }, { write: (line: string) => void writeSync(2, prettyLine(line, opts)) });
+  return pino({ level: cfg.logLevel, base }, { write: (line: string) => void stderr.write(prettyLine(line, opts)) });
 }

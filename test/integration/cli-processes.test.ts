@@ -149,7 +149,7 @@ test('Ctrl-C (SIGINT to the process group) stops every child gracefully, exit 0,
     assert.ok(!own.some((v) => v.msg === 'second signal: exiting now'), `${role} took a second signal`);
     assert.ok(
       logs.some((l) => l.v.msg === 'role stopped' && l.v.child === role && l.v.childPid === pid && l.v.code === 0),
-      `the supervisor saw ${role} exit 0`,
+      `the supervisor saw ${role} (pid ${pid}) exit 0:\n${p.stderr.filter((l) => l.includes('"up"') || l.includes(`${pid}`)).join('\n')}`,
     );
   }
   for (const { raw } of logs) {
