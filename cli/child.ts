@@ -1,12 +1,14 @@
 /**
  * One supervised `noon start <role>` child process. Its stdout is read line by line for the
  * `{"ready":...}` line; every other line, and its stderr (pino logs), goes to our stderr. Its
- * stdin stays open as a lifeline: when we die, it sees EOF and stops itself.
+ * stdin stays open as a lifeline: when we die, it sees EOF and stops itself (it is in a process
+ * group of its own, so nothing else reaches it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { stderrSink } from './logger';
 
 /** bin/noon.js, from cli/ in the sources or from dist/cli/ when compiled (one folder deeper). */
 export const NOON_BIN = join(
@@ -32,13 +34,21 @@ export class RoleChild {
     env: NodeJS.ProcessEnv,
     readyTimeoutMs: number,
   ) {
+    // Its own process group: Ctrl-C on a terminal signals the whole foreground group, and a child
+    // that got that SIGINT as well as the supervisor's SIGTERM would take the second signal as
+    // "exit now" and skip its graceful stop. The supervisor alone forwards one signal.
     this.proc = spawn(process.execPath, [NOON_BIN, 'start', role, '--supervised'], {
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
     });
     this.proc.stdin?.on('error', () => undefined);
-    this.proc.stderr?.pipe(process.stderr, { end: false });
-    this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })));
+    // whole lines, through the same writer as our own log lines (never two lines mixed)
+    createInterface({ input: this.proc.stderr as NodeJS.ReadableStream }).on('line', (line) =>
+      stderrSink().write(`${line}\n`),
+    );
+    // 'close', not 'exit': its last lines (a crash's message too) are read before we call it gone
+    this.exited = new Promise((resolve) => this.proc.once('close', (code, signal) => resolve({ code, signal })));
     this.ready = new Promise<ChildReady>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`${role} printed no ready line within ${readyTimeoutMs} ms`)),
@@ -50,7 +60,7 @@ export class RoleChild {
         if (parsed && parsed.ready === role) {
           clearTimeout(timer);
           resolve(parsed);
-        } else process.stderr.write(`${line}\n`);
+        } else stderrSink().write(`${line}\n`);
       });
       void this.exited.then(({ code, signal }) => {
         clearTimeout(timer);

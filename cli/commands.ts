@@ -17,7 +17,17 @@ import { defaultKeyRoles, keysGenerate, keysList, keysRetire, keysRotate } from 
 import { printJson } from './lifecycle';
 import { cliLogger } from './logger';
 import { describeMigrations, migrateAll } from './migrate';
-import { configFrom, EXIT_CONFIG, exitOnConfigError, withConfigFlags } from './options';
+import {
+  configFrom,
+  EXIT_CONFIG,
+  exitOnConfigError,
+  intOption,
+  OPERATOR_KEYS,
+  UsageError,
+  withConfigFlags,
+} from './options';
+import { describeFailure } from './errors';
+import type { ConfigKey } from '../shared/config';
 import { runStart } from './start';
 import { runProcesses } from './supervisor';
 import { runTop } from './top';
@@ -27,26 +37,46 @@ import { yellowDrain, yellowInstances, yellowServices, yellowWatch } from './yel
 
 type Args = Record<string, unknown>;
 
+/** Whether a failure prints its stack: only when debug output was asked for. */
+let debugOutput = /^(debug|trace)$/.test(process.env.NOON_LOG_LEVEL ?? '');
+
 function cfgOf(argv: Args): Config {
+  if (argv.debug === true) debugOutput = true;
   try {
-    return configFrom(argv);
+    const cfg = configFrom(argv.debug === true ? { ...argv, logLevel: 'debug' } : argv);
+    if (cfg.logLevel === 'debug' || cfg.logLevel === 'trace') debugOutput = true;
+    return cfg;
   } catch (err) {
     return exitOnConfigError(err);
   }
 }
+
+/** The config options each kind of command reads (the rest stay accepted, hidden from --help). */
+const KEYS = {
+  operator: OPERATOR_KEYS,
+  keys: ['dataDir', 'internalKeys', 'project'],
+  project: ['project'],
+  data: ['pgUrl', 'redis', 'dataDir', 'project', 'logLevel', 'logFormat'],
+  brokerlist: [...OPERATOR_KEYS, 'brokerlistPort', 'host'],
+} as const satisfies Record<string, readonly ConfigKey[]>;
 
 /** An ops command: config, a stderr logger, and any failure printed as one line with exit 1. */
 function op(fn: (cfg: Config, logger: Logger, argv: Args) => Promise<void>): (argv: Args) => Promise<void> {
   return async (argv) => {
     const cfg = cfgOf(argv);
     const logger = cliLogger(
-      { ...cfg, logLevel: argv.logLevel === undefined && !process.env.NOON_LOG_LEVEL ? 'warn' : cfg.logLevel },
+      {
+        ...cfg,
+        logLevel:
+          argv.logLevel === undefined && argv.debug !== true && !process.env.NOON_LOG_LEVEL ? 'warn' : cfg.logLevel,
+      },
       'cli',
     );
     try {
       await fn(cfg, logger, argv);
     } catch (err) {
-      process.stderr.write(`noon: ${(err as Error).message}\n`);
+      if (err instanceof UsageError || err instanceof ConfigError) exitOnConfigError(err);
+      process.stderr.write(`noon: ${describeFailure(err, { cfg, stacks: debugOutput })}\n`);
       process.exit(1);
     }
   };
@@ -79,7 +109,7 @@ function keysCommands(y: Argv): Argv {
       'generate',
       'a keypair per role (secret files mode 0600) and the public keyring; existing keys are kept',
       (b) =>
-        b.options({
+        withConfigFlags(b, KEYS.keys).options({
           ...json,
           ...keyDir,
           roles: {
@@ -102,19 +132,25 @@ function keysCommands(y: Argv): Argv {
     .command(
       'rotate <role>',
       'start a rotation: a second key for the role, both accepted until retire',
-      (b) => b.positional('role', { type: 'string', demandOption: true }).options({ ...json, ...keyDir }),
+      (b) =>
+        withConfigFlags(b, KEYS.keys)
+          .positional('role', { type: 'string', demandOption: true })
+          .options({ ...json, ...keyDir }),
       op(async (c, _l, a) => keysRotate(keyDirOf(c, a), String(a.role), a.json === true)),
     )
     .command(
       'retire <role>',
       "end a rotation: only the role's current key stays in the keyring",
-      (b) => b.positional('role', { type: 'string', demandOption: true }).options({ ...json, ...keyDir }),
+      (b) =>
+        withConfigFlags(b, KEYS.keys)
+          .positional('role', { type: 'string', demandOption: true })
+          .options({ ...json, ...keyDir }),
       op(async (c, _l, a) => keysRetire(keyDirOf(c, a), String(a.role), a.json === true)),
     )
     .command(
       'list',
       'the public keyring: role and public key',
-      (b) => b.options({ ...json, ...keyDir }),
+      (b) => withConfigFlags(b, KEYS.keys).options({ ...json, ...keyDir }),
       op(async (c, _l, a) => keysList(keyDirOf(c, a), a.json === true)),
     )
     .demandCommand(1);
@@ -125,27 +161,31 @@ function yellowCommands(y: Argv): Argv {
     .command(
       'services',
       'services registered in Yellow, one row per role',
-      (b) => b.options(json),
+      (b) => withConfigFlags(b, KEYS.operator).options(json),
       op((c, l, a) => yellowServices(c, l, a.json === true)),
     )
     .command(
       'instances [service]',
       'live instances (of one role or Thrift service)',
-      (b) => b.options(json).positional('service', { type: 'string' }),
+      (b) => withConfigFlags(b, KEYS.operator).options(json).positional('service', { type: 'string' }),
       op((c, l, a) => yellowInstances(c, l, a.service as string | undefined, a.json === true)),
     )
     .command(
       'watch',
       'print Yellow events (up, down, draining) as they come',
-      (b) => b.options({ ...json, load: { type: 'boolean', default: false, describe: 'also print load changes' } }),
+      (b) =>
+        withConfigFlags(b, KEYS.operator).options({
+          ...json,
+          load: { type: 'boolean', default: false, describe: 'also print load changes' },
+        }),
       op((c, l, a) => yellowWatch(c, l, { json: a.json === true, load: a.load === true })),
     )
     .command(
       'drain <instance>',
       'stop routing new work to an instance (--undo to resume)',
       (b) =>
-        b
-          .options({ ...json, undo: { type: 'boolean', default: false } })
+        withConfigFlags(b, KEYS.operator)
+          .options({ ...json, undo: { type: 'boolean', default: false, describe: 'resume routing to it' } })
           .positional('instance', { type: 'string', demandOption: true }),
       op((c, l, a) => yellowDrain(c, l, String(a.instance), a.undo === true, a.json === true)),
     )
@@ -153,34 +193,48 @@ function yellowCommands(y: Argv): Argv {
 }
 
 export function buildCli(argv: string[]): Argv {
-  return withConfigFlags(yargs(argv))
+  return yargs(argv)
     .scriptName('noon')
-    .usage('$0 <command> [options]\n\nEvery config option is a flag and a NOON_* environment variable.')
+    .usage(
+      "$0 <command> [options]\n\nEvery config option is a flag and a NOON_* environment variable; a command's --help lists the ones it uses.",
+    )
+    .option('debug', {
+      type: 'boolean',
+      global: true,
+      describe: 'debug log lines, and the stack of an error (same as --log-level debug)',
+    })
     .command(
       'start <role>',
       "run one role: yellow, brokerlist, broker, or a service of the project (sso, player, duel, chat, leaderboard, and the project's own)",
       (b) =>
-        b
+        withConfigFlags(b)
           .positional('role', { type: 'string', demandOption: true })
           .option('supervised', { type: 'boolean', hidden: true, default: false }),
-      async (a) => runStart(String(a.role), cfgOf(a), { supervised: a.supervised === true }).catch(fatal),
+      async (a) => {
+        const cfg = cfgOf(a);
+        const role = String(a.role);
+        await runStart(role, cfg, { supervised: a.supervised === true }).catch((err) => fatal(err, cfg, role));
+      },
     )
     .command(
       'up',
       'run a whole cluster on this machine (one process; --processes for one per role)',
       (b) =>
-        b.option('processes', {
+        withConfigFlags(b).option('processes', {
           type: 'boolean',
           default: false,
           describe: 'one child process per role, restarted when it dies (needs NOON_PG_URL)',
         }),
-      async (a) => (a.processes ? runProcesses(cfgOf(a)) : runUp(cfgOf(a))).catch(fatal),
+      async (a) => {
+        const cfg = cfgOf(a);
+        await (a.processes ? runProcesses(cfg) : runUp(cfg)).catch((err) => fatal(err, cfg));
+      },
     )
     .command(
       'init <dir>',
       'write a new studio project: its IDL, a service, a test, a load-test scenario',
       (b) =>
-        b
+        withConfigFlags(b, [])
           .positional('dir', { type: 'string', demandOption: true })
           .option('noon', { type: 'string', describe: 'the noon dependency to write (a version range or file: path)' })
           .option('name', { type: 'string', describe: 'the package name (default: the folder name)' }),
@@ -197,7 +251,7 @@ export function buildCli(argv: string[]): Argv {
     .command(
       'gen',
       "TypeScript from the project's IDL (noon.config.json: idl -> gen), noon.thrift includable",
-      (b) => b.options(json),
+      (b) => withConfigFlags(b, KEYS.project).options(json),
       op(async (c, _l, a) => {
         const out = generate(readProject(c));
         if (a.json === true) printJson(out);
@@ -207,7 +261,7 @@ export function buildCli(argv: string[]): Argv {
     .command(
       'idl:check',
       "fail on every change to the project's IDL that breaks a client or service on the last release (<idl>/released)",
-      (b) => b.options({ ...idlDirs, ...json }),
+      (b) => withConfigFlags(b, KEYS.project).options({ ...idlDirs, ...json }),
       op(async (c, _l, a) => {
         const dirs = idlDirsOf(c, a);
         const out = checkIdl(dirs.idl, dirs.released);
@@ -219,7 +273,7 @@ export function buildCli(argv: string[]): Argv {
     .command(
       'idl:release',
       "snapshot the project's IDL as the last release (<idl>/released), what idl:check compares with",
-      (b) => b.options({ ...idlDirs, ...json }),
+      (b) => withConfigFlags(b, KEYS.project).options({ ...idlDirs, ...json }),
       op(async (c, _l, a) => {
         const dirs = idlDirsOf(c, a);
         const files = cutRelease(dirs.idl, dirs.released);
@@ -230,7 +284,7 @@ export function buildCli(argv: string[]): Argv {
     .command(
       'migrate',
       "apply every service's pending SQL migrations",
-      (b) => b.options(json),
+      (b) => withConfigFlags(b, KEYS.data).options(json),
       op(async (c, l, a) => {
         const applied = await migrateAll(c, l);
         if (a.json === true) printJson(applied);
@@ -246,7 +300,7 @@ export function buildCli(argv: string[]): Argv {
       'brokers',
       'what the BrokerList tells clients',
       (b) =>
-        b.options({
+        withConfigFlags(b, KEYS.brokerlist).options({
           ...json,
           url: { type: 'string', describe: 'BrokerList URL (default: from Yellow, else --brokerlist-port)' },
         }),
@@ -258,23 +312,31 @@ export function buildCli(argv: string[]): Argv {
       'top',
       'live calls/s, p99, in-flight, load and errors per instance',
       (b) =>
-        b.options({
+        withConfigFlags(b, KEYS.operator).options({
           ...json,
           once: { type: 'boolean', default: false, describe: 'one snapshot, then exit' },
-          interval: { type: 'number', default: 1000, describe: 'ms between refreshes' },
+          interval: {
+            default: 1000,
+            requiresArg: true,
+            coerce: intOption('interval', { min: 100, max: 3_600_000, unit: 'of ms' }),
+            describe: 'ms between refreshes [integer 100..3600000]',
+          },
         }),
-      op((c, l, a) =>
-        runTop(c, l, { once: a.once === true, json: a.json === true, intervalMs: Math.max(100, Number(a.interval)) }),
-      ),
+      op((c, l, a) => runTop(c, l, { once: a.once === true, json: a.json === true, intervalMs: Number(a.interval) })),
     )
     .command(
       'health',
       'end-to-end check through the SDK: BrokerList, broker, login, a call, a push',
       (b) =>
-        b.options({
+        withConfigFlags(b, KEYS.brokerlist).options({
           ...json,
           url: { type: 'string', describe: 'BrokerList URL (default: from Yellow, else --brokerlist-port)' },
-          'step-timeout': { type: 'number', default: 10_000, describe: 'deadline of each step, ms' },
+          'step-timeout': {
+            default: 10_000,
+            requiresArg: true,
+            coerce: intOption('step-timeout', { min: 1, max: 3_600_000, unit: 'of ms' }),
+            describe: 'deadline of each step, ms [integer 1..3600000]',
+          },
           ca: {
             type: 'string',
             describe: "PEM file of the CA the cluster's TLS certificates must chain to (default: the system store)",
@@ -302,7 +364,8 @@ export function buildCli(argv: string[]): Argv {
     .demandCommand(1, 'name a command')
     .strict()
     .fail((msg, err) => {
-      if (err) fatal(err);
+      // yargs' own errors (a bad value refused by an option's coerce included) are usage errors
+      if (err && err.name !== 'YError') fatal(err);
       process.stderr.write(`noon: ${msg}\nRun "noon --help" (or "noon <command> --help") for usage.\n`);
       process.exit(EXIT_CONFIG);
     })
@@ -311,9 +374,14 @@ export function buildCli(argv: string[]): Argv {
     .wrap(Math.min(120, process.stdout.columns ?? 100));
 }
 
-/** A long-running command that failed to start: config problems exit 2, others 1. */
-function fatal(err: unknown): never {
-  if (err instanceof ConfigError) exitOnConfigError(err);
-  process.stderr.write(`noon: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+/**
+ * A long-running command that failed to start: config problems exit 2, others 1, with one line
+ * naming what failed (the stack only with debug output).
+ */
+function fatal(err: unknown, cfg?: Config, role?: string): never {
+  if (err instanceof ConfigError || err instanceof UsageError) exitOnConfigError(err);
+  process.stderr.write(
+    `noon: ${describeFailure(err, { stacks: debugOutput, ...(cfg && { cfg }), ...(role !== undefined && { role }) })}\n`,
+  );
   process.exit(1);
 }

@@ -21,7 +21,10 @@ export function stopOnSignals(stop: () => Promise<void>, logger: Logger, deadlin
     }, deadlineMs);
     timer.unref();
     stop().then(
-      () => process.exit(0),
+      () => {
+        logger.info({ signal }, 'stopped');
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err }, 'stop failed');
         process.exit(1);

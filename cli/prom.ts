@@ -1,6 +1,6 @@
 /**
  * What `noon top` derives from scrapes of /metrics (parsed by shared/prometheus.ts): calls/s,
- * errors/s and p99 from histogram bucket deltas between two scrapes.
+ * errors/s and p99 from histogram bucket deltas between two scrapes (interpolated within a bucket).
  */
 
 import { parsePrometheus, type Sample } from '../shared/prometheus';
@@ -42,13 +42,29 @@ export function buckets(samples: Sample[]): Map<number, number> {
   return out;
 }
 
-/** The q-quantile's bucket upper bound, in ms, of the calls between two scrapes; undefined if none. */
+/**
+ * The q-quantile in ms of the calls between two scrapes, as Prometheus' histogram_quantile
+ * computes it: find the bucket holding rank q·total, then interpolate linearly inside it
+ * (between the bucket below's bound, or 0, and its own). A rank in the +Inf bucket answers the
+ * highest finite bound: nothing more is known. Undefined when no call was counted.
+ */
 export function quantileMs(before: Map<number, number>, after: Map<number, number>, q: number): number | undefined {
   const bounds = [...after.keys()].sort((a, b) => a - b);
   const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
-  if (total <= 0) return undefined;
+  if (total <= 0 || bounds.length === 0) return undefined;
+  const rank = Math.min(1, Math.max(0, q)) * total;
+  let lower = 0;
+  let below = 0;
   for (const le of bounds) {
-    if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= q * total) return le * 1000;
+    const count = (after.get(le) ?? 0) - (before.get(le) ?? 0);
+    if (count >= rank && count > 0) {
+      if (le === Infinity) return lower * 1000;
+      const inBucket = count - below;
+      const frac = inBucket > 0 ? (rank - below) / inBucket : 1;
+      return (lower + (le - lower) * frac) * 1000;
+    }
+    lower = le;
+    below = count;
   }
   return undefined;
 }

@@ -2,13 +2,16 @@
  * `noon up --processes`: every role as its own `noon start <role>` child, all on one Postgres.
  * A child that dies is restarted with exponential backoff (reset once it has lived a while), on
  * the same public ports it first got, so URLs printed at start stay valid. SIGINT/SIGTERM stop
- * every child by pid (SIGTERM, then SIGKILL after a grace period) and exit 0; with TLS
+ * every child by pid (one SIGTERM, then SIGKILL after a grace period) and exit 0 once they have
+ * all stopped; children are in process groups of their own, so a terminal's Ctrl-C (SIGINT to
+ * the foreground group) reaches only the supervisor, never the children twice; with TLS
  * configured, SIGHUP is passed on to the broker and the BrokerList (they re-read the certificate).
  */
 import { ConfigError, type Config } from '../shared/config';
 import type { Logger } from '../shared/log';
 import { RoleChild, type ChildReady } from './child';
 import { printJson, stopOnSignals } from './lifecycle';
+import { resolveLogFormat } from './log-format';
 import { cliLogger } from './logger';
 import { envOf } from './options';
 import { migrateAll } from './migrate';
@@ -80,14 +83,15 @@ class Slot {
   private onExit(child: RoleChild, startedAt: number, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.stopping || this.child !== child) return;
     this.backoffMs = nextBackoff(this.backoffMs, Date.now() - startedAt);
+    // `child` and `childPid`: this logger's own role and pid are the supervisor's (no duplicate keys)
     this.logger.warn(
-      { role: this.role, pid: child.pid, code, signal, restartInMs: this.backoffMs },
+      { child: this.role, childPid: child.pid, code, signal, restartInMs: this.backoffMs },
       'role died; restarting',
     );
     this.timer = setTimeout(() => {
       this.start().then(
         (ready) => printJson({ event: 'restarted', role: this.role, pid: ready.pid, instanceId: ready.instanceId }),
-        (err: Error) => this.logger.error({ role: this.role, err: err.message }, 'restart failed'),
+        (err: Error) => this.logger.error({ child: this.role, err: err.message }, 'restart failed'),
       );
     }, this.backoffMs);
   }
@@ -95,7 +99,13 @@ class Slot {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.child?.stop(STOP_GRACE_MS);
+    const child = this.child;
+    if (!child?.alive) return;
+    await child.stop(STOP_GRACE_MS);
+    const { code, signal } = await child.exited;
+    const fields = { child: this.role, childPid: child.pid, code, signal };
+    if (code === 0) this.logger.info(fields, 'role stopped');
+    else this.logger.warn(fields, 'role did not stop cleanly');
   }
 
   asRunning(): RunningRole {
@@ -104,21 +114,26 @@ class Slot {
   }
 }
 
-export async function runProcesses(cfg: Config): Promise<void> {
+export async function runProcesses(given: Config): Promise<void> {
+  let cfg = given;
   if (cfg.pgUrl === undefined) {
     throw new ConfigError(
       '--pg-url / NOON_PG_URL',
       'noon up --processes needs a real Postgres shared by every process (PGlite lives inside one process); set NOON_PG_URL=postgres://…',
     );
   }
+  // Children write to a pipe (ours): they log in the format chosen for our own stderr.
+  cfg = { ...cfg, logFormat: resolveLogFormat(cfg.logFormat, process.stderr.isTTY === true) };
   const logger = cliLogger(cfg, 'up');
   const applied = await migrateAll(cfg, logger);
   process.stderr.write(`noon up: migrations applied: ${applied.reduce((n, a) => n + a.applied, 0)}\n`);
   if (cfg.redis.length === 0)
     logger.warn('no NOON_REDIS: each process keeps its own in-process store (fine for one instance per role)');
   const slots: Slot[] = [];
+  // Yellow last: the others deregister from it as they stop.
   const stop = async (): Promise<void> => {
-    await Promise.all(slots.map((s) => s.stop()));
+    await Promise.all(slots.filter((s) => s.role !== 'yellow').map((s) => s.stop()));
+    await Promise.all(slots.filter((s) => s.role === 'yellow').map((s) => s.stop()));
   };
   stopOnSignals(stop, logger);
   // SIGHUP re-reads the TLS certificate: pass it on to the roles that listen with TLS

@@ -1,7 +1,8 @@
 /**
  * `noon top`: a table per instance, refreshed every interval, from each instance's /metrics
  * (URL registered in Yellow) and its load in Yellow: calls/s, p99, in-flight, load, errors.
- * `--once` prints one table from two scrapes one interval apart.
+ * `--once` prints one table from two scrapes one interval apart. An unreachable Yellow fails the
+ * command (exit 1, naming its endpoints) rather than showing an empty cluster.
  */
 import type { Config } from '../shared/config';
 import type { Logger } from '../shared/log';
@@ -9,7 +10,7 @@ import type { InstanceRecord } from '../yellow/types';
 import { printJson, stopOnSignals } from './lifecycle';
 import { parseProm, rates, type Rates, type Sample } from './prom';
 import { table } from './table';
-import { yellowClient } from './yellow-ops';
+import { withKeysHint, yellowClient } from './yellow-ops';
 
 export const SCRAPE_TIMEOUT_MS = 2000;
 
@@ -83,6 +84,13 @@ export async function runTop(
   opts: { once: boolean; json: boolean; intervalMs: number },
 ): Promise<void> {
   const y = yellowClient(cfg, logger);
+  // An empty table must mean an empty cluster, never an unreachable Yellow: ask once first.
+  try {
+    await y.query();
+  } catch (err) {
+    await y.stop();
+    throw withKeysHint(cfg, new Error(`cannot reach Yellow: ${(err as Error).message}`));
+  }
   const dir = await y.watch();
   const last = new Map<string, Scrape>();
   const round = async (): Promise<TopRow[]> => {

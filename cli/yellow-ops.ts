@@ -31,17 +31,23 @@ export function yellowClient(cfg: Config, logger: Logger): YellowClient {
   });
 }
 
+/**
+ * Keys picked up on their own are the likeliest reason a reachable Yellow stays silent (a
+ * plaintext cluster such as `noon up` never answers a CURVE handshake): say which were used.
+ */
+export function withKeysHint(cfg: Config, err: unknown): unknown {
+  const local = localKeys(cfg);
+  if (local !== undefined && err instanceof Error && /no Yellow answered/.test(err.message))
+    err.message += ` (this command used the CURVE keys in ${local}, as no --internal-keys option was given; for a plaintext cluster such as noon up pass --internal-plaintext, or --data-dir of the cluster's own keys)`;
+  return err;
+}
+
 export async function withYellow<T>(cfg: Config, logger: Logger, fn: (y: YellowClient) => Promise<T>): Promise<T> {
   const y = yellowClient(cfg, logger);
   try {
     return await fn(y);
   } catch (err) {
-    // Keys picked up on their own are the likeliest reason a reachable Yellow stays silent (a
-    // plaintext cluster such as `noon up` never answers a CURVE handshake): say which were used.
-    const local = localKeys(cfg);
-    if (local !== undefined && err instanceof Error && /no Yellow answered/.test(err.message))
-      err.message += ` (this command used the CURVE keys in ${local}, as no --internal-keys option was given; for a plaintext cluster such as noon up pass --internal-plaintext, or --data-dir of the cluster's own keys)`;
-    throw err;
+    throw withKeysHint(cfg, err);
   } finally {
     await y.stop();
   }

@@ -59,6 +59,12 @@ export const CONFIG_SPEC = {
     describe: "the studio project's folder (its noon.config.json says which services run)",
   },
   logLevel: { env: 'NOON_LOG_LEVEL', kind: 'string', default: 'info', describe: 'pino log level' },
+  logFormat: {
+    env: 'NOON_LOG_FORMAT',
+    kind: 'string',
+    default: 'auto',
+    describe: 'log lines: auto (readable when stderr is a terminal, else JSON), json, or pretty',
+  },
   heartbeatMs: {
     env: 'NOON_HEARTBEAT_MS',
     kind: 'int',

@@ -7,6 +7,10 @@ import { CONFIG_SPEC, type OptionSpec } from './config-spec';
 
 export { CONFIG_SPEC };
 
+/** How log lines are written: `auto` picks pretty on a terminal and JSON elsewhere. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 type Spec = typeof CONFIG_SPEC;
 type ValueOf<S> = S extends { kind: 'int' }
   ? number
@@ -118,6 +122,12 @@ function validate(cfg: Config): void {
     throw new ConfigError('--scrypt-n / NOON_SCRYPT_N', `${cfg.scryptN} is not a power of two`);
   if (!/^(trace|debug|info|warn|error|fatal|silent)$/.test(cfg.logLevel)) {
     throw new ConfigError('--log-level / NOON_LOG_LEVEL', `unknown level ${JSON.stringify(cfg.logLevel)}`);
+  }
+  if (!(LOG_FORMATS as readonly string[]).includes(cfg.logFormat)) {
+    throw new ConfigError(
+      '--log-format / NOON_LOG_FORMAT',
+      `${JSON.stringify(cfg.logFormat)} is not one of ${LOG_FORMATS.join(', ')}`,
+    );
   }
 }
 

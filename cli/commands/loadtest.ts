@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv, CommandModule, Options } from 'yargs';
 import { ConfigError } from '../../shared/config';
 import {
   formatText,
@@ -24,7 +24,7 @@ import { loopbackSources } from '../../loadtest/sources';
 import { TargetError } from '../../loadtest/targets';
 import { TRANSPORT_KINDS, type TransportKind } from '../../client/brokerlist';
 import { readCaFile } from '../health';
-import { configFrom } from '../options';
+import { configFrom, intOption, OPERATOR_KEYS, withConfigFlags } from '../options';
 
 export interface LoadtestArgs {
   brokerlist: string;
@@ -44,17 +44,22 @@ export interface LoadtestArgs {
 
 export const DEFAULT_SCENARIO = join(__dirname, '..', '..', 'loadtest', 'scenarios', 'default.json');
 
+/** A whole-number option, checked as it is parsed: a bad value names the flag and exits 2. */
+function count(flag: string, describe: string, max: number): Options {
+  return { requiresArg: true, coerce: intOption(flag, { min: 1, max }), describe: `${describe} [integer 1..${max}]` };
+}
+
 function builder(y: Argv): Argv<LoadtestArgs> {
-  return y
+  return withConfigFlags(y, [...OPERATOR_KEYS, 'pgUrl'])
     .option('brokerlist', {
       type: 'string',
       default: 'http://127.0.0.1:7780',
       describe: 'BrokerList URL of the cluster under test',
     })
     .option('scenario', { type: 'string', default: DEFAULT_SCENARIO, describe: 'scenario JSON file' })
-    .option('players', { type: 'number', describe: "override the scenario's player count" })
-    .option('duration', { type: 'number', describe: "override the scenario's duration, seconds" })
-    .option('max-actions', { type: 'number', describe: "override the scenario's action budget" })
+    .option('players', count('players', "override the scenario's player count", 1_000_000))
+    .option('duration', count('duration', "override the scenario's duration, seconds", 86_400))
+    .option('max-actions', count('max-actions', "override the scenario's action budget", 1_000_000_000))
     .option('transport', {
       choices: TRANSPORT_KINDS,
       default: 'tcp' as TransportKind,
@@ -77,7 +82,7 @@ function builder(y: Argv): Argv<LoadtestArgs> {
       array: true,
       describe: "loopback source addresses to spread connections over (past one address's ephemeral ports)",
     })
-    .option('source-ip-count', { type: 'number', describe: 'use 127.0.0.1 … 127.0.0.N as source addresses' })
+    .option('source-ip-count', count('source-ip-count', 'use 127.0.0.1 … 127.0.0.N as source addresses', 254))
     .epilog(
       'The money check runs when --pg-url or NOON_PG_URL is set. Progress goes to stderr, the report to stdout.',
     ) as unknown as Argv<LoadtestArgs>;

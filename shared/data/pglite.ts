@@ -10,6 +10,7 @@ import { Mutex, PGlite } from '@electric-sql/pglite';
 const INT8_OID = 20;
 import type { Logger } from '../log';
 import { NoonError } from '../errors';
+import { lockDir } from './dir-lock';
 import {
   beginStatement,
   checkSchemaName,
@@ -54,6 +55,7 @@ export class PgliteDb implements Db {
   readonly kind = 'pglite' as const;
   private readonly mutex = new Mutex();
   private db: PGlite | undefined;
+  private unlock: (() => void) | undefined;
   private readonly log: Logger;
 
   constructor(private readonly opts: PgliteDbOptions) {
@@ -61,14 +63,22 @@ export class PgliteDb implements Db {
   }
 
   async start(): Promise<void> {
-    if (this.opts.dir !== undefined) mkdirSync(this.opts.dir, { recursive: true });
-    // int8 as text, as node-postgres returns it: the same code must see the same types on both.
-    const db = await PGlite.create(this.opts.dir, { parsers: { [INT8_OID]: (text: string) => text } });
-    if (this.opts.schema !== undefined) {
-      const schema = checkSchemaName(this.opts.schema);
-      await db.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}`);
+    if (this.opts.dir !== undefined) {
+      mkdirSync(this.opts.dir, { recursive: true });
+      this.unlock = lockDir(this.opts.dir);
     }
-    this.db = db;
+    try {
+      // int8 as text, as node-postgres returns it: the same code must see the same types on both.
+      const db = await PGlite.create(this.opts.dir, { parsers: { [INT8_OID]: (text: string) => text } });
+      if (this.opts.schema !== undefined) {
+        const schema = checkSchemaName(this.opts.schema);
+        await db.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}`);
+      }
+      this.db = db;
+    } catch (err) {
+      this.releaseLock();
+      throw err;
+    }
     this.log.debug({ dir: this.opts.dir ?? 'memory' }, 'pglite ready');
   }
 
@@ -116,8 +126,14 @@ export class PgliteDb implements Db {
 
   async close(): Promise<void> {
     const db = this.db;
-    if (db === undefined || db.closed) return;
+    if (db === undefined || db.closed) return this.releaseLock();
     // Waits for the statement or transaction in progress, then closes.
     await this.mutex.runExclusive(() => db.close());
+    this.releaseLock();
+  }
+
+  private releaseLock(): void {
+    this.unlock?.();
+    this.unlock = undefined;
   }
 }

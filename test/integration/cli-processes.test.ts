@@ -1,6 +1,6 @@
 // `noon up --processes` on real Postgres (a database of its own, dropped after): a SIGKILLed
-// service process is restarted by the supervisor and the cluster is healthy again; SIGINT stops
-// every child by pid with exit 0.
+// service process is restarted by the supervisor and the cluster is healthy again; Ctrl-C (SIGINT
+// to the whole process group, as a terminal sends it) stops every child gracefully with exit 0.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -43,7 +43,10 @@ async function instances(): Promise<Rec[]> {
 
 before(async () => {
   await admin(`CREATE DATABASE ${dbName}`);
-  up = new NoonProc(['up', '--processes', '--pg-url', pgUrl, ...clusterFlags(data.dir)]);
+  // its own process group, so the test can signal the group as a terminal's Ctrl-C does
+  up = new NoonProc(['up', '--processes', '--pg-url', pgUrl, ...clusterFlags(data.dir)], cleanEnv(), {
+    detached: true,
+  });
   ready = await up.waitFor('ready line', () => up?.jsonLine({ ready: 'up' }), 120_000);
 });
 
@@ -97,10 +100,60 @@ test('a SIGKILLed service is restarted and health passes again', async () => {
   await health();
 });
 
-test('SIGINT stops every child by pid with exit 0', async () => {
-  const pids = (await instances()).map((r) => r.pid);
+/** Keys of a JSON object line at its top level, in order, duplicates kept (JSON.parse drops them). */
+function topLevelKeys(line: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (line[j] !== '"') j += line[j] === '\\' ? 2 : 1;
+      if (depth === 1 && line[j + 1] === ':') keys.push(line.slice(i + 1, j));
+      i = j;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return keys;
+}
+
+test('Ctrl-C (SIGINT to the process group) stops every child gracefully, exit 0, no duplicate log keys', async () => {
+  const recs = await instances();
   const p = up as NoonProc;
-  assert.deepEqual(await p.stop('SIGINT'), { code: 0, signal: null });
+  process.kill(-p.pid, 'SIGINT');
+  const deadline = setTimeout(() => p.proc.kill('SIGKILL'), 30_000);
+  const exit = await p.exited;
+  clearTimeout(deadline);
   up = undefined;
-  for (const pid of pids) await until(`pid ${pid} gone`, () => (isAlive(pid) ? undefined : true), 15_000);
+  assert.deepEqual(exit, { code: 0, signal: null }, p.tail());
+  for (const { pid } of recs) await until(`pid ${pid} gone`, () => (isAlive(pid) ? undefined : true), 15_000);
+  const logs = p.stderr.flatMap((raw) => {
+    try {
+      return raw.startsWith('{') ? [{ raw, v: JSON.parse(raw) as Record<string, unknown> }] : [];
+    } catch {
+      return [];
+    }
+  });
+  for (const { role, pid } of recs) {
+    const own = logs.filter((l) => l.v.pid === pid).map((l) => l.v);
+    // one signal, from the supervisor; its graceful stop ran to the end
+    assert.deepEqual(
+      own.filter((v) => v.msg === 'stopping').map((v) => v.signal),
+      ['SIGTERM'],
+      `${role} (pid ${pid}) stopping lines`,
+    );
+    assert.ok(
+      own.some((v) => v.msg === 'stopped'),
+      `${role} (pid ${pid}) logged no "stopped"`,
+    );
+    assert.ok(!own.some((v) => v.msg === 'second signal: exiting now'), `${role} took a second signal`);
+    assert.ok(
+      logs.some((l) => l.v.msg === 'role stopped' && l.v.child === role && l.v.childPid === pid && l.v.code === 0),
+      `the supervisor saw ${role} (pid ${pid}) exit 0:\n${p.stderr.filter((l) => l.includes('"up"') || l.includes(`${pid}`)).join('\n')}`,
+    );
+  }
+  for (const { raw } of logs) {
+    const keys = topLevelKeys(raw);
+    assert.equal(new Set(keys).size, keys.length, `duplicate keys in ${raw}`);
+  }
 });

@@ -41,8 +41,8 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 
 /** `node bin/noon.js <args>`, its output collected; SIGINT is how a person stops `noon up`. */
 export class NoonProc extends TestProcess {
-  constructor(args: string[], env: NodeJS.ProcessEnv = cleanEnv()) {
-    super([NOON, ...args], env, `noon ${args[0] ?? ''}`);
+  constructor(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), opts: { detached?: boolean } = {}) {
+    super([NOON, ...args], env, `noon ${args[0] ?? ''}`, opts);
   }
 
   override stop(signal: NodeJS.Signals = 'SIGINT', graceMs = 20_000): Promise<Exit> {

@@ -27,18 +27,21 @@ export class TestProcess {
   /**
    * `stderr: 'inherit'` shows the child's log in the test output instead of collecting it. `wrap`
    * runs node through a command that execs it (e.g. `ip netns exec <ns>`), so the pid is still node's.
+   * `detached` puts the child in a process group of its own (its pid), which a test may signal as
+   * a terminal signals its foreground group.
    */
   constructor(
     argv: string[],
     env: NodeJS.ProcessEnv,
     private readonly name = argv.join(' '),
-    opts: { stderr?: 'pipe' | 'inherit'; cwd?: string; wrap?: string[] } = {},
+    opts: { stderr?: 'pipe' | 'inherit'; cwd?: string; wrap?: string[]; detached?: boolean } = {},
   ) {
     const [command, ...args] = [...(opts.wrap ?? []), process.execPath, ...argv] as [string, ...string[]];
     this.proc = spawn(command, args, {
       cwd: opts.cwd ?? ROOT,
       env,
       stdio: ['ignore', 'pipe', opts.stderr ?? 'pipe'],
+      detached: opts.detached === true,
     });
     running.add(this);
     this.lines(this.proc.stdout, this.stdout);
