@@ -3,6 +3,7 @@
  * a second signal, or a stop that overruns its deadline, exits 1 at once (never a hang).
  */
 import type { Logger } from '../shared/log';
+import { BeatThread } from '../yellow/beat-thread';
 
 export const STOP_DEADLINE_MS = 15_000;
 
@@ -20,16 +21,19 @@ export function stopOnSignals(stop: () => Promise<void>, logger: Logger, deadlin
       process.exit(1);
     }, deadlineMs);
     timer.unref();
-    stop().then(
-      () => {
-        logger.info({ signal }, 'stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'stop failed');
-        process.exit(1);
-      },
-    );
+    // the heartbeat thread ends by itself before the exit (BeatThread.shutdown says why)
+    stop()
+      .then(() => BeatThread.shutdown())
+      .then(
+        () => {
+          logger.info({ signal }, 'stopped');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'stop failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

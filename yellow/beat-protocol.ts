@@ -27,7 +27,9 @@ export type BeatCommand =
   | { t: 'load'; key: string; load: InstanceLoad }
   /** Yellow `link` acknowledged a registration with this epoch (undefined: not registered there) */
   | { t: 'registered'; key: string; link: number; epoch: number | undefined }
-  | { t: 'remove'; key: string };
+  | { t: 'remove'; key: string }
+  /** the process is about to exit: close every socket and end the thread */
+  | { t: 'shutdown' };
 
 export type BeatReport =
   | { t: 'ready' }

@@ -25,6 +25,7 @@ export class BeatThread {
   private readonly progress = new BigInt64Array(new SharedArrayBuffer(8));
   private readonly listeners = new Map<string, Listener>();
   private readyValue = false;
+  private exited = false;
   private nextKey = 1;
   private settleRunning: (running: boolean) => void = () => undefined;
   /** Resolves true once the worker runs, false if it could not start or died. */
@@ -33,6 +34,27 @@ export class BeatThread {
   /** The process's heartbeat thread, if one was started: resolves when it runs (tests wait for it). */
   static whenRunning(): Promise<boolean> {
     return BeatThread.shared?.running ?? Promise.resolve(false);
+  }
+
+  /**
+   * Ends the process's heartbeat thread, if one runs, before the process exits: the thread closes
+   * its sockets and ends by itself (zeromq.js aborts a process that exits while a thread still
+   * has sockets); past `deadlineMs` it is terminated.
+   */
+  static async shutdown(deadlineMs = 2000): Promise<void> {
+    const t = BeatThread.shared;
+    BeatThread.shared = undefined;
+    const w = t?.worker;
+    if (!w || t.exited) return;
+    const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    w.postMessage({ t: 'shutdown' } satisfies BeatCommand);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), deadlineMs)));
+    try {
+      if ((await Promise.race([exited, late])) === 'late') await w.terminate();
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The process's heartbeat thread, started on first use. */
@@ -58,6 +80,7 @@ export class BeatThread {
       this.logger.warn({ err: e }, 'heartbeat thread failed; heartbeats go from the main loop');
     });
     this.worker.on('exit', () => {
+      this.exited = true;
       this.readyValue = false;
       this.settleRunning(false);
     });

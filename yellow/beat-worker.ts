@@ -105,7 +105,26 @@ parentPort?.on('message', (cmd: BeatCommand) => {
     case 'remove':
       remove(cmd.key);
       return;
+    case 'shutdown':
+      void shutdown();
+      return;
   }
 });
+
+/**
+ * Ends the thread by itself: every DEALER closed, then the port, so the thread's loop empties.
+ * A thread that still has ZeroMQ sockets when the process exits aborts the whole process in
+ * zeromq.js's teardown (`terminate called after throwing an instance of 'Napi::Error'`).
+ */
+async function shutdown(): Promise<void> {
+  const stopping: Promise<void>[] = [];
+  for (const [key, p] of providers) {
+    providers.delete(key);
+    clearInterval(p.timer);
+    for (const l of p.links) stopping.push(l.stop());
+  }
+  await Promise.allSettled(stopping);
+  parentPort?.close();
+}
 
 report({ t: 'ready' });
