@@ -148,7 +148,19 @@ function rejectsWithCertificateError(p: Promise<unknown>, code: string): Promise
 
 test('a bad TLS configuration stops the process at start, naming the option', async () => {
   const env = cleanEnv();
-  const start = ['start', 'broker', '--broker-port', '0', '--broker-ws-port', '0', '--broker-tls-port', '0'];
+  // its own data directory: a start makes role keys there before it reads the TLS options
+  const start = [
+    'start',
+    'broker',
+    '--data-dir',
+    join(pki.dir, 'data'),
+    '--broker-port',
+    '0',
+    '--broker-ws-port',
+    '0',
+    '--broker-tls-port',
+    '0',
+  ];
   const mismatched = await runNoon([...start, '--tls-cert', certA.certPath, '--tls-key', certB.keyPath], env);
   assert.equal(mismatched.code, 2);
   assert.match(mismatched.stderr, /--tls-key \/ NOON_TLS_KEY: the key in .* does not belong to the certificate/);
