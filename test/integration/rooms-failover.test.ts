@@ -149,7 +149,16 @@ test('members keep every message of their rooms across a scale-up, a drain, a ch
     'every member has every message of its room',
     () => members.every((m) => m.seqs.length >= (truth.get(m.room)?.length ?? 0)),
     60_000,
-  );
+  ).catch((err: Error) => {
+    // who is short, of which room, where it stopped, and which broker holds it now
+    const short = members
+      .filter((m) => m.seqs.length < (truth.get(m.room)?.length ?? 0))
+      .map(
+        (m) =>
+          `${m.name} in ${m.room}: ${m.seqs.length} of ${truth.get(m.room)?.length}, last ${m.seqs.at(-1) ?? 'none'}, on ${m.client.endpoint}, roomClosed ${m.closed}`,
+      );
+    throw new Error(`${err.message}; short: ${short.join('; ')}`);
+  });
   for (const m of members) {
     const rows = truth.get(m.room)!;
     assert.deepEqual(
