@@ -76,8 +76,12 @@ export class BrokerConn {
   /**
    * Writes a push, only to a connection that asked for pushes: any other Thrift client would
    * read an unsolicited ONEWAY as the reply to its call (it reads the stream with Events:poll).
+   * False only when the connection is cut off. One that has not asked yet (a resume is answered
+   * before the client's Events:subscribe arrives) stays a member of its rooms: it skips this
+   * message, which its catch-up after the subscribe reads from history.
    */
   deliver(message: Buffer): boolean {
-    return this.pushesWanted ? this.conn.deliver(message) : false;
+    if (!this.pushesWanted) return !this.conn.closed;
+    return this.conn.deliver(message);
   }
 }

@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import Int64 from 'node-int64';
 import { Events } from '../../shared/protocol';
 import { NoonClient } from '../../client';
 import { burstChat, fakeSso } from '../support/broker-fakes';
@@ -87,5 +88,27 @@ test('a binary-protocol client gets pushes transcoded to binary', async () => {
     assert.equal(Number(decodePush(c.pushes[1]!.bytes, Events.ChatMessageArgs).message?.seq?.toString()), 2);
   } finally {
     c.close();
+  }
+});
+
+test('a member whose Events:subscribe has not arrived yet skips room messages but stays in its room', async () => {
+  // The window a resume opens: the session (and its rooms) is back before the client asks for pushes.
+  const late = await rawClient(tcp, 'compact', { subscribe: false });
+  const talker = await rawClient(tcp);
+  try {
+    await late.sso.login('late', 'pw-late');
+    await talker.sso.login('talker', 'pw-talker');
+    await late.chat.join('late-room');
+    await talker.chat.join('late-room');
+    await talker.chat.say('late-room', 'burst:1');
+    await until('the talker got the first message', () => talker.pushes.length >= 1, 5000);
+    assert.equal(late.pushes.length, 0, 'no ONEWAY to a client that did not ask for pushes');
+    await late.events.subscribe(new Int64(0));
+    await talker.chat.say('late-room', 'burst:1');
+    await until('the late member gets the next message', () => late.pushes.length >= 1, 5000);
+    assert.equal(late.pushes[0]?.name, 'Events:chatMessage');
+  } finally {
+    late.close();
+    talker.close();
   }
 });

@@ -29,6 +29,8 @@ interface Member {
   accepted: Map<number, string>;
   refused: Map<string, number>;
   sent: number;
+  /** the session made at register (a resume keeps it) */
+  sessionId?: string;
 }
 
 const debug = (what: string): void => {
@@ -63,7 +65,7 @@ before(async () => {
       m.texts.set(seq, msg.text ?? '');
     });
     client.on('roomClosed', () => m.closed++);
-    await client.sso.register(m.name, `pw-${m.name}`);
+    m.sessionId = (await client.sso.register(m.name, `pw-${m.name}`)).sessionId;
     members.push(m);
   }
   debug('members registered');
@@ -155,7 +157,7 @@ test('members keep every message of their rooms across a scale-up, a drain, a ch
       .filter((m) => m.seqs.length < (truth.get(m.room)?.length ?? 0))
       .map(
         (m) =>
-          `${m.name} in ${m.room}: ${m.seqs.length} of ${truth.get(m.room)?.length}, last ${m.seqs.at(-1) ?? 'none'}, on ${m.client.endpoint}, roomClosed ${m.closed}`,
+          `${m.name} in ${m.room}: ${m.seqs.length} of ${truth.get(m.room)?.length}, last ${m.seqs.at(-1) ?? 'none'}, on ${m.client.endpoint}, roomClosed ${m.closed}, refused ${JSON.stringify([...m.refused])}, session ${m.client.session?.sessionId === m.sessionId ? 'same' : 'changed'}`,
       );
     throw new Error(`${err.message}; short: ${short.join('; ')}`);
   });
