@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import Int64 from 'node-int64';
 import pg from 'pg';
-import Redis from 'ioredis';
 import {
   Currency,
   DuelAction,
@@ -24,9 +23,9 @@ import {
 import { NoonClient } from '../../client';
 import { kill, killAll, spawnNoon, type Child } from '../support/yellow-harness';
 import { until } from '../support/wait';
-import { TEST_PG_URL, pgUrlFor, redisUrlFor } from '../support/services';
+import { pgUrlFor, redisUrlFor } from '../support/services';
+import { createClusterData, dropClusterData } from '../support/cluster-data';
 
-const PG_ADMIN = TEST_PG_URL;
 const REDIS_DB = 7;
 /** How long a role may take to stop cleanly on SIGTERM before it is SIGKILLed. */
 const STOP_DEADLINE_MS = 5000;
@@ -44,13 +43,7 @@ async function client(name: string): Promise<NoonClient> {
 }
 
 before(async () => {
-  const admin = new pg.Client({ connectionString: PG_ADMIN });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  await admin.end();
-  const redis = new Redis({ host: '127.0.0.1', port: 6379, db: REDIS_DB });
-  await redis.flushdb();
-  redis.disconnect();
+  await createClusterData(dbName, REDIS_DB);
   env = {
     NOON_PG_URL: pgUrlFor(dbName),
     NOON_REDIS: redisUrlFor(REDIS_DB),
@@ -113,13 +106,7 @@ after(async () => {
   const deadline = setTimeout(() => killAll(), STOP_DEADLINE_MS);
   await Promise.all(stopping);
   clearTimeout(deadline);
-  const admin = new pg.Client({ connectionString: PG_ADMIN });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.end();
-  const r = new Redis({ host: '127.0.0.1', port: 6379, db: REDIS_DB });
-  await r.flushdb();
-  r.disconnect();
+  await dropClusterData(dbName, REDIS_DB);
 });
 
 test('a client found through BrokerList logs in, calls, and gets a push', async () => {

@@ -12,7 +12,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import Redis from 'ioredis';
 import { BuyRequest, Currency } from '../../shared/protocol';
 import { silentLogger } from '../../shared/log';
 import { YellowClient } from '../../yellow/client';
@@ -22,6 +21,7 @@ import { TestNetwork, type NetHost } from '../support/netns';
 import type { TestProcess } from '../support/process';
 import { TEST_PG_URL, pgUrlFor } from '../support/services';
 import { until } from '../support/wait';
+import { createClusterData, dropClusterData } from '../support/cluster-data';
 
 const SERVICES = ['sso', 'player', 'leaderboard', 'duel', 'chat'] as const;
 const STATELESS = ['sso', 'player', 'leaderboard', 'chat'] as const;
@@ -63,13 +63,7 @@ before(async () => {
   const pgPort = Number(new URL(TEST_PG_URL).port || 5432);
   await net.forward(pgPort, pgPort);
   await net.forward(6379, 6379);
-  const admin = new pg.Client({ connectionString: TEST_PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  await admin.end();
-  const redis = new Redis({ host: '127.0.0.1', port: 6379, db: REDIS_DB });
-  await redis.flushdb();
-  redis.disconnect();
+  await createClusterData(dbName, REDIS_DB);
   const pgUrl = new URL(pgUrlFor(dbName));
   pgUrl.hostname = net.rootAddress;
   const env: NodeJS.ProcessEnv = {
@@ -131,13 +125,7 @@ after(async () => {
   await watcher?.stop();
   await Promise.all(procs.map((p) => p.stop('SIGTERM', 5000)));
   await net?.destroy();
-  const admin = new pg.Client({ connectionString: TEST_PG_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.end();
-  const redis = new Redis({ host: '127.0.0.1', port: 6379, db: REDIS_DB });
-  await redis.flushdb();
-  redis.disconnect();
+  await dropClusterData(dbName, REDIS_DB);
 });
 
 interface CallRecord {

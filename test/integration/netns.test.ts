@@ -40,9 +40,12 @@ async function echoOn(host: NetHost): Promise<void> {
   await p.ready(20_000);
 }
 
-/** Whether `from` (a host, or the root namespace) can open a TCP connection to `to`:9000 within 1.5 s. */
+/** How long a probe connection may take before it counts as blocked (a partition drops packets silently). */
+const CONNECT_DEADLINE_MS = 1500;
+
+/** Whether `from` (a host, or the root namespace) can open a TCP connection to `to`:9000 within the deadline. */
 function reaches(from: NetHost | 'root', to: NetHost): boolean {
-  const script = `const s = require('net').connect(9000, '${to.address}', () => process.exit(0)); s.on('error', () => process.exit(1)); setTimeout(() => process.exit(2), 1500)`;
+  const script = `const s = require('net').connect(9000, '${to.address}', () => process.exit(0)); s.on('error', () => process.exit(1)); setTimeout(() => process.exit(2), ${CONNECT_DEADLINE_MS})`;
   const node = [process.execPath, '-e', script];
   try {
     if (from === 'root') execFileSync(process.execPath, node.slice(1), { stdio: 'ignore', timeout: 15_000 });

@@ -12,13 +12,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import Int64 from 'node-int64';
 import pg from 'pg';
-import Redis from 'ioredis';
 import { NoonClient } from '../../client';
 import { DuelAction, DuelActRequest, ErrorCode, Events, MatchStatus, type DuelState } from '../../shared/protocol';
 import { decodePush, rawClient, type RawClient } from '../support/raw-client';
 import { kill, killAll, spawnNoon, type Child } from '../support/yellow-harness';
 import { until } from '../support/wait';
-import { TEST_PG_URL, pgUrlFor, redisUrlFor } from '../support/services';
+import { pgUrlFor, redisUrlFor } from '../support/services';
+import { createClusterData, dropClusterData } from '../support/cluster-data';
 
 const REDIS_DB = 11;
 const STOP_DEADLINE_MS = 5000;
@@ -67,13 +67,7 @@ function duelUpdates(c: RawClient): DuelState[] {
 }
 
 before(async () => {
-  const admin = new pg.Client({ connectionString: TEST_PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  await admin.end();
-  const redis = new Redis({ host: '127.0.0.1', port: 6379, db: REDIS_DB });
-  await redis.flushdb();
-  redis.disconnect();
+  await createClusterData(dbName, REDIS_DB);
   env = {
     NOON_PG_URL: pgUrlFor(dbName),
     NOON_REDIS: redisUrlFor(REDIS_DB),
@@ -127,13 +121,7 @@ after(async () => {
   const deadline = setTimeout(() => killAll(), STOP_DEADLINE_MS);
   await Promise.all(stopping);
   clearTimeout(deadline);
-  const admin = new pg.Client({ connectionString: TEST_PG_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.end();
-  const r = new Redis({ host: '127.0.0.1', port: 6379, db: REDIS_DB });
-  await r.flushdb();
-  r.disconnect();
+  await dropClusterData(dbName, REDIS_DB);
 });
 
 test('Chat:say and Duel:act sent again with the same request id through another broker, after a SIGKILL of the first, apply once', async () => {

@@ -18,6 +18,9 @@ import { kill, killAll, spawnNoon, type Child } from './yellow-harness';
 import { until } from './wait';
 import { TEST_PG_URL, pgUrlFor, redisUrlFor } from './services';
 
+/** How long the children get to stop on SIGTERM before every one left is SIGKILLed (a deadline, not a sleep). */
+const STOP_GRACE_MS = 5000;
+
 export const PUSH_REDIS_DB = 9;
 /** small, so a test can push past it */
 export const PUSH_WINDOW_COUNT = 20;
@@ -104,7 +107,7 @@ export async function startPushCluster(): Promise<PushCluster> {
       await notifier.stop();
       await kv.close();
       const stopping = procs.map((p) => kill(p, 'SIGTERM'));
-      const deadline = setTimeout(() => killAll(), 5000);
+      const deadline = setTimeout(() => killAll(), STOP_GRACE_MS);
       await Promise.all(stopping);
       clearTimeout(deadline);
       await redis.flushdb();

@@ -1,0 +1,37 @@
+/**
+ * The data of a multi-process test cluster: a Postgres database of its own (created before the
+ * roles start, dropped with FORCE after, so a killed role's connections do not keep it) and a
+ * Redis logical database emptied before and after.
+ */
+import pg from 'pg';
+import Redis from 'ioredis';
+import { TEST_PG_URL } from './services';
+
+async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: TEST_PG_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+async function flushRedis(db: number): Promise<void> {
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, db });
+  try {
+    await redis.flushdb();
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function createClusterData(database: string, redisDb: number): Promise<void> {
+  await admin(`CREATE DATABASE ${database}`);
+  await flushRedis(redisDb);
+}
+
+export async function dropClusterData(database: string, redisDb: number): Promise<void> {
+  await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await flushRedis(redisDb);
+}
