@@ -45,11 +45,17 @@ export interface Violation {
   rule: string;
 }
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'([^']+)'|require\('([^']+)'\)|import\('([^']+)'\)/g;
+/**
+ * Every way a module names another: `import … from`, `export … from`, a bare side-effect
+ * `import 'x'`, `require('x')` and `import('x')`, with either quote (a rule that only saw one
+ * spelling could be stepped round by writing the other).
+ */
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+(['"])([^'"]+)\1|(?:^|\n)\s*import\s+(['"])([^'"]+)\3|require\((['"])([^'"]+)\5\)|import\((['"])([^'"]+)\7\)/g;
 
 export function importsOf(source: string): string[] {
   const out: string[] = [];
-  for (const m of source.matchAll(IMPORT)) out.push((m[1] ?? m[2] ?? m[3]) as string);
+  for (const m of source.matchAll(IMPORT)) out.push((m[2] ?? m[4] ?? m[6] ?? m[8]) as string);
   return out;
 }
 

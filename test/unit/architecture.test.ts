@@ -71,6 +71,24 @@ const FORBIDDEN: ReadonlyArray<{ name: string; file: string; source: string; rul
     rule: /services\/ opens no sockets/,
   },
   {
+    name: 'broker imports a game service for its side effects only',
+    file: 'broker/x.ts',
+    source: "import '../services/player/module';",
+    rule: /^broker\/x\.ts: broker\/ may import only/,
+  },
+  {
+    name: 'edge imports a game service with double quotes',
+    file: 'edge/x.ts',
+    source: 'import { playerModule } from "../services/player/module";',
+    rule: /^edge\/x\.ts: edge\/ may import only/,
+  },
+  {
+    name: 'a role opens a socket of its own',
+    file: 'roles/x.ts',
+    source: "import * as zmq from 'zeromq';",
+    rule: /^roles\/x\.ts: roles\/ opens no sockets/,
+  },
+  {
     name: 'the SDK imports the broker',
     file: 'client/x.ts',
     source: "import { route } from '../broker/route';",
