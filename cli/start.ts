@@ -10,6 +10,7 @@ import { defaultKeyDir, hasKeyOptions } from '../shared/internal-keys';
 import { ensureKeys } from '../shared/keyring';
 import type { Logger } from '../shared/log';
 import { STOP_DEADLINE_MS, printJson, stopOnSignals } from './lifecycle';
+import { armStallSignal } from './debug-stall';
 import { cliLogger } from './logger';
 import { loadProject, rolesOf } from './project';
 import { startBrokerListRole, startBrokerRole, startServiceRole, startYellowRole, type RunningRole } from '../roles';
@@ -66,6 +67,7 @@ export async function runStart(role: string, given: Config, opts: { supervised?:
     logger.child({ role, instance: String(running.ready.instanceId ?? `${role}-${process.pid}`) }),
     deadlineMs,
   );
+  armStallSignal(cfg.debugStallMs, logger);
   // Ready only once a SIGTERM stops cleanly: whoever reads the line may signal at once.
   printJson({ ready: role, ...running.ready });
   if (opts.supervised) {

@@ -81,6 +81,15 @@ export const CONFIG_SPEC = {
     max: 3_600_000,
     describe: 'heartbeats (from their own thread) stop when the main event loop made no progress this long',
   },
+  debugStallMs: {
+    env: 'NOON_DEBUG_STALL_MS',
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 60_000,
+    describe:
+      "fault drills only (npm run chaos): > 0 makes SIGUSR2 block this process's main event loop for that many ms; 0 = off",
+  },
   yellowResyncMs: {
     env: 'NOON_YELLOW_RESYNC_MS',
     kind: 'int',

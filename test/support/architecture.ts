@@ -19,6 +19,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   loadtest: ['shared', 'yellow', 'client'],
   cli: ['shared', 'yellow', 'rpc', 'edge', 'broker', 'services', 'client', 'roles', 'loadtest'],
   testing: ['shared', 'rpc', 'services', 'client', 'roles', 'cli'],
+  chaos: ['shared', 'yellow', 'client', 'loadtest'],
 };
 
 /** Libraries that open sockets: only the RPC layer, Yellow, the edge and the broker use them. */
@@ -37,7 +38,7 @@ const SOCKET_LIBRARIES = new Set([
   'dgram',
   'thrift',
 ]);
-const SOCKET_USERS = new Set(['rpc', 'yellow', 'edge', 'broker', 'client', 'cli', 'loadtest', 'shared']);
+const SOCKET_USERS = new Set(['rpc', 'yellow', 'edge', 'broker', 'client', 'cli', 'loadtest', 'shared', 'chaos']);
 
 export interface Violation {
   file: string;

@@ -1,0 +1,82 @@
+/** The chaos run's output: one block per scenario, then the verdict. Pure text from the counts. */
+import type { Scenario } from './scenarios';
+import { codes, missedTargets, type ScenarioCounts } from './tally';
+
+export interface ScenarioResult {
+  scenario: Scenario;
+  counts: ScenarioCounts;
+  /** how long the scenario ran, fault to a whole cluster again */
+  durationMs: number;
+  /** what the fault itself measured (e.g. "declared down after 2.4 s") */
+  notes: string[];
+  missed: string[];
+}
+
+export function resultOf(
+  scenario: Scenario,
+  counts: ScenarioCounts,
+  durationMs: number,
+  notes: string[],
+  extraMisses: string[] = [],
+): ScenarioResult {
+  return { scenario, counts, durationMs, notes, missed: [...missedTargets(scenario, counts), ...extraMisses] };
+}
+
+const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+const withCodes = (n: number, m: Record<string, number>): string => (n === 0 ? '0' : `${n} (${codes(m)})`);
+
+export function scenarioText(r: ScenarioResult): string {
+  const c = r.counts;
+  const refused = Object.keys(c.refused).length === 0 ? '' : `, of which game refusals: ${codes(c.refused)}`;
+  const lines = [
+    `${r.missed.length === 0 ? 'ok  ' : 'MISS'} ${r.scenario.name} (${secs(r.durationMs)})`,
+    `     attempted ${c.attempted}  acknowledged ${c.acknowledged}${refused}`,
+    `     failed ${withCodes(c.failed, c.failedByCode)}  unknown ${withCodes(c.unknown, c.unknownByCode)}` +
+      (c.unknown > 0 ? ` (${c.unknownApplied} of them applied)` : ''),
+    `     lost ${c.lost}  failed-but-applied ${c.failedButApplied}  invariant violations ${c.invariantViolations}` +
+      `  false deaths ${c.falseDeaths.length}  crashes ${c.crashes.length}  recovered in ${secs(c.recoverMs)}`,
+    ...r.notes.map((n) => `     ${n}`),
+    ...r.missed.map((m) => `     missed: ${m}`),
+  ];
+  return lines.join('\n');
+}
+
+export function totals(results: readonly ScenarioResult[]): ScenarioCounts {
+  const sum = (f: (c: ScenarioCounts) => number): number => results.reduce((a, r) => a + f(r.counts), 0);
+  const merge = (f: (c: ScenarioCounts) => Record<string, number>): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const r of results) for (const [k, n] of Object.entries(f(r.counts))) out[k] = (out[k] ?? 0) + n;
+    return out;
+  };
+  return {
+    attempted: sum((c) => c.attempted),
+    acknowledged: sum((c) => c.acknowledged),
+    refused: merge((c) => c.refused),
+    failed: sum((c) => c.failed),
+    failedByCode: merge((c) => c.failedByCode),
+    unknown: sum((c) => c.unknown),
+    unknownByCode: merge((c) => c.unknownByCode),
+    lost: sum((c) => c.lost),
+    failedButApplied: sum((c) => c.failedButApplied),
+    unknownApplied: sum((c) => c.unknownApplied),
+    invariantViolations: sum((c) => c.invariantViolations),
+    falseDeaths: results.flatMap((r) => r.counts.falseDeaths),
+    crashes: results.flatMap((r) => r.counts.crashes),
+    recoverMs: Math.max(0, ...results.map((r) => r.counts.recoverMs)),
+  };
+}
+
+export function verdictText(results: readonly ScenarioResult[], extra: readonly string[] = []): string {
+  const t = totals(results);
+  const missed = results.filter((r) => r.missed.length > 0);
+  const head =
+    missed.length === 0 && extra.length === 0
+      ? `verdict: PASS, ${results.length} of ${results.length} scenarios met every target`
+      : `verdict: FAIL, ${missed.length} of ${results.length} scenarios missed a target`;
+  return [
+    head,
+    `  all scenarios: attempted ${t.attempted}, acknowledged ${t.acknowledged}, failed ${t.failed}, unknown ${t.unknown}, lost ${t.lost}`,
+    ...missed.map((r) => `  ${r.scenario.name}: ${r.missed.join('; ')}`),
+    ...extra.map((e) => `  ${e}`),
+  ].join('\n');
+}
