@@ -44,7 +44,8 @@ export const CONFIG_SPEC = {
     env: 'NOON_REDIS',
     kind: 'list',
     default: [],
-    describe: 'Redis shard URLs (comma-separated); empty = in-process store',
+    describe:
+      'Redis shard URLs (comma-separated: redis://, rediss://, sentinel://), or one Redis Cluster (redis-cluster://host:port,host:port); empty = in-process store',
   },
   dataDir: {
     env: 'NOON_DATA_DIR',

@@ -4,6 +4,7 @@
  */
 import { isAdvertisableHost, isBindableHost } from './endpoints';
 import { CONFIG_SPEC, type OptionSpec } from './config-spec';
+import { groupRedisUrls, parseRedisList } from './data/redis-url';
 
 export { CONFIG_SPEC };
 
@@ -77,12 +78,12 @@ function validate(cfg: Config): void {
       '--bind-host / NOON_BIND_HOST',
       `${JSON.stringify(cfg.bindHost)} is not an IPv4 address (e.g. 0.0.0.0 or 10.0.0.5): listeners bind an address, not a name`,
     );
-  for (const url of cfg.redis) {
-    if (!/^(redis|rediss|sentinel):\/\//.test(url))
-      throw new ConfigError(
-        '--redis / NOON_REDIS',
-        `shard ${JSON.stringify(url)} is not a redis://, rediss:// or sentinel:// URL`,
-      );
+  // The list is split on commas, as are a sentinel:// or redis-cluster:// URL's hosts: rejoin them.
+  cfg.redis = groupRedisUrls(cfg.redis);
+  try {
+    parseRedisList(cfg.redis);
+  } catch (err) {
+    throw new ConfigError('--redis / NOON_REDIS', (err as Error).message);
   }
   if (cfg.pgUrl !== undefined && !/^postgres(ql)?:\/\//.test(cfg.pgUrl)) {
     throw new ConfigError('--pg-url / NOON_PG_URL', `${JSON.stringify(cfg.pgUrl)} is not a postgres:// URL`);

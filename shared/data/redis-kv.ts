@@ -1,13 +1,11 @@
 /**
- * Kv over several Redis shards with client-side consistent hashing (hash-ring.ts). A key goes to
- * one shard, chosen by its `{tag}` if it has one; nothing here spans shards, so a room's keys
- * must share a tag. There is no automatic resharding: adding a shard moves ~1/N of the keys, which
- * then miss once and are rebuilt from Postgres. A dead shard rejects fast (redis-shard.ts); the
- * other shards keep serving.
+ * Kv over Redis: several shards placed by client-side consistent hashing (redis-ring.ts), or one
+ * Redis Cluster (redis-cluster.ts). Each operation names all its keys to the keyspace; the
+ * multi-key ones (logAppend, logRead) need keys that share a `{tag}`, so they run on one server
+ * (one hash slot in a cluster). A dead shard or master rejects fast; the others keep serving.
  */
 import type { Logger } from '../log';
 import { NoonError } from '../errors';
-import { HashRing } from './hash-ring';
 import {
   checkCap,
   checkScore,
@@ -20,17 +18,22 @@ import {
   type LogSnapshot,
   type ScoredMember,
 } from './kv';
-import { RedisShard, type ShardOptions } from './redis-shard';
-import { parseShardUrl } from './redis-url';
+import { ClusterKeyspace } from './redis-cluster';
+import type { ShardOptions } from './redis-guard';
+import type { RedisCommands, RedisKeyspace } from './redis-keyspace';
+import { ShardRing } from './redis-ring';
+import type { RingTarget } from './redis-shard';
+import { parseRedisList } from './redis-url';
 
 export interface RedisKvOptions extends Omit<ShardOptions, 'logger'> {
+  /** Shard URLs (redis-url.ts), or one redis-cluster:// URL. */
   shards: readonly string[];
   logger: Logger;
-  /** Prepended to every key (not hashed), so several deployments or test runs can share servers. */
+  /** Prepended to every key (not hashed by the ring; hashed, so brace-free, in a cluster), so several deployments or test runs can share servers. */
   keyPrefix?: string;
   /** Virtual nodes per shard (default 160). */
   vnodes?: number;
-  /** How long start() waits for the shards to connect, ms (default 2000). */
+  /** How long start() waits for the shards or the cluster to connect, ms (default 2000). */
   startTimeoutMs?: number;
 }
 
@@ -57,7 +60,7 @@ type LogAppendClient = { noonLogAppend(...args: (string | number)[]): Promise<un
 const scripted = new WeakSet<object>();
 
 /** The client with LOG_APPEND as a command: EVALSHA, the script sent once per connection. */
-function withLogAppend(c: RedisShard['client']): LogAppendClient {
+function withLogAppend(c: RedisCommands): LogAppendClient {
   if (!scripted.has(c)) {
     c.defineCommand('noonLogAppend', { numberOfKeys: 2, lua: LOG_APPEND });
     scripted.add(c);
@@ -84,58 +87,52 @@ function execResult(res: [Error | null, unknown][] | null): unknown[] {
 }
 
 export class RedisKv implements Kv {
-  private readonly ring: HashRing;
-  private readonly shards = new Map<string, RedisShard>();
+  private readonly space: RedisKeyspace;
   private readonly prefix: string;
-  private readonly log: Logger;
 
   constructor(private readonly opts: RedisKvOptions) {
     if (opts.shards.length === 0) throw new NoonError('INTERNAL', 'RedisKv needs at least one shard URL', false);
-    this.log = opts.logger.child({ component: 'redis-kv' });
     this.prefix = opts.keyPrefix ?? '';
     // Validate every URL before connecting anything, so a bad list leaks no reconnecting client.
-    const targets = opts.shards.map(parseShardUrl);
-    const ids = new Set(targets.map((t) => t.id));
-    if (ids.size !== targets.length)
-      throw new NoonError('INTERNAL', `duplicate redis shard in ${[...ids].join(', ')}`, false);
-    for (const target of targets) this.shards.set(target.id, new RedisShard(target, { ...opts, logger: opts.logger }));
-    this.ring = new HashRing(this.shards.keys(), opts.vnodes ?? 160);
+    const targets = parseRedisList(opts.shards);
+    const cluster = targets[0]?.kind === 'cluster' ? targets[0] : undefined;
+    this.space =
+      cluster !== undefined
+        ? new ClusterKeyspace(cluster, { ...opts, keyPrefix: this.prefix })
+        : new ShardRing(targets as RingTarget[], opts);
   }
 
   /**
-   * Waits for the shards to connect. A shard still down at the deadline is logged and left
-   * reconnecting: its keys fail fast (callers fall back to Postgres) until it comes up.
+   * Waits for the shards (or the cluster) to connect. One still down at the deadline is logged and
+   * left reconnecting: its keys fail fast (callers fall back to Postgres) until it comes up.
    */
   async start(): Promise<void> {
-    const deadline = this.opts.startTimeoutMs ?? 2000;
-    const ready = await Promise.all(
-      [...this.shards.values()].map(async (s) => [s.id, await s.waitReady(deadline)] as const),
-    );
-    const down = ready.filter(([, ok]) => !ok).map(([id]) => id);
-    if (down.length > 0)
-      this.log.warn({ down }, 'redis shards not reachable at start; their keys fail fast until they are');
+    await this.space.start(this.opts.startTimeoutMs ?? 2000);
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.shards.values()].map((s) => s.close()));
+    await this.space.close();
   }
 
-  /** The shard id (credential-free URL) that owns key. */
+  /** The shard id (credential-free URL), or the cluster master ("host:port"), that owns key. */
   shardFor(key: string): string {
-    return this.ring.nodeFor(key);
+    return this.space.ownerOf(key);
   }
 
-  /** Breaker state per shard, for health endpoints and metrics. */
+  /** Breaker state per shard or cluster master, for health endpoints and metrics. */
   health(): Record<string, string> {
-    const out: Record<string, string> = Object.create(null) as Record<string, string>;
-    for (const [id, s] of this.shards) out[id] = s.state;
-    return out;
+    return this.space.health();
   }
 
-  private on<T>(key: string, fn: (c: RedisShard['client'], k: string) => Promise<T>): Promise<T> {
-    const shard = this.shards.get(this.ring.nodeFor(key))!;
+  private on<T>(key: string, fn: (c: RedisCommands, k: string) => Promise<T>): Promise<T> {
     const full = this.prefix + key;
-    return shard.run((c) => fn(c, full));
+    return this.space.run([key], (c) => fn(c, full));
+  }
+
+  /** Runs fn on the one server holding every key (they share a {tag}); fn gets them prefixed. */
+  private onAll<T>(keys: readonly string[], fn: (c: RedisCommands, ks: string[]) => Promise<T>): Promise<T> {
+    const full = keys.map((k) => this.prefix + k);
+    return this.space.run(keys, (c) => fn(c, full));
   }
 
   async get(key: string): Promise<string | null> {
@@ -210,21 +207,15 @@ export class RedisKv implements Kv {
     checkTtl(o.window.ttlMs);
     checkTtl(o.hashTtlMs);
     const args = [o.counter, o.read, entry, o.window.count, o.window.bytes, o.window.ttlMs, o.hashTtlMs];
-    const res = (await this.on(hash, (c, k) =>
-      withLogAppend(c).noonLogAppend(k, this.prefix + list, ...args, logBytesField(o.counter)),
+    const res = (await this.onAll([hash, list], (c, [h, l]) =>
+      withLogAppend(c).noonLogAppend(h!, l!, ...args, logBytesField(o.counter)),
     )) as [number, string | null];
     return { seq: Number(res[0]), field: res[1] ?? null };
   }
 
   async logRead(hash: string, counter: string, list: string): Promise<LogSnapshot> {
     const [seq, entries] = execResult(
-      await this.on(hash, (c, k) =>
-        c
-          .multi()
-          .hget(k, counter)
-          .lrange(this.prefix + list, 0, -1)
-          .exec(),
-      ),
+      await this.onAll([hash, list], (c, [h, l]) => c.multi().hget(h!, counter).lrange(l!, 0, -1).exec()),
     ) as [string | null, string[]];
     return { seq: Number(seq ?? 0), entries };
   }

@@ -1,6 +1,6 @@
 /**
- * Opens the process's Kv: sharded Redis when shard URLs are configured, else the in-process store
- * (the embedded default: `noon up` needs nothing installed).
+ * Opens the process's Kv: Redis when URLs are configured (shards, or one redis-cluster:// URL),
+ * else the in-process store (the embedded default: `noon up` needs nothing installed).
  */
 import type { Logger } from '../log';
 import type { Kv } from './kv';
