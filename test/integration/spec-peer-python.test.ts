@@ -340,6 +340,30 @@ test('SIGTERM: the peer deregisters, Yellow publishes its `down`, and the broker
   assert.equal(r.fields.get(1), 'UNAVAILABLE: Echo has no live instance');
 });
 
+test("the peer's proof and public keys match yellow.md §1.1's test vector", () => {
+  const doc = readFileSync(join(ROOT, 'docs', 'protocol', 'yellow.md'), 'utf8');
+  const row = (name: string): string => {
+    const m = doc.match(new RegExp(`^\\| ${name} \\| \`([^\`]+)\` \\|$`, 'm'));
+    assert.ok(m, `the vector's row "${name}"`);
+    return m[1] as string;
+  };
+  const script = [
+    'import sys, noon_curve',
+    'k = noon_curve.Keys.__new__(noon_curve.Keys)',
+    'k.secret, k.public, k.yellow = sys.argv[1:4]',
+    'print(noon_curve.public_of(k.secret), noon_curve.public_of(sys.argv[4]), k.proof("echo-1", "echo"))',
+  ].join('\n');
+  const args = [
+    row('registrant secretKey'),
+    row('registrant publicKey \\(`curveKey`\\)'),
+    row('Yellow publicKey'),
+    row('Yellow secretKey'),
+  ];
+  const r = spawnSync(PYTHON, ['-B', '-c', script, ...args], { cwd: PEER_DIR, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split(' '), [args[1], args[2], row('`proof`')]);
+});
+
 test('the peer is written from the documents alone: Python standard library, pyzmq and thrift only', () => {
   const allowed = /^(json|os|secrets|signal|sys|time|struct|hashlib|hmac|zmq(\..+)?|thrift(\..+)?|noon_\w+)$/;
   const files = readdirSync(PEER_DIR).filter((f) => f.endsWith('.py'));
