@@ -28,15 +28,19 @@ export class TestProcess {
    * `stderr: 'inherit'` shows the child's log in the test output instead of collecting it. `wrap`
    * runs node through a command that execs it (e.g. `ip netns exec <ns>`), so the pid is still node's.
    * `detached` puts the child in a process group of its own (its pid), which a test may signal as
-   * a terminal signals its foreground group.
+   * a terminal signals its foreground group. `program` runs another interpreter than node (a peer
+   * written in another language) with `argv`.
    */
   constructor(
     argv: string[],
     env: NodeJS.ProcessEnv,
     private readonly name = argv.join(' '),
-    opts: { stderr?: 'pipe' | 'inherit'; cwd?: string; wrap?: string[]; detached?: boolean } = {},
+    opts: { stderr?: 'pipe' | 'inherit'; cwd?: string; wrap?: string[]; detached?: boolean; program?: string } = {},
   ) {
-    const [command, ...args] = [...(opts.wrap ?? []), process.execPath, ...argv] as [string, ...string[]];
+    const [command, ...args] = [...(opts.wrap ?? []), opts.program ?? process.execPath, ...argv] as [
+      string,
+      ...string[],
+    ];
     this.proc = spawn(command, args, {
       cwd: opts.cwd ?? ROOT,
       env,

@@ -5,12 +5,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zmq from 'zeromq';
 import { loadConfig } from '../../shared/config';
-import { admits, registrationProof, z85Decode, z85Encode, type CurveKeys } from '../../shared/curve';
+import {
+  admits,
+  registrationProof,
+  verifyRegistrationProof,
+  z85Decode,
+  z85Encode,
+  type CurveKeys,
+} from '../../shared/curve';
 import { internalKeysFor } from '../../shared/internal-keys';
 import { ensureKeys, Keyring, readKeyringFile, retireKeys, rotateKey } from '../../shared/keyring';
 import { admitRegistration } from '../../yellow/admission';
@@ -138,4 +145,32 @@ test('Yellow admits a registration only for the role of the key that proves it',
       /instance player-1-aaaa is registered with another key/,
     );
   });
+});
+
+test("yellow.md §1.1's registration-proof test vector is what the reference computes", () => {
+  const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'protocol', 'yellow.md'), 'utf8');
+  const row = (name: string): string => {
+    const m = doc.match(new RegExp(`^\\| ${name} \\| \`([^\`]+)\` \\|$`, 'm'));
+    assert.ok(m, `the vector's row "${name}"`);
+    return m[1] as string;
+  };
+  const registrant = {
+    secretKey: row('registrant secretKey'),
+    publicKey: row('registrant publicKey \\(`curveKey`\\)'),
+  };
+  const yellowKey = row('Yellow publicKey');
+  // the secrets are the bytes 1..32 and 33..64, as the document says
+  assert.deepEqual(
+    [...z85Decode(registrant.secretKey)],
+    Array.from({ length: 32 }, (_, i) => i + 1),
+  );
+  assert.deepEqual(
+    [...z85Decode(row('Yellow secretKey'))],
+    Array.from({ length: 32 }, (_, i) => i + 33),
+  );
+  const proof = registrationProof(registrant as CurveKeys, yellowKey, 'echo-1', 'echo');
+  assert.equal(proof, row('`proof`'));
+  const yellow = { secretKey: row('Yellow secretKey'), publicKey: yellowKey } as CurveKeys;
+  assert.ok(verifyRegistrationProof(yellow, registrant.publicKey, 'echo-1', 'echo', proof), 'Yellow accepts it');
+  assert.ok(!verifyRegistrationProof(yellow, registrant.publicKey, 'echo-2', 'echo', proof), 'for that id only');
 });

@@ -17,19 +17,31 @@ export interface YellowEvent {
   instance?: { instanceId: string; epoch: number; draining: boolean };
 }
 
+/** A CURVE client's keys (Z85): Yellow's public key, pinned, and the caller's own pair. */
+export interface CurveClient {
+  curveServerKey: string;
+  curvePublicKey: string;
+  curveSecretKey: string;
+}
+
 export class YellowConn {
-  private readonly dealer = new zmq.Dealer({ linger: 0 });
-  private readonly sub = new zmq.Subscriber({ linger: 0 });
+  private readonly dealer: zmq.Dealer;
+  private readonly sub: zmq.Subscriber;
   private readonly pending = new Map<number, (reply: Record<string, unknown>) => void>();
   private rid = 0;
   private sends: Promise<void> = Promise.resolve();
   readonly events: YellowEvent[] = [];
   private eventWaiters: Array<() => void> = [];
 
-  constructor(router: string) {
-    this.dealer.connect(router);
+  /** `curve`: both sockets are CURVE clients of Yellow (frames.md §10); plaintext without it. */
+  constructor(router: string, curve?: CurveClient) {
+    const dealer = new zmq.Dealer({ linger: 0, ...curve });
+    const sub = new zmq.Subscriber({ linger: 0, ...curve });
+    this.dealer = dealer;
+    this.sub = sub;
+    dealer.connect(router);
     void (async () => {
-      for await (const [tag, body] of this.dealer) {
+      for await (const [tag, body] of dealer) {
         assert.equal(tag?.toString(), 'noon-yellow/1');
         const reply = JSON.parse(String(body)) as Record<string, unknown>;
         this.pending.get(reply.rid as number)?.(reply);
@@ -37,7 +49,7 @@ export class YellowConn {
       }
     })().catch(() => undefined);
     void (async () => {
-      for await (const [topic, body] of this.sub) {
+      for await (const [topic, body] of sub) {
         assert.equal(topic?.toString(), 'ev');
         this.events.push(JSON.parse(String(body)) as YellowEvent);
         for (const w of this.eventWaiters.splice(0)) w();
