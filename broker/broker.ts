@@ -25,6 +25,7 @@ import { BrokerConn } from './connection';
 import { EventsEndpoint } from './events-endpoint';
 import { PushDelivery } from './push-delivery';
 import { PushLog, pushWindowOf } from '../shared/data/push-log';
+import type { TapHub } from '../shared/tap/hub';
 import { Gateway } from './gateway';
 import { RoomMemberships } from './room-memberships';
 import { RoomHub, type PublisherInfo } from './rooms';
@@ -46,6 +47,8 @@ export interface BrokerOptions {
   curve?: CurveKeys;
   /** the certificate of the TLS listeners (cfg.brokerTlsPort, cfg.brokerWssPort); none without it */
   tls?: TlsCredentials;
+  /** the traffic tap's taps (the role host's); none = calls are never tapped */
+  taps?: TapHub;
 }
 
 /**
@@ -161,6 +164,7 @@ export class Broker {
       table,
       sessions: this.sessions,
       events: new EventsEndpoint(delivery, this.logger),
+      ...(this.opts.taps ? { taps: this.opts.taps } : {}),
     });
     this.admission = new Admission(cfg, (reason) => this.metrics.drops.inc({ reason }));
     this.admission.start();

@@ -9,6 +9,7 @@ import type { Config } from '../shared/config';
 import { NoonError, type ErrorCode } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import type { Metrics } from '../shared/metrics';
+import type { TapHub } from '../shared/tap/hub';
 import { MessageType, peekHeader, ProtocolError, splitMultiplexed, type MessageHeader } from '../shared/thrift/header';
 import { readRequestId } from '../shared/thrift/request-id';
 import { replyOutcome } from '../shared/thrift/reply-outcome';
@@ -40,6 +41,8 @@ export interface GatewayDeps {
   sessions: Sessions;
   /** Events:poll and Events:subscribe, answered here (events-endpoint.ts) */
   events: EventsEndpoint;
+  /** the traffic tap: offered each forwarded call after its reply, only while a tap is attached */
+  taps?: TapHub;
 }
 
 export class Gateway {
@@ -171,13 +174,16 @@ export class Gateway {
     t.observe(seconds);
   }
 
-  private strike(bc: BrokerConn, header: MessageHeader, code: ErrorCode, detail: string): void {
+  /** Refuses the call and counts a strike; returns the size of the refusal sent. */
+  private strike(bc: BrokerConn, header: MessageHeader, code: ErrorCode, detail: string): number {
     this.d.metrics.drops.inc({ reason: code.toLowerCase() });
-    bc.conn.send(errorReply(header, code, detail));
+    const reply = errorReply(header, code, detail);
+    bc.conn.send(reply);
     const strikes = bc.strike();
     // An unknown method from a connection that never logged in closes it at once (nothing legit does that).
     if (strikes >= MAX_STRIKES || (code === 'UNKNOWN_METHOD' && !bc.session))
       bc.conn.close(`${strikes} strikes: ${detail}`, true); // flushed: the client sees why
+    return reply.length;
   }
 
   private decide(bc: BrokerConn, target: { service: string; method: string }, exclude: ReadonlySet<string>): Route {
@@ -197,6 +203,8 @@ export class Gateway {
     conn.callStarted();
     this.inFlight++;
     let outcome = 'ok';
+    let instance: string | undefined;
+    let replyBytes = 0;
     try {
       for (let attempt = 0; ; attempt++) {
         const r = this.decide(bc, target, tried ?? NOTHING_TRIED);
@@ -205,25 +213,26 @@ export class Gateway {
           // Unknown method too: the instance of a newer release may not be learnt yet.
           if (r.code === 'UNKNOWN_METHOD' && this.warmingUp()) {
             outcome = 'UNAVAILABLE';
-            this.replyError(
+            replyBytes = this.replyError(
               conn,
               header,
               'UNAVAILABLE',
               `${header.name} is not known yet: this broker is still learning routes from Yellow`,
             );
           } else if (r.code === 'UNKNOWN_METHOD' || r.code === 'UNAUTHENTICATED' || r.code === 'FORBIDDEN')
-            this.strike(bc, header, r.code, r.detail);
-          else this.replyError(conn, header, r.code, r.detail);
+            replyBytes = this.strike(bc, header, r.code, r.detail);
+          else replyBytes = this.replyError(conn, header, r.code, r.detail);
           if (r.code === 'STATE_LOST') this.d.sessions.unbind(bc, r.detail);
           return;
         }
-        (tried ??= new Set()).add(r.instance.instanceId);
+        instance = r.instance.instanceId;
+        (tried ??= new Set()).add(instance);
         const reply = await this.send(bc, header, r, bytes, traceId).catch((err: unknown) => err as Error);
         if (!(reply instanceof Error)) {
           if (r.bindNow && !reply.error) this.d.sessions.bind(bc, r.service.role, r.instance.instanceId);
           // errors a service wrote into the reply (declared or not) count as what they are, not ok
           outcome = reply.error ? reply.error.code : replyOutcome(reply.payload);
-          await this.deliver(bc, header, reply);
+          replyBytes = await this.deliver(bc, header, reply);
           return;
         }
         const code = reply instanceof NoonError ? reply.code : 'INTERNAL';
@@ -234,7 +243,7 @@ export class Gateway {
         if (retry) continue;
         outcome = code;
         const lost = r.service.stateful && code === 'UNAVAILABLE';
-        this.replyError(conn, header, lost ? 'STATE_LOST' : code, reply.message);
+        replyBytes = this.replyError(conn, header, lost ? 'STATE_LOST' : code, reply.message);
         return;
       }
     } finally {
@@ -242,8 +251,45 @@ export class Gateway {
       this.inFlight--;
       // A client-chosen name must not become a metric series: unknown methods count as one.
       const method = outcome === 'UNKNOWN_METHOD' ? '(unknown)' : header.name;
-      this.count(method, outcome, (performance.now() - started) / 1000);
+      const ms = performance.now() - started;
+      this.count(method, outcome, ms / 1000);
+      // the reply is on its way: the tap's record is made after it, and only while a tap is attached
+      if (this.d.taps?.active)
+        this.offerToTap(bc, target.service, header.name, outcome, ms, bytes, replyBytes, instance, traceId);
     }
+  }
+
+  private offerToTap(
+    bc: BrokerConn,
+    service: string,
+    method: string,
+    outcome: string,
+    ms: number,
+    payload: Buffer,
+    replyBytes: number,
+    instance: string | undefined,
+    traceId: string,
+  ): void {
+    const s = bc.session;
+    this.d.taps?.offer({
+      payload,
+      record: {
+        time: Date.now(),
+        role: 'broker',
+        method,
+        service,
+        ...(s?.userId ? { user: s.userId } : {}),
+        ...(s?.username ? { username: s.username } : {}),
+        ...(s?.sessionId ? { session: s.sessionId } : {}),
+        broker: this.d.instanceId,
+        ...(instance !== undefined ? { instance } : {}),
+        outcome,
+        latency_ms: Math.round(ms * 1000) / 1000,
+        request_bytes: payload.length,
+        reply_bytes: replyBytes,
+        trace_id: traceId,
+      },
+    });
   }
 
   private send(
@@ -281,14 +327,19 @@ export class Gateway {
     );
   }
 
-  private async deliver(bc: BrokerConn, header: MessageHeader, reply: ReplyEnvelope): Promise<void> {
+  /** Writes the service's reply to the client; returns its size in bytes. */
+  private async deliver(bc: BrokerConn, header: MessageHeader, reply: ReplyEnvelope): Promise<number> {
     // Directives first (a login must hold before the client sees its reply and calls again).
     if (reply.directives.length > 0) await this.d.sessions.apply(bc, reply.directives);
-    if (reply.error) this.replyError(bc.conn, header, reply.error.code, reply.error.message);
-    else bc.conn.send(reply.payload);
+    if (reply.error) return this.replyError(bc.conn, header, reply.error.code, reply.error.message);
+    bc.conn.send(reply.payload);
+    return reply.payload.length;
   }
 
-  private replyError(conn: ClientConn, header: MessageHeader, code: ErrorCode, detail: string): void {
-    conn.send(errorReply(header, code, detail));
+  /** Writes an error reply; returns its size in bytes. */
+  private replyError(conn: ClientConn, header: MessageHeader, code: ErrorCode, detail: string): number {
+    const reply = errorReply(header, code, detail);
+    conn.send(reply);
+    return reply.length;
   }
 }

@@ -33,6 +33,7 @@ export function startBrokerRole(cfg: Config, logger: Logger, shared?: { kv: Kv }
       metrics: host.metrics,
       directory,
       kv,
+      taps: host.taps,
       ...(host.curve ? { curve: host.curve } : {}),
       ...(tls ? { tls } : {}),
     });

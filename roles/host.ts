@@ -5,7 +5,7 @@
  * URL), reports its load every heartbeat, and on stop deregisters first (so nobody routes to it
  * while it closes), then closes what the role handed it, newest first.
  */
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../shared/config';
 import { onRefusal, type CurveKeys } from '../shared/curve';
 import { advertise, bindHostOf } from '../shared/endpoints';
@@ -13,6 +13,8 @@ import { internalKeysFor } from '../shared/internal-keys';
 import { NOON_VERSION, newInstanceId } from '../shared/identity';
 import type { Logger } from '../shared/log';
 import { Metrics, type Readiness } from '../shared/metrics';
+import { TAP_PATH, TapEndpoint } from '../shared/tap/endpoint';
+import { TapHub } from '../shared/tap/hub';
 import { BeatThread } from '../yellow/beat-thread';
 import { YellowClient } from '../yellow/client';
 import type { Directory } from '../yellow/directory';
@@ -52,6 +54,9 @@ export class RoleHost {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly curve: CurveKeys | undefined;
+  /** the traffic tap's taps on this role (GET /tap on the metrics port; docs/tap.md) */
+  readonly taps: TapHub;
+  private readonly tapEndpoint: TapEndpoint;
   private metricsUrlValue = '';
   private yellowClient?: YellowClient;
   private yellowEndpoints?: string[];
@@ -69,6 +74,30 @@ export class RoleHost {
     this.metrics = new Metrics({ role: opts.role, instanceId: this.instanceId, defaults: opts.processMetrics ?? true });
     this.curve = internalKeysFor(opts.cfg, opts.role);
     if (this.curve) this.countRefusals();
+    this.taps = new TapHub((n) => this.metrics.drops.inc({ reason: 'tap' }, n));
+    this.tapEndpoint = new TapEndpoint({
+      hub: this.taps,
+      adminToken: opts.cfg.adminToken,
+      role: opts.role,
+      instanceId: this.instanceId,
+      logger: this.logger,
+    });
+    this.countTaps();
+  }
+
+  /** noon_taps: taps attached now (0 = the hot path skips the tap); drops start at zero. */
+  private countTaps(): void {
+    const taps = this.taps;
+    new Gauge({
+      name: 'noon_taps',
+      help: 'traffic taps attached to this instance (GET /tap)',
+      registers: [this.metrics.registry],
+      collect() {
+        this.set(taps.size);
+      },
+    });
+    this.metrics.drops.inc({ reason: 'tap' }, 0);
+    this.metrics.handle(TAP_PATH, (req, res) => this.tapEndpoint.handle(req, res));
   }
 
   /** Internal peers refused at the handshake (unknown key, a key of the wrong role, not CURVE). */
@@ -204,6 +233,7 @@ export class RoleHost {
       await this.yellowClient.stop();
     }
     for (const close of this.closers.reverse()) await close();
+    this.tapEndpoint.closeAll();
     await this.metrics.close();
   }
 }

@@ -76,6 +76,7 @@ async function serveOn<H>(
     cfg,
     directory,
     observer: host.metrics.observer(),
+    taps: host.taps,
     ...(kv ? { kv } : {}),
     ...(host.curve ? { curve: host.curve } : {}),
     ...(pushLog ? { pushLog } : {}),

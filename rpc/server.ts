@@ -20,6 +20,7 @@ import { bufferTransport } from '../shared/thrift/fast-write';
 import { decodeBatch, type Directive, type Envelope, type RequestEnvelope } from '../shared/wire/frames';
 import { BatchSender } from '../shared/wire/sender';
 import type { PushLog } from '../shared/data/push-log';
+import type { TapHub } from '../shared/tap/hub';
 import { streamedPushName } from '../shared/push/streamed';
 import { withSeqid } from '../shared/thrift/seqid';
 import type { InstanceLoad, ServiceMethods } from '../yellow/types';
@@ -55,6 +56,8 @@ export interface ServiceServerOptions {
   replyCache?: ReplyCache;
   /** the session store's push streams; without it pushes are unnumbered and follow `via` */
   pushLog?: PushLog;
+  /** the traffic tap: offered each call after its reply, only while a tap is attached */
+  taps?: TapHub;
 }
 
 /** Remembers which broker each session last called through, bounded (oldest forgotten first). */
@@ -353,6 +356,8 @@ export class ServiceServer<H> {
       return;
     }
     this.remember(req.sessionId, req.via);
+    // the clock is read only while a tap is attached: with none, a call pays this one check
+    const tapStarted = this.opts.taps?.active ? performance.now() : 0;
     const send = (outcome: CallOutcome): void => {
       const env: Envelope = {
         kind: 'reply',
@@ -362,6 +367,7 @@ export class ServiceServer<H> {
         ...(outcome.error ? { error: outcome.error } : {}),
       };
       if (!sender.enqueue(env, peer)) this.opts.logger.warn({ method: req.method }, 'reply dropped: send queue full');
+      if (tapStarted > 0 && this.opts.taps?.active) this.offerToTap(req, from, outcome, performance.now() - tapStarted);
     };
     const cache = this.opts.replyCache;
     if (!cache || !this.cachesReply(req)) return this.execute(req, send);
@@ -373,6 +379,31 @@ export class ServiceServer<H> {
         () => new Promise<CallOutcome>((done) => this.execute(req, done)),
       )
       .then((outcome) => send(this.forThisAttempt(req, outcome)));
+  }
+
+  private offerToTap(req: RequestEnvelope, from: Caller, outcome: CallOutcome, ms: number): void {
+    this.opts.taps?.offer({
+      payload: req.payload,
+      ...(outcome.error ? {} : { reply: outcome.payload }),
+      record: {
+        time: Date.now(),
+        role: this.def.role,
+        method: req.method,
+        service: req.method.slice(0, req.method.indexOf(':')),
+        ...(req.userId ? { user: req.userId } : {}),
+        ...(req.username ? { username: req.username } : {}),
+        ...(req.sessionId ? { session: req.sessionId } : {}),
+        ...(req.via ? { broker: req.via } : {}),
+        instance: this.opts.instanceId,
+        caller: from,
+        // an error reply's code is read in the tap's batch, not here
+        outcome: outcome.error ? outcome.error.code : '',
+        latency_ms: Math.round(ms * 1000) / 1000,
+        request_bytes: req.payload.length,
+        reply_bytes: outcome.payload.length,
+        trace_id: req.traceId,
+      },
+    });
   }
 
   /** A remembered outcome carries the first attempt's seqid; this attempt may have used another. */

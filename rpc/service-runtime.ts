@@ -3,6 +3,7 @@
  * the ServiceEnv its builder gets, and the server. It registers nothing: the role host
  * (roles/host.ts) registers `methods()` and reports `load()` in Yellow, and owns the Directory.
  */
+import type { TapHub } from '../shared/tap/hub';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../shared/config';
 import type { CurveKeys } from '../shared/curve';
@@ -40,6 +41,8 @@ export interface ServiceRuntimeOptions {
   kv?: Kv;
   /** numbers pushes in the session store (docs/pushes.md); without it they are unnumbered */
   pushLog?: PushLog;
+  /** the traffic tap's taps (the role host's) */
+  taps?: TapHub;
 }
 
 export interface ServiceRuntime {
@@ -122,6 +125,7 @@ export async function startServiceRuntime<H>(
     errorLogIntervalMs: cfg.errorLogIntervalMs,
     ...(replyCache ? { replyCache } : {}),
     ...(opts.pushLog ? { pushLog: opts.pushLog } : {}),
+    ...(opts.taps ? { taps: opts.taps } : {}),
   });
   built.server = server;
   const endpoints = advertiseAll(await server.start(), cfg.host);

@@ -521,6 +521,14 @@ export const CONFIG_SPEC = {
     describe:
       'NOT SAFE: noon start runs the internal plane without CURVE (anyone on the network can register and call)',
   },
+  // The admin HTTP endpoints on each role's metrics port (the traffic tap, docs/tap.md).
+  adminToken: {
+    env: 'NOON_ADMIN_TOKEN',
+    kind: 'string',
+    default: undefined,
+    describe:
+      'bearer token (16+ characters) the admin endpoints on the metrics port (/tap) require, and `noon tap` sends; unset = those endpoints refuse everyone',
+  },
   // Chat rooms (services/chat): what one room's owner takes before it answers BUSY.
   chatRoomQueue: {
     env: 'NOON_CHAT_ROOM_QUEUE',
