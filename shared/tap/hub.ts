@@ -13,7 +13,7 @@ import type { CallRecord, TapQuery } from './record';
 /** Finished calls waiting for the next batch; more in one turn are dropped (counted). */
 export const MAX_PENDING = 4096;
 /** Lines a slow reader may have waiting before the tap drops new ones. */
-export const MAX_QUEUED_LINES = 1000;
+export const MAX_QUEUED_LINES = 500;
 /** Taps one role serves at once. */
 export const MAX_TAPS = 8;
 
