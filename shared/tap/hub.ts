@@ -56,13 +56,14 @@ export class Tap {
   private readonly sampler: Sampler;
   private readonly waiting = new BoundedQueue<string>(MAX_QUEUED_LINES);
   private blocked = false;
+  /** drops not yet added to the drop counter (the hub adds them once per batch, not per record) */
+  private unreported = 0;
   closed = false;
 
   constructor(
     readonly query: TapQuery,
     readonly options: TapOptions,
     private readonly sink: TapSink,
-    private readonly onDrop: (count: number) => void,
   ) {
     this.cap = new RateCap(options.rate);
     this.sampler = new Sampler(options.sample);
@@ -74,7 +75,7 @@ export class Tap {
     if (!this.sampler.keep()) return;
     if (!this.cap.take(now)) {
       this.drops.rate++;
-      this.onDrop(1);
+      this.unreported++;
       return;
     }
     this.sent++;
@@ -89,7 +90,7 @@ export class Tap {
     if (this.blocked) {
       if (this.waiting.push(line)) return;
       this.drops.queue++;
-      this.onDrop(1);
+      this.unreported++;
       return;
     }
     if (!this.sink.write(line)) this.blocked = true;
@@ -108,6 +109,14 @@ export class Tap {
 
   noteOverflow(count: number): void {
     this.drops.overflow += count;
+    this.unreported += count;
+  }
+
+  /** Drops since the last call, for the drop counter. */
+  takeUnreported(): number {
+    const n = this.unreported;
+    this.unreported = 0;
+    return n;
   }
 
   close(): void {
@@ -136,13 +145,15 @@ export class TapHub {
   /** Attaches a tap; undefined when MAX_TAPS are attached already. */
   attach(query: TapQuery, options: TapOptions, sink: TapSink): Tap | undefined {
     if (this.taps.size >= MAX_TAPS) return undefined;
-    const tap = new Tap(query, options, sink, this.onDrop);
+    const tap = new Tap(query, options, sink);
     this.taps.add(tap);
     this.active = true;
     return tap;
   }
 
   detach(tap: Tap): void {
+    const dropped = tap.takeUnreported();
+    if (dropped > 0) this.onDrop(dropped);
     tap.close();
     this.taps.delete(tap);
     this.active = this.taps.size > 0;
@@ -172,11 +183,9 @@ export class TapHub {
     this.pending = [];
     this.overflow = 0;
     const now = Date.now();
+    let dropped = 0;
     for (const tap of this.taps) {
-      if (overflow > 0) {
-        tap.noteOverflow(overflow);
-        this.onDrop(overflow);
-      }
+      if (overflow > 0) tap.noteOverflow(overflow);
       for (const call of batch) {
         try {
           if (call.reply) {
@@ -188,7 +197,9 @@ export class TapHub {
           // a record a filter cannot read is that tap's loss, never the next tap's
         }
       }
+      dropped += tap.takeUnreported();
     }
+    if (dropped > 0) this.onDrop(dropped);
   }
 
   /** Closes every tap (the role is stopping). */
