@@ -33,7 +33,7 @@ import { runProcesses } from './supervisor';
 import { runTop } from './top';
 import { runUp } from './up';
 import { loadProject, readProject } from './project';
-import { yellowDrain, yellowInstances, yellowServices, yellowWatch } from './yellow-ops';
+import { yellowDrain, yellowInstances, yellowServices, yellowTargets, yellowWatch } from './yellow-ops';
 
 type Args = Record<string, unknown>;
 
@@ -171,6 +171,12 @@ function yellowCommands(y: Argv): Argv {
       op((c, l, a) => yellowInstances(c, l, a.service as string | undefined, a.json === true)),
     )
     .command(
+      'targets',
+      "every registered /metrics as Prometheus file_sd JSON (Yellow's metrics port serves the same at /sd/targets)",
+      (b) => withConfigFlags(b, KEYS.operator),
+      op((c, l) => yellowTargets(c, l)),
+    )
+    .command(
       'watch',
       'print Yellow events (up, down, draining) as they come',
       (b) =>
@@ -294,7 +300,7 @@ export function buildCli(argv: string[]): Argv {
           );
       }),
     )
-    .command('yellow', 'ask Yellow: services, instances, watch, drain', yellowCommands)
+    .command('yellow', 'ask Yellow: services, instances, targets, watch, drain', yellowCommands)
     .command('keys', "the internal plane's CURVE keys: generate, rotate, retire, list", keysCommands)
     .command(
       'brokers',

@@ -5,7 +5,7 @@
  * URL), reports its load every heartbeat, and on stop deregisters first (so nobody routes to it
  * while it closes), then closes what the role handed it, newest first.
  */
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../shared/config';
 import { onRefusal, type CurveKeys } from '../shared/curve';
 import { advertise, bindHostOf } from '../shared/endpoints';
@@ -133,8 +133,28 @@ export class RoleHost {
 
   /** The cluster's table from Yellow, watched once per host (empty until a Yellow answers). */
   directory(): Promise<Directory> {
-    this.directoryValue ??= this.yellow.watch();
+    if (!this.directoryValue) {
+      this.directoryValue = this.yellow.watch();
+      this.countDirectory(this.directoryValue);
+    }
     return this.directoryValue;
+  }
+
+  /**
+   * noon_directory_instances: how many instances this consumer's table holds, read at each scrape.
+   * Beside Yellow's noon_yellow_instances it says whether the consumer has converged.
+   */
+  private countDirectory(directory: Promise<Directory>): void {
+    let table: Directory | undefined;
+    void directory.then((d) => (table = d)).catch(() => undefined);
+    new Gauge({
+      name: 'noon_directory_instances',
+      help: "instances in this consumer's copy of Yellow's table (draining ones included)",
+      registers: [this.metrics.registry],
+      collect() {
+        this.set(table?.size ?? 0);
+      },
+    });
   }
 
   /**

@@ -8,6 +8,7 @@ import type { Kv } from '../shared/data/kv';
 import type { Logger } from '../shared/log';
 import { PushLog, pushWindowOf } from '../shared/data/push-log';
 import type { AnyServiceModule, ServiceDef, ServiceEnv } from '../rpc/api';
+import { SERVER_DROP_REASONS } from '../rpc/server';
 import { startServiceRuntime, type ServiceRuntime } from '../rpc/service-runtime';
 import { migrateModule, openData, type SharedData } from './data';
 import { RoleHost, type RunningRole } from './host';
@@ -83,6 +84,12 @@ async function serveOn<H>(
   host.onStop(() => runtime.stop());
   for (const queue of Object.keys(runtime.server.queueDepths()))
     host.metrics.watchQueue(queue, () => runtime.server.queueDepths()[queue] ?? 0);
+  const served = runtime.methods();
+  host.metrics.knowMethods(
+    served.methods.map((m) => `${served.thriftService}:${m}`),
+    ['ok', 'error'],
+  );
+  host.metrics.knowDrops(SERVER_DROP_REASONS);
   await host.register({ endpoints: runtime.endpoints, service: runtime.methods(), load: () => runtime.load() });
   host.logger.info({ endpoints: runtime.endpoints }, 'service started');
   return {

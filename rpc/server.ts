@@ -30,6 +30,9 @@ import type { ServiceDef } from './api';
 import type { CallOutcome, ReplyCache } from './reply-cache';
 import { FairQueue } from './fair-queue';
 
+/** Every reason the serving side counts through onDrop, so a role can start each at zero. */
+export const SERVER_DROP_REASONS = ['send_failed', 'room_publish_failed', 'internal_method', 'bad_input'] as const;
+
 export interface ServiceServerOptions {
   host: string;
   instanceId: string;

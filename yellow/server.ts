@@ -15,7 +15,7 @@ import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { Outbox } from './outbox';
 import { Registry, RegistryFullError } from './registry';
-import type { YellowEvent } from './types';
+import type { InstanceRecord, YellowEvent } from './types';
 import { RegistrationError } from './validate';
 import { decodeRequest, encodeError, encodeEvent, encodeOk, MAX_MESSAGE_BYTES, type YellowRequest } from './wire';
 
@@ -122,6 +122,16 @@ export class YellowServer {
    */
   private warmingUp(now: number): boolean {
     return now - this.startedAt < this.registry.ttlMs + RECONNECT_MAX_MS + 2 * this.opts.heartbeatMs;
+  }
+
+  /** Instances registered here now (draining ones included). */
+  get instanceCount(): number {
+    return this.registry.size;
+  }
+
+  /** A copy of the table (draining ones included). */
+  instances(): InstanceRecord[] {
+    return this.registry.list();
   }
 
   /** Bytes handed to the PUB and ROUTER sockets since start (for the discovery bench). */
