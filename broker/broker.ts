@@ -262,7 +262,12 @@ export class Broker {
 
   private watch(directory: Directory): void {
     const rebuild = (): void => {
-      this.table = RoutingTable.build(directory.instances({ includeDraining: true }), this.table);
+      const keyring = this.opts.curve?.keyring;
+      this.table = RoutingTable.build(
+        directory.instances({ includeDraining: true }),
+        this.table,
+        keyring ? (role) => keyring.servicesOf(role) : undefined,
+      );
     };
     // Connect to every service instance up front: a service can only push to a broker whose
     // DEALER is connected to its ROUTER.

@@ -167,7 +167,19 @@ export function verifyRegistrationProof(
 
 // ---- refusals, counted by whoever listens (each role host's metrics) ----
 
-export type RefusalReason = 'unknown_key' | 'wrong_role' | 'handshake';
+/**
+ * `unknown_key`, `wrong_role`, `handshake`: refused at the handshake; `registration`: a Yellow
+ * registration refused for its key (admission); `caller`: a request whose caller proof is missing
+ * or wrong, or whose caller role the method does not admit.
+ */
+export type RefusalReason = 'unknown_key' | 'wrong_role' | 'handshake' | 'registration' | 'caller';
+export const REFUSAL_REASONS: readonly RefusalReason[] = [
+  'unknown_key',
+  'wrong_role',
+  'handshake',
+  'registration',
+  'caller',
+];
 const refusalListeners = new Set<(reason: RefusalReason) => void>();
 
 /** Calls `listener` for every internal peer refused in this process; returns the unsubscribe. */
@@ -176,7 +188,8 @@ export function onRefusal(listener: (reason: RefusalReason) => void): () => void
   return () => refusalListeners.delete(listener);
 }
 
-function refused(reason: RefusalReason): void {
+/** Counts one refused internal peer or request in every listener of this process. */
+export function refused(reason: RefusalReason): void {
   for (const l of refusalListeners) l(reason);
 }
 

@@ -17,7 +17,7 @@ import * as zmq from 'zeromq';
 import { loadConfig } from '../../shared/config';
 import { stopZap, type CurveKeys } from '../../shared/curve';
 import { internalKeysFor } from '../../shared/internal-keys';
-import { newKeyPair, writeKeyPair, writeKeyringFile } from '../../shared/keyring';
+import { ensureKeys, newKeyPair, writeKeyPair, writeKeyringFile } from '../../shared/keyring';
 import { silentLogger } from '../../shared/log';
 import { isNoonError } from '../../shared/errors';
 import { Links } from '../../rpc/links';
@@ -175,7 +175,7 @@ test('a player without a key, or with a key outside the keyring, never registers
   await Promise.all([kill(plain, 'SIGTERM'), kill(outsider, 'SIGTERM')]);
 });
 
-test('Yellow refuses a key of another role, a broker key registering a service, and another role taking over an instance id', async () => {
+test("Yellow refuses a key of another role, another service role's key announcing Player, a broker key registering a service, and another role taking over an instance id", async () => {
   const legit = (await instances('player'))[0] as InstanceRecord;
   const attempt = async (keys: CurveKeys, reg: Partial<InstanceRecord>): Promise<string> => {
     const y = new YellowClient({
@@ -205,6 +205,13 @@ test('Yellow refuses a key of another role, a broker key registering a service, 
     }
   };
   const brokerKeys = keysOf('broker');
+  const refusedBefore = await metric(yellow, 'noon_internal_refused_total', 'reason="registration"');
+  // A chat process on the cluster's host (its own key in the keyring) announcing Player.
+  ensureKeys(keyDir, ['chat']);
+  assert.match(
+    await attempt(keysOf('chat'), { role: 'chat' }),
+    /FORBIDDEN: registration refused: a chat key cannot register service Player \(it may serve Chat;/,
+  );
   assert.match(
     await attempt(brokerKeys, {}),
     /FORBIDDEN: registration refused: a broker key cannot register as role player/,
@@ -224,6 +231,12 @@ test('Yellow refuses a key of another role, a broker key registering a service, 
     'the player instance and its key are untouched',
   );
   assert.equal((await instances('broker')).length, 1);
+  assert.deepEqual(await instances('chat'), [], 'no chat instance registered');
+  assert.equal(
+    await metric(yellow, 'noon_internal_refused_total', 'reason="registration"'),
+    refusedBefore + 4,
+    'each refused registration counted once',
+  );
 });
 
 test('internal methods: refused to a broker key (whatever user id it claims) and to other roles, at the handshake for a plaintext peer', async () => {

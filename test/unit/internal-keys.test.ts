@@ -12,7 +12,8 @@ import * as zmq from 'zeromq';
 import { loadConfig } from '../../shared/config';
 import { admits, registrationProof, z85Decode, z85Encode, type CurveKeys } from '../../shared/curve';
 import { internalKeysFor } from '../../shared/internal-keys';
-import { ensureKeys, Keyring, readKeyringFile, retireKeys, rotateKey } from '../../shared/keyring';
+import { ensureKeys, Keyring, readKeyringFile, retireKeys, rotateKey, writeKeyringFile } from '../../shared/keyring';
+import { conventionalService, mayServe } from '../../shared/service-roles';
 import { admitRegistration } from '../../yellow/admission';
 import type { InstanceRecord, InstanceRegistration } from '../../yellow/types';
 
@@ -76,6 +77,33 @@ test('audiences: brokers on the brokers socket, services on the services socket,
   assert.equal(admits('any', undefined), false);
 });
 
+test('a role serves the Thrift service named after it, and what the keyring grants it', () => {
+  assert.equal(conventionalService('player'), 'Player');
+  assert.equal(conventionalService('my-shop'), 'MyShop');
+  assert.equal(conventionalService('daily_quest'), 'DailyQuest');
+  assert.equal(mayServe('chat', 'Chat'), true);
+  assert.equal(mayServe('chat', 'Sso'), false);
+  assert.equal(mayServe('shop', 'Store', ['Store']), true);
+  withDir((dir) => {
+    ensureKeys(dir, ['yellow', 'shop']);
+    const file = join(dir, 'keyring.json');
+    const ring = readKeyringFile(file).map((e) => (e.role === 'shop' ? { ...e, services: ['Store'] } : e));
+    writeKeyringFile(file, ring);
+    const reader = new Keyring(file);
+    assert.deepEqual(reader.servicesOf('shop'), ['Store']);
+    rotateKey(dir, 'shop');
+    assert.deepEqual(
+      readKeyringFile(file)
+        .filter((e) => e.role === 'shop')
+        .map((e) => e.services),
+      [['Store'], ['Store']],
+      'a rotated key may register what the old one could',
+    );
+    writeKeyringFile(file, [...ring, { role: 'x', publicKey: ring[0]?.publicKey ?? '', services: ['no spaces'] }]);
+    assert.throws(() => readKeyringFile(file), /keys\[2\]\.services is not a list of Thrift service names/);
+  });
+});
+
 test('Yellow admits a registration only for the role of the key that proves it', () => {
   withDir((dir) => {
     ensureKeys(dir, ['yellow', 'broker', 'player', 'sso']);
@@ -116,6 +144,12 @@ test('Yellow admits a registration only for the role of the key that proves it',
     assert.throws(
       () => admitRegistration(yellow, reg(broker, { role: 'broker', instanceId: 'broker-1-a', service }), undefined),
       /a broker key cannot register a service \(Player\)/,
+    );
+    admitRegistration(yellow, reg(player, { service }), undefined);
+    const sso = keysIn(dir, 'sso');
+    assert.throws(
+      () => admitRegistration(yellow, reg(sso, { role: 'sso', instanceId: 'sso-1-evil', service }), undefined),
+      /a sso key cannot register service Player \(it may serve Sso; a keyring entry's "services" grants more\)/,
     );
     assert.throws(
       () => admitRegistration(yellow, reg(keysIn(dir, 'sso'), { role: 'sso', instanceId: 'player-1-aaaa' }), undefined),
