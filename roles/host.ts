@@ -71,11 +71,11 @@ export class RoleHost {
     if (this.curve) this.countRefusals();
   }
 
-  /** Internal peers refused at the handshake, registrations refused by Yellow, requests refused for their caller. */
+  /** Internal peers refused at the handshake, and registrations refused by Yellow. */
   private countRefusals(): void {
     const refused = new Counter({
       name: 'noon_internal_refused_total',
-      help: 'internal-plane peers or requests refused, by reason (unknown_key, wrong_role, handshake, registration, caller)',
+      help: 'internal-plane peers or requests refused, by reason (unknown_key, wrong_role, handshake, registration)',
       labelNames: ['reason'],
       registers: [this.metrics.registry],
     });

@@ -120,7 +120,8 @@ export function yellowKeyOf(keys: CurveKeys): string {
 const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
 
-function sharedSecret(secretKey: string, publicKey: string): Buffer {
+/** X25519(secret, public): what two keys share; each side computes it from its own secret. */
+export function sharedSecret(secretKey: string, publicKey: string): Buffer {
   return diffieHellman({
     privateKey: createPrivateKey({
       key: Buffer.concat([X25519_PKCS8, z85Decode(secretKey)]),
@@ -169,17 +170,10 @@ export function verifyRegistrationProof(
 
 /**
  * `unknown_key`, `wrong_role`, `handshake`: refused at the handshake; `registration`: a Yellow
- * registration refused for its key (admission); `caller`: a request whose caller proof is missing
- * or wrong, or whose caller role the method does not admit.
+ * registration refused for its key (admission).
  */
-export type RefusalReason = 'unknown_key' | 'wrong_role' | 'handshake' | 'registration' | 'caller';
-export const REFUSAL_REASONS: readonly RefusalReason[] = [
-  'unknown_key',
-  'wrong_role',
-  'handshake',
-  'registration',
-  'caller',
-];
+export type RefusalReason = 'unknown_key' | 'wrong_role' | 'handshake' | 'registration';
+export const REFUSAL_REASONS: readonly RefusalReason[] = ['unknown_key', 'wrong_role', 'handshake', 'registration'];
 const refusalListeners = new Set<(reason: RefusalReason) => void>();
 
 /** Calls `listener` for every internal peer refused in this process; returns the unsubscribe. */

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zmq from 'zeromq';
+import { CallerProofs, CallerVerifier } from '../../shared/caller-proof';
 import { loadConfig } from '../../shared/config';
 import { admits, registrationProof, z85Decode, z85Encode, type CurveKeys } from '../../shared/curve';
 import { internalKeysFor } from '../../shared/internal-keys';
@@ -171,5 +172,35 @@ test('Yellow admits a registration only for the role of the key that proves it',
       () => admitRegistration(yellow, reg(rotated, {}), held),
       /instance player-1-aaaa is registered with another key/,
     );
+  });
+});
+
+test("a caller's key proof gives its role to the instance it is made for, and to no other", () => {
+  withDir((dir) => {
+    ensureKeys(dir, ['yellow', 'player', 'leaderboard', 'duel', 'chat']);
+    const player = keysIn(dir, 'player');
+    const duel = keysIn(dir, 'duel');
+    const chat = keysIn(dir, 'chat');
+    const atPlayer = new CallerVerifier(player);
+    const duelProof = new CallerProofs(duel).for(player.publicKey);
+    assert.equal(atPlayer.roleOf(duelProof), 'duel');
+    assert.equal(atPlayer.roleOf(new CallerProofs(chat).for(player.publicKey)), 'chat');
+    assert.equal(atPlayer.roleOf(undefined), undefined, 'no proof');
+    assert.equal(atPlayer.roleOf({ key: duel.publicKey, proof: '00'.repeat(16) }), undefined, 'a made-up proof');
+    const chatsOwn = new CallerProofs(chat).for(player.publicKey);
+    assert.equal(
+      atPlayer.roleOf({ key: duel.publicKey, proof: chatsOwn.proof }),
+      undefined,
+      "chat's proof under duel's key",
+    );
+    const forLeaderboard = new CallerProofs(duel).for(keysIn(dir, 'leaderboard').publicKey);
+    assert.equal(atPlayer.roleOf(forLeaderboard), undefined, 'a proof made for another key');
+    assert.equal(atPlayer.roleOf({ key: 'not a key', proof: 'zz' }), undefined);
+    // A retired key loses its role at the next keyring check (every second).
+    const t0 = Date.now();
+    rotateKey(dir, 'duel');
+    retireKeys(dir, 'duel');
+    assert.equal(atPlayer.roleOf(duelProof, t0), 'duel', 'still cached');
+    assert.equal(atPlayer.roleOf(duelProof, t0 + 1500), undefined, 'retired');
   });
 });
