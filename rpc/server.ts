@@ -85,6 +85,15 @@ const ROUTER_OPTIONS = {
   maxMessageSize: 64 * 1024 * 1024,
 } as const;
 
+/** Whether a reply payload is a Thrift EXCEPTION message (TApplicationException). */
+function isThriftException(payload: Buffer): boolean {
+  try {
+    return payload.length > 0 && peekHeader(payload, 0xffff).type === thrift.Thrift.MessageType.EXCEPTION;
+  } catch {
+    return false;
+  }
+}
+
 /** The call's argument 1 when it is a string (read under the decode caps), else undefined. */
 function firstStringArgument(payload: Buffer, caps: DecodeCaps): string | undefined {
   try {
@@ -424,7 +433,8 @@ export class ServiceServer<H> {
       if (replied) return;
       replied = true;
       this.inFlight--;
-      const failed = error !== undefined || opened?.refusedText() === true;
+      // A Thrift EXCEPTION reply (arguments that do not decode, an unknown method) is a failed call.
+      const failed = error !== undefined || opened?.refusedText() === true || isThriftException(payload);
       this.opts.onCall?.(req.method, performance.now() - started, failed ? 'error' : 'ok');
       done({ payload, directives, ...(error ? { error } : {}) });
     };
