@@ -285,7 +285,12 @@ export class Broker {
 
   private watch(directory: Directory): void {
     const rebuild = (): void => {
-      this.table = RoutingTable.build(directory.instances({ includeDraining: true }), this.table);
+      const keyring = this.opts.curve?.keyring;
+      this.table = RoutingTable.build(
+        directory.instances({ includeDraining: true }),
+        this.table,
+        keyring ? (role) => keyring.servicesOf(role) : undefined,
+      );
       // client-facing methods count from zero once routable (internal ones are refused, never forwarded)
       for (const name of this.table.serviceNames()) {
         const s = this.table.service(name);

@@ -4,8 +4,14 @@
  * method routes only to the instances that announce it. A method's flags combine what its
  * instances announce (see MethodRoute). A service whose every instance died, and a method whose
  * every instance died, stay known, so their callers get UNAVAILABLE rather than UNKNOWN_METHOD.
+ * An instance announcing a service its role may not serve (shared/service-roles.ts) is left out:
+ * Yellow refuses such a registration when keys are on, and the table does not trust that alone.
  */
+import { mayServe } from '../shared/service-roles';
 import type { InstanceRecord } from '../yellow/types';
+
+/** The Thrift services a role may serve besides its own name's (the keyring's grants); none by default. */
+export type ServiceGrants = (role: string) => readonly string[];
 
 export interface MethodRoute {
   /** live instances taking new work that serve it */
@@ -55,13 +61,23 @@ export class RoutingTable {
   }
 
   /** `records` includes draining instances; `previous` keeps services and methods that lost every instance. */
-  static build(records: readonly InstanceRecord[], previous: RoutingTable = RoutingTable.empty()): RoutingTable {
+  static build(
+    records: readonly InstanceRecord[],
+    previous: RoutingTable = RoutingTable.empty(),
+    grants: ServiceGrants = () => [],
+  ): RoutingTable {
     const services = new Map<string, Building>();
     const alive = new Map<string, InstanceRecord>();
+    const granted = new Map<string, readonly string[]>();
+    const grantsOf = (role: string): readonly string[] => {
+      let g = granted.get(role);
+      if (!g) granted.set(role, (g = grants(role)));
+      return g;
+    };
     for (const r of records) {
       alive.set(r.instanceId, r);
       const m = r.service;
-      if (!m) continue;
+      if (!m || !mayServe(r.role, m.thriftService, grantsOf(r.role))) continue;
       let s = services.get(m.thriftService);
       if (!s) {
         s = { role: r.role, thriftService: m.thriftService, stateful: false, methods: new Map(), instances: [] };

@@ -7,7 +7,7 @@
  */
 import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../shared/config';
-import { onRefusal, type CurveKeys } from '../shared/curve';
+import { onRefusal, REFUSAL_REASONS, type CurveKeys } from '../shared/curve';
 import { advertise, bindHostOf } from '../shared/endpoints';
 import { internalKeysFor } from '../shared/internal-keys';
 import { NOON_VERSION, newInstanceId } from '../shared/identity';
@@ -71,15 +71,15 @@ export class RoleHost {
     if (this.curve) this.countRefusals();
   }
 
-  /** Internal peers refused at the handshake (unknown key, a key of the wrong role, not CURVE). */
+  /** Internal peers refused at the handshake, and registrations refused by Yellow. */
   private countRefusals(): void {
     const refused = new Counter({
       name: 'noon_internal_refused_total',
-      help: 'internal-plane peers refused at the handshake, by reason (unknown_key, wrong_role, handshake)',
+      help: 'internal-plane peers or requests refused, by reason (unknown_key, wrong_role, handshake, registration)',
       labelNames: ['reason'],
       registers: [this.metrics.registry],
     });
-    for (const reason of ['unknown_key', 'wrong_role', 'handshake']) refused.inc({ reason }, 0);
+    for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0);
     this.closers.push(onRefusal((reason) => refused.inc({ reason })));
   }
 

@@ -4,6 +4,7 @@
  * `shared` data the caller owns (and closes) the Db and Kv.
  */
 import type { Config } from '../shared/config';
+import { mayServe, servicesOfRole } from '../shared/service-roles';
 import type { Kv } from '../shared/data/kv';
 import type { Logger } from '../shared/log';
 import { PushLog, pushWindowOf } from '../shared/data/push-log';
@@ -82,11 +83,17 @@ async function serveOn<H>(
     ...(pushLog ? { pushLog } : {}),
   });
   host.onStop(() => runtime.stop());
+  const served = runtime.methods().thriftService;
+  if (host.curve && !mayServe(role, served, host.curve.keyring.servicesOf(role)))
+    // Yellow would refuse every registration; say why at start instead.
+    throw new Error(
+      `role ${role} serves ${served}, but its key may register only ${servicesOfRole(role, host.curve.keyring.servicesOf(role)).join(', ')}: name the role after the service, or list "${served}" in the role's keyring entry ("services")`,
+    );
   for (const queue of Object.keys(runtime.server.queueDepths()))
     host.metrics.watchQueue(queue, () => runtime.server.queueDepths()[queue] ?? 0);
-  const served = runtime.methods();
+  const methods = runtime.methods();
   host.metrics.knowMethods(
-    served.methods.map((m) => `${served.thriftService}:${m}`),
+    methods.methods.map((m) => `${methods.thriftService}:${m}`),
     ['ok', 'error'],
   );
   host.metrics.knowDrops(SERVER_DROP_REASONS);

@@ -73,6 +73,14 @@ export interface ServiceDef<H> {
   /** service-to-service only; refused from clients */
   internalMethods?: readonly (keyof H & string)[];
   /**
+   * Methods only some service roles may call (`{ escrowStakes: ['duel'] }`): with keys, a call
+   * from any other role's key is answered FORBIDDEN without running the handler. The caller's
+   * role comes from its key, never from the request (docs/security.md). A client call arrives
+   * from a broker, whose role is `broker`. Without keys (`noon up`, test clusters) nothing on the
+   * internal plane is authenticated and these lists are not applied.
+   */
+  callerRoles?: { readonly [M in keyof H & string]?: readonly string[] };
+  /**
    * false: a client's retried call runs again instead of getting its first outcome (docs/retries.md).
    * Default true, except for the idempotentMethods, which are safe to repeat.
    */

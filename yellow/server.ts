@@ -8,7 +8,7 @@
  * within one interval without polling the table.
  */
 import * as zmq from 'zeromq';
-import { curveServerOptions, ensureZap, watchHandshakes, type CurveKeys } from '../shared/curve';
+import { curveServerOptions, ensureZap, refused, watchHandshakes, type CurveKeys } from '../shared/curve';
 import { advertise } from '../shared/endpoints';
 import { admitRegistration, RegistrationRefused } from './admission';
 import { NoonError } from '../shared/errors';
@@ -197,8 +197,10 @@ export class YellowServer {
     } catch (e) {
       const err = e instanceof NoonError ? e : new NoonError('INTERNAL', e instanceof Error ? e.message : String(e));
       if (e instanceof RegistryFullError) this.logger.error({ err: e }, 'registration refused');
-      else if (e instanceof RegistrationRefused) this.logger.warn({ err: e.message }, 'registration refused');
-      else if (!(e instanceof RegistrationError))
+      else if (e instanceof RegistrationRefused) {
+        refused('registration');
+        this.logger.warn({ err: e.message }, 'registration refused');
+      } else if (!(e instanceof RegistrationError))
         this.logger.error({ err: e, op: decoded.value.op }, 'yellow request failed');
       this.reply(
         peer,

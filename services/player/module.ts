@@ -37,6 +37,13 @@ export function createPlayerModule(opts: PlayerModuleOptions = {}): ServiceModul
         stateful: false,
         publicMethods: ['ping'],
         internalMethods: ['grant', 'createProfile', 'escrowStakes', 'settleEscrow', 'refundEscrow'],
+        // a duel's stakes move only at the duel service's word; a profile is made at sign-up
+        callerRoles: {
+          escrowStakes: ['duel'],
+          settleEscrow: ['duel'],
+          refundEscrow: ['duel'],
+          createProfile: ['sso'],
+        },
         // Mutations are keyed (idempotency key / receipt id / user id), so a retry elsewhere is safe.
         idempotentMethods: [
           'getProfile',
