@@ -185,7 +185,8 @@ import { NoonClient } from 'noon/client';
 import { Greeter, GreeterEvents } from '../src/gen/game';
 
 async function main(): Promise<void> {
-  const url = process.argv[2] ?? 'http://127.0.0.1:7780';
+  // The BrokerList of \`npm run up\` in this shell: the port it was given, or its default.
+  const url = process.argv[2] ?? \`http://127.0.0.1:\${process.env.NOON_BROKERLIST_PORT ?? 7780}\`;
   const client = await NoonClient.viaBrokerList(url);
   const pushed = new Promise<string>((resolve) =>
     client.onPushes('GreeterEvents', GreeterEvents.Processor, { greeted: (g) => resolve(String(g.text)) }),
@@ -222,7 +223,8 @@ const SCENARIO = {
 function readme(name: string): string {
   return `# ${name}
 
-A game backend on [noon](https://www.npmjs.com/package/noon).
+A game backend on noon (its service API, SDK and \`noon\` command come from the \`noon\`
+dependency in package.json).
 
 \`\`\`sh
 npm install          # noon, thrift
