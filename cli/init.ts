@@ -18,6 +18,7 @@ interface NoonPackage {
   /** the folder holding noon's package.json */
   root: string;
   dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
 }
 
 /** noon's own package.json (walking up from this file: the checkout, or the installed package). */
@@ -25,8 +26,8 @@ function noonPackage(): NoonPackage | undefined {
   for (let dir = __dirname; dirname(dir) !== dir; dir = dirname(dir)) {
     const p = join(dir, 'package.json');
     if (!existsSync(p)) continue;
-    const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; dependencies?: Record<string, string> };
-    if (pkg.name === 'noon') return { root: dir, ...(pkg.dependencies ? { dependencies: pkg.dependencies } : {}) };
+    const pkg = JSON.parse(readFileSync(p, 'utf8')) as Omit<NoonPackage, 'root'> & { name?: string };
+    if (pkg.name === 'noon') return { ...pkg, root: dir };
   }
   return undefined;
 }
@@ -77,7 +78,13 @@ export function initProject(
       .replace(/[^a-z0-9-]/g, '-');
   const pkg = noonPackage();
   const noon = opts.noon ?? (isCheckout(pkg) ? `file:vendor/${packCheckout(pkg.root, dir)}` : `^${NOON_VERSION}`);
-  const files = scaffoldFiles({ name, noon, thrift: pkg?.dependencies?.thrift ?? '^0.24.0' });
+  const files = scaffoldFiles({
+    name,
+    noon,
+    thrift: pkg?.dependencies?.thrift ?? '^0.24.0',
+    typescript: pkg?.devDependencies?.typescript ?? '^5.9.3',
+    nodeTypes: pkg?.devDependencies?.['@types/node'] ?? '^20.19.0',
+  });
   for (const [rel, text] of Object.entries(files)) {
     const path = join(dir, rel);
     mkdirSync(dirname(path), { recursive: true });
