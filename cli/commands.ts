@@ -242,15 +242,19 @@ export function buildCli(argv: string[]): Argv {
       (b) =>
         withConfigFlags(b, [])
           .positional('dir', { type: 'string', demandOption: true })
-          .option('noon', { type: 'string', describe: 'the noon dependency to write (a version range or file: path)' })
+          .option('noon', {
+            type: 'string',
+            describe:
+              'the noon dependency to write (a version range or file: path); default: from a checkout, a tarball of it packed into <dir>/vendor/',
+          })
           .option('name', { type: 'string', describe: 'the package name (default: the folder name)' }),
       op(async (_c, _l, a) => {
-        const { dir, files } = initProject(String(a.dir), {
+        const { dir, files, noon } = initProject(String(a.dir), {
           ...(typeof a.noon === 'string' ? { noon: a.noon } : {}),
           ...(typeof a.name === 'string' ? { name: a.name } : {}),
         });
         process.stdout.write(
-          `noon init: wrote ${files.length} files in ${dir}\nnext:  cd ${dir} && npm install && npm run up\n`,
+          `noon init: wrote ${files.length} files in ${dir} (noon: ${noon})\nnext:  cd ${dir} && npm install && npm run up\n`,
         );
       }),
     )

@@ -30,7 +30,7 @@ import type { Db } from '../../shared/data/sql';
 import type { CallContext, ServiceDef, ServiceEnv, ServiceModule } from '../../rpc/api';
 import { Matchmaker, type Waiting } from './matchmaker';
 import { duelMigrations } from './migrations';
-import { Actions, type Action } from './rules';
+import { Actions, duelRules, type Action, type DuelRules } from './rules';
 import { dropOpen, openSettlement, voidOpen } from './settlements';
 import { Settler, type SettlerOptions } from './settler';
 import { historyOf } from './store';
@@ -54,6 +54,7 @@ export interface DuelOptions extends TableOptions, SettlerOptions {
 export function duelOptions(turnMs = 10_000): DuelOptions {
   return {
     turnMs,
+    rules: duelRules(),
     keepFinishedMs: 60_000,
     maxWaitMs: 60_000,
     settleIntervalMs: 1000,
@@ -299,14 +300,22 @@ export function duelService(
   };
 }
 
-/** The duel module with options (tests shorten the turn timeout). */
-export function duelModuleWith(opts: Partial<DuelOptions> = {}): ServiceModule<Duel.IHandler> {
+/** What a duel module may be given: options (tests shorten the turn timeout) and the studio's own rules. */
+export type DuelModuleOptions = Partial<Omit<DuelOptions, 'rules'>> & { rules?: Partial<DuelRules> };
+
+/** The duel module with options; `rules` replaces some of the standard rules (rules.ts). */
+export function duelModuleWith(opts: DuelModuleOptions = {}): ServiceModule<Duel.IHandler> {
+  const { rules, ...rest } = opts;
   return {
     role: 'duel',
     migrations: duelMigrations,
-    build: (env, { db }) => duelService(env, db, { ...duelOptions(opts.turnMs ?? env.cfg.duelTurnMs), ...opts }),
+    build: (env, { db }) =>
+      duelService(env, db, { ...duelOptions(rest.turnMs ?? env.cfg.duelTurnMs), ...rest, rules: duelRules(rules) }),
   };
 }
+
+/** The duel module for a project: `createDuelModule({ rules: { act: myAct } })`. */
+export const createDuelModule = duelModuleWith;
 
 export const duelModule: ServiceModule<Duel.IHandler> = {
   role: 'duel',

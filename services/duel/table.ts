@@ -12,7 +12,7 @@ import type { Logger } from '../../shared/log';
 import { DuelPhase, DuelState, ErrorCode, GameError } from '../../shared/protocol';
 import { events } from '../../shared/thrift/events';
 import type { Directive, ServiceEnv } from '../../rpc/api';
-import { act, expire, newGame, type Action, type Game } from './rules';
+import { newGame, type Action, type DuelRules, type Game } from './rules';
 import { finishDuel } from './settlements';
 import { LEADERBOARD } from './settler';
 
@@ -35,6 +35,8 @@ interface Live {
 
 export interface TableOptions {
   turnMs: number;
+  /** what an action does and what the turn timeout decides (rules.ts) */
+  rules: DuelRules;
   keepFinishedMs: number;
   /** first wait before the result's write is tried again, ms (doubles up to settleMaxBackoffMs) */
   settleBackoffMs: number;
@@ -100,7 +102,7 @@ export class DuelTable {
 
   async act(duelId: string, userId: string, action: Action): Promise<Game> {
     const live = this.find(duelId);
-    const out = act(live.game, userId, action, Date.now(), this.opts.turnMs);
+    const out = this.opts.rules.act(live.game, userId, action, Date.now(), this.opts.turnMs);
     if (out.game !== live.game) await this.change(live, out.game);
     if (!out.ok) throw new GameError({ code: ErrorCode[out.code], message: out.message, retryable: false });
     return out.game;
@@ -172,7 +174,7 @@ export class DuelTable {
     clearTimeout(live.timer);
     live.timer = setTimeout(
       () => {
-        const next = expire(live.game, Date.now());
+        const next = this.opts.rules.expire(live.game, Date.now());
         if (next === live.game) return this.arm(live);
         void this.change(live, next);
       },
