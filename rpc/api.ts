@@ -87,11 +87,22 @@ export interface ServiceDef<H> {
    */
   shed?(call: { method: keyof H & string; userId: string; key(): string | undefined }): NoonError | undefined;
   handlers: WithContext<H>;
+  /**
+   * Called once when the instance stops, after it has left Yellow (nothing new is routed to it)
+   * and before its sockets close: where a service hands off what it holds. A stop waits for it.
+   */
+  stop?(): Promise<void>;
 }
 
-/** The instances a service may look up: which brokers exist, who its peers are. */
+/**
+ * The instances a service may look up: which brokers exist, who its peers are. Draining
+ * instances (still serving what they hold, taking no new work) are left out unless asked for.
+ */
 export interface PeerView {
-  instances(filter?: { role?: string }): ReadonlyArray<{ readonly instanceId: string; readonly role: string }>;
+  instances(filter?: {
+    role?: string;
+    includeDraining?: boolean;
+  }): ReadonlyArray<{ readonly instanceId: string; readonly role: string; readonly draining: boolean }>;
 }
 
 /**
