@@ -66,6 +66,12 @@ export interface ServiceDef<H> {
   thriftService: string;
   processor: new (handler: H) => { process(input: unknown, output: unknown): void };
   stateful: boolean;
+  /**
+   * Stateful, with its state kept outside the instance (Postgres) so another instance can take a
+   * session over: when the bound instance dies the broker routes the session anew (rendezvous)
+   * instead of answering STATE_LOST, and sends no `Events:stateLost`. Default false.
+   */
+  durable?: boolean;
   /** callable before login */
   publicMethods?: readonly (keyof H & string)[];
   /** read-only or keyed by idempotency ids: retried once on another instance */

@@ -364,6 +364,8 @@ export function duelService(
     thriftService: 'Duel',
     processor: Duel.Processor,
     stateful: true,
+    // every live duel and the queue are in Postgres: another instance takes a session over
+    durable: true,
     publicMethods: ['ping'],
     idempotentMethods: ['getDuel', 'history', 'ping', 'cancelMatch'],
     handlers: {
