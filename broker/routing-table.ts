@@ -34,6 +34,8 @@ export interface ServiceRoute {
   thriftService: string;
   /** stateful when any instance says so: binding a stateless call costs nothing, losing state does */
   stateful: boolean;
+  /** durable only when every instance says so: a session then moves when its instance is gone */
+  durable: boolean;
   /** every method an instance announces, and those announced earlier by instances now gone */
   methods: ReadonlyMap<string, MethodRoute>;
   /** live instances that take new work (draining ones left out) */
@@ -44,6 +46,7 @@ interface Building {
   role: string;
   thriftService: string;
   stateful: boolean;
+  durable: boolean;
   methods: Map<string, MethodRoute>;
   instances: InstanceRecord[];
 }
@@ -80,10 +83,18 @@ export class RoutingTable {
       if (!m || !mayServe(r.role, m.thriftService, grantsOf(r.role))) continue;
       let s = services.get(m.thriftService);
       if (!s) {
-        s = { role: r.role, thriftService: m.thriftService, stateful: false, methods: new Map(), instances: [] };
+        s = {
+          role: r.role,
+          thriftService: m.thriftService,
+          stateful: false,
+          durable: true,
+          methods: new Map(),
+          instances: [],
+        };
         services.set(m.thriftService, s);
       }
       s.stateful ||= m.stateful;
+      s.durable &&= m.durable === true;
       if (!r.draining) s.instances.push(r);
       // Rebuilt on every load heartbeat: plain arrays (a handful of names each), no sets.
       for (const name of m.methods) {
@@ -114,6 +125,12 @@ export class RoutingTable {
 
   service(thriftService: string): ServiceRoute | undefined {
     return this.services.get(thriftService);
+  }
+
+  /** The service whose instances register as `role`. */
+  serviceOfRole(role: string): ServiceRoute | undefined {
+    for (const s of this.services.values()) if (s.role === role) return s;
+    return undefined;
   }
 
   /** Live (draining counts: it still serves what it holds). */

@@ -225,6 +225,7 @@ export class ServiceServer<H> {
       idempotentMethods: [...(d.idempotentMethods ?? [])],
       internalMethods: [...(d.internalMethods ?? [])],
       stateful: d.stateful,
+      ...(d.stateful && d.durable === true ? { durable: true } : {}),
     };
   }
 

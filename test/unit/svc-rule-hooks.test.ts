@@ -2,14 +2,10 @@
  * The built-ins' rule hooks a project passes to their module factories (exported from `noon`):
  * `createPlayerModule({ roundOutcome })` decides rounds by the studio's rule, checked before it
  * touches a wallet; `createDuelModule({ rules })` plays duels by the studio's `act`/`expire`.
- * Pure: the duel table below is given no database (the actions tested never finish a duel).
+ * Pure; test/integration/duel-rules-hook.test.ts shows a duel table playing by a studio's rule.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { silentLogger } from '../../shared/log';
-import type { Db } from '../../shared/data/sql';
-import type { ServiceEnv } from '../../rpc/api';
-import { ErrorCode, GameError } from '../../shared/protocol';
 import {
   createDuelModule,
   createPlayerModule,
@@ -20,9 +16,6 @@ import {
   type DuelRules,
   type RoundRule,
 } from '../../services/api';
-import { Actions, act, type Game } from '../../services/duel/rules';
-import { DuelTable } from '../../services/duel/table';
-import { duelOptions } from '../../services/duel';
 
 const round = { userId: 'u1', key: 'k1', stage: 3, playerLevel: 2 };
 
@@ -59,32 +52,4 @@ test('duelRules: the studio rule replaces its part only', () => {
   const rules = duelRules({ act: myAct });
   assert.equal(rules.act, myAct);
   assert.equal(rules.expire, standardRules.expire);
-});
-
-test('a duel table plays by the studio rules: here, shooting before drawing is refused, not a misfire', async () => {
-  // The studio's variant: SHOOT before one's own DRAW is refused instead of losing the duel.
-  const drawFirst: DuelRules['act'] = (g, userId, action, now, turnMs) =>
-    action === Actions.SHOOT && !g.drawn.includes(userId)
-      ? { ok: false, code: 'CONFLICT', message: 'draw first', game: g }
-      : act(g, userId, action, now, turnMs);
-  const pushes: string[] = [];
-  const env = {
-    instanceId: 'duel-1',
-    push: (sessionId: string) => pushes.push(sessionId) > 0,
-  } as unknown as ServiceEnv;
-  const opts = { ...duelOptions(60_000), rules: duelRules({ act: drawFirst }) };
-  const table = new DuelTable(env, {} as Db, opts, silentLogger(), () => undefined);
-  const seat = (u: string) => ({ userId: u, username: u, sessionId: `s-${u}`, via: 'broker-1' });
-  table.create('d1', seat('ann'), seat('bob'), 0);
-
-  await assert.rejects(
-    table.act('d1', 'ann', Actions.SHOOT),
-    (e: unknown) => e instanceof GameError && e.code === ErrorCode.CONFLICT && e.message === 'draw first',
-  );
-  const g: Game = await table.act('d1', 'ann', Actions.DRAW);
-  assert.deepEqual([g.finished, g.drawn], [false, ['ann']]);
-  assert.deepEqual(pushes, ['s-ann', 's-bob'], 'the draw was pushed to both players');
-  // the standard rules would have ended it: a misfire
-  const standard = standardRules.act(table.get('d1', 'bob'), 'bob', Actions.SHOOT, Date.now(), 60_000);
-  assert.ok(standard.ok && standard.game.finished && standard.game.reason === 'misfire');
 });
