@@ -87,6 +87,27 @@ function publisherOf(r: InstanceRecord): PublisherInfo[] {
   ];
 }
 
+/**
+ * Every reason the broker counts in noon_dropped_total (gateway, admission, sessions, slow readers),
+ * initialised at zero so a dashboard shows each one before it first happens.
+ */
+export const BROKER_DROP_REASONS = [
+  'protocol_error',
+  'rate_limited',
+  'flood',
+  'too_many_in_flight',
+  'login_rate_limited',
+  'upgrade_required',
+  'bad_request',
+  'unknown_method',
+  'unauthenticated',
+  'forbidden',
+  'slow_consumer',
+  'push_no_session',
+  'max_connections',
+  'max_connections_per_ip',
+] as const;
+
 /** Replies (lists, histories) may be larger than a client's request frame. */
 const MAX_REPLY_PAYLOAD = 4 * 1024 * 1024;
 
@@ -135,6 +156,7 @@ export class Broker {
       ...curve,
     });
     this.metrics.watchQueue('to_services', () => this.links.queued);
+    this.metrics.knowDrops(BROKER_DROP_REASONS);
     this.rooms = new RoomHub({
       logger: this.logger,
       maxPayload: MAX_REPLY_PAYLOAD,
@@ -193,6 +215,7 @@ export class Broker {
       this.servers.push(wss.server);
       Object.assign(endpoints, { tls: secure.endpoint, wss: wss.endpoint });
     }
+    this.metrics.knowTransports(Object.keys(endpoints));
     this.logger.info(endpoints, 'broker started');
     return advertiseAll(endpoints, cfg.host);
   }
@@ -266,7 +289,19 @@ export class Broker {
 
   private watch(directory: Directory): void {
     const rebuild = (): void => {
-      this.table = RoutingTable.build(directory.instances({ includeDraining: true }), this.table);
+      const keyring = this.opts.curve?.keyring;
+      this.table = RoutingTable.build(
+        directory.instances({ includeDraining: true }),
+        this.table,
+        keyring ? (role) => keyring.servicesOf(role) : undefined,
+      );
+      // client-facing methods count from zero once routable (internal ones are refused, never forwarded)
+      for (const name of this.table.serviceNames()) {
+        const s = this.table.service(name);
+        if (!s) continue;
+        const methods = [...s.methods].filter(([, m]) => !m.internal).map(([method]) => `${name}:${method}`);
+        this.metrics.knowMethods(methods);
+      }
     };
     // Connect to every service instance up front: a service can only push to a broker whose
     // DEALER is connected to its ROUTER.

@@ -242,7 +242,8 @@ export class Gateway {
           (reply instanceof NotDelivered || (r.idempotent && code === 'UNAVAILABLE'));
         if (retry) continue;
         outcome = code;
-        const lost = r.service.stateful && code === 'UNAVAILABLE';
+        // A durable service's state is not lost with its instance: the outcome is only unknown.
+        const lost = r.service.stateful && !r.service.durable && code === 'UNAVAILABLE';
         replyBytes = this.replyError(conn, header, lost ? 'STATE_LOST' : code, reply.message);
         return;
       }

@@ -3,7 +3,7 @@
  * routing table. Only instances that serve the method are candidates (instances of one service may
  * run different releases). Stateless services go to the least-loaded one; stateful ones to the
  * bound instance, else to the rendezvous owner of the session id among them (every broker agrees
- * without talking).
+ * without talking). A durable service's session whose bound instance is gone is placed anew.
  */
 import { rendezvous } from '../shared/hashing';
 import type { ErrorCode } from '../shared/errors';
@@ -58,16 +58,18 @@ export function route(
       : reject('UNAVAILABLE', `${svc.thriftService} has no live instance`);
   }
   const bound = session.bindings.get(svc.role);
-  if (bound !== undefined) {
-    const inst = table.instance(bound);
-    if (!inst) return reject('STATE_LOST', `${svc.role} instance ${bound} holding this session is gone`);
+  const boundInst = bound === undefined ? undefined : table.instance(bound);
+  // A durable service's state outlives the instance: the session is placed anew (below).
+  if (bound !== undefined && boundInst === undefined && !svc.durable)
+    return reject('STATE_LOST', `${svc.role} instance ${bound} holding this session is gone`);
+  if (bound !== undefined && boundInst !== undefined) {
     // The session's state lives there: another instance would not have it.
-    if (!inst.service?.methods.includes(call.method))
+    if (!boundInst.service?.methods.includes(call.method))
       return reject(
         'UNAVAILABLE',
         `${name}: ${svc.role} instance ${bound} holding this session runs a release without it`,
       );
-    return { kind: 'forward', instance: inst, service: svc, idempotent, bindNow: false };
+    return { kind: 'forward', instance: boundInst, service: svc, idempotent, bindNow: false };
   }
   if (candidates.length === 0) return unserved(name, svc, method);
   const owner = rendezvous(

@@ -4,8 +4,14 @@
  * method routes only to the instances that announce it. A method's flags combine what its
  * instances announce (see MethodRoute). A service whose every instance died, and a method whose
  * every instance died, stay known, so their callers get UNAVAILABLE rather than UNKNOWN_METHOD.
+ * An instance announcing a service its role may not serve (shared/service-roles.ts) is left out:
+ * Yellow refuses such a registration when keys are on, and the table does not trust that alone.
  */
+import { mayServe } from '../shared/service-roles';
 import type { InstanceRecord } from '../yellow/types';
+
+/** The Thrift services a role may serve besides its own name's (the keyring's grants); none by default. */
+export type ServiceGrants = (role: string) => readonly string[];
 
 export interface MethodRoute {
   /** live instances taking new work that serve it */
@@ -28,6 +34,8 @@ export interface ServiceRoute {
   thriftService: string;
   /** stateful when any instance says so: binding a stateless call costs nothing, losing state does */
   stateful: boolean;
+  /** durable only when every instance says so: a session then moves when its instance is gone */
+  durable: boolean;
   /** every method an instance announces, and those announced earlier by instances now gone */
   methods: ReadonlyMap<string, MethodRoute>;
   /** live instances that take new work (draining ones left out) */
@@ -38,6 +46,7 @@ interface Building {
   role: string;
   thriftService: string;
   stateful: boolean;
+  durable: boolean;
   methods: Map<string, MethodRoute>;
   instances: InstanceRecord[];
 }
@@ -55,19 +64,37 @@ export class RoutingTable {
   }
 
   /** `records` includes draining instances; `previous` keeps services and methods that lost every instance. */
-  static build(records: readonly InstanceRecord[], previous: RoutingTable = RoutingTable.empty()): RoutingTable {
+  static build(
+    records: readonly InstanceRecord[],
+    previous: RoutingTable = RoutingTable.empty(),
+    grants: ServiceGrants = () => [],
+  ): RoutingTable {
     const services = new Map<string, Building>();
     const alive = new Map<string, InstanceRecord>();
+    const granted = new Map<string, readonly string[]>();
+    const grantsOf = (role: string): readonly string[] => {
+      let g = granted.get(role);
+      if (!g) granted.set(role, (g = grants(role)));
+      return g;
+    };
     for (const r of records) {
       alive.set(r.instanceId, r);
       const m = r.service;
-      if (!m) continue;
+      if (!m || !mayServe(r.role, m.thriftService, grantsOf(r.role))) continue;
       let s = services.get(m.thriftService);
       if (!s) {
-        s = { role: r.role, thriftService: m.thriftService, stateful: false, methods: new Map(), instances: [] };
+        s = {
+          role: r.role,
+          thriftService: m.thriftService,
+          stateful: false,
+          durable: true,
+          methods: new Map(),
+          instances: [],
+        };
         services.set(m.thriftService, s);
       }
       s.stateful ||= m.stateful;
+      s.durable &&= m.durable === true;
       if (!r.draining) s.instances.push(r);
       // Rebuilt on every load heartbeat: plain arrays (a handful of names each), no sets.
       for (const name of m.methods) {
@@ -98,6 +125,12 @@ export class RoutingTable {
 
   service(thriftService: string): ServiceRoute | undefined {
     return this.services.get(thriftService);
+  }
+
+  /** The service whose instances register as `role`. */
+  serviceOfRole(role: string): ServiceRoute | undefined {
+    for (const s of this.services.values()) if (s.role === role) return s;
+    return undefined;
   }
 
   /** Live (draining counts: it still serves what it holds). */

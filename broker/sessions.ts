@@ -139,12 +139,17 @@ export class Sessions {
     );
   }
 
-  /** An instance left Yellow: bound sessions get stateLost, room members get roomClosed. */
+  /**
+   * An instance left Yellow: bound sessions get stateLost (unless the service is durable: the
+   * binding only goes, and the next call is placed on a live instance), room members get roomClosed.
+   */
   instanceDown(instanceId: string, role: string): void {
+    const durable = this.d.table().serviceOfRole(role)?.durable === true;
     for (const conns of this.bySession.values()) {
       for (const conn of conns) {
         if (conn.bindings.get(role) !== instanceId || !conn.session) continue;
         this.setBinding(conn.session.sessionId, role, undefined);
+        if (durable) continue;
         this.pushToSession(
           conn,
           events.stateLost(role, StateLostKind.INSTANCE_DIED, `${role} instance ${instanceId} is gone`),

@@ -35,7 +35,7 @@ import { runTap } from './tap';
 import { runTop } from './top';
 import { runUp } from './up';
 import { loadProject, readProject } from './project';
-import { yellowDrain, yellowInstances, yellowServices, yellowWatch } from './yellow-ops';
+import { yellowDrain, yellowInstances, yellowServices, yellowTargets, yellowWatch } from './yellow-ops';
 
 type Args = Record<string, unknown>;
 
@@ -174,6 +174,12 @@ function yellowCommands(y: Argv): Argv {
       op((c, l, a) => yellowInstances(c, l, a.service as string | undefined, a.json === true)),
     )
     .command(
+      'targets',
+      "every registered /metrics as Prometheus file_sd JSON (Yellow's metrics port serves the same at /sd/targets)",
+      (b) => withConfigFlags(b, KEYS.operator),
+      op((c, l) => yellowTargets(c, l)),
+    )
+    .command(
       'watch',
       'print Yellow events (up, down, draining) as they come',
       (b) =>
@@ -239,15 +245,19 @@ export function buildCli(argv: string[]): Argv {
       (b) =>
         withConfigFlags(b, [])
           .positional('dir', { type: 'string', demandOption: true })
-          .option('noon', { type: 'string', describe: 'the noon dependency to write (a version range or file: path)' })
+          .option('noon', {
+            type: 'string',
+            describe:
+              'the noon dependency to write (a version range or file: path); default: from a checkout, a tarball of it packed into <dir>/vendor/',
+          })
           .option('name', { type: 'string', describe: 'the package name (default: the folder name)' }),
       op(async (_c, _l, a) => {
-        const { dir, files } = initProject(String(a.dir), {
+        const { dir, files, noon } = initProject(String(a.dir), {
           ...(typeof a.noon === 'string' ? { noon: a.noon } : {}),
           ...(typeof a.name === 'string' ? { name: a.name } : {}),
         });
         process.stdout.write(
-          `noon init: wrote ${files.length} files in ${dir}\nnext:  cd ${dir} && npm install && npm run up\n`,
+          `noon init: wrote ${files.length} files in ${dir} (noon: ${noon})\nnext:  cd ${dir} && npm install && npm run up\n`,
         );
       }),
     )
@@ -297,7 +307,7 @@ export function buildCli(argv: string[]): Argv {
           );
       }),
     )
-    .command('yellow', 'ask Yellow: services, instances, watch, drain', yellowCommands)
+    .command('yellow', 'ask Yellow: services, instances, targets, watch, drain', yellowCommands)
     .command('keys', "the internal plane's CURVE keys: generate, rotate, retire, list", keysCommands)
     .command(
       'brokers',

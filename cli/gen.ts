@@ -4,10 +4,11 @@
  * Pong, Events). Generated code is never edited: run it again after every IDL change.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../shared/config';
+import { SHARE_GAME_ERROR_TS } from '../shared/protocol/shared-game-error';
 import type { Project } from './project';
 
 /** noon's IDL folder: beside the sources in a checkout, and in the installed package. */
@@ -45,6 +46,9 @@ export function generate(project: Omit<Project, 'modules'>): Generated {
     const bin = require.resolve('@creditkarma/thrift-typescript/dist/main/bin/index.js');
     const args = ['--target', 'apache', '--rootDir', staging, '--sourceDir', staging, '--outDir', outDir];
     execFileSync(process.execPath, [bin, ...args, ...own, ...noonFiles], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // The project's copy of GameError and noon's are one type to `instanceof` (shared-game-error.ts).
+    const gameError = join(outDir, 'noon', 'GameError.ts');
+    if (existsSync(gameError)) appendFileSync(gameError, SHARE_GAME_ERROR_TS);
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }

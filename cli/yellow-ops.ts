@@ -1,5 +1,5 @@
 /**
- * Operator queries against Yellow: services, instances, a live event feed, drain. Each builds a
+ * Operator queries against Yellow: services, instances, scrape targets, a live event feed, drain. Each builds a
  * YellowClient from the config's endpoints, asks, prints (a table, or JSON with --json) and
  * stops the client so the process can exit.
  */
@@ -10,6 +10,7 @@ import { defaultKeyDir, hasKeyOptions, internalKeysFor } from '../shared/interna
 import { KEYRING_FILE } from '../shared/keyring';
 import type { Logger } from '../shared/log';
 import { YellowClient } from '../yellow/client';
+import { scrapeTargets } from '../yellow/scrape-targets';
 import type { InstanceRecord } from '../yellow/types';
 import { printJson, stopOnSignals } from './lifecycle';
 import { age, table } from './table';
@@ -137,6 +138,11 @@ export async function yellowInstances(
   const records = filterInstances(await withYellow(cfg, logger, (y) => y.query()), which);
   if (json) printJson(records);
   else process.stdout.write(records.length ? instancesTable(records) : `no instances${which ? ` of ${which}` : ''}\n`);
+}
+
+/** Every registered /metrics as a Prometheus file_sd (and http_sd) target list, on stdout. */
+export async function yellowTargets(cfg: Config, logger: Logger): Promise<void> {
+  printJson(scrapeTargets(await withYellow(cfg, logger, (y) => y.query())));
 }
 
 export async function yellowDrain(

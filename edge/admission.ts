@@ -1,6 +1,6 @@
 /**
- * Connection admission and the deadlines every connection lives under: caps on total connections
- * and per client address, a handshake deadline (first message), a login deadline and an idle
+ * Connection admission and the deadlines every connection lives under: caps on total connections,
+ * on the file descriptors they may take, and per client address, a handshake deadline (first message), a login deadline and an idle
  * deadline, checked by one sweep for all connections instead of timers per connection.
  *
  * Addresses are counted in their canonical form (`normalizeAddress`): `::ffff:127.0.0.2` is
@@ -9,6 +9,7 @@
  */
 import { normalizeAddress } from './address-limits';
 import type { ClientConn } from './client-conn';
+import { FdBudget } from './fd-budget';
 
 export interface AdmissionLimits {
   maxConnections: number;
@@ -26,12 +27,18 @@ export class Admission {
   constructor(
     private readonly limits: AdmissionLimits,
     private readonly onRefused: (reason: string) => void,
+    /** file descriptors left to the process (edge/fd-budget.ts) */
+    private readonly fds: FdBudget = new FdBudget(),
   ) {}
 
   /** Whether a new connection from `remote` may open; counts it if so. */
   admit(remote: string): boolean {
     if (this.conns.size >= this.limits.maxConnections) {
       this.onRefused('max_connections');
+      return false;
+    }
+    if (this.fds.exhausted(this.conns.size)) {
+      this.onRefused('fd_limit');
       return false;
     }
     const address = normalizeAddress(remote);

@@ -7,6 +7,7 @@
  */
 import type { Config } from '../shared/config';
 import type { Kv } from '../shared/data/kv';
+import { processDataMetrics } from '../shared/data/data-metrics';
 import { openKv } from '../shared/data/store';
 import type { Logger } from '../shared/log';
 import { Broker, type BrokerEndpoints } from '../broker/broker';
@@ -18,12 +19,17 @@ export interface RunningBroker extends RunningRole {
   endpoints: BrokerEndpoints & { metrics: string };
 }
 
-export function startBrokerRole(cfg: Config, logger: Logger, shared?: { kv: Kv }): Promise<RunningBroker> {
-  return RoleHost.run({ role: 'broker', cfg, logger }, async (host) => {
+export function startBrokerRole(
+  cfg: Config,
+  logger: Logger,
+  shared?: { kv: Kv },
+  opts: { processMetrics?: boolean } = {},
+): Promise<RunningBroker> {
+  return RoleHost.run({ role: 'broker', cfg, logger, ...opts }, async (host) => {
     // a bad certificate fails the start before anything else is opened
     const tls = TlsCredentials.fromConfig(cfg, host.logger);
     if (tls) host.onStop(tls.reloadOnSighup());
-    const kv = shared?.kv ?? (await openKv({ redis: cfg.redis, logger: host.logger }));
+    const kv = shared?.kv ?? (await openKv({ redis: cfg.redis, logger: host.logger, metrics: processDataMetrics }));
     if (!shared) host.onStop(() => kv.close());
     const directory = await host.directory();
     const broker = new Broker({

@@ -58,7 +58,8 @@ export async function startCluster(
       progress(`starting ${mod.role}…`);
       roles.push(await startServiceRole(mod, ccfg, logger, data, { processMetrics: false }));
     }
-    roles.push(await startBrokerRole(ccfg, logger, { kv: data.kv }));
+    // process metrics once per process: Yellow, the first component, carries them
+    roles.push(await startBrokerRole(ccfg, logger, { kv: data.kv }, { processMetrics: false }));
     roles.push(await startBrokerListRole(ccfg, logger, { processMetrics: false }));
     return { roles, cfg: ccfg, stop };
   } catch (err) {

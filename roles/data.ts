@@ -1,5 +1,9 @@
-/** The data handles of a process: one Db (Postgres or PGlite) and one Kv (Redis shards or in-process). */
+/**
+ * The data handles of a process: one Db (Postgres or PGlite) and one Kv (Redis shards or
+ * in-process), timed into the process's data metrics.
+ */
 import type { Config } from '../shared/config';
+import { processDataMetrics } from '../shared/data/data-metrics';
 import { openDb } from '../shared/data/db';
 import { migrate } from '../shared/data/migrate';
 import type { Db } from '../shared/data/sql';
@@ -15,9 +19,11 @@ export interface SharedData {
 }
 
 export async function openData(cfg: Config, logger: Logger): Promise<SharedData> {
-  const db = await openDb({ ...(cfg.pgUrl !== undefined ? { pgUrl: cfg.pgUrl } : {}), dataDir: cfg.dataDir, logger });
+  const metrics = processDataMetrics;
+  const pg = cfg.pgUrl !== undefined ? { pgUrl: cfg.pgUrl } : {};
+  const db = await openDb({ ...pg, dataDir: cfg.dataDir, logger, metrics });
   try {
-    return { db, kv: await openKv({ redis: cfg.redis, logger }) };
+    return { db, kv: await openKv({ redis: cfg.redis, logger, metrics }) };
   } catch (err) {
     await db.close();
     throw err;

@@ -7,7 +7,7 @@
  */
 import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../shared/config';
-import { onRefusal, type CurveKeys } from '../shared/curve';
+import { onRefusal, REFUSAL_REASONS, type CurveKeys } from '../shared/curve';
 import { advertise, bindHostOf } from '../shared/endpoints';
 import { internalKeysFor } from '../shared/internal-keys';
 import { NOON_VERSION, newInstanceId } from '../shared/identity';
@@ -100,15 +100,15 @@ export class RoleHost {
     this.metrics.handle(TAP_PATH, (req, res) => this.tapEndpoint.handle(req, res));
   }
 
-  /** Internal peers refused at the handshake (unknown key, a key of the wrong role, not CURVE). */
+  /** Internal peers refused at the handshake, and registrations refused by Yellow. */
   private countRefusals(): void {
     const refused = new Counter({
       name: 'noon_internal_refused_total',
-      help: 'internal-plane peers refused at the handshake, by reason (unknown_key, wrong_role, handshake)',
+      help: 'internal-plane peers or requests refused, by reason (unknown_key, wrong_role, handshake, registration)',
       labelNames: ['reason'],
       registers: [this.metrics.registry],
     });
-    for (const reason of ['unknown_key', 'wrong_role', 'handshake']) refused.inc({ reason }, 0);
+    for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0);
     this.closers.push(onRefusal((reason) => refused.inc({ reason })));
   }
 
@@ -162,8 +162,28 @@ export class RoleHost {
 
   /** The cluster's table from Yellow, watched once per host (empty until a Yellow answers). */
   directory(): Promise<Directory> {
-    this.directoryValue ??= this.yellow.watch();
+    if (!this.directoryValue) {
+      this.directoryValue = this.yellow.watch();
+      this.countDirectory(this.directoryValue);
+    }
     return this.directoryValue;
+  }
+
+  /**
+   * noon_directory_instances: how many instances this consumer's table holds, read at each scrape.
+   * Beside Yellow's noon_yellow_instances it says whether the consumer has converged.
+   */
+  private countDirectory(directory: Promise<Directory>): void {
+    let table: Directory | undefined;
+    void directory.then((d) => (table = d)).catch(() => undefined);
+    new Gauge({
+      name: 'noon_directory_instances',
+      help: "instances in this consumer's copy of Yellow's table (draining ones included)",
+      registers: [this.metrics.registry],
+      collect() {
+        this.set(table?.size ?? 0);
+      },
+    });
   }
 
   /**

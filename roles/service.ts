@@ -4,10 +4,12 @@
  * `shared` data the caller owns (and closes) the Db and Kv.
  */
 import type { Config } from '../shared/config';
+import { mayServe, servicesOfRole } from '../shared/service-roles';
 import type { Kv } from '../shared/data/kv';
 import type { Logger } from '../shared/log';
 import { PushLog, pushWindowOf } from '../shared/data/push-log';
 import type { AnyServiceModule, ServiceDef, ServiceEnv } from '../rpc/api';
+import { SERVER_DROP_REASONS } from '../rpc/server';
 import { startServiceRuntime, type ServiceRuntime } from '../rpc/service-runtime';
 import { migrateModule, openData, type SharedData } from './data';
 import { RoleHost, type RunningRole } from './host';
@@ -82,8 +84,20 @@ async function serveOn<H>(
     ...(pushLog ? { pushLog } : {}),
   });
   host.onStop(() => runtime.stop());
+  const served = runtime.methods().thriftService;
+  if (host.curve && !mayServe(role, served, host.curve.keyring.servicesOf(role)))
+    // Yellow would refuse every registration; say why at start instead.
+    throw new Error(
+      `role ${role} serves ${served}, but its key may register only ${servicesOfRole(role, host.curve.keyring.servicesOf(role)).join(', ')}: name the role after the service, or list "${served}" in the role's keyring entry ("services")`,
+    );
   for (const queue of Object.keys(runtime.server.queueDepths()))
     host.metrics.watchQueue(queue, () => runtime.server.queueDepths()[queue] ?? 0);
+  const methods = runtime.methods();
+  host.metrics.knowMethods(
+    methods.methods.map((m) => `${methods.thriftService}:${m}`),
+    ['ok', 'error'],
+  );
+  host.metrics.knowDrops(SERVER_DROP_REASONS);
   await host.register({ endpoints: runtime.endpoints, service: runtime.methods(), load: () => runtime.load() });
   host.logger.info({ endpoints: runtime.endpoints }, 'service started');
   return {

@@ -2,11 +2,16 @@
  * `noon start yellow`: the Yellow server, registered in itself (role 'yellow', its ROUTER, PUB
  * and metrics URL) so operators see it in `noon yellow instances` and `noon top` like any role.
  */
+import { Gauge } from 'prom-client';
 import type { Config } from '../shared/config';
 import { bindHostOf } from '../shared/endpoints';
 import type { Logger } from '../shared/log';
+import { scrapeTargets } from '../yellow/scrape-targets';
 import { YellowServer } from '../yellow/server';
 import { RoleHost, type RunningRole } from './host';
+
+/** Where Yellow's metrics port answers Prometheus HTTP service discovery. */
+export const SCRAPE_TARGETS_PATH = '/sd/targets';
 
 export function startYellowRole(
   cfg: Config,
@@ -26,6 +31,16 @@ export function startYellowRole(
     });
     const endpoints = await server.start();
     host.onStop(() => server.stop());
+    new Gauge({
+      name: 'noon_yellow_instances',
+      help: 'instances registered in this Yellow (draining ones included): what every consumer should see',
+      registers: [host.metrics.registry],
+      collect() {
+        this.set(server.instanceCount);
+      },
+    });
+    // Prometheus' http_sd_configs reads every registered /metrics from here
+    host.metrics.serveJson(SCRAPE_TARGETS_PATH, () => scrapeTargets(server.instances()));
     host.useYellow([server.localRouter]);
     await host.register({ endpoints });
     return { role: 'yellow', ready: host.readyFields(endpoints), stop: () => host.stop() };

@@ -66,12 +66,26 @@ export interface ServiceDef<H> {
   thriftService: string;
   processor: new (handler: H) => { process(input: unknown, output: unknown): void };
   stateful: boolean;
+  /**
+   * Stateful, with its state kept outside the instance (Postgres) so another instance can take a
+   * session over: when the bound instance dies the broker routes the session anew (rendezvous)
+   * instead of answering STATE_LOST, and sends no `Events:stateLost`. Default false.
+   */
+  durable?: boolean;
   /** callable before login */
   publicMethods?: readonly (keyof H & string)[];
   /** read-only or keyed by idempotency ids: retried once on another instance */
   idempotentMethods?: readonly (keyof H & string)[];
   /** service-to-service only; refused from clients */
   internalMethods?: readonly (keyof H & string)[];
+  /**
+   * Methods only some service roles may call (`{ escrowStakes: ['duel'] }`): with keys, a call
+   * from any other role's key is answered FORBIDDEN without running the handler. The caller's
+   * role comes from its key, never from the request (docs/security.md). A client call arrives
+   * from a broker, whose role is `broker`. Without keys (`noon up`, test clusters) nothing on the
+   * internal plane is authenticated and these lists are not applied.
+   */
+  callerRoles?: { readonly [M in keyof H & string]?: readonly string[] };
   /**
    * false: a client's retried call runs again instead of getting its first outcome (docs/retries.md).
    * Default true, except for the idempotentMethods, which are safe to repeat.
@@ -87,11 +101,22 @@ export interface ServiceDef<H> {
    */
   shed?(call: { method: keyof H & string; userId: string; key(): string | undefined }): NoonError | undefined;
   handlers: WithContext<H>;
+  /**
+   * Called once when the instance stops, after it has left Yellow (nothing new is routed to it)
+   * and before its sockets close: where a service hands off what it holds. A stop waits for it.
+   */
+  stop?(): Promise<void>;
 }
 
-/** The instances a service may look up: which brokers exist, who its peers are. */
+/**
+ * The instances a service may look up: which brokers exist, who its peers are. Draining
+ * instances (still serving what they hold, taking no new work) are left out unless asked for.
+ */
 export interface PeerView {
-  instances(filter?: { role?: string }): ReadonlyArray<{ readonly instanceId: string; readonly role: string }>;
+  instances(filter?: {
+    role?: string;
+    includeDraining?: boolean;
+  }): ReadonlyArray<{ readonly instanceId: string; readonly role: string; readonly draining: boolean }>;
 }
 
 /**

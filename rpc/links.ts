@@ -3,9 +3,11 @@
  * so the instance can push back to us on the same socket), each fed by a bounded BatchSender.
  * Every pending request has a deadline. A request whose instance goes down, or whose send
  * fails, is rejected with UNAVAILABLE (retryable) and `delivered: false` when it provably never
- * left, so callers may retry it on another instance.
+ * left, so callers may retry it on another instance. With keys, every request carries our key's
+ * proof for the instance's key (shared/caller-proof.ts): the instance learns our role from it.
  */
 import * as zmq from 'zeromq';
+import { CallerProofs } from '../shared/caller-proof';
 import { curveClientOptions, type CurveKeys } from '../shared/curve';
 import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
@@ -46,6 +48,8 @@ interface Link {
   socket: zmq.Dealer;
   sender: BatchSender;
   inFlight: number;
+  /** our proof for this instance's key; none without keys */
+  caller?: RequestEnvelope['caller'];
 }
 
 export interface LinksOptions {
@@ -68,9 +72,11 @@ export class Links {
   private nextId = 1;
   private readonly suspects = new Map<string, number>();
   private readonly suspectMs: number;
+  private readonly proofs?: CallerProofs;
 
   constructor(private readonly opts: LinksOptions) {
     this.suspectMs = opts.suspectMs ?? 3000;
+    if (opts.curve) this.proofs = new CallerProofs(opts.curve);
   }
 
   /** True for a while after the instance's connection dropped (callers pick another). */
@@ -110,7 +116,8 @@ export class Links {
       );
       this.pending.set(requestId, { resolve, reject, timer, instanceId: target.instanceId });
       link.inFlight++;
-      if (!link.sender.enqueue({ kind: 'request', requestId, ...req })) {
+      const caller = link.caller ? { caller: link.caller } : {};
+      if (!link.sender.enqueue({ kind: 'request', requestId, ...req, ...caller })) {
         this.settle(requestId)?.reject(new NoonError('BUSY', `send queue to ${target.instanceId} is full`));
       }
     });
@@ -187,6 +194,7 @@ export class Links {
       onFailure: ({ error, envelopes }) => this.failUndelivered(envelopes, target.instanceId, error),
     });
     const link: Link = { target, socket, sender, inFlight: 0 };
+    if (this.proofs && target.serverKey) link.caller = this.proofs.for(target.serverKey);
     this.links.set(target.instanceId, link);
     void this.receive(link);
     return link;

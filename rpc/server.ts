@@ -5,10 +5,13 @@
  * admits only its audience's keys (shared/curve.ts), so the socket a call arrived on says whether
  * a broker or a service made it. Each call runs the generated Processor, under decode
  * caps, with handlers bound to the call's context; directives the handler set ride on the reply.
+ * Which service role called comes from the proof of its key each request carries
+ * (shared/caller-proof.ts); a method with `callerRoles` refuses every other role.
  */
 import { performance } from 'node:perf_hooks';
 import * as thrift from 'thrift';
 import * as zmq from 'zeromq';
+import { CallerVerifier } from '../shared/caller-proof';
 import { curveServerOptions, ensureZap, watchHandshakes, type CurveKeys } from '../shared/curve';
 import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
@@ -30,6 +33,9 @@ import type { CallContext } from './api';
 import type { ServiceDef } from './api';
 import type { CallOutcome, ReplyCache } from './reply-cache';
 import { FairQueue } from './fair-queue';
+
+/** Every reason the serving side counts through onDrop, so a role can start each at zero. */
+export const SERVER_DROP_REASONS = ['send_failed', 'room_publish_failed', 'internal_method', 'bad_input'] as const;
 
 export interface ServiceServerOptions {
   host: string;
@@ -85,6 +91,15 @@ const ROUTER_OPTIONS = {
   maxMessageSize: 64 * 1024 * 1024,
 } as const;
 
+/** Whether a reply payload is a Thrift EXCEPTION message (TApplicationException). */
+function isThriftException(payload: Buffer): boolean {
+  try {
+    return payload.length > 0 && peekHeader(payload, 0xffff).type === thrift.Thrift.MessageType.EXCEPTION;
+  } catch {
+    return false;
+  }
+}
+
 /** The call's argument 1 when it is a string (read under the decode caps), else undefined. */
 function firstStringArgument(payload: Buffer, caps: DecodeCaps): string | undefined {
   try {
@@ -105,6 +120,7 @@ export class ServiceServer<H> {
   private sender: BatchSender;
   private internalSender: BatchSender;
   private readonly internalMethods: ReadonlySet<string>;
+  private readonly callers?: CallerVerifier;
   private pubSender: BatchSender;
   private readonly sessionVia = new Map<string, string>();
   private inFlight = 0;
@@ -136,6 +152,7 @@ export class ServiceServer<H> {
     });
     for (const s of [this.router, this.internal, this.pub]) watchHandshakes(s, opts.curve);
     this.internalMethods = new Set(def.internalMethods ?? []);
+    if (opts.curve) this.callers = new CallerVerifier(opts.curve);
     this.deps = {
       role: def.role,
       instanceId: opts.instanceId,
@@ -211,6 +228,7 @@ export class ServiceServer<H> {
       idempotentMethods: [...(d.idempotentMethods ?? [])],
       internalMethods: [...(d.internalMethods ?? [])],
       stateful: d.stateful,
+      ...(d.stateful && d.durable === true ? { durable: true } : {}),
     };
   }
 
@@ -344,13 +362,36 @@ export class ServiceServer<H> {
     return !this.uncached.has(req.method.slice(req.method.indexOf(':') + 1));
   }
 
+  /** Why this request may not run here (FORBIDDEN), or undefined. */
+  private refusal(req: RequestEnvelope, from: Caller): { reason: string; error: NoonError } | undefined {
+    const method = req.method.slice(req.method.indexOf(':') + 1);
+    if (from === 'broker' && this.internalMethods.has(method))
+      return {
+        reason: 'internal_method',
+        error: new NoonError('FORBIDDEN', `${req.method} is internal: only services may call it`, false),
+      };
+    const allowed = this.def.callerRoles?.[method as keyof H & string];
+    if (!allowed || !this.callers) return undefined;
+    // The brokers' socket admits broker keys only (ZAP); on the services' socket, the key's proof says which.
+    const role = from === 'broker' ? 'broker' : this.callers.roleOf(req.caller);
+    if (role !== undefined && allowed.includes(role)) return undefined;
+    return {
+      reason: 'caller_role',
+      error: new NoonError(
+        'FORBIDDEN',
+        `${req.method} may be called only by ${allowed.join(', ')}, not by ${role ?? 'a caller without a valid key proof'}`,
+        false,
+      ),
+    };
+  }
+
   private handle(peer: Buffer, req: RequestEnvelope, from: Caller): void {
     const sender = from === 'broker' ? this.sender : this.internalSender;
-    if (from === 'broker' && this.internalMethods.has(req.method.slice(req.method.indexOf(':') + 1))) {
-      this.opts.onDrop?.('internal_method');
-      const error = new NoonError('FORBIDDEN', `${req.method} is internal: only services may call it`, false);
+    const refused = this.refusal(req, from);
+    if (refused) {
+      this.opts.onDrop?.(refused.reason);
       sender.enqueue(
-        { kind: 'reply', requestId: req.requestId, directives: [], payload: Buffer.alloc(0), error },
+        { kind: 'reply', requestId: req.requestId, directives: [], payload: Buffer.alloc(0), error: refused.error },
         peer,
       );
       return;
@@ -427,7 +468,8 @@ export class ServiceServer<H> {
       if (replied) return;
       replied = true;
       this.inFlight--;
-      const failed = error !== undefined || opened?.refusedText() === true;
+      // A Thrift EXCEPTION reply (arguments that do not decode, an unknown method) is a failed call.
+      const failed = error !== undefined || opened?.refusedText() === true || isThriftException(payload);
       this.opts.onCall?.(req.method, performance.now() - started, failed ? 'error' : 'ok');
       done({ payload, directives, ...(error ? { error } : {}) });
     };

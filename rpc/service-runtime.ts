@@ -137,6 +137,8 @@ export async function startServiceRuntime<H>(
     methods: () => running.methods(),
     load: () => running.load(),
     stop: async () => {
+      // The service hands off first, while it can still push and call.
+      await def.stop?.().catch((err: unknown) => logger.warn({ err }, 'service stop hook failed'));
       directory.off('down', onDown);
       links.close();
       await running.stop();

@@ -31,6 +31,23 @@ export { NOON_VERSION } from '../shared/identity';
 export * as protocol from '../shared/protocol';
 export { BUILTIN_MODULES, builtinModule } from './index';
 
+// The built-ins' module factories and their rule hooks, for a project that extends one.
+export { createSsoModule, type SsoOptions } from './sso/module';
+export { createPlayerModule, type PlayerModuleOptions } from './player/module';
+export {
+  decideRound,
+  roundOutcome,
+  standardRoundRule,
+  type RoundInput,
+  type RoundOutcome,
+  type RoundRule,
+} from './player/rules';
+export type { ReceiptVerifier, VerifiedPurchase } from './player/receipts/types';
+export { createDuelModule, duelRules, standardRules, type DuelModuleOptions, type DuelRules } from './duel';
+export type { Action as DuelRuleAction, Game as DuelGame, Outcome as DuelOutcome } from './duel/rules';
+export { leaderboardModule } from './leaderboard';
+export { chatModule } from './chat';
+
 /**
  * A push: the ONEWAY message `Service:method` with seqid 0 whose arguments are the generated
  * `…Args` struct of a oneway method in the studio's IDL, e.g.

@@ -120,7 +120,8 @@ export function yellowKeyOf(keys: CurveKeys): string {
 const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
 
-function sharedSecret(secretKey: string, publicKey: string): Buffer {
+/** X25519(secret, public): what two keys share; each side computes it from its own secret. */
+export function sharedSecret(secretKey: string, publicKey: string): Buffer {
   return diffieHellman({
     privateKey: createPrivateKey({
       key: Buffer.concat([X25519_PKCS8, z85Decode(secretKey)]),
@@ -167,7 +168,12 @@ export function verifyRegistrationProof(
 
 // ---- refusals, counted by whoever listens (each role host's metrics) ----
 
-export type RefusalReason = 'unknown_key' | 'wrong_role' | 'handshake';
+/**
+ * `unknown_key`, `wrong_role`, `handshake`: refused at the handshake; `registration`: a Yellow
+ * registration refused for its key (admission).
+ */
+export type RefusalReason = 'unknown_key' | 'wrong_role' | 'handshake' | 'registration';
+export const REFUSAL_REASONS: readonly RefusalReason[] = ['unknown_key', 'wrong_role', 'handshake', 'registration'];
 const refusalListeners = new Set<(reason: RefusalReason) => void>();
 
 /** Calls `listener` for every internal peer refused in this process; returns the unsubscribe. */
@@ -176,7 +182,8 @@ export function onRefusal(listener: (reason: RefusalReason) => void): () => void
   return () => refusalListeners.delete(listener);
 }
 
-function refused(reason: RefusalReason): void {
+/** Counts one refused internal peer or request in every listener of this process. */
+export function refused(reason: RefusalReason): void {
   for (const l of refusalListeners) l(reason);
 }
 

@@ -21,10 +21,16 @@ export interface RoleKeyPair {
 export interface KeyringEntry {
   role: string;
   publicKey: string;
+  /**
+   * Thrift services this key may register besides the one named after its role
+   * (shared/service-roles.ts); for a studio service whose name does not follow the rule.
+   */
+  services?: string[];
 }
 
 const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 const ROLE = /^[a-z][a-z0-9_-]{0,63}$/;
+const THRIFT_SERVICE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
 export class KeyFileError extends Error {
   constructor(
@@ -84,7 +90,10 @@ export function readKeyringFile(file: string): KeyringEntry[] {
       throw new KeyFileError(file, `keys[${i}].role is not a role`);
     if (typeof e.publicKey !== 'string' || !Z85_KEY.test(e.publicKey))
       throw new KeyFileError(file, `keys[${i}].publicKey is not 40 Z85 characters`);
-    return { role: e.role, publicKey: e.publicKey };
+    if (e.services === undefined) return { role: e.role, publicKey: e.publicKey };
+    if (!Array.isArray(e.services) || !e.services.every((s) => typeof s === 'string' && THRIFT_SERVICE.test(s)))
+      throw new KeyFileError(file, `keys[${i}].services is not a list of Thrift service names`);
+    return { role: e.role, publicKey: e.publicKey, services: [...e.services] };
   });
 }
 
@@ -108,6 +117,12 @@ export class Keyring {
   roleOf(publicKey: string): string | undefined {
     this.refresh();
     return this.byKey.get(publicKey);
+  }
+
+  /** The Thrift services the keyring grants a role besides its own (every entry of the role's). */
+  servicesOf(role: string): string[] {
+    this.refresh();
+    return [...new Set(this.entries.flatMap((e) => (e.role === role ? (e.services ?? []) : [])))];
   }
 
   /** A role's public keys, oldest first. */
@@ -188,7 +203,12 @@ export function rotateKey(dir: string, role: string): RoleKeyPair {
     const pair = newKeyPair(role);
     renameSync(file, previousFileOf(dir, role));
     writeKeyPair(file, pair);
-    writeKeyringFile(ringFile, [...ring, { role, publicKey: pair.publicKey }]);
+    // the new key may register what the old one could
+    const services = [...new Set(ring.flatMap((e) => (e.role === role ? (e.services ?? []) : [])))];
+    writeKeyringFile(ringFile, [
+      ...ring,
+      { role, publicKey: pair.publicKey, ...(services.length ? { services } : {}) },
+    ]);
     return pair;
   });
 }

@@ -3,17 +3,26 @@
  * beside the probes: /healthz (the process answers) and /readyz (the role says it takes work).
  * One Metrics object per component (never the global registry), so two brokers can share a test
  * process.
+ *
+ * Conventions: samples carry no target labels (`instance`, `role`): Prometheus adds the target's
+ * own at scrape time, and one `noon_build_info{version, role, instance_id, node} 1` per target is
+ * what a query joins on for the role. Each component serves its own /metrics, so the components
+ * of one `noon up` process are separate targets; process metrics (CPU, memory, event loop, Db and
+ * Redis latency) come from one of them only. Labelled series are initialised at zero for the
+ * label values known in advance (methods, drop reasons, transports), so rates and ratios exist
+ * before the first event.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHistogram, performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { processDataMetrics } from './data/data-metrics';
 import { NOON_VERSION } from './identity';
 
 export interface MetricsOptions {
   role: string;
   instanceId: string;
-  /** process-level metrics (event-loop lag, heap, cpu); off for extra components in one process */
+  /** process-level metrics (event-loop lag, heap, cpu, Db and Redis); off for extra components in one process */
   defaults?: boolean;
 }
 
@@ -22,6 +31,9 @@ export interface Readiness {
   ready: boolean;
   reason: string;
 }
+
+/** Methods come from services' registrations; a bound keeps a misbehaving one from growing series forever. */
+const MAX_KNOWN_METHODS = 10_000;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -39,10 +51,14 @@ export class Metrics {
   private server?: Server;
   /** other endpoints on this port (the tap), by path */
   private readonly handlers = new Map<string, (req: IncomingMessage, res: ServerResponse) => void>();
+  private readonly knownMethods = new Set<string>();
+  private readonly routes = new Map<string, () => unknown>();
 
   constructor(opts: MetricsOptions) {
-    this.registry.setDefaultLabels({ role: opts.role, instance: opts.instanceId });
-    if (opts.defaults !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+    if (opts.defaults !== false) {
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+      for (const m of processDataMetrics.all()) this.registry.registerMetric(m);
+    }
     const registers = [this.registry];
     this.calls = new Counter({
       name: 'noon_calls_total',
@@ -75,13 +91,13 @@ export class Metrics {
       },
     });
     if (opts.defaults !== false) this.watchLoopDelay(registers);
-    // which build each instance runs, for a deploy's dashboards (join on it, count by version)
+    // the info metric: which role and build each target is (join on it, count by version)
     new Gauge({
       name: 'noon_build_info',
-      help: 'always 1; the labels say which noon and Node.js this process runs',
-      labelNames: ['version', 'node'],
+      help: 'always 1; the labels say which role, instance, noon release and Node.js this target is',
+      labelNames: ['version', 'role', 'instance_id', 'node'],
       registers,
-    }).set({ version: NOON_VERSION, node: process.versions.node }, 1);
+    }).set({ version: NOON_VERSION, role: opts.role, instance_id: opts.instanceId, node: process.versions.node }, 1);
     this.drops = new Counter({
       name: 'noon_dropped_total',
       help: 'messages or connections dropped, refused or cut off, by reason',
@@ -93,6 +109,35 @@ export class Metrics {
   /** Serves `path` on this port with `handler` (which answers every method itself). */
   handle(path: string, handler: (req: IncomingMessage, res: ServerResponse) => void): void {
     this.handlers.set(path, handler);
+  }
+
+  /**
+   * Methods this component counts from now on: their `outcome` series (`ok` and any given) and
+   * latency start at zero. Cheap to call with the same names again (a broker does at every route change).
+   */
+  knowMethods(methods: Iterable<string>, outcomes: readonly string[] = ['ok']): void {
+    for (const method of methods) {
+      if (this.knownMethods.has(method)) continue;
+      if (this.knownMethods.size >= MAX_KNOWN_METHODS) return;
+      this.knownMethods.add(method);
+      for (const outcome of outcomes) this.calls.inc({ method, outcome }, 0);
+      this.latency.zero({ method });
+    }
+  }
+
+  /** Drop reasons this component may count: their series start at zero. */
+  knowDrops(reasons: Iterable<string>): void {
+    for (const reason of reasons) this.drops.inc({ reason }, 0);
+  }
+
+  /** Transports this component listens on: their connection gauges start at zero. */
+  knowTransports(transports: Iterable<string>): void {
+    for (const transport of transports) this.connections.inc({ transport }, 0);
+  }
+
+  /** Serves GET `path` on the metrics port as JSON, from `body()` at each request. */
+  serveJson(path: string, body: () => unknown): void {
+    this.routes.set(path, body);
   }
 
   /** What /readyz reports from now on (default: always ready). */
@@ -175,6 +220,11 @@ export class Metrics {
           if (!res.headersSent) res.writeHead(500).end(`${(err as Error).message}\n`);
           else res.destroy();
         }
+        return;
+      }
+      const route = req.method === 'GET' && path !== undefined ? this.routes.get(path) : undefined;
+      if (route) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(route()));
         return;
       }
       if (req.method !== 'GET' || path !== '/metrics') {

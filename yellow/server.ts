@@ -8,14 +8,14 @@
  * within one interval without polling the table.
  */
 import * as zmq from 'zeromq';
-import { curveServerOptions, ensureZap, watchHandshakes, type CurveKeys } from '../shared/curve';
+import { curveServerOptions, ensureZap, refused, watchHandshakes, type CurveKeys } from '../shared/curve';
 import { advertise } from '../shared/endpoints';
 import { admitRegistration, RegistrationRefused } from './admission';
 import { NoonError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { Outbox } from './outbox';
 import { Registry, RegistryFullError } from './registry';
-import type { YellowEvent } from './types';
+import type { InstanceRecord, YellowEvent } from './types';
 import { RegistrationError } from './validate';
 import { decodeRequest, encodeError, encodeEvent, encodeOk, MAX_MESSAGE_BYTES, type YellowRequest } from './wire';
 
@@ -124,6 +124,16 @@ export class YellowServer {
     return now - this.startedAt < this.registry.ttlMs + RECONNECT_MAX_MS + 2 * this.opts.heartbeatMs;
   }
 
+  /** Instances registered here now (draining ones included). */
+  get instanceCount(): number {
+    return this.registry.size;
+  }
+
+  /** A copy of the table (draining ones included). */
+  instances(): InstanceRecord[] {
+    return this.registry.list();
+  }
+
   /** Bytes handed to the PUB and ROUTER sockets since start (for the discovery bench). */
   get bytesSent(): number {
     return (this.events?.bytes ?? 0) + (this.replies?.bytes ?? 0);
@@ -187,8 +197,10 @@ export class YellowServer {
     } catch (e) {
       const err = e instanceof NoonError ? e : new NoonError('INTERNAL', e instanceof Error ? e.message : String(e));
       if (e instanceof RegistryFullError) this.logger.error({ err: e }, 'registration refused');
-      else if (e instanceof RegistrationRefused) this.logger.warn({ err: e.message }, 'registration refused');
-      else if (!(e instanceof RegistrationError))
+      else if (e instanceof RegistrationRefused) {
+        refused('registration');
+        this.logger.warn({ err: e.message }, 'registration refused');
+      } else if (!(e instanceof RegistrationError))
         this.logger.error({ err: e, op: decoded.value.op }, 'yellow request failed');
       this.reply(
         peer,

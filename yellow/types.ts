@@ -16,6 +16,11 @@ export interface ServiceMethods {
   internalMethods: string[];
   /** stateful services get session -> instance bindings (rendezvous hash by default) */
   stateful: boolean;
+  /**
+   * A stateful service whose state outlives its instances (kept in Postgres): when a bound
+   * instance is gone, the session moves to another one instead of getting STATE_LOST.
+   */
+  durable?: boolean;
 }
 
 export interface InstanceEndpoints {

@@ -113,6 +113,8 @@ function names(o: Obj, field: string, path: string): string[] {
 function service(v: unknown): ServiceMethods {
   if (!isObject(v)) throw new RegistrationError('service', 'must be an object');
   if (typeof v.stateful !== 'boolean') throw new RegistrationError('service.stateful', 'must be a boolean');
+  if (v.durable !== undefined && typeof v.durable !== 'boolean')
+    throw new RegistrationError('service.durable', 'must be a boolean');
   return {
     thriftService: str(v, 'thriftService', 'service.thriftService', LIMITS.name, ID_RE),
     methods: names(v, 'methods', 'service.methods'),
@@ -120,6 +122,7 @@ function service(v: unknown): ServiceMethods {
     idempotentMethods: names(v, 'idempotentMethods', 'service.idempotentMethods'),
     internalMethods: names(v, 'internalMethods', 'service.internalMethods'),
     stateful: v.stateful,
+    ...(v.durable === true ? { durable: true } : {}),
   };
 }
 

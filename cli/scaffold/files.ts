@@ -10,6 +10,9 @@ export interface ScaffoldOptions {
   noon: string;
   /** thrift's version range (the generated code imports it) */
   thrift: string;
+  /** typescript's and @types/node's version ranges (\`npm run build\` compiles for production) */
+  typescript: string;
+  nodeTypes: string;
 }
 
 export function scaffoldFiles(o: ScaffoldOptions): Record<string, string> {
@@ -21,12 +24,15 @@ export function scaffoldFiles(o: ScaffoldOptions): Record<string, string> {
         private: true,
         scripts: {
           gen: 'noon gen',
+          // production: compiled JavaScript (dist/), run with no TypeScript transpiler
+          build: 'noon gen && tsc -p .',
           up: 'noon gen && noon up',
           test: 'noon gen && node --import tsx --test test/*.test.ts',
           greet: 'node --import tsx scripts/greet.ts',
           loadtest: 'noon loadtest --scenario loadtest/scenario.json',
         },
         dependencies: { noon: o.noon, thrift: o.thrift },
+        devDependencies: { typescript: o.typescript, '@types/node': o.nodeTypes },
       },
       null,
       2,
@@ -161,15 +167,15 @@ test('greet grants a bonus once per key and pushes to the caller', async () => {
   try {
     const client = await cluster.client();
     await client.sso.register('ann', 'a-long-password');
-    const before = Number((await client.player.getWallet()).soft.toString());
+    const before = Number(String((await client.player.getWallet()).soft));
     const pushed = new Promise<string>((resolve) =>
-      client.onPushes('GreeterEvents', GreeterEvents.Processor, { greeted: (g) => resolve(g.text) }),
+      client.onPushes('GreeterEvents', GreeterEvents.Processor, { greeted: (g) => resolve(String(g.text)) }),
     );
     const greeter = client.service(Greeter.Client, 'Greeter');
     assert.equal((await greeter.greet('Ann', 'k1')).text, 'Hello, Ann!');
     await greeter.greet('Ann', 'k1'); // a retry: no second bonus
     assert.equal(await pushed, 'Hello, Ann!');
-    assert.equal(Number((await client.player.getWallet()).soft.toString()), before + 10);
+    assert.equal(Number(String((await client.player.getWallet()).soft)), before + 10);
   } finally {
     await cluster.stop();
   }
@@ -185,7 +191,8 @@ import { NoonClient } from 'noon/client';
 import { Greeter, GreeterEvents } from '../src/gen/game';
 
 async function main(): Promise<void> {
-  const url = process.argv[2] ?? 'http://127.0.0.1:7780';
+  // The BrokerList of \`npm run up\` in this shell: the port it was given, or its default.
+  const url = process.argv[2] ?? \`http://127.0.0.1:\${process.env.NOON_BROKERLIST_PORT ?? 7780}\`;
   const client = await NoonClient.viaBrokerList(url);
   const pushed = new Promise<string>((resolve) =>
     client.onPushes('GreeterEvents', GreeterEvents.Processor, { greeted: (g) => resolve(String(g.text)) }),
@@ -222,7 +229,8 @@ const SCENARIO = {
 function readme(name: string): string {
   return `# ${name}
 
-A game backend on [noon](https://www.npmjs.com/package/noon).
+A game backend on noon (its service API, SDK and \`noon\` command come from the \`noon\`
+dependency in package.json).
 
 \`\`\`sh
 npm install          # noon, thrift
@@ -239,6 +247,7 @@ npm test             # the greeter through a real cluster (PGlite, no servers ne
 - \`noon start <role>\` runs one role (\`yellow\`, \`broker\`, \`brokerlist\`, \`greeter\`, …) per process;
   \`npm run loadtest\` drives simulated players against a running cluster.
 
-Production: compile with \`tsc -p .\` and point \`services\` at the compiled \`.js\` files.
+Production: \`npm run build\` (noon gen, then tsc into \`dist/\`) and point \`services\` at the compiled
+\`.js\` files (\`dist/src/services/greeter.js\`); each role then runs with plain node, \`noon start <role>\`.
 `;
 }

@@ -96,3 +96,20 @@ export function act(g: Game, userId: string, action: Action, now: number, turnMs
     return { ok: true, game: { ...end(cur, opponentOf(cur, userId), userId, EndReasons.MISFIRE), deadline } };
   return { ok: true, game: { ...end(cur, userId, opponentOf(cur, userId), EndReasons.SHOT), deadline } };
 }
+
+/**
+ * The rules a duel instance plays by: `act` (which applies the turn timeout itself, as the
+ * standard `act` does through `expire`) and `expire` (what the turn timer applies). A studio's
+ * own duel rules replace either: `createDuelModule({ rules: { act } })`.
+ */
+export interface DuelRules {
+  act(g: Game, userId: string, action: Action, now: number, turnMs: number): Outcome;
+  expire(g: Game, now: number): Game;
+}
+
+export const standardRules: DuelRules = { act, expire };
+
+/** The standard rules with the given ones in their place. */
+export function duelRules(own: Partial<DuelRules> = {}): DuelRules {
+  return { ...standardRules, ...own };
+}

@@ -1,9 +1,13 @@
 /**
- * Duel: a stateful service. The broker routes a session's Duel calls to one instance (rendezvous
- * hash of the session id, or the instance a reply bound it to). Matchmaking runs on one instance
- * (the owner of 'matchmaking'); other instances forward findMatch/cancelMatch to it. The
- * matchmaker creates the duel on itself and binds both sessions to itself, so every later call of
- * either player reaches the instance that holds the duel.
+ * Duel: a stateful service whose state is durable. The broker routes a session's Duel calls to
+ * one instance (rendezvous hash of the session id, or the instance a reply bound it to).
+ * Matchmaking runs on one instance (the owner of 'matchmaking'); other instances forward
+ * findMatch/cancelMatch to it. Its queue is in Postgres (queue.ts), so the next owner carries on
+ * with the same waiting players. The matchmaker creates the duel on itself and binds both
+ * sessions to itself. Every live duel is also in Postgres (table.ts, games.ts): an instance that
+ * gets a call for a duel another live instance holds forwards it there (and the reply binds the
+ * session to the holder); one whose holder drained, stopped or died is taken over by the instance
+ * the call reached, or by the sweep (keeper.ts), and continues there, timer included.
  *
  * Money: a match at stake S > 0 exists only once both stakes are in escrow at the player service
  * (`escrowStakes`, one transaction for both debits); the settlement outbox row is written before
@@ -15,6 +19,7 @@ import Int64 from 'node-int64';
 import {
   Duel,
   DuelAction,
+  DuelActRequest,
   DuelRecord,
   ErrorCode,
   EscrowRequest,
@@ -28,13 +33,15 @@ import {
 import { events } from '../../shared/thrift/events';
 import type { Db } from '../../shared/data/sql';
 import type { CallContext, ServiceDef, ServiceEnv, ServiceModule } from '../../rpc/api';
-import { Matchmaker, type Waiting } from './matchmaker';
+import { DuelKeeper } from './keeper';
+import type { Waiting } from './matchmaker';
 import { duelMigrations } from './migrations';
-import { Actions, type Action } from './rules';
+import { MatchQueue } from './queue';
+import { Actions, duelRules, type Action, type DuelRules } from './rules';
 import { dropOpen, openSettlement, voidOpen } from './settlements';
 import { Settler, type SettlerOptions } from './settler';
 import { historyOf } from './store';
-import { DuelTable, toState, type Seat, type TableOptions } from './table';
+import { DuelMoved, DuelTable, toState, type Seat, type TableOptions } from './table';
 
 export const MATCHMAKING_KEY = 'matchmaking';
 /**
@@ -48,14 +55,18 @@ export const MAX_HISTORY = 100;
 export interface DuelOptions extends TableOptions, SettlerOptions {
   /** a waiting player older than this is dropped from the queue (ms) */
   maxWaitMs: number;
+  /** a pairing whose escrow has not settled after this goes back to waiting (its matchmaker is stuck), ms */
+  pairingLeaseMs: number;
 }
 
 /** Defaults; the turn timeout comes from config (--duel-turn-ms / NOON_DUEL_TURN_MS). */
 export function duelOptions(turnMs = 10_000): DuelOptions {
   return {
     turnMs,
+    rules: duelRules(),
     keepFinishedMs: 60_000,
     maxWaitMs: 60_000,
+    pairingLeaseMs: 30_000,
     settleIntervalMs: 1000,
     settleBackoffMs: 500,
     settleMaxBackoffMs: 15_000,
@@ -91,20 +102,43 @@ function insufficient(message: string): GameError {
 }
 
 class DuelService {
-  private readonly mm: Matchmaker;
+  private readonly mm: MatchQueue;
   readonly table: DuelTable;
   readonly settler: Settler;
+  readonly keeper: DuelKeeper;
+  private readonly rules: DuelRules;
 
   constructor(
     private readonly env: ServiceEnv,
     private readonly db: Db,
     opts: DuelOptions,
   ) {
-    this.mm = new Matchmaker(opts.maxWaitMs);
-    this.table = new DuelTable(env, db, opts, env.logger.child({ component: 'duel-table' }), (id) =>
-      this.settler.kick(id),
+    this.rules = opts.rules;
+    this.mm = new MatchQueue(db, env.instanceId, opts);
+    this.table = new DuelTable(
+      env,
+      db,
+      opts,
+      env.logger.child({ component: 'duel-table' }),
+      (id) => this.settler.kick(id),
+      () => this.keeper.draining(),
     );
     this.settler = new Settler(env, db, opts, (id) => this.table.holds(id), env.logger.child({ component: 'settler' }));
+    this.keeper = new DuelKeeper(
+      env,
+      db,
+      this.table,
+      this.mm,
+      { intervalMs: opts.settleIntervalMs, keepFinishedMs: opts.keepFinishedMs },
+      env.logger.child({ component: 'duel-keeper' }),
+    );
+  }
+
+  /** The call was forwarded by another duel instance. */
+  private fromPeer(ctx: CallContext): boolean {
+    return this.env.directory
+      .instances({ role: this.env.role, includeDraining: true })
+      .some((r) => r.instanceId === ctx.via);
   }
 
   /** The call came straight from a broker (not forwarded by another service instance). */
@@ -120,8 +154,7 @@ class DuelService {
   private matchmakerElsewhere(ctx: CallContext): string | undefined {
     const owner = ctx.ownerOf(MATCHMAKING_KEY);
     if (owner === undefined || owner === this.env.instanceId) return undefined;
-    const fromPeer = this.env.directory.instances({ role: this.env.role }).some((r) => r.instanceId === ctx.via);
-    return fromPeer ? undefined : owner;
+    return this.fromPeer(ctx) ? undefined : owner;
   }
 
   async findMatch(stakeArg: Int64, ctx: CallContext): Promise<MatchTicket> {
@@ -143,12 +176,11 @@ class DuelService {
     }
     // Each turn of the loop drops one opponent who could not pay, so it ends.
     for (;;) {
-      const other = this.mm.pairOrQueue({ ...me, stake, since: Date.now() }, Date.now());
+      const other = await this.mm.pairOrQueue({ ...me, stake, since: Date.now() }, Date.now());
       if (!other) return new MatchTicket({ status: MatchStatus.QUEUED, duelId: '', opponent: '' });
       const duelId = randomUUID();
       if (stake > 0 && !(await this.escrow(duelId, other, me, stake, ctx))) continue;
-      this.mm.matched(other);
-      const game = this.table.create(duelId, other, me, stake);
+      const game = await this.start(duelId, other, me, stake, ctx);
       ctx.bind();
       const bind = this.env.directives.bind(other.sessionId);
       this.table.pushTo(
@@ -161,6 +193,25 @@ class DuelService {
       this.table.pushTo(me, first);
       ctx.log.info({ duel: game.id, players: game.players, stake }, 'match made');
       return new MatchTicket({ status: MatchStatus.MATCHED, duelId: game.id, opponent: other.userId });
+    }
+  }
+
+  /** The duel, durably; if it cannot be written, its stakes go back and the opponent waits again. */
+  private async start(duelId: string, other: Waiting, me: Seat, stake: number, ctx: CallContext) {
+    try {
+      const game = await this.table.create(duelId, other, me, stake);
+      await this.mm
+        .matched(other)
+        .catch((err: unknown) => ctx.log.warn({ err, duel: duelId }, 'pairing not cleared; the sweep puts it back'));
+      return game;
+    } catch (err) {
+      await this.mm.putBack(other).catch(() => false);
+      if (stake > 0) await this.voidEscrow(duelId, ctx, err);
+      throw new GameError({
+        code: ErrorCode.UNAVAILABLE,
+        message: 'the duel could not start; try again',
+        retryable: true,
+      });
     }
   }
 
@@ -181,14 +232,14 @@ class DuelService {
         instanceId: this.env.instanceId,
       });
     } catch (err) {
-      this.mm.putBack(other);
+      await this.mm.putBack(other).catch(() => false);
       throw err;
     }
     let held;
     try {
       held = await ctx.services.player.escrowStakes(new EscrowRequest({ duelId, userIds: players, amount: stake }));
     } catch (err) {
-      this.mm.putBack(other);
+      await this.mm.putBack(other).catch(() => false);
       if (err instanceof GameError) {
         // A refusal: the escrow's transaction rolled back, nothing was taken.
         await dropOpen(this.db, duelId).catch((e: unknown) => ctx.log.warn({ err: e, duel: duelId }, 'drop failed'));
@@ -204,7 +255,7 @@ class DuelService {
     if (held.state === 'held') return true;
     const short = held.shortOfFunds ?? [];
     if (held.state !== 'refused' || short.length === 0) {
-      this.mm.putBack(other);
+      await this.mm.putBack(other).catch(() => false);
       await this.voidEscrow(duelId, ctx, new Error(`escrow answered ${held.state}`));
       throw new GameError({
         code: ErrorCode.UNAVAILABLE,
@@ -214,7 +265,7 @@ class DuelService {
     }
     await dropOpen(this.db, duelId).catch((e: unknown) => ctx.log.warn({ err: e, duel: duelId }, 'drop failed'));
     if (short.includes(other.userId)) {
-      this.mm.drop(other);
+      await this.mm.drop(other);
       this.table.pushTo(
         other,
         events.stateLost(
@@ -225,7 +276,7 @@ class DuelService {
       );
       ctx.log.info({ duel: duelId, user: other.userId, stake }, 'waiting player could not pay: dropped');
     } else {
-      this.mm.putBack(other);
+      await this.mm.putBack(other);
     }
     if (short.includes(me.userId)) throw insufficient(`not enough soft for a stake of ${stake}`);
     return false;
@@ -246,21 +297,50 @@ class DuelService {
     loggedIn(ctx);
     const owner = this.matchmakerElsewhere(ctx);
     if (owner !== undefined) return ctx.servicesAt(owner).duel.cancelMatch();
-    this.mm.cancel(ctx.sessionId);
+    await this.mm.cancel(ctx.sessionId);
   }
 
-  getDuel(duelId: string, ctx: CallContext): DuelState {
+  async getDuel(duelId: string, ctx: CallContext): Promise<DuelState> {
     loggedIn(ctx);
-    const game = this.table.get(duelId, ctx.userId);
-    this.table.seen(duelId, ctx.userId, ctx.sessionId, this.brokerVia(ctx));
-    return toState(game);
+    const fromPeer = this.fromPeer(ctx);
+    const at = await this.table.locate(duelId, ctx.userId, fromPeer);
+    // The holder's reply binds the session to it; the directive rides on this reply to the broker.
+    if (at.kind === 'there') return ctx.servicesAt(at.instanceId).duel.getDuel(duelId);
+    if (at.kind === 'here') await this.heldBy(duelId, ctx, fromPeer);
+    return toState(at.game);
   }
 
   async act(duelId: string | undefined, action: DuelAction | undefined, ctx: CallContext): Promise<DuelState> {
     loggedIn(ctx);
     if (!duelId) throw refuse(ErrorCode.BAD_REQUEST, 'duelId is required');
-    this.table.seen(duelId, ctx.userId, ctx.sessionId, this.brokerVia(ctx));
-    return toState(await this.table.act(duelId, ctx.userId, toAction(action)));
+    const what = toAction(action);
+    const fromPeer = this.fromPeer(ctx);
+    // Twice at most: a duel taken over while this instance wrote is found again where it went.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const at = await this.table.locate(duelId, ctx.userId, fromPeer);
+      if (at.kind === 'there') {
+        return ctx
+          .servicesAt(at.instanceId)
+          .duel.act(new DuelActRequest({ duelId, action: what === Actions.DRAW ? DuelAction.DRAW : DuelAction.SHOOT }));
+      }
+      if (at.kind === 'over') {
+        const out = this.rules.act(at.game, ctx.userId, what, Date.now(), 0);
+        throw refuse(out.ok ? ErrorCode.CONFLICT : ErrorCode[out.code], out.ok ? 'the duel is over' : out.message);
+      }
+      await this.heldBy(duelId, ctx, fromPeer);
+      try {
+        return toState(await this.table.act(duelId, ctx.userId, what));
+      } catch (err) {
+        if (!(err instanceof DuelMoved)) throw err;
+      }
+    }
+    throw new GameError({ code: ErrorCode.UNAVAILABLE, message: 'the duel is moving; try again', retryable: true });
+  }
+
+  /** A call reached the duel's holder: remember the player's session, and bind it here if it came by a peer. */
+  private async heldBy(duelId: string, ctx: CallContext, fromPeer: boolean): Promise<void> {
+    if (fromPeer) ctx.bind();
+    await this.table.seen(duelId, ctx.userId, ctx.sessionId, this.brokerVia(ctx));
   }
 
   async history(limit: number, ctx: CallContext): Promise<DuelRecord[]> {
@@ -281,11 +361,14 @@ export function duelService(
 ): ServiceDef<Duel.IHandler> {
   const svc = new DuelService(env, db, opts);
   svc.settler.start();
+  svc.keeper.start();
   return {
     role: 'duel',
     thriftService: 'Duel',
     processor: Duel.Processor,
     stateful: true,
+    // every live duel and the queue are in Postgres: another instance takes a session over
+    durable: true,
     publicMethods: ['ping'],
     idempotentMethods: ['getDuel', 'history', 'ping', 'cancelMatch'],
     handlers: {
@@ -296,17 +379,29 @@ export function duelService(
       history: (limit, ctx) => svc.history(limit, ctx),
       ping: () => new Pong({ instance: env.instanceId, serviceName: 'Duel', serverTimeMs: Date.now() }),
     },
+    stop: async () => {
+      svc.settler.stop();
+      await svc.keeper.stop();
+    },
   };
 }
 
-/** The duel module with options (tests shorten the turn timeout). */
-export function duelModuleWith(opts: Partial<DuelOptions> = {}): ServiceModule<Duel.IHandler> {
+/** What a duel module may be given: options (tests shorten the turn timeout) and the studio's own rules. */
+export type DuelModuleOptions = Partial<Omit<DuelOptions, 'rules'>> & { rules?: Partial<DuelRules> };
+
+/** The duel module with options; `rules` replaces some of the standard rules (rules.ts). */
+export function duelModuleWith(opts: DuelModuleOptions = {}): ServiceModule<Duel.IHandler> {
+  const { rules, ...rest } = opts;
   return {
     role: 'duel',
     migrations: duelMigrations,
-    build: (env, { db }) => duelService(env, db, { ...duelOptions(opts.turnMs ?? env.cfg.duelTurnMs), ...opts }),
+    build: (env, { db }) =>
+      duelService(env, db, { ...duelOptions(rest.turnMs ?? env.cfg.duelTurnMs), ...rest, rules: duelRules(rules) }),
   };
 }
+
+/** The duel module for a project: `createDuelModule({ rules: { act: myAct } })`. */
+export const createDuelModule = duelModuleWith;
 
 export const duelModule: ServiceModule<Duel.IHandler> = {
   role: 'duel',

@@ -104,6 +104,8 @@ export async function voidOpen(q: Queryable, duelId: string, reason: string): Pr
  * duel with nothing to pay or report — no stake, no winner — is done at once).
  * 'voided' when the row had already been turned into a refund (its instance was taken for gone):
  * then nothing is written and the stakes go back. Repeating it after a lost COMMIT is harmless.
+ * `first` runs at the start of the transaction (the live duel's own write, which may throw to
+ * roll everything back): the end of a duel, its result and what it owes commit together.
  */
 export async function finishDuel(
   db: Db,
@@ -111,9 +113,11 @@ export async function finishDuel(
   usernames: readonly [string, string],
   instanceId: string,
   endedAtMs: number,
+  first?: (q: Queryable) => Promise<void>,
 ): Promise<'pending' | 'voided'> {
   const escrow: EscrowStep = g.stake === 0 ? 'none' : g.winner === '' ? 'refund' : 'payout';
   return db.tx(async (q) => {
+    if (first) await first(q);
     const r = await q.query(
       `INSERT INTO duel_settlements (duel_id, players, usernames, stake, instance_id, state, escrow, winner, reason,
          escrow_done, report_done, finished_at)
@@ -200,7 +204,10 @@ export async function recordAttempt(
   );
 }
 
-/** Open rows older than `olderThanMs`, with the instance that holds each. */
+/**
+ * Open rows older than `olderThanMs`, with the instance that made each, whose duel never started:
+ * a started duel is durable (duel_games) and ends on whichever instance takes it over.
+ */
 export async function staleOpen(
   q: Queryable,
   olderThanMs: number,
@@ -208,6 +215,7 @@ export async function staleOpen(
   const r = await q.query<{ duel_id: string; instance_id: string }>(
     `SELECT duel_id, instance_id FROM duel_settlements
       WHERE state = 'open' AND created_at < now() - $1::double precision * interval '1 millisecond'
+        AND NOT EXISTS (SELECT 1 FROM duel_games g WHERE g.id = duel_settlements.duel_id)
       ORDER BY created_at LIMIT 100`,
     [olderThanMs],
   );

@@ -9,6 +9,7 @@ import { events } from '../../shared/thrift/events';
 import type { CallContext, ServiceEnv } from '../../rpc/api';
 import { toWallet } from './convert';
 import type { ReceiptVerifier } from './receipts/types';
+import type { RoundRule } from './rules';
 import { listUnits, readProfile, type ProfileRow, type UnitRow, type WalletRow } from './store';
 
 export interface PlayerCore {
@@ -17,6 +18,8 @@ export interface PlayerCore {
   env: ServiceEnv;
   /** proves buyCurrency's receipts; absent = purchases are refused (receipts/index.ts) */
   receipts?: ReceiptVerifier;
+  /** decides playRound's outcome; absent = the standard rule (rules.ts) */
+  roundRule?: RoundRule;
 }
 
 const profileKey = (userId: string): string => `player:profile:${userId}`;

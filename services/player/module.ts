@@ -10,6 +10,7 @@ import { escrowHandlers } from './escrow';
 import { playerMigrations } from './migrations';
 import { verifierFromConfig, type ReceiptVerifier } from './receipts';
 import { roundHandlers } from './rounds';
+import type { RoundRule } from './rules';
 import { unitHandlers } from './units';
 import { walletHandlers } from './wallet';
 
@@ -20,6 +21,9 @@ export interface PlayerModuleOptions {
   /** Proves the receipts of buyCurrency. Default: the one the config asks for
    * (NOON_PURCHASE_VERIFIER, services/player/receipts/index.ts); none = purchases refused. */
   receiptVerifier?: ReceiptVerifier;
+  /** Decides playRound's outcome (a pure function: retries must agree). Default: the standard
+   * rule of rules.ts. A result that is not a valid outcome fails the round (INTERNAL). */
+  roundOutcome?: RoundRule;
 }
 
 export function createPlayerModule(opts: PlayerModuleOptions = {}): ServiceModule<Player.IHandler> {
@@ -29,7 +33,13 @@ export function createPlayerModule(opts: PlayerModuleOptions = {}): ServiceModul
     build(env, { db, kv }): ServiceDef<Player.IHandler> {
       const cache = new Cache(kv, { ttlMs: opts.cacheTtlMs ?? 60_000, logger: env.logger, namespace: 'cache:' });
       const receipts = opts.receiptVerifier ?? verifierFromConfig(env.cfg, env.logger);
-      const core: PlayerCore = { db, cache, env, ...(receipts ? { receipts } : {}) };
+      const core: PlayerCore = {
+        db,
+        cache,
+        env,
+        ...(receipts ? { receipts } : {}),
+        ...(opts.roundOutcome ? { roundRule: opts.roundOutcome } : {}),
+      };
       return {
         role: 'player',
         thriftService: 'Player',
@@ -37,6 +47,13 @@ export function createPlayerModule(opts: PlayerModuleOptions = {}): ServiceModul
         stateful: false,
         publicMethods: ['ping'],
         internalMethods: ['grant', 'createProfile', 'escrowStakes', 'settleEscrow', 'refundEscrow'],
+        // a duel's stakes move only at the duel service's word; a profile is made at sign-up
+        callerRoles: {
+          escrowStakes: ['duel'],
+          settleEscrow: ['duel'],
+          refundEscrow: ['duel'],
+          createProfile: ['sso'],
+        },
         // Mutations are keyed (idempotency key / receipt id / user id), so a retry elsewhere is safe.
         idempotentMethods: [
           'getProfile',

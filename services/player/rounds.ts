@@ -6,7 +6,7 @@ import { afterWrite, type PlayerCore } from './core';
 import { badRequest, callerOf, keyOf, toProfile } from './convert';
 import { once } from './idempotency';
 import { ledgerSource } from './ledger';
-import { levelForXp, MAX_STAGE, roundOutcome, type RoundOutcome } from './rules';
+import { decideRound, levelForXp, MAX_STAGE, type RoundOutcome } from './rules';
 import { applyDelta, setProgress, type ProfileRow } from './store';
 
 type Handlers = Pick<Player.IHandler, 'playRound'>;
@@ -25,7 +25,7 @@ async function playRound(core: PlayerCore, req: RoundRequest, ctx: CallContext):
   const spec = { userId, key, op: 'playRound', fingerprint: JSON.stringify([stage]) };
   const r = await once<RoundRow>(core.db, spec, async (q, p) => {
     // Decided under the row lock from the level as it stands: the recorded result is what counts.
-    const outcome = roundOutcome(userId, clientKey, stage, p.level);
+    const outcome = decideRound(core.roundRule, { userId, key: clientKey, stage, playerLevel: p.level });
     await applyDelta(q, p, 'soft', outcome.softReward, { reason: 'round', key, source: ledgerSource.round(key) });
     const xp = p.xp + outcome.xpGained;
     await setProgress(q, p, Math.max(p.level, levelForXp(xp)), xp);

@@ -113,3 +113,33 @@ export function roundOutcome(userId: string, key: string, stage: number, playerL
     ? { won, softReward: 20 + 10 * stage, xpGained: 10 + 5 * stage }
     : { won, softReward: 0, xpGained: 2 * stage };
 }
+
+/** What a round's outcome is decided from. */
+export interface RoundInput {
+  userId: string;
+  /** the client's idempotency key of the round */
+  key: string;
+  stage: number;
+  playerLevel: number;
+}
+
+/**
+ * A studio's own round rule (`createPlayerModule({ roundOutcome })`). It must be a pure function
+ * of its input, like the standard one: a retried round must get the same result.
+ */
+export type RoundRule = (round: RoundInput) => RoundOutcome;
+
+export const standardRoundRule: RoundRule = (r) => roundOutcome(r.userId, r.key, r.stage, r.playerLevel);
+
+/** The outcome by `rule` (default: the standard one), refused when it is not a valid outcome. */
+export function decideRound(rule: RoundRule | undefined, round: RoundInput): RoundOutcome {
+  const o = (rule ?? standardRoundRule)(round);
+  const whole = (v: unknown, max: number): boolean =>
+    Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
+  if (typeof o?.won !== 'boolean') throw new Error(`round rule: won must be a boolean, got ${JSON.stringify(o?.won)}`);
+  if (!whole(o.softReward, MAX_AMOUNT))
+    throw new Error(`round rule: softReward must be an integer in 0..${MAX_AMOUNT}, got ${String(o.softReward)}`);
+  if (!whole(o.xpGained, MAX_AMOUNT))
+    throw new Error(`round rule: xpGained must be an integer in 0..${MAX_AMOUNT}, got ${String(o.xpGained)}`);
+  return { won: o.won, softReward: o.softReward, xpGained: o.xpGained };
+}

@@ -4,6 +4,8 @@
  */
 import { join } from 'node:path';
 import type { Logger } from '../log';
+import type { DataMetrics } from './data-metrics';
+import { instrumentDb } from './instrumented-db';
 import { PgDb, type PgDbOptions } from './pg';
 import { PgliteDb } from './pglite';
 import type { Db } from './sql';
@@ -15,6 +17,8 @@ export interface OpenDbOptions {
   logger: Logger;
   /** Extra pool settings for pg (timeouts, size); ignored by PGlite. */
   pg?: Omit<PgDbOptions, 'url' | 'logger' | 'schema'>;
+  /** Times statements and counts failures here (a role's Db); without it the Db is the driver's own. */
+  metrics?: DataMetrics;
 }
 
 export async function openDb(opts: OpenDbOptions): Promise<Db> {
@@ -26,10 +30,10 @@ export async function openDb(opts: OpenDbOptions): Promise<Db> {
       await db.close();
       throw err;
     }
-    return db;
+    return opts.metrics ? instrumentDb(db, opts.metrics) : db;
   }
   const dir = opts.dataDir === undefined ? undefined : join(opts.dataDir, 'pglite');
   const db = new PgliteDb({ dir, schema: opts.schema, logger: opts.logger });
   await db.start();
-  return db;
+  return opts.metrics ? instrumentDb(db, opts.metrics) : db;
 }

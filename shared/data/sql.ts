@@ -53,9 +53,20 @@ export interface TxRetryOptions {
 const CONFLICT_CODES: ReadonlySet<string> = new Set(['40001', '40P01']);
 /**
  * The server went away or refused work (admin shutdown, cannot connect now, read-only after a
- * failover). Retrying is safe only when COMMIT was never sent: the server then rolled back.
+ * failover), or ended a session left idle inside a transaction (25P03: the server's
+ * idle_in_transaction_session_timeout, which a process stalled on a loaded host can meet between
+ * two statements). Retrying is safe only when COMMIT was never sent: the server then rolled back.
  */
-const CONNECTION_CODES: ReadonlySet<string> = new Set(['57P01', '57P02', '57P03', '25006', '08000', '08003', '08006']);
+const CONNECTION_CODES: ReadonlySet<string> = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '25006',
+  '25P03',
+  '08000',
+  '08003',
+  '08006',
+]);
 const NODE_CONNECTION_ERRNOS: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
 
 export function sqlState(err: unknown): string | undefined {

@@ -3,6 +3,8 @@
  * else the in-process store (the embedded default: `noon up` needs nothing installed).
  */
 import type { Logger } from '../log';
+import type { DataMetrics } from './data-metrics';
+import { instrumentKv } from './instrumented-kv';
 import type { Kv } from './kv';
 import { MemoryKv } from './memory-kv';
 import { RedisKv, type RedisKvOptions } from './redis-kv';
@@ -13,6 +15,8 @@ export interface OpenKvOptions {
   logger: Logger;
   /** Timeouts, cooldown and ring settings for Redis; ignored by the in-process store. */
   tuning?: Omit<RedisKvOptions, 'shards' | 'logger' | 'keyPrefix'>;
+  /** Times Redis commands and counts failures here (a role's Kv); the in-process store is not Redis. */
+  metrics?: DataMetrics;
 }
 
 export async function openKv(opts: OpenKvOptions): Promise<Kv> {
@@ -24,5 +28,5 @@ export async function openKv(opts: OpenKvOptions): Promise<Kv> {
   }
   const kv = new RedisKv({ ...opts.tuning, shards: opts.redis, keyPrefix: opts.keyPrefix, logger: opts.logger });
   await kv.start();
-  return kv;
+  return opts.metrics ? instrumentKv(kv, opts.metrics) : kv;
 }

@@ -155,11 +155,31 @@ function binaryLength(buf: Buffer, from: number, to: number): { len: number; sta
   return to - from < 4 ? undefined : { len: buf.readInt32BE(from), start: from + 4, left: to - from - 4 };
 }
 
+/** The stock compact reader's own state that readBool needs. */
+interface CompactBoolState {
+  boolValue_: { hasBoolValue: boolean; boolValue: boolean };
+  trans: { readByte(): number };
+}
+
 export class CappedCompactProtocol extends capped(thrift.TCompactProtocol as unknown as ProtocolCtor, compactLength) {
   static withCaps(trans: thrift.TTransport, caps: DecodeCaps): CappedCompactProtocol {
     const p = new CappedCompactProtocol(trans);
     p.caps = caps;
     return p;
+  }
+
+  /**
+   * A bool in a field header is read with the header; one in a list, set or map is a byte of its
+   * own (1 = true). The stock reader takes that byte for an object and reads every such bool as
+   * false (a duel's `drawn` map arrived all false).
+   */
+  override readBool(): boolean {
+    const self = this as unknown as CompactBoolState;
+    if (self.boolValue_.hasBoolValue) {
+      self.boolValue_.hasBoolValue = false;
+      return self.boolValue_.boolValue;
+    }
+    return self.trans.readByte() === 1;
   }
 }
 

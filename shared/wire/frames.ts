@@ -49,7 +49,19 @@ export interface RequestEnvelope {
    * when present, after traceId.
    */
   clientRequestId?: string;
+  /**
+   * who sent it, proven (rpc/caller-proof.ts): the sender's public key and a proof only the
+   * holder of its secret (or the receiver) can make. Sent when keys are on; encoded after
+   * clientRequestId ('' when there is none).
+   */
+  caller?: CallerProof;
   payload: Buffer;
+}
+
+/** A sender's public key (Z85) and its proof for the receiving server's key (hex). */
+export interface CallerProof {
+  key: string;
+  proof: string;
 }
 
 export interface ReplyEnvelope {
@@ -157,7 +169,8 @@ export function encodeHeader(e: Envelope): Buffer {
         .str(e.method)
         .str(e.via)
         .str(e.traceId);
-      if (e.clientRequestId) w.str(e.clientRequestId);
+      if (e.clientRequestId || e.caller) w.str(e.clientRequestId ?? '');
+      if (e.caller) w.str(e.caller.key).str(e.caller.proof);
       break;
     case 'reply':
       w.u8(Kind.REPLY)
@@ -206,8 +219,12 @@ export function decodeEnvelope(header: Buffer, payload: Buffer): Envelope {
         traceId: r.str(),
         payload,
       };
-      // optional trailing field: a header without it is the original layout
-      if (r.more()) req.clientRequestId = r.str();
+      // optional trailing fields: a header without them is the original layout
+      if (r.more()) {
+        const clientRequestId = r.str();
+        if (clientRequestId !== '') req.clientRequestId = clientRequestId;
+      }
+      if (r.more()) req.caller = { key: r.str(), proof: r.str() };
       e = req;
       break;
     }

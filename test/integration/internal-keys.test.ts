@@ -4,7 +4,8 @@
  * A player without a key, or with a key outside the keyring, never registers and never gets a
  * call, and is counted as refused; a key of another role cannot register as a player, a broker key
  * cannot register a service, nor take over another role's instance id; internal methods are
- * refused to a broker key and to keys of other roles, whatever user id the frame claims; and the
+ * refused to a broker key and to keys of other roles, whatever user id the frame claims; a method
+ * open to one role only (Player:escrowStakes, duel) refuses another service role's key; and the
  * player's key is rotated while calls flow, losing none.
  */
 import { after, before, test } from 'node:test';
@@ -17,10 +18,14 @@ import * as zmq from 'zeromq';
 import { loadConfig } from '../../shared/config';
 import { stopZap, type CurveKeys } from '../../shared/curve';
 import { internalKeysFor } from '../../shared/internal-keys';
-import { newKeyPair, writeKeyPair, writeKeyringFile } from '../../shared/keyring';
+import { ensureKeys, newKeyPair, writeKeyPair, writeKeyringFile } from '../../shared/keyring';
 import { silentLogger } from '../../shared/log';
 import { isNoonError } from '../../shared/errors';
+import Int64 from 'node-int64';
+import { ServiceCaller } from '../../rpc/caller';
+import { serviceClients } from '../../rpc/clients';
 import { Links } from '../../rpc/links';
+import { EscrowRequest, ErrorCode, GameError } from '../../shared/protocol';
 import { YellowClient } from '../../yellow/client';
 import type { InstanceRecord } from '../../yellow/types';
 import { rawClient, type RawClient } from '../support/raw-client';
@@ -175,7 +180,7 @@ test('a player without a key, or with a key outside the keyring, never registers
   await Promise.all([kill(plain, 'SIGTERM'), kill(outsider, 'SIGTERM')]);
 });
 
-test('Yellow refuses a key of another role, a broker key registering a service, and another role taking over an instance id', async () => {
+test("Yellow refuses a key of another role, another service role's key announcing Player, a broker key registering a service, and another role taking over an instance id", async () => {
   const legit = (await instances('player'))[0] as InstanceRecord;
   const attempt = async (keys: CurveKeys, reg: Partial<InstanceRecord>): Promise<string> => {
     const y = new YellowClient({
@@ -205,6 +210,13 @@ test('Yellow refuses a key of another role, a broker key registering a service, 
     }
   };
   const brokerKeys = keysOf('broker');
+  const refusedBefore = await metric(yellow, 'noon_internal_refused_total', 'reason="registration"');
+  // A chat process on the cluster's host (its own key in the keyring) announcing Player.
+  ensureKeys(keyDir, ['chat']);
+  assert.match(
+    await attempt(keysOf('chat'), { role: 'chat' }),
+    /FORBIDDEN: registration refused: a chat key cannot register service Player \(it may serve Chat;/,
+  );
   assert.match(
     await attempt(brokerKeys, {}),
     /FORBIDDEN: registration refused: a broker key cannot register as role player/,
@@ -224,6 +236,12 @@ test('Yellow refuses a key of another role, a broker key registering a service, 
     'the player instance and its key are untouched',
   );
   assert.equal((await instances('broker')).length, 1);
+  assert.deepEqual(await instances('chat'), [], 'no chat instance registered');
+  assert.equal(
+    await metric(yellow, 'noon_internal_refused_total', 'reason="registration"'),
+    refusedBefore + 4,
+    'each refused registration counted once',
+  );
 });
 
 test('internal methods: refused to a broker key (whatever user id it claims) and to other roles, at the handshake for a plaintext peer', async () => {
@@ -282,6 +300,49 @@ test('internal methods: refused to a broker key (whatever user id it claims) and
     10_000,
   );
   assert.equal(await metric(player, 'noon_calls_total', 'method="Player:grant"'), 0, 'grant never ran');
+});
+
+test('Player:escrowStakes from a chat key is FORBIDDEN and never runs; the duel key still calls it', async () => {
+  ensureKeys(keyDir, ['chat', 'duel']);
+  const rec = (await instances('player'))[0] as InstanceRecord;
+  const escrowAs = async (role: string): Promise<unknown> => {
+    const links = new Links({
+      identity: `${role}-1-${randomBytes(4).toString('hex')}`,
+      logger: silentLogger(),
+      maxQueued: 10,
+      maxPayload: 1 << 20,
+      curve: keysOf(role),
+    });
+    const clients = serviceClients(new ServiceCaller({ instances: () => [rec] }, links), () => ({
+      sessionId: '',
+      userId: 'any-user',
+      traceId: `escrow-as-${role}`,
+      via: '',
+      deadline: Date.now() + 10_000,
+    }));
+    try {
+      return await clients.player.escrowStakes(
+        new EscrowRequest({ duelId: `keys-${role}`, userIds: [], amount: new Int64(1) }),
+      );
+    } catch (err) {
+      return err;
+    } finally {
+      links.close();
+    }
+  };
+  const droppedBefore = await metric(player, 'noon_dropped_total', 'reason="caller_role"');
+  const ranBefore = await metric(player, 'noon_calls_total', 'method="Player:escrowStakes"');
+  const refused = await escrowAs('chat');
+  assert.ok(isNoonError(refused, 'FORBIDDEN'), `refused: ${String(refused)}`);
+  assert.match((refused as Error).message, /Player:escrowStakes may be called only by duel, not by chat/);
+  assert.equal(await metric(player, 'noon_dropped_total', 'reason="caller_role"'), droppedBefore + 1, 'counted once');
+  assert.equal(await metric(player, 'noon_calls_total', 'method="Player:escrowStakes"'), ranBefore, 'never ran');
+  // The duel key's call runs the handler, which answers the empty request with its own error.
+  const ran = await escrowAs('duel');
+  assert.ok(ran instanceof GameError && ran.code === ErrorCode.BAD_REQUEST, `ran: ${String(ran)}`);
+  assert.match(String(ran.message), /userIds must name exactly two players/);
+  assert.equal(await metric(player, 'noon_calls_total', 'method="Player:escrowStakes"'), ranBefore + 1);
+  assert.equal(await metric(player, 'noon_dropped_total', 'reason="caller_role"'), droppedBefore + 1);
 });
 
 test("the player's key is rotated while calls flow: none is lost", async () => {

@@ -1,4 +1,4 @@
-// Settlement survives the death of the duel instance. Duel instances are real processes
+// Settlement, and the duel itself, survive the death of the duel instance. Duel instances are real processes
 // (test/support/duel-proc.ts), SIGKILLed by pid; Yellow, Player and Leaderboard run in this
 // process on real Postgres (a throwaway schema shared with the children), so the test can take
 // the player and leaderboard down and bring them back. Timers are shortened; every wait polls
@@ -13,7 +13,7 @@ import { migrate } from '../../shared/data/migrate';
 import { PgDb } from '../../shared/data/pg';
 import type { Db } from '../../shared/data/sql';
 import { silentLogger } from '../../shared/log';
-import { DuelPhase, type Player } from '../../shared/protocol';
+import { DuelAction, DuelPhase, type Player } from '../../shared/protocol';
 import { YellowServer } from '../../yellow/server';
 import { startService, type RunningService } from '../../roles/service';
 import type { AnyServiceModule, ServiceModule } from '../../rpc/api';
@@ -26,6 +26,7 @@ import { killAllProcesses, TestProcess } from '../support/process';
 import { TEST_PG_URL } from '../support/services';
 import { TestBroker, type BrokerSession } from '../support/svc-duel-broker';
 import {
+  act,
   checkDuelsBalance,
   duelLedger,
   escrowRows,
@@ -211,35 +212,46 @@ describe('duel settlement across a SIGKILLed duel instance (processes, Postgres)
     assert.equal(num((await bob.clients.leaderboard.myRank('duels')).score), 1);
   });
 
-  test('SIGKILLed mid-duel: the next instance finds the lost duel and refunds both stakes exactly', async () => {
+  test('SIGKILLed mid-duel: the next instance takes the duel over from Postgres and its turn timer, armed from the stored deadline, ends it; paid exactly once', async () => {
+    // Only short-turn instances from here: the duel's holder is the one instance left.
+    for (const [id, p] of duels) if (p.alive) await p.stop('SIGTERM', 5000).then(() => duels.delete(id));
+    await until('no duel instance listed', () => broker.directory.instances({ role: 'duel' }).length === 0);
+    const TURN_MS = 2000;
+    const first = await startDuel({ turnMs: TURN_MS });
     const cat = await newPlayer(admin, broker, 'cat', 10_000);
     const dan = await newPlayer(admin, broker, 'dan', 10_000);
     const before = await softOf(db, [cat.userId, dan.userId]);
     const duelId = await match(cat, dan, STAKE);
-    const held = await softOf(db, [cat.userId, dan.userId]);
-    assert.equal(held.get(cat.userId), (before.get(cat.userId) ?? 0) - STAKE, 'the stake is in escrow');
-    const holder = cat.bindings.get('duel');
-    const victim = holder === undefined ? undefined : duels.get(holder);
-    assert.ok(victim?.alive, 'the duel is held by a live duel process');
-
-    assert.equal((await victim.stop('SIGKILL')).signal, 'SIGKILL');
-    const next = await startDuel();
-    assert.notEqual(next.instanceId, holder);
-    const s = await settled(db, duelId, 30_000);
-    assert.deepEqual([s.escrow, s.reason, s.winner], ['refund', 'abandoned', '']);
-    assert.deepEqual(await softOf(db, [cat.userId, dan.userId]), before, 'both have exactly what they had');
-    const who = (id: string): string => (id === cat.userId ? 'cat' : 'dan');
-    assert.deepEqual(
-      (await duelLedger(db, duelId)).map((l) => [who(l.user_id), l.delta, l.idem_key.split(':')[2]]).sort(),
-      [
-        ['cat', String(-STAKE), 'stake'],
-        ['cat', String(STAKE), 'refund'],
-        ['dan', String(-STAKE), 'stake'],
-        ['dan', String(STAKE), 'refund'],
-      ].sort(),
+    assert.equal(cat.bindings.get('duel'), first.instanceId, 'the duel is held by the only instance');
+    await act(cat, duelId, DuelAction.DRAW);
+    const stored = await db.query<{ drawn: string[]; version: number; holder: string }>(
+      'SELECT drawn, version, holder FROM duel_games WHERE id = $1',
+      [duelId],
     );
-    const results = await db.query('SELECT 1 FROM duels WHERE id = $1', [duelId]);
-    assert.equal(results.rows.length, 0, 'a duel that never finished has no result');
+    assert.deepEqual(stored.rows[0], { drawn: [cat.userId], version: 2, holder: first.instanceId });
+
+    assert.equal((await first.proc.stop('SIGKILL')).signal, 'SIGKILL');
+    const next = await startDuel({ turnMs: TURN_MS });
+    const s = await settled(db, duelId, 30_000);
+    assert.deepEqual([s.escrow, s.reason, s.winner], ['payout', 'timeout', cat.userId], 'dan did not draw in time');
+    const row = await db.query<{ holder: string; finished: boolean }>(
+      'SELECT holder, finished FROM duel_games WHERE id = $1',
+      [duelId],
+    );
+    assert.deepEqual(row.rows[0], { holder: next.instanceId, finished: true }, 'ended by the instance that took it');
+    const final = dan.pushes.find(
+      (p) => p.method === 'duelUpdated' && p.state.duelId === duelId && p.state.phase === DuelPhase.FINISHED,
+    );
+    assert.ok(final, 'dan was told the end by the new holder');
+    const after = await softOf(db, [cat.userId, dan.userId]);
+    assert.equal(after.get(cat.userId), (before.get(cat.userId) ?? 0) + STAKE, 'winner = before + S');
+    assert.equal(after.get(dan.userId), (before.get(dan.userId) ?? 0) - STAKE, 'loser = before − S');
+    const payouts = (await duelLedger(db, duelId)).filter((l) => l.idem_key.endsWith(':payout'));
+    assert.deepEqual(
+      payouts.map((l) => [l.user_id, l.delta]),
+      [[cat.userId, String(2 * STAKE)]],
+      'paid exactly once',
+    );
     assert.ok((await checkDuelsBalance(db)) >= 2);
     await next.proc.stop('SIGTERM');
   });

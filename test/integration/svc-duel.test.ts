@@ -165,7 +165,10 @@ for (const kind of DB_KINDS)
         [[duelId, bob.userId, ann.userId, 'shot']],
       );
       const other = duelIds.find((id) => id !== matchmaker)!;
-      await assert.rejects(ann.at(other).duel.getDuel(duelId), gameError(ErrorCode.NOT_FOUND));
+      // Another instance finds the duel in Postgres and forwards to its holder, which binds the session to itself.
+      const via = await ann.at(other).duel.getDuel(duelId);
+      assert.deepEqual([via.phase, via.winner], [DuelPhase.FINISHED, bob.userId]);
+      await assert.rejects(ann.at(other).duel.getDuel('no-such-duel'), gameError(ErrorCode.NOT_FOUND));
       await assert.rejects(broker.session('eve').at(matchmaker).duel.getDuel(duelId), gameError(ErrorCode.FORBIDDEN));
     });
 

@@ -76,6 +76,14 @@ export const roundTrips: Array<{ name: string; envelope: Envelope }> = [
   },
   { name: 'a request with a 60,000-byte string', envelope: request({ traceId: 't'.repeat(60_000) }) },
   { name: 'a request with an empty payload', envelope: request({ payload: EMPTY }) },
+  {
+    name: "a request with its caller's proof and no clientRequestId",
+    envelope: request({ caller: { key: 'k'.repeat(40), proof: 'a'.repeat(32) } }),
+  },
+  {
+    name: "a request with a clientRequestId and its caller's proof",
+    envelope: request({ clientRequestId: 'c-1', caller: { key: 'k'.repeat(40), proof: 'a'.repeat(32) } }),
+  },
   { name: 'a request with a 1 MiB payload', envelope: request({ payload: Buffer.alloc(MAX_PAYLOAD, 0xab) }) },
   { name: 'a reply', envelope: reply() },
   {

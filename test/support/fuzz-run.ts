@@ -16,6 +16,7 @@ import { Sso } from '../../shared/protocol';
 import { buildMessage } from '../../shared/thrift/messages';
 import { encodeBatch, type RequestEnvelope } from '../../shared/wire/frames';
 import { framed, mutate, rng, seedCalls } from './fuzz';
+import { rawClient } from './raw-client';
 
 export interface FuzzTargets {
   brokerTcp: string;
@@ -81,23 +82,40 @@ function hostPort(endpoint: string): [string, number] {
   return [endpoint.slice(0, i), Number(endpoint.slice(i + 1))];
 }
 
-/** Mutated frames over `connections` sockets; a socket the broker closes is replaced. */
+/**
+ * A logged-in connection for a flood worker: its account is registered on the worker's first
+ * connection, later ones resume its session (cheap: no password hash), logging in again when the
+ * mutations made it log out. Then the broker routes the mutations to the services' decoders
+ * instead of refusing them UNAUTHENTICATED.
+ */
+async function loggedIn(
+  endpoint: string,
+  account: { name: string; token?: string },
+  password: string,
+): Promise<Socket> {
+  const c = await rawClient(endpoint, 'compact');
+  const session = await (account.token !== undefined
+    ? c.sso.resume(account.token).catch(() => c.sso.login(account.name, password))
+    : c.sso.register(account.name, password).catch(() => c.sso.login(account.name, password)));
+  account.token = session.token;
+  // From here the worker writes raw frames and reads nothing back (replies are dropped).
+  c.socket.removeAllListeners('data');
+  c.socket.on('error', () => undefined);
+  c.socket.resume();
+  return c.socket;
+}
+
+/** Mutated frames over `connections` logged-in sockets; a socket the broker closes is replaced. */
 async function floodBroker(endpoint: string, opts: FuzzOptions): Promise<{ sent: number; opened: number }> {
-  const [host, port] = hostPort(endpoint);
   const seeds = seedCalls();
   const random = rng(opts.seed);
   let sent = 0;
   let opened = 0;
-  const worker = async (): Promise<void> => {
+  const worker = async (w: number): Promise<void> => {
+    const account: { name: string; token?: string } = { name: `${opts.username}-flood-${w}` };
     while (sent < opts.frames) {
-      const socket: Socket = connect(port, host);
+      const socket = await loggedIn(endpoint, account, opts.password);
       opened++;
-      socket.on('error', () => undefined);
-      socket.resume(); // replies are read and dropped
-      await new Promise<void>((resolve) => {
-        socket.once('connect', resolve);
-        socket.once('close', resolve);
-      });
       while (!socket.destroyed && sent < opts.frames) {
         const chunk: Buffer[] = [];
         for (let i = 0; i < 50 && sent < opts.frames; i++, sent++)
@@ -114,7 +132,7 @@ async function floodBroker(endpoint: string, opts: FuzzOptions): Promise<{ sent:
       socket.destroy();
     }
   };
-  await Promise.all(Array.from({ length: opts.connections }, worker));
+  await Promise.all(Array.from({ length: opts.connections }, (_, w) => worker(w)));
   return { sent, opened };
 }
 

@@ -16,6 +16,10 @@ export interface Exit {
 
 /** Every child not yet exited, so a suite's `after` can end what a failed test left behind. */
 const running = new Set<TestProcess>();
+// A test file that ends without stopping its children (a test timed out before its cleanup, an
+// `after` hook threw) must not leave them behind: they would hold the runner's inherited stderr
+// open, and `npm test` would wait for it forever.
+process.on('exit', () => killAllProcesses());
 
 export class TestProcess {
   readonly proc: ChildProcess;

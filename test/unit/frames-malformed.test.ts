@@ -131,8 +131,20 @@ const malformed: MalformedCase[] = [
   },
   {
     name: 'bytes after a complete header',
-    frames: message(entry(Buffer.concat([encodeHeader(request({ clientRequestId: 'r' })), Buffer.from([0])]))),
+    frames: message(
+      entry(
+        Buffer.concat([
+          encodeHeader(request({ clientRequestId: 'r', caller: { key: 'k', proof: 'p' } })),
+          Buffer.from([0]),
+        ]),
+      ),
+    ),
     error: 'frame header: 1 trailing bytes',
+  },
+  {
+    name: "a request's caller key without its proof",
+    frames: message(entry(Buffer.concat([encodeHeader(request({ clientRequestId: 'r' })), Buffer.from([0, 1, 0x6b])]))),
+    error: `frame header: truncated at byte ${encodeHeader(request({ clientRequestId: 'r' })).length + 3} (needs 2 more)`,
   },
   {
     name: "a request's optional clientRequestId cut short",

@@ -13,6 +13,7 @@ export interface FakeService {
   idempotentMethods?: string[];
   internalMethods?: string[];
   stateful?: boolean;
+  durable?: boolean;
 }
 
 /** An instance of a service role, as Yellow reports it. */

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zmq from 'zeromq';
+import { CallerProofs, CallerVerifier } from '../../shared/caller-proof';
 import { loadConfig } from '../../shared/config';
 import {
   admits,
@@ -19,7 +20,8 @@ import {
   type CurveKeys,
 } from '../../shared/curve';
 import { internalKeysFor } from '../../shared/internal-keys';
-import { ensureKeys, Keyring, readKeyringFile, retireKeys, rotateKey } from '../../shared/keyring';
+import { ensureKeys, Keyring, readKeyringFile, retireKeys, rotateKey, writeKeyringFile } from '../../shared/keyring';
+import { conventionalService, mayServe } from '../../shared/service-roles';
 import { admitRegistration } from '../../yellow/admission';
 import type { InstanceRecord, InstanceRegistration } from '../../yellow/types';
 
@@ -83,6 +85,33 @@ test('audiences: brokers on the brokers socket, services on the services socket,
   assert.equal(admits('any', undefined), false);
 });
 
+test('a role serves the Thrift service named after it, and what the keyring grants it', () => {
+  assert.equal(conventionalService('player'), 'Player');
+  assert.equal(conventionalService('my-shop'), 'MyShop');
+  assert.equal(conventionalService('daily_quest'), 'DailyQuest');
+  assert.equal(mayServe('chat', 'Chat'), true);
+  assert.equal(mayServe('chat', 'Sso'), false);
+  assert.equal(mayServe('shop', 'Store', ['Store']), true);
+  withDir((dir) => {
+    ensureKeys(dir, ['yellow', 'shop']);
+    const file = join(dir, 'keyring.json');
+    const ring = readKeyringFile(file).map((e) => (e.role === 'shop' ? { ...e, services: ['Store'] } : e));
+    writeKeyringFile(file, ring);
+    const reader = new Keyring(file);
+    assert.deepEqual(reader.servicesOf('shop'), ['Store']);
+    rotateKey(dir, 'shop');
+    assert.deepEqual(
+      readKeyringFile(file)
+        .filter((e) => e.role === 'shop')
+        .map((e) => e.services),
+      [['Store'], ['Store']],
+      'a rotated key may register what the old one could',
+    );
+    writeKeyringFile(file, [...ring, { role: 'x', publicKey: ring[0]?.publicKey ?? '', services: ['no spaces'] }]);
+    assert.throws(() => readKeyringFile(file), /keys\[2\]\.services is not a list of Thrift service names/);
+  });
+});
+
 test('Yellow admits a registration only for the role of the key that proves it', () => {
   withDir((dir) => {
     ensureKeys(dir, ['yellow', 'broker', 'player', 'sso']);
@@ -123,6 +152,12 @@ test('Yellow admits a registration only for the role of the key that proves it',
     assert.throws(
       () => admitRegistration(yellow, reg(broker, { role: 'broker', instanceId: 'broker-1-a', service }), undefined),
       /a broker key cannot register a service \(Player\)/,
+    );
+    admitRegistration(yellow, reg(player, { service }), undefined);
+    const sso = keysIn(dir, 'sso');
+    assert.throws(
+      () => admitRegistration(yellow, reg(sso, { role: 'sso', instanceId: 'sso-1-evil', service }), undefined),
+      /a sso key cannot register service Player \(it may serve Sso; a keyring entry's "services" grants more\)/,
     );
     assert.throws(
       () => admitRegistration(yellow, reg(keysIn(dir, 'sso'), { role: 'sso', instanceId: 'player-1-aaaa' }), undefined),
@@ -173,4 +208,34 @@ test("yellow.md §1.1's registration-proof test vector is what the reference com
   const yellow = { secretKey: row('Yellow secretKey'), publicKey: yellowKey } as CurveKeys;
   assert.ok(verifyRegistrationProof(yellow, registrant.publicKey, 'echo-1', 'echo', proof), 'Yellow accepts it');
   assert.ok(!verifyRegistrationProof(yellow, registrant.publicKey, 'echo-2', 'echo', proof), 'for that id only');
+});
+
+test("a caller's key proof gives its role to the instance it is made for, and to no other", () => {
+  withDir((dir) => {
+    ensureKeys(dir, ['yellow', 'player', 'leaderboard', 'duel', 'chat']);
+    const player = keysIn(dir, 'player');
+    const duel = keysIn(dir, 'duel');
+    const chat = keysIn(dir, 'chat');
+    const atPlayer = new CallerVerifier(player);
+    const duelProof = new CallerProofs(duel).for(player.publicKey);
+    assert.equal(atPlayer.roleOf(duelProof), 'duel');
+    assert.equal(atPlayer.roleOf(new CallerProofs(chat).for(player.publicKey)), 'chat');
+    assert.equal(atPlayer.roleOf(undefined), undefined, 'no proof');
+    assert.equal(atPlayer.roleOf({ key: duel.publicKey, proof: '00'.repeat(16) }), undefined, 'a made-up proof');
+    const chatsOwn = new CallerProofs(chat).for(player.publicKey);
+    assert.equal(
+      atPlayer.roleOf({ key: duel.publicKey, proof: chatsOwn.proof }),
+      undefined,
+      "chat's proof under duel's key",
+    );
+    const forLeaderboard = new CallerProofs(duel).for(keysIn(dir, 'leaderboard').publicKey);
+    assert.equal(atPlayer.roleOf(forLeaderboard), undefined, 'a proof made for another key');
+    assert.equal(atPlayer.roleOf({ key: 'not a key', proof: 'zz' }), undefined);
+    // A retired key loses its role at the next keyring check (every second).
+    const t0 = Date.now();
+    rotateKey(dir, 'duel');
+    retireKeys(dir, 'duel');
+    assert.equal(atPlayer.roleOf(duelProof, t0), 'duel', 'still cached');
+    assert.equal(atPlayer.roleOf(duelProof, t0 + 1500), undefined, 'retired');
+  });
 });

@@ -55,6 +55,11 @@ const table = RoutingTable.build(
   RoutingTable.build([serviceInstance('lb-1', LEADERBOARD)]),
 );
 const everyDuelDraining = RoutingTable.build([serviceInstance('duel-1', DUEL, { draining: true })]);
+/** Duel state kept outside the instances (durable): a session moves when its instance is gone. */
+const DURABLE_DUEL: FakeService = { ...DUEL, durable: true };
+const durable = RoutingTable.build(LIVE_DUELS.map((id) => serviceInstance(id, DURABLE_DUEL)));
+/** During a deploy that makes it durable, one instance still is not: the service is not yet. */
+const halfDurable = RoutingTable.build([serviceInstance('duel-1', DURABLE_DUEL), serviceInstance('duel-2', DUEL)]);
 
 const session = (sessionId: string, userId: string, bindings: Record<string, string> = {}): SessionView => ({
   sessionId,
@@ -227,6 +232,30 @@ const cases: RouteCase[] = [
     name: 'a binding to an instance that is gone is STATE_LOST',
     call: 'Duel:move',
     session: session('s-ann', 'u-ann', { duel: 'duel-9' }),
+    offered: null,
+    expect: { reject: 'STATE_LOST', detail: 'duel instance duel-9 holding this session is gone' },
+  },
+  {
+    name: 'a durable service: a binding to an instance that is gone is placed anew on the rendezvous owner',
+    call: 'Duel:move',
+    session: session('s-ann', 'u-ann', { duel: 'duel-9' }),
+    table: durable,
+    offered: null,
+    expect: { forward: ANN_OWNER, idempotent: false, bindNow: true },
+  },
+  {
+    name: 'a durable service: a live binding still holds',
+    call: 'Duel:move',
+    session: session('s-ann', 'u-ann', { duel: ANN_NOT_OWNER }),
+    table: durable,
+    offered: null,
+    expect: { forward: ANN_NOT_OWNER, idempotent: false, bindNow: false },
+  },
+  {
+    name: 'durable only when every instance says so: otherwise a gone binding is STATE_LOST',
+    call: 'Duel:move',
+    session: session('s-ann', 'u-ann', { duel: 'duel-9' }),
+    table: halfDurable,
     offered: null,
     expect: { reject: 'STATE_LOST', detail: 'duel instance duel-9 holding this session is gone' },
   },

@@ -366,3 +366,27 @@ describe('RoutingTable lookups', () => {
     assert.deepEqual(summarise(table.service('Player') as ServiceRoute), announced(PLAYER, []));
   });
 });
+
+describe('RoutingTable: who may serve a service', () => {
+  test("an instance announcing another role's service is left out (a chat instance announcing Sso gets no login)", () => {
+    const evil = serviceInstance('chat-1-evil', { ...SSO, role: 'chat' });
+    const table = RoutingTable.build([serviceInstance('sso-1', SSO), evil]);
+    assert.deepEqual(
+      table.service('Sso')?.instances.map((i) => i.instanceId),
+      ['sso-1'],
+    );
+    assert.equal(table.service('Sso')?.role, 'sso');
+    const alone = RoutingTable.build([evil]);
+    assert.equal(alone.service('Sso'), undefined, 'not even known: it has no instance that may serve it');
+  });
+
+  test('a service the keyring grants a role is routed to that role', () => {
+    const store = serviceInstance('shop-1', { role: 'shop', thriftService: 'Store', methods: ['buy'] });
+    assert.equal(RoutingTable.build([store]).service('Store'), undefined);
+    const granted = RoutingTable.build([store], undefined, (role) => (role === 'shop' ? ['Store'] : []));
+    assert.deepEqual(
+      granted.service('Store')?.instances.map((i) => i.instanceId),
+      ['shop-1'],
+    );
+  });
+});
