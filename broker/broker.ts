@@ -9,6 +9,7 @@ import type { Server } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import type { Config } from '../shared/config';
 import type { CurveKeys } from '../shared/curve';
+import type { CallTracer } from '../shared/trace/tracer';
 import { advertiseAll, bindHostOf } from '../shared/endpoints';
 import type { Kv } from '../shared/data/kv';
 import type { Logger } from '../shared/log';
@@ -46,6 +47,8 @@ export interface BrokerOptions {
   curve?: CurveKeys;
   /** the certificate of the TLS listeners (cfg.brokerTlsPort, cfg.brokerWssPort); none without it */
   tls?: TlsCredentials;
+  /** spans of forwarded calls (docs/traces.md); none without an OTLP endpoint */
+  tracer?: CallTracer;
 }
 
 /**
@@ -161,6 +164,7 @@ export class Broker {
       table,
       sessions: this.sessions,
       events: new EventsEndpoint(delivery, this.logger),
+      ...(this.opts.tracer ? { tracer: this.opts.tracer } : {}),
     });
     this.admission = new Admission(cfg, (reason) => this.metrics.drops.inc({ reason }));
     this.admission.start();
@@ -199,6 +203,7 @@ export class Broker {
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.links?.close();
     this.rooms?.close();
+    this.gateway?.close();
   }
 
   get draining(): boolean {

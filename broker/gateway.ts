@@ -4,7 +4,6 @@
  * client can get wrong is answered with a clear TApplicationException or a disconnect, never a
  * crash, and never touches another connection.
  */
-import { randomBytes } from 'node:crypto';
 import type { Config } from '../shared/config';
 import { NoonError, type ErrorCode } from '../shared/errors';
 import type { Logger } from '../shared/log';
@@ -13,6 +12,9 @@ import { MessageType, peekHeader, ProtocolError, splitMultiplexed, type MessageH
 import { readRequestId } from '../shared/thrift/request-id';
 import { replyOutcome } from '../shared/thrift/reply-outcome';
 import type { ReplyEnvelope } from '../shared/wire/frames';
+import { CallLog } from '../shared/trace/call-log';
+import { newTraceId } from '../shared/trace/traceparent';
+import type { CallTracer } from '../shared/trace/tracer';
 import { pickLeastLoaded } from '../rpc/caller';
 import { type Links, NotDelivered } from '../rpc/links';
 import { AddressRateLimit } from '../edge/address-limits';
@@ -24,6 +26,7 @@ import { route, type Route } from './route';
 import type { RoutingTable } from './routing-table';
 import type { Sessions } from './sessions';
 import { EventsEndpoint } from './events-endpoint';
+import { ForwardSpans } from './forward-spans';
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
 
@@ -40,12 +43,14 @@ export interface GatewayDeps {
   sessions: Sessions;
   /** Events:poll and Events:subscribe, answered here (events-endpoint.ts) */
   events: EventsEndpoint;
+  /** spans of forwarded calls; none without an OTLP endpoint */
+  tracer?: CallTracer;
 }
 
 export class Gateway {
-  private traceSeq = 0;
-  private readonly tracePrefix = randomBytes(3).toString('hex');
   inFlight = 0;
+  /** failed and slow forwarded calls, at info with their trace id */
+  private readonly callLog: CallLog;
   private readonly startedAt = Date.now();
   /** login calls (cfg.loginMethods) per client address, across its connections (edge/address-limits.ts) */
   private readonly loginMethods: ReadonlySet<string>;
@@ -54,6 +59,11 @@ export class Gateway {
   constructor(private readonly d: GatewayDeps) {
     this.loginMethods = new Set(d.cfg.loginMethods);
     this.logins = new AddressRateLimit({ limit: d.cfg.loginAttemptsPerIp, windowMs: d.cfg.loginAttemptsWindowMs });
+    this.callLog = new CallLog(d.logger, { slowMs: d.cfg.slowCallMs });
+  }
+
+  close(): void {
+    this.callLog.close();
   }
 
   /**
@@ -191,9 +201,16 @@ export class Gateway {
     bytes: Buffer,
   ): Promise<void> {
     const started = performance.now();
-    const traceId = `${this.tracePrefix}-${(++this.traceSeq).toString(36)}`;
-    let tried: Set<string> | undefined;
+    const { tracer } = this.d;
     const { conn } = bc;
+    const userId = bc.session?.userId;
+    // Without a tracer the trace id is all a call carries; with one, it is the trace of its spans.
+    const spans = tracer ? new ForwardSpans(tracer, header.name, bytes.length, userId) : undefined;
+    const traceId = spans ? spans.traceId : newTraceId();
+    const traced = (detail: string): string => (detail.includes('(trace ') ? detail : `${detail} (trace ${traceId})`);
+    let tried: Set<string> | undefined;
+    let instance = '';
+    let replyBytes = 0;
     conn.callStarted();
     this.inFlight++;
     let outcome = 'ok';
@@ -209,24 +226,31 @@ export class Gateway {
               conn,
               header,
               'UNAVAILABLE',
-              `${header.name} is not known yet: this broker is still learning routes from Yellow`,
+              traced(`${header.name} is not known yet: this broker is still learning routes from Yellow`),
             );
           } else if (r.code === 'UNKNOWN_METHOD' || r.code === 'UNAUTHENTICATED' || r.code === 'FORBIDDEN')
-            this.strike(bc, header, r.code, r.detail);
-          else this.replyError(conn, header, r.code, r.detail);
+            this.strike(bc, header, r.code, traced(r.detail));
+          else this.replyError(conn, header, r.code, traced(r.detail));
           if (r.code === 'STATE_LOST') this.d.sessions.unbind(bc, r.detail);
           return;
         }
         (tried ??= new Set()).add(r.instance.instanceId);
-        const reply = await this.send(bc, header, r, bytes, traceId).catch((err: unknown) => err as Error);
+        instance = r.instance.instanceId;
+        const hop = spans?.attempt(r.instance.instanceId, attempt, bytes.length);
+        const reply = await this.send(bc, header, r, bytes, hop ? hop.traceparent : traceId).catch(
+          (err: unknown) => err as Error,
+        );
         if (!(reply instanceof Error)) {
           if (r.bindNow && !reply.error) this.d.sessions.bind(bc, r.service.role, r.instance.instanceId);
           // errors a service wrote into the reply (declared or not) count as what they are, not ok
           outcome = reply.error ? reply.error.code : replyOutcome(reply.payload);
-          await this.deliver(bc, header, reply);
+          replyBytes = reply.payload.length;
+          hop?.end(outcome, { 'noon.reply.bytes': replyBytes });
+          await this.deliver(bc, header, reply, traced);
           return;
         }
         const code = reply instanceof NoonError ? reply.code : 'INTERNAL';
+        hop?.end(code);
         const retry =
           attempt === 0 &&
           !r.service.stateful &&
@@ -234,15 +258,27 @@ export class Gateway {
         if (retry) continue;
         outcome = code;
         const lost = r.service.stateful && code === 'UNAVAILABLE';
-        this.replyError(conn, header, lost ? 'STATE_LOST' : code, reply.message);
+        this.replyError(conn, header, lost ? 'STATE_LOST' : code, traced(reply.message));
         return;
       }
     } finally {
       conn.callFinished();
       this.inFlight--;
+      const ms = performance.now() - started;
       // A client-chosen name must not become a metric series: unknown methods count as one.
       const method = outcome === 'UNKNOWN_METHOD' ? '(unknown)' : header.name;
-      this.count(method, outcome, (performance.now() - started) / 1000);
+      this.count(method, outcome, ms / 1000);
+      spans?.end(outcome, replyBytes);
+      if (outcome !== 'ok' || this.callLog.isSlow(ms))
+        this.callLog.after({
+          trace: traceId,
+          method,
+          outcome,
+          ms,
+          conn: conn.id,
+          ...(userId ? { user: userId } : {}),
+          ...(instance ? { to: instance } : {}),
+        });
     }
   }
 
@@ -251,7 +287,8 @@ export class Gateway {
     header: MessageHeader,
     r: Extract<Route, { kind: 'forward' }>,
     bytes: Buffer,
-    traceId: string,
+    /** the envelope's trace field: the trace id, or the attempt span's traceparent */
+    traceField: string,
   ): Promise<ReplyEnvelope> {
     const router = r.instance.endpoints.router;
     if (!router)
@@ -260,7 +297,10 @@ export class Gateway {
     // Only a session's calls: an anonymous one changes with the connection, so a retry could not match.
     const clientRequestId = s ? readRequestId(bytes, header.protocol) : '';
     if (this.d.logger.isLevelEnabled('debug'))
-      this.d.logger.debug({ trace: traceId, method: header.name, to: r.instance.instanceId, conn: conn.id }, 'forward');
+      this.d.logger.debug(
+        { trace: traceField, method: header.name, to: r.instance.instanceId, conn: conn.id },
+        'forward',
+      );
     return this.d.links.request(
       {
         instanceId: r.instance.instanceId,
@@ -274,17 +314,22 @@ export class Gateway {
         username: s?.username ?? '',
         method: header.name,
         via: this.d.instanceId,
-        traceId,
+        traceId: traceField,
         ...(clientRequestId ? { clientRequestId } : {}),
         payload: bytes,
       },
     );
   }
 
-  private async deliver(bc: BrokerConn, header: MessageHeader, reply: ReplyEnvelope): Promise<void> {
+  private async deliver(
+    bc: BrokerConn,
+    header: MessageHeader,
+    reply: ReplyEnvelope,
+    traced: (detail: string) => string,
+  ): Promise<void> {
     // Directives first (a login must hold before the client sees its reply and calls again).
     if (reply.directives.length > 0) await this.d.sessions.apply(bc, reply.directives);
-    if (reply.error) this.replyError(bc.conn, header, reply.error.code, reply.error.message);
+    if (reply.error) this.replyError(bc.conn, header, reply.error.code, traced(reply.error.message));
     else bc.conn.send(reply.payload);
   }
 

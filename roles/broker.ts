@@ -35,6 +35,7 @@ export function startBrokerRole(cfg: Config, logger: Logger, shared?: { kv: Kv }
       kv,
       ...(host.curve ? { curve: host.curve } : {}),
       ...(tls ? { tls } : {}),
+      ...(host.tracer ? { tracer: host.tracer } : {}),
     });
     host.onStop(() => broker.stop());
     const endpoints = await broker.start();

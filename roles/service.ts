@@ -79,6 +79,7 @@ async function serveOn<H>(
     ...(kv ? { kv } : {}),
     ...(host.curve ? { curve: host.curve } : {}),
     ...(pushLog ? { pushLog } : {}),
+    ...(host.tracer ? { tracer: host.tracer } : {}),
   });
   host.onStop(() => runtime.stop());
   for (const queue of Object.keys(runtime.server.queueDepths()))
