@@ -50,14 +50,10 @@ let diagnosed = false;
 function reportSdkProblems(logger: Logger): void {
   if (diagnosed) return;
   diagnosed = true;
-  const line =
-    (level: 'warn' | 'error') =>
-    (message: string, ...args: unknown[]): void =>
-      logger[level]({ otel: args.map(String).join(' ') || undefined }, `opentelemetry: ${message}`);
-  diag.setLogger(
-    { error: line('error'), warn: line('warn'), info: () => {}, debug: () => {}, verbose: () => {} },
-    DiagLogLevel.WARN,
-  );
+  // An unreachable collector is the operator's to fix, not a failure of the call: warn, not error.
+  const warn = (message: string, ...args: unknown[]): void =>
+    logger.warn({ otel: args.map(String).join(' ') || undefined }, `opentelemetry: ${message}`);
+  diag.setLogger({ error: warn, warn, info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
 }
 
 /** A parent received from another process (the envelope's traceparent). */
