@@ -9,6 +9,7 @@ import type { Server } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import type { Config } from '../shared/config';
 import type { CurveKeys } from '../shared/curve';
+import type { CallTracer } from '../shared/trace/tracer';
 import { advertiseAll, bindHostOf } from '../shared/endpoints';
 import type { Kv } from '../shared/data/kv';
 import type { Logger } from '../shared/log';
@@ -49,6 +50,8 @@ export interface BrokerOptions {
   tls?: TlsCredentials;
   /** the traffic tap's taps (the role host's); none = calls are never tapped */
   taps?: TapHub;
+  /** spans of forwarded calls (docs/traces.md); none without an OTLP endpoint */
+  tracer?: CallTracer;
 }
 
 /**
@@ -187,6 +190,7 @@ export class Broker {
       sessions: this.sessions,
       events: new EventsEndpoint(delivery, this.logger),
       ...(this.opts.taps ? { taps: this.opts.taps } : {}),
+      ...(this.opts.tracer ? { tracer: this.opts.tracer } : {}),
     });
     this.admission = new Admission(cfg, (reason) => this.metrics.drops.inc({ reason }));
     this.admission.start();
@@ -226,6 +230,7 @@ export class Broker {
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.links?.close();
     this.rooms?.close();
+    this.gateway?.close();
   }
 
   get draining(): boolean {

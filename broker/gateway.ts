@@ -4,7 +4,6 @@
  * client can get wrong is answered with a clear TApplicationException or a disconnect, never a
  * crash, and never touches another connection.
  */
-import { randomBytes } from 'node:crypto';
 import type { Config } from '../shared/config';
 import { NoonError, type ErrorCode } from '../shared/errors';
 import type { Logger } from '../shared/log';
@@ -14,6 +13,9 @@ import { MessageType, peekHeader, ProtocolError, splitMultiplexed, type MessageH
 import { readRequestId } from '../shared/thrift/request-id';
 import { replyOutcome } from '../shared/thrift/reply-outcome';
 import type { ReplyEnvelope } from '../shared/wire/frames';
+import { CallLog } from '../shared/trace/call-log';
+import { newTraceId } from '../shared/trace/traceparent';
+import type { CallTracer } from '../shared/trace/tracer';
 import { pickLeastLoaded } from '../rpc/caller';
 import { type Links, NotDelivered } from '../rpc/links';
 import { AddressRateLimit } from '../edge/address-limits';
@@ -25,6 +27,7 @@ import { route, type Route } from './route';
 import type { RoutingTable } from './routing-table';
 import type { Sessions } from './sessions';
 import { EventsEndpoint } from './events-endpoint';
+import { ForwardSpans } from './forward-spans';
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
 
@@ -43,12 +46,14 @@ export interface GatewayDeps {
   events: EventsEndpoint;
   /** the traffic tap: offered each forwarded call after its reply, only while a tap is attached */
   taps?: TapHub;
+  /** spans of forwarded calls; none without an OTLP endpoint */
+  tracer?: CallTracer;
 }
 
 export class Gateway {
-  private traceSeq = 0;
-  private readonly tracePrefix = randomBytes(3).toString('hex');
   inFlight = 0;
+  /** failed and slow forwarded calls, at info with their trace id */
+  private readonly callLog: CallLog;
   private readonly startedAt = Date.now();
   /** login calls (cfg.loginMethods) per client address, across its connections (edge/address-limits.ts) */
   private readonly loginMethods: ReadonlySet<string>;
@@ -57,6 +62,11 @@ export class Gateway {
   constructor(private readonly d: GatewayDeps) {
     this.loginMethods = new Set(d.cfg.loginMethods);
     this.logins = new AddressRateLimit({ limit: d.cfg.loginAttemptsPerIp, windowMs: d.cfg.loginAttemptsWindowMs });
+    this.callLog = new CallLog(d.logger, { slowMs: d.cfg.slowCallMs });
+  }
+
+  close(): void {
+    this.callLog.close();
   }
 
   /**
@@ -197,14 +207,19 @@ export class Gateway {
     bytes: Buffer,
   ): Promise<void> {
     const started = performance.now();
-    const traceId = `${this.tracePrefix}-${(++this.traceSeq).toString(36)}`;
-    let tried: Set<string> | undefined;
+    const { tracer } = this.d;
     const { conn } = bc;
+    const userId = bc.session?.userId;
+    // Without a tracer the trace id is all a call carries; with one, it is the trace of its spans.
+    const spans = tracer ? new ForwardSpans(tracer, header.name, bytes.length, userId) : undefined;
+    const traceId = spans ? spans.traceId : newTraceId();
+    const traced = (detail: string): string => (detail.includes('(trace ') ? detail : `${detail} (trace ${traceId})`);
+    let tried: Set<string> | undefined;
+    let instance = '';
+    let replyBytes = 0;
     conn.callStarted();
     this.inFlight++;
     let outcome = 'ok';
-    let instance: string | undefined;
-    let replyBytes = 0;
     try {
       for (let attempt = 0; ; attempt++) {
         const r = this.decide(bc, target, tried ?? NOTHING_TRIED);
@@ -217,25 +232,30 @@ export class Gateway {
               conn,
               header,
               'UNAVAILABLE',
-              `${header.name} is not known yet: this broker is still learning routes from Yellow`,
+              traced(`${header.name} is not known yet: this broker is still learning routes from Yellow`),
             );
           } else if (r.code === 'UNKNOWN_METHOD' || r.code === 'UNAUTHENTICATED' || r.code === 'FORBIDDEN')
-            replyBytes = this.strike(bc, header, r.code, r.detail);
-          else replyBytes = this.replyError(conn, header, r.code, r.detail);
+            replyBytes = this.strike(bc, header, r.code, traced(r.detail));
+          else replyBytes = this.replyError(conn, header, r.code, traced(r.detail));
           if (r.code === 'STATE_LOST') this.d.sessions.unbind(bc, r.detail);
           return;
         }
+        (tried ??= new Set()).add(r.instance.instanceId);
         instance = r.instance.instanceId;
-        (tried ??= new Set()).add(instance);
-        const reply = await this.send(bc, header, r, bytes, traceId).catch((err: unknown) => err as Error);
+        const hop = spans?.attempt(r.instance.instanceId, attempt, bytes.length);
+        const reply = await this.send(bc, header, r, bytes, hop ? hop.traceparent : traceId).catch(
+          (err: unknown) => err as Error,
+        );
         if (!(reply instanceof Error)) {
           if (r.bindNow && !reply.error) this.d.sessions.bind(bc, r.service.role, r.instance.instanceId);
           // errors a service wrote into the reply (declared or not) count as what they are, not ok
           outcome = reply.error ? reply.error.code : replyOutcome(reply.payload);
-          replyBytes = await this.deliver(bc, header, reply);
+          hop?.end(outcome, { 'noon.reply.bytes': reply.payload.length });
+          replyBytes = await this.deliver(bc, header, reply, traced);
           return;
         }
         const code = reply instanceof NoonError ? reply.code : 'INTERNAL';
+        hop?.end(code);
         const retry =
           attempt === 0 &&
           !r.service.stateful &&
@@ -244,16 +264,27 @@ export class Gateway {
         outcome = code;
         // A durable service's state is not lost with its instance: the outcome is only unknown.
         const lost = r.service.stateful && !r.service.durable && code === 'UNAVAILABLE';
-        replyBytes = this.replyError(conn, header, lost ? 'STATE_LOST' : code, reply.message);
+        replyBytes = this.replyError(conn, header, lost ? 'STATE_LOST' : code, traced(reply.message));
         return;
       }
     } finally {
       conn.callFinished();
       this.inFlight--;
+      const ms = performance.now() - started;
       // A client-chosen name must not become a metric series: unknown methods count as one.
       const method = outcome === 'UNKNOWN_METHOD' ? '(unknown)' : header.name;
-      const ms = performance.now() - started;
       this.count(method, outcome, ms / 1000);
+      spans?.end(outcome, replyBytes);
+      if (outcome !== 'ok' || this.callLog.isSlow(ms))
+        this.callLog.after({
+          trace: traceId,
+          method,
+          outcome,
+          ms,
+          conn: conn.id,
+          ...(userId ? { user: userId } : {}),
+          ...(instance ? { to: instance } : {}),
+        });
       // the reply is on its way: the tap's record is made after it, and only while a tap is attached
       if (this.d.taps?.active)
         this.offerToTap(bc, target.service, header.name, outcome, ms, bytes, replyBytes, instance, traceId);
@@ -298,7 +329,8 @@ export class Gateway {
     header: MessageHeader,
     r: Extract<Route, { kind: 'forward' }>,
     bytes: Buffer,
-    traceId: string,
+    /** the envelope's trace field: the trace id, or the attempt span's traceparent */
+    traceField: string,
   ): Promise<ReplyEnvelope> {
     const router = r.instance.endpoints.router;
     if (!router)
@@ -307,7 +339,10 @@ export class Gateway {
     // Only a session's calls: an anonymous one changes with the connection, so a retry could not match.
     const clientRequestId = s ? readRequestId(bytes, header.protocol) : '';
     if (this.d.logger.isLevelEnabled('debug'))
-      this.d.logger.debug({ trace: traceId, method: header.name, to: r.instance.instanceId, conn: conn.id }, 'forward');
+      this.d.logger.debug(
+        { trace: traceField, method: header.name, to: r.instance.instanceId, conn: conn.id },
+        'forward',
+      );
     return this.d.links.request(
       {
         instanceId: r.instance.instanceId,
@@ -321,7 +356,7 @@ export class Gateway {
         username: s?.username ?? '',
         method: header.name,
         via: this.d.instanceId,
-        traceId,
+        traceId: traceField,
         ...(clientRequestId ? { clientRequestId } : {}),
         payload: bytes,
       },
@@ -329,10 +364,15 @@ export class Gateway {
   }
 
   /** Writes the service's reply to the client; returns its size in bytes. */
-  private async deliver(bc: BrokerConn, header: MessageHeader, reply: ReplyEnvelope): Promise<number> {
+  private async deliver(
+    bc: BrokerConn,
+    header: MessageHeader,
+    reply: ReplyEnvelope,
+    traced: (detail: string) => string,
+  ): Promise<number> {
     // Directives first (a login must hold before the client sees its reply and calls again).
     if (reply.directives.length > 0) await this.d.sessions.apply(bc, reply.directives);
-    if (reply.error) return this.replyError(bc.conn, header, reply.error.code, reply.error.message);
+    if (reply.error) return this.replyError(bc.conn, header, reply.error.code, traced(reply.error.message));
     bc.conn.send(reply.payload);
     return reply.payload.length;
   }

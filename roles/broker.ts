@@ -42,6 +42,7 @@ export function startBrokerRole(
       taps: host.taps,
       ...(host.curve ? { curve: host.curve } : {}),
       ...(tls ? { tls } : {}),
+      ...(host.tracer ? { tracer: host.tracer } : {}),
     });
     host.onStop(() => broker.stop());
     const endpoints = await broker.start();

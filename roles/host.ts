@@ -15,6 +15,7 @@ import type { Logger } from '../shared/log';
 import { Metrics, type Readiness } from '../shared/metrics';
 import { TAP_PATH, TapEndpoint } from '../shared/tap/endpoint';
 import { TapHub } from '../shared/tap/hub';
+import { openTracer, type CallTracer } from '../shared/trace/tracer';
 import { BeatThread } from '../yellow/beat-thread';
 import { YellowClient } from '../yellow/client';
 import type { Directory } from '../yellow/directory';
@@ -57,6 +58,8 @@ export class RoleHost {
   /** the traffic tap's taps on this role (GET /tap on the metrics port; docs/tap.md) */
   readonly taps: TapHub;
   private readonly tapEndpoint: TapEndpoint;
+  /** spans of this role's calls; undefined when no OTLP endpoint is configured */
+  tracer: CallTracer | undefined;
   private metricsUrlValue = '';
   private yellowClient?: YellowClient;
   private yellowEndpoints?: string[];
@@ -132,6 +135,16 @@ export class RoleHost {
     // The heartbeat thread boots while the role composes, so it runs by the time the role registers.
     BeatThread.get(host.logger);
     host.metrics.setReadiness(() => host.readiness());
+    host.tracer = await openTracer(
+      { role: opts.role, instanceId: host.instanceId, version: NOON_VERSION },
+      { otlpEndpoint: opts.cfg.otlpEndpoint, env: process.env, logger: host.logger },
+    );
+    // The first closer, so the last to run: spans of calls finished while the role stopped are sent too.
+    const { tracer } = host;
+    if (tracer)
+      host.closers.unshift(() =>
+        tracer.shutdown().catch((err: Error) => host.logger.warn({ err: err.message }, 'spans not exported at stop')),
+      );
     const bound = await host.metrics.serve(bindHostOf(opts.cfg), opts.metricsPort ?? opts.cfg.metricsPort);
     host.metricsUrlValue = advertise(bound, opts.cfg.host);
     return host;

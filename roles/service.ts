@@ -82,6 +82,7 @@ async function serveOn<H>(
     ...(kv ? { kv } : {}),
     ...(host.curve ? { curve: host.curve } : {}),
     ...(pushLog ? { pushLog } : {}),
+    ...(host.tracer ? { tracer: host.tracer } : {}),
   });
   host.onStop(() => runtime.stop());
   const served = runtime.methods().thriftService;

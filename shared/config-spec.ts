@@ -453,6 +453,23 @@ export const CONFIG_SPEC = {
     max: 3_600_000,
     describe: 'a service logs an unexpected handler error once per cause per interval (with its stack), then a count',
   },
+  // Traces (shared/trace/, docs/traces.md): info lines for slow calls, and OpenTelemetry spans.
+  slowCallMs: {
+    env: 'NOON_SLOW_CALL_MS',
+    kind: 'int',
+    default: 500,
+    min: 0,
+    max: 3_600_000,
+    describe:
+      'a call taking this long or longer is logged at info with its trace id (brokers: the whole call; services: the handler); 0 = never',
+  },
+  otlpEndpoint: {
+    env: 'NOON_OTLP_ENDPOINT',
+    kind: 'string',
+    default: undefined,
+    describe:
+      'OTLP/HTTP collector base URL (http[s]://host:port, /v1/traces appended) spans are exported to; unset = OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT, or no spans',
+  },
   duelTurnMs: {
     env: 'NOON_DUEL_TURN_MS',
     kind: 'int',

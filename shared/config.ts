@@ -68,6 +68,14 @@ const CORS_ORIGIN_RE = /^[a-z][a-z0-9+.-]*:\/\/(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d
 
 /** An admin token short enough to guess is no credential. */
 const MIN_ADMIN_TOKEN = 16;
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '' && u.search === '' && u.hash === '';
+  } catch {
+    return false;
+  }
+}
 
 function validate(cfg: Config): void {
   for (const url of cfg.yellow) {
@@ -129,6 +137,12 @@ function validate(cfg: Config): void {
       '--admin-token / NOON_ADMIN_TOKEN',
       `is ${cfg.adminToken.length} characters long; an admin token needs at least ${MIN_ADMIN_TOKEN} (e.g. openssl rand -hex 24)`,
     );
+  if (cfg.otlpEndpoint !== undefined && !isHttpUrl(cfg.otlpEndpoint)) {
+    throw new ConfigError(
+      '--otlp-endpoint / NOON_OTLP_ENDPOINT',
+      `${JSON.stringify(cfg.otlpEndpoint)} is not an http:// or https:// URL (an OTLP/HTTP collector, e.g. http://127.0.0.1:4318)`,
+    );
+  }
   if (!/^(trace|debug|info|warn|error|fatal|silent)$/.test(cfg.logLevel)) {
     throw new ConfigError('--log-level / NOON_LOG_LEVEL', `unknown level ${JSON.stringify(cfg.logLevel)}`);
   }
