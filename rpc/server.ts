@@ -43,6 +43,8 @@ export const SERVER_DROP_REASONS = ['send_failed', 'room_publish_failed', 'inter
 
 export interface ServiceServerOptions {
   host: string;
+  /** fixed ports for the ROUTERs and the PUB (0 or absent = ephemeral), so a manifest can declare them */
+  ports?: { router?: number; internal?: number; pub?: number };
   instanceId: string;
   logger: Logger;
   caps: DecodeCaps;
@@ -216,9 +218,11 @@ export class ServiceServer<H> {
 
   async start(): Promise<{ router: string; internal: string; pub: string }> {
     if (this.opts.curve) await ensureZap(this.opts.curve, this.opts.logger);
-    await this.router.bind(`tcp://${this.opts.host}:*`);
-    await this.internal.bind(`tcp://${this.opts.host}:*`);
-    await this.pub.bind(`tcp://${this.opts.host}:*`);
+    const on = (port: number | undefined): string => `tcp://${this.opts.host}:${port ? String(port) : '*'}`;
+    const ports = this.opts.ports ?? {};
+    await this.router.bind(on(ports.router));
+    await this.internal.bind(on(ports.internal));
+    await this.pub.bind(on(ports.pub));
     this.errorLogTimer = setInterval(() => this.reportRepeatedErrors(), this.errorLog.intervalMs);
     this.errorLogTimer.unref();
     void this.receive(this.router, 'broker');

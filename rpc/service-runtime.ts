@@ -114,6 +114,7 @@ export async function startServiceRuntime<H>(
     : undefined;
   const server = new ServiceServer(def, {
     host: bindHostOf(cfg),
+    ports: { router: cfg.serviceRouterPort, internal: cfg.serviceInternalPort, pub: cfg.servicePubPort },
     instanceId,
     logger,
     maxQueued: cfg.serviceQueue,
