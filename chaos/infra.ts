@@ -68,7 +68,19 @@ export class RedisShard {
   async start(): Promise<void> {
     const proc = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', ...listenOn(this.host), '--save', '', '--appendonly', 'no'],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        ...listenOn(this.host),
+        // protected mode refuses every client not on loopback when there is no password: the
+        // cluster's other hosts reach the shard on the bridge's private address
+        ...(this.host === '127.0.0.1' ? [] : ['--protected-mode', 'no']),
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ],
       { stdio: 'ignore' },
     );
     let failure: Error | undefined;
