@@ -148,12 +148,14 @@ export class OwnPostgres {
     // initdb trusts loopback only; the cluster's other hosts are on the bridge's subnet
     if (host !== '127.0.0.1') appendFileSync(join(dir, 'data', 'pg_hba.conf'), 'host all all samenet trust\n');
     await pgc.start();
-    const admin = new pg.Client({ connectionString: pgc.url('postgres') });
-    await admin.connect();
+    // a server that started but cannot be used is stopped here: nobody else holds it yet
     try {
-      await admin.query('CREATE DATABASE chaos');
-    } finally {
-      await admin.end();
+      const admin = new pg.Client({ connectionString: pgc.url('postgres') });
+      await admin.connect();
+      await admin.query('CREATE DATABASE chaos').finally(() => admin.end());
+    } catch (err) {
+      await pgc.destroy();
+      throw err;
     }
     return pgc;
   }
