@@ -151,7 +151,12 @@ def decode_header(header: bytes) -> dict:
         for name in REQUEST_FIELDS:
             env[name] = r.str(name)
         # field 10 is optional: read when bytes are left after traceId (frames.md section 4.1)
-        env["clientRequestId"] = r.str("clientRequestId") if r.left() > 0 else None
+        # an empty field 10 (written before a caller proof) means none
+        env["clientRequestId"] = (r.str("clientRequestId") or None) if r.left() > 0 else None
+        # fields 11 and 12 come together, when bytes are left after field 10 (frames.md section 4.1)
+        if r.left() > 0:
+            env["callerKey"] = r.str("callerKey")
+            env["callerProof"] = r.str("callerProof")
     elif kind == KIND_REPLY:
         env = {"kind": kind, "requestId": r.u32("requestId"), "error": r.str("error")}
         if env["error"]:
