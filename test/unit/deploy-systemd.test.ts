@@ -33,6 +33,8 @@ test('the unit runs the compiled CLI for the role its instance names, as a plain
   assert.equal(unit.get('User'), 'noon');
   assert.equal(unit.get('KillSignal'), 'SIGTERM');
   assert.equal(unit.get('Restart'), 'on-failure');
+  // `systemctl reload` is how a renewed TLS certificate is picked up (SIGHUP)
+  assert.equal(unit.get('ExecReload'), '/bin/kill -HUP $MAINPID');
 });
 
 test("the unit's stop timeout covers noon's own stop deadline with the example drain grace", () => {
