@@ -196,7 +196,15 @@ export class Sessions {
     const stored = await this.d.store.bindings(d.sessionId);
     for (const [role, id] of stored) if (!conn.bindings.has(role)) conn.setBinding(role, id);
     // And its rooms: a member again before the resume is answered (the client then catches up).
-    for (const [topic, role] of await this.d.memberships.rooms(d.sessionId)) this.joinRoom(conn, topic, role);
+    // With the store unreachable, the rooms are joined when it answers again (in the background).
+    const rooms = await this.d.memberships.rooms(d.sessionId);
+    if (rooms) for (const [topic, role] of rooms) this.joinRoom(conn, topic, role);
+    else
+      void this.d.memberships.restore(
+        d.sessionId,
+        () => !conn.conn.closed && conn.session?.sessionId === d.sessionId,
+        (topic, role) => this.joinRoom(conn, topic, role),
+      );
   }
 
   private logout(conn: BrokerConn): void {
