@@ -39,7 +39,13 @@ import { parseTraceField } from '../shared/trace/traceparent';
 import { callSpan, type CallSpan, type CallTracer } from '../shared/trace/tracer';
 
 /** Every reason the serving side counts through onDrop, so a role can start each at zero. */
-export const SERVER_DROP_REASONS = ['send_failed', 'room_publish_failed', 'internal_method', 'bad_input'] as const;
+export const SERVER_DROP_REASONS = [
+  'send_failed',
+  'room_publish_failed',
+  'internal_method',
+  'bad_input',
+  'malformed_envelope',
+] as const;
 
 export interface ServiceServerOptions {
   host: string;
@@ -58,7 +64,8 @@ export interface ServiceServerOptions {
   onCall?(method: string, ms: number, outcome: 'ok' | 'error'): void;
   /**
    * something refused before any handler ran, by reason (`bad_input`: text a database cannot
-   * store), or `count` replies/pushes a peer could not be sent (`send_failed`)
+   * store; `malformed_envelope`: frames that do not decode as a batch), or `count` replies/pushes a
+   * peer could not be sent (`send_failed`)
    */
   onDrop?(reason: string, count?: number): void;
   /** unexpected handler errors are logged once per cause per interval, then counted (default 10 s) */
@@ -355,10 +362,13 @@ export class ServiceServer<H> {
     try {
       return decodeBatch(frames, this.opts.maxPayload);
     } catch (err) {
-      this.opts.logger.warn(
-        { err: (err as Error).message, peer: peer.toString('latin1').slice(0, 64) },
-        'dropped malformed message',
-      );
+      // Counted every time, logged once per interval: a peer sending garbage must not fill the log.
+      this.opts.onDrop?.('malformed_envelope');
+      if (this.errorLog.admit('malformed envelope', Date.now()))
+        this.opts.logger.warn(
+          { err: (err as Error).message, peer: peer.toString('latin1').slice(0, 64) },
+          'dropped malformed message',
+        );
       return [];
     }
   }

@@ -1,115 +1,155 @@
 /**
- * The hostile-input suite, short form (bench/fuzz.ts runs a million frames): against a whole
- * cluster (`noon up`, one process), mutated compact and binary calls over many connections to the
- * broker over logged-in connections (so they reach the player, chat and duel decoders), garbage and mutated envelopes straight at a service ROUTER and at Yellow, slowloris
- * connections and a connection flood past the per-address cap, while a well-behaved client keeps
- * calling. Then authenticated abuse: an internal method, another user's id, a token after
- * logout, an idempotency key reused with other parameters. Counts are printed; the assertions are
- * that nothing crashed, the good client saw no error, and every abuse got its clear refusal.
+ * The hostile-input suite, short form (bench/fuzz.ts runs a million frames): against a cluster of
+ * separate processes (`noon up --processes`, so the broker's RSS is its own and the internal plane
+ * has its default CURVE keys), mutated compact and binary calls over logged-in connections to the
+ * broker (so they reach the player, chat and duel decoders), mutated envelopes straight at a
+ * service ROUTER and at Yellow (with a broker's key, so they pass CURVE), slowloris connections and
+ * a connection flood past the per-address cap, while a well-behaved client keeps calling. Then
+ * authenticated abuse: an internal method, another user's id, a token after logout, an
+ * idempotency key reused with other parameters.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Int64 from 'node-int64';
 import { NoonClient } from '../../client';
 import { Currency, GrantRequest, SpendRequest } from '../../shared/protocol';
-import { cleanEnv, clusterFlags, NoonProc, runNoon, tempDir } from '../support/cli-proc';
-import { runFuzz, type FuzzReport } from '../support/fuzz-run';
+import { refusedInput, startFuzzCluster, type FuzzCluster } from '../support/fuzz-cluster';
+import { rssMb, runFuzz, type FuzzReport } from '../support/fuzz-run';
+import { until } from '../support/wait';
 
 const FRAMES = Number(process.env.NOON_FUZZ_FRAMES ?? 50_000);
 const PER_IP_CAP = 300;
-const data = tempDir('noon-fuzz-');
-let up: NoonProc;
-let ready: Record<string, unknown>;
+/**
+ * The frame flood's pace: about 3× what the default per-connection limit (100 calls/s) lets its 8
+ * connections make. Unpaced, the flooder and the broker share this 2-core machine's cores with the
+ * good client, and its p99 measured the contention (85 ms against a 6.6 ms baseline), not the
+ * cluster's handling of hostile input (at this pace: 19.8 against 11.1 ms).
+ */
+const FRAMES_PER_SECOND = 2500;
+/**
+ * How long the broker's RSS may take to come back within RSS_BOUND of its start: the bench waits
+ * 20 s after a million frames; this short run polls for at most 10 s and stops as soon as the
+ * bound holds (the run's time stays under ~90 s).
+ */
+const SETTLE_DEADLINE_MS = 10_000;
+/**
+ * Looser than the bench's 1.2×, from a measurement of this run: the broker went from 158 to 224 MB
+ * RSS and stayed there; its V8 heap in use went from 27 to 63 MB and its external memory from 6 to
+ * 30 MB, and neither came back within the settle (printed below). That retained memory is an open
+ * finding, not noise: this bound keeps it from growing unnoticed while its cause is looked for.
+ */
+const RSS_BOUND = 1.6;
+
+/** The broker's V8 heap in use and reserved, and its external memory, in MB (from its /metrics). */
+async function heapMb(metricsUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(metricsUrl)).text();
+  const out: Record<string, number> = {};
+  for (const name of ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes']) {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    out[name.replace(/^nodejs_|_bytes$/g, '')] = Math.round(Number(line?.split(' ').pop()) / (1 << 20));
+  }
+  return out;
+}
+let cluster: FuzzCluster;
 let report: FuzzReport;
 
 before(async () => {
-  // Per-connection limits raised so the mutations reach the decoders instead of the rate limiter.
-  const env = cleanEnv({
+  cluster = await startFuzzCluster({
+    // Per-connection and login limits raised so the mutations reach the decoders, not the limiters.
     NOON_CALLS_PER_SECOND: '1000000',
     NOON_MAX_IN_FLIGHT: '100000',
+    NOON_LOGIN_ATTEMPTS_PER_IP: '1000000',
     NOON_HANDSHAKE_TIMEOUT_MS: '1000',
     NOON_MAX_CONNECTIONS_PER_IP: String(PER_IP_CAP),
     NOON_LOG_LEVEL: 'error',
   });
-  up = new NoonProc(['up', ...clusterFlags(data.dir)], env);
-  ready = await up.waitFor('ready line', () => up.jsonLine({ ready: 'up' }), 90_000);
 });
 
 after(async () => {
-  const exit = await up.stop('SIGINT');
-  data.remove();
-  assert.equal(exit.code, 0, 'the cluster still stops cleanly after the flood');
+  const code = await cluster.stop();
+  assert.equal(code, 0, 'the cluster still stops cleanly after the flood');
 });
 
-/**
- * What a service refused as bad input: calls answered with an error before or by its handler
- * (a mutated message fails to decode) plus requests dropped before any handler (text a database
- * cannot store, internal methods).
- */
-async function refusedInput(metricsUrl: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text();
-  let n = 0;
-  for (const line of text.split('\n'))
-    if (
-      (line.startsWith('noon_calls_total{') && line.includes('outcome="error"')) ||
-      line.startsWith('noon_dropped_total{')
-    )
-      n += Number(line.split(' ').pop());
-  return n;
-}
+const fresh = (username: string): Promise<NoonClient> => cluster.register(username, 'fuzz-password-1');
 
-async function fresh(username: string): Promise<NoonClient> {
-  const c = await NoonClient.viaBrokerList(String(ready.brokerlist), { reconnect: false });
-  await c.sso.register(username, 'fuzz-password-1');
-  return c;
-}
-
-test(`${FRAMES} hostile frames, ZeroMQ garbage, slowloris and a connection flood: nothing crashes, a good client sees no error`, async () => {
-  const yellow = String(ready.yellow);
-  const instances = JSON.parse((await runNoon(['yellow', 'instances', '--json', '--yellow', yellow])).stdout) as Array<{
-    role: string;
-    endpoints: { router?: string; metrics?: string };
-  }>;
-  const player = instances.find((i) => i.role === 'player')?.endpoints.router;
-  const metricsOf = (role: string): string => String(instances.find((i) => i.role === role)?.endpoints.metrics);
+test(`${FRAMES} hostile frames, ZeroMQ garbage, slowloris and a connection flood: nothing crashes, the good client is served`, async () => {
   const decoderRoles = ['player', 'chat', 'duel'];
-  const refusedBefore = await Promise.all(decoderRoles.map((r) => refusedInput(metricsOf(r))));
+  const counts = (): Promise<number[]> => Promise.all(decoderRoles.map((r) => refusedInput(cluster.metricsOf(r))));
+  const refusedBefore = await counts();
+  const heapBefore = await heapMb(cluster.metricsOf('broker'));
+  let refusedAfterFrames: number[] = [];
+  const player = cluster.instances.find((i) => i.role === 'player');
   (await fresh('fuzz-good')).close();
   report = await runFuzz(
     {
-      brokerTcp: String((ready.broker as { tcp: string }).tcp),
-      pid: up.pid,
-      serviceRouter: player,
-      yellowRouter: yellow,
+      brokerTcp: cluster.brokerTcp,
+      pid: cluster.brokerPid,
+      serviceRouter: player?.endpoints.router
+        ? { endpoint: player.endpoints.router, ...(player.curveKey !== undefined && { curveKey: player.curveKey }) }
+        : undefined,
+      yellowRouter: cluster.yellow,
+      curve: cluster.brokerKeys,
     },
     {
       frames: FRAMES,
       connections: 8,
+      framesPerSecond: FRAMES_PER_SECOND,
       zmqFrames: 5000,
       slowloris: 200,
       connectionFlood: 2 * PER_IP_CAP,
       seed: 42,
       username: 'fuzz-good',
       password: 'fuzz-password-1',
+      // Read between the phases: what the broker flood alone made each service refuse.
+      afterFrameFlood: async () => {
+        refusedAfterFrames = await counts();
+      },
     },
   );
+  const refusedAfterZmq = await counts();
+  const rssStart = report.rssMb.before;
+  const settled = await until(
+    `the broker's RSS back within ${RSS_BOUND}× its start (${rssStart} MB)`,
+    () => {
+      const now = rssMb(cluster.brokerPid);
+      return now <= RSS_BOUND * rssStart && now;
+    },
+    SETTLE_DEADLINE_MS,
+    500,
+  ).catch(() => rssMb(cluster.brokerPid));
+  const heapAfter = await heapMb(cluster.metricsOf('broker'));
   process.stderr.write(`fuzz report: ${JSON.stringify(report)}\n`);
+  process.stderr.write(
+    `broker memory (MB) before ${JSON.stringify(heapBefore)}, settled ${JSON.stringify(heapAfter)}\n`,
+  );
+  process.stderr.write(
+    `refused input by ${decoderRoles.join('/')}: ${refusedBefore} → ${refusedAfterFrames} (broker flood) → ${refusedAfterZmq} (ZeroMQ flood); broker RSS settled at ${settled} MB\n`,
+  );
   assert.equal(report.framesSent, FRAMES);
-  // The flood's connections are logged in, so its mutations pass the broker's login check. Open:
-  // chat and duel count nothing in this run (printed below), and the player's count is read after
-  // the ZeroMQ flood too, which also reaches its decoder; the broker flood's own share is not
-  // isolated yet.
-  const refusedAfter = await Promise.all(decoderRoles.map((r) => refusedInput(metricsOf(r))));
-  process.stderr.write(`refused input by ${decoderRoles.join('/')}: ${refusedBefore} → ${refusedAfter}\n`);
+  assert.equal(report.brokerAlive, true, 'the broker process is alive (no crash, no restart)');
+  decoderRoles.forEach((role, i) => {
+    const byFrames = (refusedAfterFrames[i] as number) - (refusedBefore[i] as number);
+    assert.ok(byFrames > 0, `${role} refused mutated calls of the broker flood: ${byFrames}`);
+  });
   assert.ok(
-    (refusedAfter[0] as number) > (refusedBefore[0] as number),
-    `player refused mutated calls: ${refusedBefore[0]} → ${refusedAfter[0]}`,
+    (refusedAfterZmq[0] as number) > (refusedAfterFrames[0] as number),
+    `player refused mutated envelopes of the ZeroMQ flood: ${refusedAfterFrames[0]} → ${refusedAfterZmq[0]}`,
   );
   assert.equal(report.zmqFramesSent, 10_000);
-  assert.equal(report.brokerAlive, true, 'the cluster process is alive');
-  assert.deepEqual(report.during.errorSamples, [], 'the good client saw no error during the flood');
-  assert.equal(report.during.errors, 0);
-  assert.ok(report.during.calls > 0 && report.baseline.calls > 0);
+  for (const [window, stats] of [
+    ['during the frame flood', report.during],
+    ['during the ZeroMQ flood, slowloris and the connection flood', report.rest],
+  ] as const) {
+    assert.deepEqual(stats.errorSamples, [], `the good client saw no error ${window}`);
+    assert.equal(stats.errors, 0);
+    assert.ok(stats.calls > 0, `the good client made calls ${window}`);
+  }
+  assert.ok(report.baseline.calls > 0);
+  assert.ok(
+    report.during.p99Ms <= 2 * report.baseline.p99Ms,
+    `good client p99 during the frame flood ${report.during.p99Ms} ms ≤ 2 × its baseline ${report.baseline.p99Ms} ms`,
+  );
+  assert.ok(settled <= RSS_BOUND * rssStart, `broker RSS settled at ${settled} MB ≤ ${RSS_BOUND} × ${rssStart} MB`);
   assert.equal(report.slowlorisClosedByBroker, 200, 'every slowloris connection was closed by the handshake deadline');
   assert.ok(report.floodAccepted <= PER_IP_CAP, `at most the per-address cap was kept (${report.floodAccepted})`);
   assert.equal(report.floodAccepted + report.floodRefusedOrClosed, 2 * PER_IP_CAP);
@@ -152,7 +192,7 @@ test('authenticated abuse gets clear refusals', async () => {
     // A token after logout.
     const token = eve.session?.token ?? '';
     await eve.sso.logout();
-    const other = await NoonClient.viaBrokerList(String(ready.brokerlist), { reconnect: false });
+    const other = await NoonClient.viaBrokerList(cluster.brokerlist, { reconnect: false });
     try {
       await assert.rejects(other.sso.resume(token));
       await assert.rejects(other.player.getWallet(), /UNAUTHENTICATED/);

@@ -1,8 +1,8 @@
 /**
  * The well-behaved client of the hostile-input runs, in a process of its own so that its latency
  * is the cluster's, not that of the flooder's event loop. Logs in, warms up, makes FUZZ_BASELINE getProfile
- * calls alone and prints `{"baseline": …}`, then keeps calling until SIGUSR2 and prints
- * `{"during": …}` before it exits.
+ * calls alone and prints `{"baseline": …}`, then keeps calling: SIGUSR2 ends the flood window
+ * (prints `{"during": …}`), SIGTERM the rest (prints `{"rest": …}`) and exits.
  *
  *   FUZZ_BROKER=host:port FUZZ_USER=… FUZZ_PASS=… node --import tsx test/support/fuzz-good-client.ts
  */
@@ -67,9 +67,16 @@ async function main(): Promise<void> {
   await base.done;
   process.stdout.write(`${JSON.stringify({ baseline: await base.stop() })}\n`);
   const loop = goodLoop(client);
+  let rest: ReturnType<typeof goodLoop> | undefined;
   process.once('SIGUSR2', () => {
     void loop.stop().then((during) => {
       process.stdout.write(`${JSON.stringify({ during })}\n`);
+      rest = goodLoop(client);
+    });
+  });
+  process.once('SIGTERM', () => {
+    void (rest ?? loop).stop().then((stats) => {
+      process.stdout.write(`${JSON.stringify({ rest: stats })}\n`);
       client.close();
       process.exit(0);
     });

@@ -6,6 +6,7 @@
  * bench/fuzz.ts (a million frames).
  */
 import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import * as thrift from 'thrift';
 import * as zmq from 'zeromq';
@@ -15,15 +16,23 @@ import { TestProcess } from './process';
 import { Sso } from '../../shared/protocol';
 import { buildMessage } from '../../shared/thrift/messages';
 import { encodeBatch, type RequestEnvelope } from '../../shared/wire/frames';
-import { framed, mutate, rng, seedCalls } from './fuzz';
+import { curveClientOptions, yellowKeyOf, type CurveKeys } from '../../shared/curve';
+import { framed, keepsConnection, mutate, rng, seedCalls } from './fuzz';
+import { peekHeader } from '../../shared/thrift/header';
 import { rawClient } from './raw-client';
 
 export interface FuzzTargets {
   brokerTcp: string;
   /** the process that holds the broker (its RSS is reported; it must survive) */
   pid: number;
-  serviceRouter?: string;
+  /** a service's ROUTER for brokers, and its CURVE key when the internal plane has keys */
+  serviceRouter?: { endpoint: string; curveKey?: string };
   yellowRouter?: string;
+  /**
+   * A broker's keys: the ZeroMQ flood connects with them, so its frames pass CURVE and reach the
+   * decoders behind it (without keys they would stop at the handshake).
+   */
+  curve?: CurveKeys;
 }
 
 export interface FuzzOptions {
@@ -37,20 +46,38 @@ export interface FuzzOptions {
   /** the good client's account (registered before) */
   username: string;
   password: string;
+  /**
+   * The client-frame flood's pace over all its connections (default: as fast as the broker reads).
+   * Unpaced, the flooder and the broker take both cores of a small machine, and the good client's
+   * latency measures that contention rather than how the cluster treats hostile input.
+   */
+  framesPerSecond?: number;
   onProgress?(sent: number): void;
+  /** called between the broker flood and the ZeroMQ one (to read what the services counted from each) */
+  afterFrameFlood?(): Promise<void>;
 }
 
 export interface FuzzReport {
   framesSent: number;
+  /** logged-in connections the flood opened */
   connectionsOpened: number;
+  /** frames that kept their connection, by Thrift service: the broker routed them to its decoder */
+  routed: Record<string, number>;
+  /** frames the broker closes a connection on (each on a connection of its own) */
+  closingFrames: number;
+  /** seconds the client-frame flood took */
+  frameFloodSeconds: number;
   zmqFramesSent: number;
   slowlorisClosedByBroker: number;
   floodAccepted: number;
   floodRefusedOrClosed: number;
   brokerAlive: boolean;
-  rssMb: { before: number; after: number };
+  rssMb: { before: number; afterFrames: number; after: number };
   baseline: GoodClientStats;
+  /** the good client during the client-frame flood only */
   during: GoodClientStats;
+  /** the good client during the rest (ZeroMQ flood, slowloris, connection flood) */
+  rest: GoodClientStats;
 }
 
 const BASELINE_CALLS = 2000;
@@ -105,35 +132,127 @@ async function loggedIn(
   return c.socket;
 }
 
-/** Mutated frames over `connections` logged-in sockets; a socket the broker closes is replaced. */
-async function floodBroker(endpoint: string, opts: FuzzOptions): Promise<{ sent: number; opened: number }> {
+/** Frames the broker closes the connection on, each sent on a connection of its own (no login). */
+class Throwaways {
+  private readonly queue: Buffer[] = [];
+  private readonly waiting: Array<() => void> = [];
+  private ended = false;
+  private readonly workers: Promise<void>[];
+
+  constructor(
+    private readonly endpoint: string,
+    concurrency: number,
+  ) {
+    this.workers = Array.from({ length: concurrency }, () => this.work());
+  }
+
+  /** Queues a frame; waits while too many are queued (the flood runs no faster than they go out). */
+  async push(frame: Buffer): Promise<void> {
+    this.queue.push(frame);
+    this.wake();
+    while (this.queue.length > 200) await new Promise<void>((r) => this.waiting.push(r));
+  }
+
+  async end(): Promise<void> {
+    this.ended = true;
+    this.wake();
+    await Promise.all(this.workers);
+  }
+
+  private wake(): void {
+    for (const w of this.waiting.splice(0)) w();
+  }
+
+  private async work(): Promise<void> {
+    const [host, port] = hostPort(this.endpoint);
+    for (;;) {
+      const frame = this.queue.shift();
+      if (frame === undefined) {
+        if (this.ended) return;
+        await new Promise<void>((r) => this.waiting.push(r));
+        continue;
+      }
+      this.wake();
+      // Written, then half-closed: the broker closes it (bad frame, protocol error, unknown
+      // method) or, for a frame that declares more bytes than it has, answers the FIN.
+      await new Promise<void>((resolve) => {
+        const s = connect(port, host, () => s.end(frame));
+        s.on('error', () => undefined);
+        s.resume();
+        s.once('close', () => resolve());
+      });
+    }
+  }
+}
+
+export interface BrokerFloodCounts {
+  sent: number;
+  /** logged-in connections opened (one per worker, again after the broker closed one) */
+  opened: number;
+  /** frames that kept their connection (honest length, a CALL of a seed method), by Thrift service */
+  routed: Record<string, number>;
+  /** frames the broker closes a connection on, each sent on a connection of its own */
+  closing: number;
+}
+
+/**
+ * Mutated frames over `connections` logged-in sockets. A frame that keeps its connection (see
+ * keepsConnection) goes out on a logged-in socket, so it reaches the service's decoder; one that
+ * gets a connection closed goes on a throwaway connection instead, so it does not take the frames
+ * written after it down with it (a bad frame drops the rest of the read it came in). A logged-in
+ * socket the broker closes anyway is replaced.
+ */
+async function floodBroker(endpoint: string, opts: FuzzOptions): Promise<BrokerFloodCounts> {
   const seeds = seedCalls();
   const random = rng(opts.seed);
+  const throwaways = new Throwaways(endpoint, 8);
   let sent = 0;
   let opened = 0;
+  const routed: Record<string, number> = {};
+  let closing = 0;
+  const started = performance.now();
   const worker = async (w: number): Promise<void> => {
     const account: { name: string; token?: string } = { name: `${opts.username}-flood-${w}` };
+    let socket: Socket | undefined;
     while (sent < opts.frames) {
-      const socket = await loggedIn(endpoint, account, opts.password);
-      opened++;
-      while (!socket.destroyed && sent < opts.frames) {
-        const chunk: Buffer[] = [];
-        for (let i = 0; i < 50 && sent < opts.frames; i++, sent++)
-          chunk.push(framed(mutate(seeds, random).body, random));
-        opts.onProgress?.(sent);
-        const flushed = socket.write(Buffer.concat(chunk));
-        if (!flushed)
-          await new Promise<void>((r) => {
-            socket.once('drain', r);
-            socket.once('close', r);
-          });
-        else await new Promise<void>((r) => setImmediate(r));
+      const chunk: Buffer[] = [];
+      // Counted before any await: the workers share the one total.
+      for (let i = 0; i < 50 && sent < opts.frames; i++) {
+        sent++;
+        const frame = framed(mutate(seeds, random).body, random);
+        if (keepsConnection(frame)) {
+          chunk.push(frame);
+          const service = peekHeader(frame.subarray(4), 128).name.split(':')[0] as string;
+          routed[service] = (routed[service] ?? 0) + 1;
+        } else {
+          closing++;
+          await throwaways.push(frame);
+        }
       }
-      socket.destroy();
+      opts.onProgress?.(sent);
+      if (opts.framesPerSecond !== undefined) {
+        const due = started + (sent / opts.framesPerSecond) * 1000 - performance.now();
+        if (due > 0) await new Promise<void>((r) => setTimeout(r, due));
+      }
+      // A socket the broker closed (also while a throwaway frame was queued) is replaced first.
+      if (!socket || socket.destroyed) {
+        socket?.destroy();
+        socket = await loggedIn(endpoint, account, opts.password);
+        opened++;
+      }
+      const s = socket;
+      if (!s.write(Buffer.concat(chunk)) && !s.destroyed)
+        await new Promise<void>((r) => {
+          s.once('drain', r);
+          s.once('close', r);
+        });
+      else await new Promise<void>((r) => setImmediate(r));
     }
+    socket?.destroy();
   };
   await Promise.all(Array.from({ length: opts.connections }, (_, w) => worker(w)));
-  return { sent, opened };
+  await throwaways.end();
+  return { sent, opened, routed, closing };
 }
 
 /** Garbage, then mutated valid envelopes, at a service ROUTER; mutated JSON requests at Yellow. */
@@ -159,18 +278,28 @@ async function floodZmq(opts: FuzzOptions, targets: FuzzTargets): Promise<number
     for (let n = 1 + pick(4); n > 0 && c.length > 0; n--) c[pick(c.length)] = pick(256);
     return random() < 0.2 ? c.subarray(0, pick(c.length)) : c;
   };
-  for (const [endpoint, frames] of [
+  for (const [endpoint, serverKey, frames] of [
     [
-      targets.serviceRouter,
+      targets.serviceRouter?.endpoint,
+      targets.serviceRouter?.curveKey,
       (): Buffer[] =>
         random() < 0.3
           ? [Buffer.from(Array.from({ length: pick(64) }, () => pick(256)))]
           : encodeBatch([valid]).map(flip),
     ],
-    [targets.yellowRouter, (): Buffer[] => [Buffer.from(random() < 0.5 ? 'noon-yellow/1' : 'x'), flip(yellowReq)]],
+    [
+      targets.yellowRouter,
+      targets.curve && yellowKeyOf(targets.curve),
+      (): Buffer[] => [Buffer.from(random() < 0.5 ? 'noon-yellow/1' : 'x'), flip(yellowReq)],
+    ],
   ] as const) {
     if (!endpoint) continue;
-    const dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: 10_000, sendTimeout: 1000 });
+    const dealer = new zmq.Dealer({
+      linger: 0,
+      sendHighWaterMark: 10_000,
+      sendTimeout: 1000,
+      ...curveClientOptions(targets.curve, serverKey),
+    });
     dealer.connect(endpoint);
     for (let i = 0; i < opts.zmqFrames; i++) {
       await dealer.send(frames()).catch(() => undefined);
@@ -246,25 +375,37 @@ export async function runFuzz(targets: FuzzTargets, opts: FuzzOptions): Promise<
   );
   const baseline = (await good.waitFor('the baseline', () => good.jsonLine({ baseline: undefined }), 60_000))
     .baseline as GoodClientStats;
+  const started = Date.now();
   const flood = await floodBroker(targets.brokerTcp, opts);
-  const zmqFramesSent = await floodZmq(opts, targets);
-  const slow = await slowloris(targets.brokerTcp, opts.slowloris, SLOWLORIS_DEADLINE_MS);
-  const cf = await connectionFlood(targets.brokerTcp, opts.connectionFlood);
+  const frameFloodSeconds = (Date.now() - started) / 1000;
+  // The good client's flood window ends with the client frames; the rest is counted apart.
   good.proc.kill('SIGUSR2');
   const during = (await good.waitFor('the calls during the flood', () => good.jsonLine({ during: undefined }), 60_000))
     .during as GoodClientStats;
+  const afterFrames = rssMb(targets.pid);
+  await opts.afterFrameFlood?.();
+  const zmqFramesSent = await floodZmq(opts, targets);
+  const slow = await slowloris(targets.brokerTcp, opts.slowloris, SLOWLORIS_DEADLINE_MS);
+  const cf = await connectionFlood(targets.brokerTcp, opts.connectionFlood);
+  good.proc.kill('SIGTERM');
+  const rest = (await good.waitFor('the calls after the frame flood', () => good.jsonLine({ rest: undefined }), 60_000))
+    .rest as GoodClientStats;
   await good.exited;
   const report: FuzzReport = {
     framesSent: flood.sent,
     connectionsOpened: flood.opened,
+    routed: flood.routed,
+    closingFrames: flood.closing,
+    frameFloodSeconds,
     zmqFramesSent,
     slowlorisClosedByBroker: slow,
     floodAccepted: cf.accepted,
     floodRefusedOrClosed: cf.refused,
     brokerAlive: alive(targets.pid),
-    rssMb: { before, after: rssMb(targets.pid) },
+    rssMb: { before, afterFrames, after: rssMb(targets.pid) },
     baseline,
     during,
+    rest,
   };
   return report;
 }

@@ -17,7 +17,7 @@ import {
   SpendRequest,
   Sso,
 } from '../../shared/protocol';
-import type { ThriftProtocol } from '../../shared/thrift/header';
+import { MessageType, peekHeader, type ThriftProtocol } from '../../shared/thrift/header';
 import { buildMessage } from '../../shared/thrift/messages';
 
 /** mulberry32: a small seeded PRNG, [0, 1). */
@@ -112,6 +112,58 @@ export function seedCalls(): Buffer[] {
   return out;
 }
 
+/** The methods of the seed calls: a mutated frame still naming one of them is routed to its service. */
+export const SEED_METHODS: ReadonlySet<string> = new Set([
+  'Sso:login',
+  'Sso:register',
+  'Sso:resume',
+  'Player:getProfile',
+  'Player:spendCurrency',
+  'Player:buyCurrency',
+  'Chat:say',
+  'Chat:join',
+  'Duel:findMatch',
+  'Duel:act',
+]);
+
+/** Bytes of a message header (protocol id/version and type, seqid, method name); the arguments follow. */
+export function headerLength(message: Buffer): number {
+  if (message[0] === 0x82) {
+    let pos = 2;
+    let nameLength = 0;
+    for (const field of ['seqid', 'name length']) {
+      let value = 0;
+      for (let shift = 0; pos < message.length; shift += 7) {
+        const b = message[pos++] as number;
+        value |= (b & 0x7f) << shift;
+        if ((b & 0x80) === 0) break;
+      }
+      if (field === 'name length') nameLength = value;
+    }
+    return Math.min(message.length, pos + nameLength);
+  }
+  return Math.min(message.length, 8 + (message.length >= 8 ? message.readInt32BE(4) : 0) + 4);
+}
+
+/**
+ * Whether the broker keeps a connection open after this framed message: its length prefix is
+ * honest and its header is a CALL of a seed method. Anything else (a lying length, a broken
+ * header, an unknown method) gets the connection closed, and with it whatever was sent after it.
+ */
+export function keepsConnection(frame: Buffer, maxMethodName = 128): boolean {
+  const body = frame.subarray(4);
+  if (body.length === 0 || frame.readUInt32BE(0) !== body.length) return false;
+  try {
+    const header = peekHeader(body, maxMethodName);
+    return header.type === MessageType.CALL && SEED_METHODS.has(header.name);
+  } catch {
+    return false;
+  }
+}
+
+/** Share of byte mutations placed in the arguments, past the header: the method name stays intact. */
+const ARGUMENT_SHARE = 0.9;
+
 export type Mutation =
   'flip' | 'truncate' | 'insert' | 'delete' | 'huge-length' | 'huge-count' | 'nest' | 'proto' | 'none';
 
@@ -135,35 +187,41 @@ export function mutate(seeds: readonly Buffer[], random: () => number): { body: 
   const seed = seeds[pick(seeds.length)] as Buffer;
   const mutation = MUTATIONS[pick(MUTATIONS.length)] as Mutation;
   let b: Buffer = Buffer.from(seed);
+  // Most mutations land in the arguments, so the broker routes them to the service's decoder; the
+  // rest may hit the header too (the broker's own parsing).
+  const from = random() < ARGUMENT_SHARE ? headerLength(seed) : 0;
+  const at = (extra = 0): number => from + pick(Math.max(1, b.length - from + extra));
   switch (mutation) {
     case 'flip':
       for (let n = 1 + pick(4); n > 0; n--) {
-        const i = pick(b.length);
+        const i = Math.min(b.length - 1, at());
         b[i] = (b[i] as number) ^ (1 << pick(8));
       }
       break;
     case 'truncate':
-      b = b.subarray(0, pick(b.length));
+      b = b.subarray(0, at());
       break;
     case 'insert': {
-      const i = pick(b.length + 1);
+      const i = at(1);
       const extra = Buffer.from(Array.from({ length: 1 + pick(8) }, () => pick(256)));
       b = Buffer.concat([b.subarray(0, i), extra, b.subarray(i)]);
       break;
     }
     case 'delete': {
-      const i = pick(b.length);
+      const i = at();
       b = Buffer.concat([b.subarray(0, i), b.subarray(i + 1 + pick(4))]);
       break;
     }
-    case 'huge-length':
-      // Overwrite four bytes past the header with 0x7fffffff / 0xffffffff: a string or list length.
-      if (b.length > 8) b.writeUInt32BE(random() < 0.5 ? 0x7fffffff : 0xffffffff, 4 + pick(b.length - 8));
+    case 'huge-length': {
+      // Four bytes made 0x7fffffff / 0xffffffff: a string or list length, or (from 0) the name's.
+      const i = Math.max(0, Math.min(b.length - 4, from > 0 ? at(-4) : 4 + pick(Math.max(1, b.length - 8))));
+      if (b.length >= 4) b.writeUInt32BE(random() < 0.5 ? 0x7fffffff : 0xffffffff, i);
       break;
+    }
     case 'huge-count': {
       // A list header of 2^31 one-byte elements appended where an argument starts.
       const tail = Buffer.from([0x19, 0xf3, 0xff, 0xff, 0xff, 0xff, 0x07, 0x01]);
-      b = Buffer.concat([b.subarray(0, Math.min(b.length, 12 + pick(8))), tail]);
+      b = Buffer.concat([b.subarray(0, Math.min(b.length, Math.max(from, 12) + pick(8))), tail]);
       break;
     }
     case 'nest':
@@ -178,12 +236,12 @@ export function mutate(seeds: readonly Buffer[], random: () => number): { body: 
   return { body: b, mutation };
 }
 
-/** The 4-byte length prefix of framed Thrift; now and then a lying one (too short, too long, huge). */
+/** The 4-byte length prefix of framed Thrift; now and then (4 %) a lying one (too short, too long, huge). */
 export function framed(body: Buffer, random: () => number): Buffer {
   const len = Buffer.alloc(4);
   const r = random();
   const declared =
-    r < 0.9 ? body.length : r < 0.95 ? Math.max(0, body.length - 3) : r < 0.98 ? body.length + 3 : 0xfffffff0;
+    r < 0.96 ? body.length : r < 0.97 ? Math.max(0, body.length - 3) : r < 0.99 ? body.length + 3 : 0xfffffff0;
   len.writeUInt32BE(declared >>> 0);
   return Buffer.concat([len, body]);
 }
