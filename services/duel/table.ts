@@ -131,7 +131,7 @@ export class DuelTable {
       const owner = this.env.ownerOf(duelId);
       if (draining && !fromPeer && owner !== undefined && owner !== me) return { kind: 'there', instanceId: owner };
       if (await takeOver(this.db, duelId, row.version, row.holder, me)) {
-        const live = this.adopt(row, row.holder !== undefined && row.holder !== me);
+        const live = this.adopt(row, this.lostWith(row.holder));
         return { kind: 'here', game: live.game };
       }
       // Someone else changed or took it meanwhile: read it again.
@@ -145,7 +145,7 @@ export class DuelTable {
     const row = await loadGame(this.db, duelId);
     if (!row || row.game.finished || row.holder !== from) return false;
     if (!(await takeOver(this.db, duelId, row.version, from, this.env.instanceId))) return false;
-    this.adopt(row, from !== undefined);
+    this.adopt(row, this.lostWith(from));
     this.log.info({ duel: duelId, from: from ?? '(released)' }, 'duel taken over');
     return true;
   }
@@ -216,6 +216,18 @@ export class DuelTable {
 
   private takesWork(instanceId: string): boolean {
     return this.env.directory.instances({ role: this.env.role }).some((r) => r.instanceId === instanceId);
+  }
+
+  /**
+   * Whether a duel taken from `holder` may have lost its last push with it: only when the holder
+   * is gone. A draining holder is alive and sent its pushes; announcing the state again would
+   * give its players the same update twice.
+   */
+  private lostWith(holder: string | undefined): boolean {
+    if (holder === undefined || holder === this.env.instanceId) return false;
+    return !this.env.directory
+      .instances({ role: this.env.role, includeDraining: true })
+      .some((r) => r.instanceId === holder);
   }
 
   private moving(duelId: string): GameError {
