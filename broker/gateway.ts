@@ -5,11 +5,14 @@
  * crash, and never touches another connection.
  */
 import { randomBytes } from 'node:crypto';
+import * as thrift from 'thrift';
 import type { Config } from '../shared/config';
 import { NoonError, type ErrorCode } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import type { Metrics } from '../shared/metrics';
 import { MessageType, peekHeader, ProtocolError, splitMultiplexed, type MessageHeader } from '../shared/thrift/header';
+import type { JsonBodyError } from '../shared/thrift/json-in';
+import { applicationException } from '../shared/thrift/messages';
 import { readRequestId } from '../shared/thrift/request-id';
 import { replyOutcome } from '../shared/thrift/reply-outcome';
 import type { ReplyEnvelope } from '../shared/wire/frames';
@@ -26,6 +29,7 @@ import type { Sessions } from './sessions';
 import { EventsEndpoint } from './events-endpoint';
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
+const UNKNOWN_EXCEPTION = thrift.Thrift.TApplicationExceptionType.UNKNOWN;
 
 /** Unknown methods or calls before login a connection may make before it is closed. */
 const MAX_STRIKES = 3;
@@ -72,8 +76,16 @@ export class Gateway {
     const now = Date.now();
     conn.received(now);
     let header: MessageHeader;
+    // a JSON client's call is forwarded in compact; one whose body the translation refused is answered here
+    let message = bytes;
+    let refused: JsonBodyError | undefined;
     try {
-      header = peekHeader(bytes, this.d.cfg.maxMethodName);
+      if (conn.json) {
+        const call = conn.json.fromClient(bytes);
+        header = call.header;
+        if (call.ok) message = call.bytes;
+        else refused = call.error;
+      } else header = peekHeader(bytes, this.d.cfg.maxMethodName);
       if (header.type !== MessageType.CALL)
         throw new ProtocolError(`clients may only send CALL messages, not type ${header.type}`);
     } catch (err) {
@@ -112,7 +124,9 @@ export class Gateway {
       return;
     }
     // Sessions are opened only for clients at or above the cluster's minimum protocol version.
-    const gate = checkClientProtocol(header.name, bytes, this.d.cfg.minClientProtocol, this.d.cfg);
+    const gate = refused
+      ? { ok: true as const }
+      : checkClientProtocol(header.name, message, this.d.cfg.minClientProtocol, this.d.cfg);
     if (!gate.ok) {
       this.d.metrics.drops.inc({ reason: gate.code.toLowerCase() });
       conn.send(errorReply(header, gate.code, gate.detail));
@@ -126,20 +140,43 @@ export class Gateway {
       return;
     }
     if (target.service === 'Events') {
-      this.answerEvents(bc, header, target.method, bytes);
+      this.answerEvents(bc, header, target.method, message, refused);
       return;
     }
-    void this.forward(bc, header, target, bytes);
+    void this.forward(bc, header, target, message, refused);
+  }
+
+  /**
+   * A JSON call whose body did not translate, answered where its compact twin would have been
+   * forwarded: over a cap in a service's own words, anything else as BAD_REQUEST.
+   */
+  private refuse(conn: ClientConn, header: MessageHeader, refused: JsonBodyError): void {
+    this.d.metrics.drops.inc({ reason: 'bad_request' });
+    conn.send(
+      refused.cap
+        ? applicationException(header.protocol, header.name, header.seqid, UNKNOWN_EXCEPTION, refused.message)
+        : errorReply(header, 'BAD_REQUEST', refused.message),
+    );
   }
 
   /** The push stream's calls: the broker answers them itself (broker/events-endpoint.ts). */
-  private answerEvents(bc: BrokerConn, header: MessageHeader, method: string, bytes: Buffer): void {
+  private answerEvents(
+    bc: BrokerConn,
+    header: MessageHeader,
+    method: string,
+    bytes: Buffer,
+    refused: JsonBodyError | undefined,
+  ): void {
     if (!EventsEndpoint.answers(method)) {
       this.strike(bc, header, 'UNKNOWN_METHOD', `Events:${method} is a push, not a call`);
       return;
     }
     if (!bc.session) {
       this.strike(bc, header, 'UNAUTHENTICATED', `Events:${method} needs a logged-in session`);
+      return;
+    }
+    if (refused) {
+      this.refuse(bc.conn, header, refused);
       return;
     }
     const started = performance.now();
@@ -189,6 +226,7 @@ export class Gateway {
     header: MessageHeader,
     target: { service: string; method: string },
     bytes: Buffer,
+    refused?: JsonBodyError,
   ): Promise<void> {
     const started = performance.now();
     const traceId = `${this.tracePrefix}-${(++this.traceSeq).toString(36)}`;
@@ -215,6 +253,11 @@ export class Gateway {
             this.strike(bc, header, r.code, r.detail);
           else this.replyError(conn, header, r.code, r.detail);
           if (r.code === 'STATE_LOST') this.d.sessions.unbind(bc, r.detail);
+          return;
+        }
+        if (refused) {
+          outcome = 'BAD_REQUEST';
+          this.refuse(conn, header, refused);
           return;
         }
         (tried ??= new Set()).add(r.instance.instanceId);
