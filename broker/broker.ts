@@ -9,6 +9,7 @@ import type { Server } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import type { Config } from '../shared/config';
 import type { CurveKeys } from '../shared/curve';
+import type { CallTracer } from '../shared/trace/tracer';
 import { advertiseAll, bindHostOf } from '../shared/endpoints';
 import type { Kv } from '../shared/data/kv';
 import type { Logger } from '../shared/log';
@@ -26,6 +27,7 @@ import { BrokerConn } from './connection';
 import { EventsEndpoint } from './events-endpoint';
 import { PushDelivery } from './push-delivery';
 import { PushLog, pushWindowOf } from '../shared/data/push-log';
+import type { TapHub } from '../shared/tap/hub';
 import { Gateway } from './gateway';
 import { RoomMemberships } from './room-memberships';
 import { RoomHub, type PublisherInfo } from './rooms';
@@ -48,6 +50,10 @@ export interface BrokerOptions {
   curve?: CurveKeys;
   /** the certificate of the TLS listeners (cfg.brokerTlsPort, cfg.brokerWssPort); none without it */
   tls?: TlsCredentials;
+  /** the traffic tap's taps (the role host's); none = calls are never tapped */
+  taps?: TapHub;
+  /** spans of forwarded calls (docs/traces.md); none without an OTLP endpoint */
+  tracer?: CallTracer;
 }
 
 /**
@@ -185,6 +191,8 @@ export class Broker {
       table,
       sessions: this.sessions,
       events: new EventsEndpoint(delivery, this.logger),
+      ...(this.opts.taps ? { taps: this.opts.taps } : {}),
+      ...(this.opts.tracer ? { tracer: this.opts.tracer } : {}),
     });
     this.admission = new Admission(cfg, (reason) => this.metrics.drops.inc({ reason }));
     this.admission.start();
@@ -224,6 +232,7 @@ export class Broker {
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.links?.close();
     this.rooms?.close();
+    this.gateway?.close();
   }
 
   get draining(): boolean {

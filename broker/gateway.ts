@@ -4,18 +4,19 @@
  * client can get wrong is answered with a clear TApplicationException or a disconnect, never a
  * crash, and never touches another connection.
  */
-import { randomBytes } from 'node:crypto';
-import * as thrift from 'thrift';
 import type { Config } from '../shared/config';
 import { NoonError, type ErrorCode } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import type { Metrics } from '../shared/metrics';
+import type { TapHub } from '../shared/tap/hub';
 import { MessageType, peekHeader, ProtocolError, splitMultiplexed, type MessageHeader } from '../shared/thrift/header';
 import type { JsonBodyError } from '../shared/thrift/json-in';
-import { applicationException } from '../shared/thrift/messages';
 import { readRequestId } from '../shared/thrift/request-id';
 import { replyOutcome } from '../shared/thrift/reply-outcome';
 import type { ReplyEnvelope } from '../shared/wire/frames';
+import { CallLog } from '../shared/trace/call-log';
+import { newTraceId } from '../shared/trace/traceparent';
+import type { CallTracer } from '../shared/trace/tracer';
 import { pickLeastLoaded } from '../rpc/caller';
 import { type Links, NotDelivered } from '../rpc/links';
 import { AddressRateLimit } from '../edge/address-limits';
@@ -23,13 +24,14 @@ import type { ClientConn } from '../edge/client-conn';
 import { checkClientProtocol } from './client-version';
 import type { BrokerConn } from './connection';
 import { errorReply } from '../edge/replies';
+import { refusalReply } from '../edge/thrift-json';
 import { route, type Route } from './route';
 import type { RoutingTable } from './routing-table';
 import type { Sessions } from './sessions';
 import { EventsEndpoint } from './events-endpoint';
+import { ForwardSpans } from './forward-spans';
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
-const UNKNOWN_EXCEPTION = thrift.Thrift.TApplicationExceptionType.UNKNOWN;
 
 /** Unknown methods or calls before login a connection may make before it is closed. */
 const MAX_STRIKES = 3;
@@ -44,12 +46,16 @@ export interface GatewayDeps {
   sessions: Sessions;
   /** Events:poll and Events:subscribe, answered here (events-endpoint.ts) */
   events: EventsEndpoint;
+  /** the traffic tap: offered each forwarded call after its reply, only while a tap is attached */
+  taps?: TapHub;
+  /** spans of forwarded calls; none without an OTLP endpoint */
+  tracer?: CallTracer;
 }
 
 export class Gateway {
-  private traceSeq = 0;
-  private readonly tracePrefix = randomBytes(3).toString('hex');
   inFlight = 0;
+  /** failed and slow forwarded calls, at info with their trace id */
+  private readonly callLog: CallLog;
   private readonly startedAt = Date.now();
   /** login calls (cfg.loginMethods) per client address, across its connections (edge/address-limits.ts) */
   private readonly loginMethods: ReadonlySet<string>;
@@ -58,6 +64,11 @@ export class Gateway {
   constructor(private readonly d: GatewayDeps) {
     this.loginMethods = new Set(d.cfg.loginMethods);
     this.logins = new AddressRateLimit({ limit: d.cfg.loginAttemptsPerIp, windowMs: d.cfg.loginAttemptsWindowMs });
+    this.callLog = new CallLog(d.logger, { slowMs: d.cfg.slowCallMs });
+  }
+
+  close(): void {
+    this.callLog.close();
   }
 
   /**
@@ -146,17 +157,12 @@ export class Gateway {
     void this.forward(bc, header, target, message, refused);
   }
 
-  /**
-   * A JSON call whose body did not translate, answered where its compact twin would have been
-   * forwarded: over a cap in a service's own words, anything else as BAD_REQUEST.
-   */
-  private refuse(conn: ClientConn, header: MessageHeader, refused: JsonBodyError): void {
+  /** A JSON call whose body did not translate, answered where its compact twin would have been forwarded. */
+  private refuse(conn: ClientConn, header: MessageHeader, refused: JsonBodyError): number {
     this.d.metrics.drops.inc({ reason: 'bad_request' });
-    conn.send(
-      refused.cap
-        ? applicationException(header.protocol, header.name, header.seqid, UNKNOWN_EXCEPTION, refused.message)
-        : errorReply(header, 'BAD_REQUEST', refused.message),
-    );
+    const reply = refusalReply(header, refused);
+    conn.send(reply);
+    return reply.length;
   }
 
   /** The push stream's calls: the broker answers them itself (broker/events-endpoint.ts). */
@@ -208,13 +214,16 @@ export class Gateway {
     t.observe(seconds);
   }
 
-  private strike(bc: BrokerConn, header: MessageHeader, code: ErrorCode, detail: string): void {
+  /** Refuses the call and counts a strike; returns the size of the refusal sent. */
+  private strike(bc: BrokerConn, header: MessageHeader, code: ErrorCode, detail: string): number {
     this.d.metrics.drops.inc({ reason: code.toLowerCase() });
-    bc.conn.send(errorReply(header, code, detail));
+    const reply = errorReply(header, code, detail);
+    bc.conn.send(reply);
     const strikes = bc.strike();
     // An unknown method from a connection that never logged in closes it at once (nothing legit does that).
     if (strikes >= MAX_STRIKES || (code === 'UNKNOWN_METHOD' && !bc.session))
       bc.conn.close(`${strikes} strikes: ${detail}`, true); // flushed: the client sees why
+    return reply.length;
   }
 
   private decide(bc: BrokerConn, target: { service: string; method: string }, exclude: ReadonlySet<string>): Route {
@@ -229,9 +238,16 @@ export class Gateway {
     refused?: JsonBodyError,
   ): Promise<void> {
     const started = performance.now();
-    const traceId = `${this.tracePrefix}-${(++this.traceSeq).toString(36)}`;
-    let tried: Set<string> | undefined;
+    const { tracer } = this.d;
     const { conn } = bc;
+    const userId = bc.session?.userId;
+    // Without a tracer the trace id is all a call carries; with one, it is the trace of its spans.
+    const spans = tracer ? new ForwardSpans(tracer, header.name, bytes.length, userId) : undefined;
+    const traceId = spans ? spans.traceId : newTraceId();
+    const traced = (detail: string): string => (detail.includes('(trace ') ? detail : `${detail} (trace ${traceId})`);
+    let tried: Set<string> | undefined;
+    let instance = '';
+    let replyBytes = 0;
     conn.callStarted();
     this.inFlight++;
     let outcome = 'ok';
@@ -243,33 +259,39 @@ export class Gateway {
           // Unknown method too: the instance of a newer release may not be learnt yet.
           if (r.code === 'UNKNOWN_METHOD' && this.warmingUp()) {
             outcome = 'UNAVAILABLE';
-            this.replyError(
+            replyBytes = this.replyError(
               conn,
               header,
               'UNAVAILABLE',
-              `${header.name} is not known yet: this broker is still learning routes from Yellow`,
+              traced(`${header.name} is not known yet: this broker is still learning routes from Yellow`),
             );
           } else if (r.code === 'UNKNOWN_METHOD' || r.code === 'UNAUTHENTICATED' || r.code === 'FORBIDDEN')
-            this.strike(bc, header, r.code, r.detail);
-          else this.replyError(conn, header, r.code, r.detail);
+            replyBytes = this.strike(bc, header, r.code, traced(r.detail));
+          else replyBytes = this.replyError(conn, header, r.code, traced(r.detail));
           if (r.code === 'STATE_LOST') this.d.sessions.unbind(bc, r.detail);
           return;
         }
         if (refused) {
           outcome = 'BAD_REQUEST';
-          this.refuse(conn, header, refused);
+          replyBytes = this.refuse(conn, header, refused);
           return;
         }
         (tried ??= new Set()).add(r.instance.instanceId);
-        const reply = await this.send(bc, header, r, bytes, traceId).catch((err: unknown) => err as Error);
+        instance = r.instance.instanceId;
+        const hop = spans?.attempt(r.instance.instanceId, attempt, bytes.length);
+        const reply = await this.send(bc, header, r, bytes, hop ? hop.traceparent : traceId).catch(
+          (err: unknown) => err as Error,
+        );
         if (!(reply instanceof Error)) {
           if (r.bindNow && !reply.error) this.d.sessions.bind(bc, r.service.role, r.instance.instanceId);
           // errors a service wrote into the reply (declared or not) count as what they are, not ok
           outcome = reply.error ? reply.error.code : replyOutcome(reply.payload);
-          await this.deliver(bc, header, reply);
+          hop?.end(outcome, { 'noon.reply.bytes': reply.payload.length });
+          replyBytes = await this.deliver(bc, header, reply, traced);
           return;
         }
         const code = reply instanceof NoonError ? reply.code : 'INTERNAL';
+        hop?.end(code);
         const retry =
           attempt === 0 &&
           !r.service.stateful &&
@@ -278,16 +300,64 @@ export class Gateway {
         outcome = code;
         // A durable service's state is not lost with its instance: the outcome is only unknown.
         const lost = r.service.stateful && !r.service.durable && code === 'UNAVAILABLE';
-        this.replyError(conn, header, lost ? 'STATE_LOST' : code, reply.message);
+        replyBytes = this.replyError(conn, header, lost ? 'STATE_LOST' : code, traced(reply.message));
         return;
       }
     } finally {
       conn.callFinished();
       this.inFlight--;
+      const ms = performance.now() - started;
       // A client-chosen name must not become a metric series: unknown methods count as one.
       const method = outcome === 'UNKNOWN_METHOD' ? '(unknown)' : header.name;
-      this.count(method, outcome, (performance.now() - started) / 1000);
+      this.count(method, outcome, ms / 1000);
+      spans?.end(outcome, replyBytes);
+      if (outcome !== 'ok' || this.callLog.isSlow(ms))
+        this.callLog.after({
+          trace: traceId,
+          method,
+          outcome,
+          ms,
+          conn: conn.id,
+          ...(userId ? { user: userId } : {}),
+          ...(instance ? { to: instance } : {}),
+        });
+      // the reply is on its way: the tap's record is made after it, and only while a tap is attached
+      if (this.d.taps?.active)
+        this.offerToTap(bc, target.service, header.name, outcome, ms, bytes, replyBytes, instance, traceId);
     }
+  }
+
+  private offerToTap(
+    bc: BrokerConn,
+    service: string,
+    method: string,
+    outcome: string,
+    ms: number,
+    payload: Buffer,
+    replyBytes: number,
+    instance: string | undefined,
+    traceId: string,
+  ): void {
+    const s = bc.session;
+    this.d.taps?.offer({
+      payload,
+      record: {
+        time: Date.now(),
+        role: 'broker',
+        method,
+        service,
+        ...(s?.userId ? { user: s.userId } : {}),
+        ...(s?.username ? { username: s.username } : {}),
+        ...(s?.sessionId ? { session: s.sessionId } : {}),
+        broker: this.d.instanceId,
+        ...(instance !== undefined ? { instance } : {}),
+        outcome,
+        latency_ms: Math.round(ms * 1000) / 1000,
+        request_bytes: payload.length,
+        reply_bytes: replyBytes,
+        trace_id: traceId,
+      },
+    });
   }
 
   private send(
@@ -295,7 +365,8 @@ export class Gateway {
     header: MessageHeader,
     r: Extract<Route, { kind: 'forward' }>,
     bytes: Buffer,
-    traceId: string,
+    /** the envelope's trace field: the trace id, or the attempt span's traceparent */
+    traceField: string,
   ): Promise<ReplyEnvelope> {
     const router = r.instance.endpoints.router;
     if (!router)
@@ -304,7 +375,10 @@ export class Gateway {
     // Only a session's calls: an anonymous one changes with the connection, so a retry could not match.
     const clientRequestId = s ? readRequestId(bytes, header.protocol) : '';
     if (this.d.logger.isLevelEnabled('debug'))
-      this.d.logger.debug({ trace: traceId, method: header.name, to: r.instance.instanceId, conn: conn.id }, 'forward');
+      this.d.logger.debug(
+        { trace: traceField, method: header.name, to: r.instance.instanceId, conn: conn.id },
+        'forward',
+      );
     return this.d.links.request(
       {
         instanceId: r.instance.instanceId,
@@ -318,21 +392,31 @@ export class Gateway {
         username: s?.username ?? '',
         method: header.name,
         via: this.d.instanceId,
-        traceId,
+        traceId: traceField,
         ...(clientRequestId ? { clientRequestId } : {}),
         payload: bytes,
       },
     );
   }
 
-  private async deliver(bc: BrokerConn, header: MessageHeader, reply: ReplyEnvelope): Promise<void> {
+  /** Writes the service's reply to the client; returns its size in bytes. */
+  private async deliver(
+    bc: BrokerConn,
+    header: MessageHeader,
+    reply: ReplyEnvelope,
+    traced: (detail: string) => string,
+  ): Promise<number> {
     // Directives first (a login must hold before the client sees its reply and calls again).
     if (reply.directives.length > 0) await this.d.sessions.apply(bc, reply.directives);
-    if (reply.error) this.replyError(bc.conn, header, reply.error.code, reply.error.message);
-    else bc.conn.send(reply.payload);
+    if (reply.error) return this.replyError(bc.conn, header, reply.error.code, traced(reply.error.message));
+    bc.conn.send(reply.payload);
+    return reply.payload.length;
   }
 
-  private replyError(conn: ClientConn, header: MessageHeader, code: ErrorCode, detail: string): void {
-    conn.send(errorReply(header, code, detail));
+  /** Writes an error reply; returns its size in bytes. */
+  private replyError(conn: ClientConn, header: MessageHeader, code: ErrorCode, detail: string): number {
+    const reply = errorReply(header, code, detail);
+    conn.send(reply);
+    return reply.length;
   }
 }

@@ -13,8 +13,10 @@ import type { Crash } from './tally';
 export interface Slot {
   role: ClusterRole;
   index: number;
-  /** options of this slot only (a Yellow's or the BrokerList's port) */
+  /** options of this slot only (a Yellow's or the BrokerList's port, its host's address) */
   env: Record<string, string>;
+  /** a command prefix that runs the process on its host (`ip netns exec <ns>`); none on loopback */
+  wrap?: string[];
 }
 
 export const slotName = (s: Slot): string => `${s.role}#${s.index}`;
@@ -34,7 +36,14 @@ export class RoleProc {
     logFile: string,
   ) {
     this.log = createWriteStream(logFile, { flags: 'a' });
-    this.proc = spawn(process.execPath, [join(root, 'bin', 'noon.js'), 'start', slot.role], {
+    const [command, ...args] = [
+      ...(slot.wrap ?? []),
+      process.execPath,
+      join(root, 'bin', 'noon.js'),
+      'start',
+      slot.role,
+    ];
+    this.proc = spawn(command!, args, {
       cwd: root,
       env: { ...process.env, ...env, ...slot.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,7 +4,9 @@
  * exit 0), and names every instance it takes down on purpose, so that its `down` is expected.
  */
 import type { ChaosCluster, RoleProc } from './cluster';
+import { hostIndexOf, PARTITIONED_SERVICE_INDEX } from './hosts';
 import type { OwnPostgres, RedisShard } from './infra';
+import type { HostNetwork } from './netns';
 import type { Fault } from './scenarios';
 import { pause, pollUntil } from './wait';
 import type { YellowWatch } from './watch';
@@ -16,6 +18,8 @@ export interface FaultContext {
   pg: OwnPostgres | undefined;
   shards: RedisShard[];
   heartbeatMs: number;
+  /** the hosts the cluster runs on, or why it runs on loopback (then there is no host to cut off) */
+  hosts: { net: HostNetwork } | { problem: string };
   expectDown(instanceId: string): void;
 }
 
@@ -134,6 +138,61 @@ async function redisKill(ctx: FaultContext, shard: number, downMs: number): Prom
   return { notes: [`shard ${shard} (port ${s.port}) down for ${secs(Date.now() - t0)}, back empty`], misses: [] };
 }
 
+/** A host's instances are down within this many heartbeats of its cut (the detection bound is 2.75). */
+const DETECTION_HEARTBEATS = 3;
+
+/**
+ * Cuts the host of every service's instance #1 off (nftables drops everything on its interface),
+ * heals it after `ms`, and waits for its instances to be listed again: the same instances, which
+ * register again by themselves once their heartbeats get through.
+ */
+async function partition(ctx: FaultContext, ms: number): Promise<FaultOutcome> {
+  if (!('net' in ctx.hosts)) return { notes: [], misses: [`not run: ${ctx.hosts.problem}`] };
+  const out: FaultOutcome = { notes: [], misses: [] };
+  const { net } = ctx.hosts;
+  const at = hostIndexOf({ role: 'player', index: PARTITIONED_SERVICE_INDEX });
+  const host = net.hosts[at];
+  if (!host) throw new Error(`no host ${at + 1} in the network`);
+  const cut = ctx.cluster.all().filter((p) => p.alive && hostIndexOf(p.slot) === at);
+  for (const p of cut) ctx.expectDown(p.instanceId);
+  const t0 = Date.now();
+  await net.partition(host);
+  const downAt = (p: RoleProc): number | undefined => ctx.watch.downAt(p.instanceId, t0);
+  const boundMs = DETECTION_HEARTBEATS * ctx.heartbeatMs;
+  await pollUntil(`every instance on ${host.name} declared down`, 15_000, () =>
+    cut.every((p) => downAt(p) !== undefined),
+  )
+    .then(() => {
+      const slowest = Math.max(...cut.map((p) => (downAt(p) ?? t0) - t0));
+      out.notes.push(
+        `${host.name} (${cut.map((p) => p.name).join(' ')}) cut off: all ${cut.length} declared down within ${secs(slowest)}`,
+      );
+      if (slowest > boundMs)
+        out.misses.push(`declared down after ${secs(slowest)}, past the ${secs(boundMs)} detection bound`);
+    })
+    .catch(() => {
+      const missing = cut.filter((p) => downAt(p) === undefined).map((p) => p.name);
+      out.misses.push(`${missing.join(', ')} on ${host.name} not declared down within 15 s of the cut`);
+    });
+  await pause(Math.max(0, t0 + ms - Date.now()));
+  await net.heal(host);
+  const healedAt = Date.now();
+  const back = (): RoleProc[] => cut.filter((p) => ctx.watch.serving([p.instanceId]));
+  await pollUntil(
+    `the instances on ${host.name} listed again`,
+    SERVING_DEADLINE_MS,
+    () => back().length === cut.length,
+  ).catch(() =>
+    out.misses.push(
+      `${back().length} of ${cut.length} instances on ${host.name} rejoined within ${secs(SERVING_DEADLINE_MS)}`,
+    ),
+  );
+  out.notes.push(
+    `healed after ${secs(healedAt - t0)}: ${back().length} of ${cut.length} rejoined, ${secs(Date.now() - healedAt)} after the heal`,
+  );
+  return out;
+}
+
 export function runFault(ctx: FaultContext, f: Fault): Promise<FaultOutcome> {
   switch (f.kind) {
     case 'rolling':
@@ -149,10 +208,6 @@ export function runFault(ctx: FaultContext, f: Fault): Promise<FaultOutcome> {
     case 'redis-kill':
       return redisKill(ctx, f.shard, f.downMs);
     case 'partition':
-      return Promise.resolve({
-        notes: ['not run: the partition drill is not implemented in this tool yet (see docs/chaos.md)'],
-        misses: [],
-        skipped: true,
-      });
+      return partition(ctx, f.ms);
   }
 }

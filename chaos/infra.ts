@@ -5,7 +5,7 @@
  * postmaster's pid file) and its files removed.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,19 +47,40 @@ async function answersPing(port: number): Promise<boolean> {
   }
 }
 
-/** One redis-server; `kill` and `start` again keep its port, so the cluster's shard list stays right. */
+/** Loopback, and `host` too when it is another address (the bridge's, which other hosts reach). */
+const listenOn = (host: string): string[] => (host === '127.0.0.1' ? [host] : ['127.0.0.1', host]);
+
+/**
+ * One redis-server; `kill` and `start` again keep its port, so the cluster's shard list stays
+ * right. It listens on loopback and on `host`, the address the cluster is given.
+ */
 export class RedisShard {
   private proc: ChildProcess | undefined;
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    readonly host = '127.0.0.1',
+  ) {}
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://${this.host}:${this.port}`;
   }
 
   async start(): Promise<void> {
     const proc = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        ...listenOn(this.host),
+        // protected mode refuses every client not on loopback when there is no password: the
+        // cluster's other hosts reach the shard on the bridge's private address
+        ...(this.host === '127.0.0.1' ? [] : ['--protected-mode', 'no']),
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ],
       { stdio: 'ignore' },
     );
     let failure: Error | undefined;
@@ -82,9 +103,9 @@ export class RedisShard {
   }
 }
 
-export async function startRedisShards(n: number): Promise<RedisShard[]> {
+export async function startRedisShards(n: number, host = '127.0.0.1'): Promise<RedisShard[]> {
   const shards: RedisShard[] = [];
-  for (let i = 0; i < n; i++) shards.push(new RedisShard(await freePort()));
+  for (let i = 0; i < n; i++) shards.push(new RedisShard(await freePort(), host));
   await Promise.all(shards.map((s) => s.start()));
   return shards;
 }
@@ -101,16 +122,20 @@ export function findPgBin(): string | undefined {
 
 const POSTGRES_USER = 'postgres';
 
-/** A Postgres cluster of the tool's own. As root, its server runs as the `postgres` user (it refuses root). */
+/**
+ * A Postgres cluster of the tool's own, listening on loopback and on `host` (the address the
+ * cluster is given). As root, its server runs as the `postgres` user (it refuses root).
+ */
 export class OwnPostgres {
   private constructor(
     private readonly bin: string,
     readonly dir: string,
     readonly port: number,
     private readonly asUser: boolean,
+    readonly host: string,
   ) {}
 
-  static async create(bin: string): Promise<OwnPostgres> {
+  static async create(bin: string, host = '127.0.0.1'): Promise<OwnPostgres> {
     const dir = mkdtempSync(join(tmpdir(), 'noon-chaos-pg-'));
     const asUser = process.getuid?.() === 0;
     if (asUser) {
@@ -118,21 +143,25 @@ export class OwnPostgres {
       const { stdout: gid } = await run('id', ['-g', POSTGRES_USER]);
       chownSync(dir, Number(stdout.trim()), Number(gid.trim()));
     }
-    const pgc = new OwnPostgres(bin, dir, await freePort(), asUser);
+    const pgc = new OwnPostgres(bin, dir, await freePort(), asUser, host);
     await pgc.exec('initdb', ['-D', join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync']);
+    // initdb trusts loopback only; the cluster's other hosts are on the bridge's subnet
+    if (host !== '127.0.0.1') appendFileSync(join(dir, 'data', 'pg_hba.conf'), 'host all all samenet trust\n');
     await pgc.start();
-    const admin = new pg.Client({ connectionString: pgc.url('postgres') });
-    await admin.connect();
+    // a server that started but cannot be used is stopped here: nobody else holds it yet
     try {
-      await admin.query('CREATE DATABASE chaos');
-    } finally {
-      await admin.end();
+      const admin = new pg.Client({ connectionString: pgc.url('postgres') });
+      await admin.connect();
+      await admin.query('CREATE DATABASE chaos').finally(() => admin.end());
+    } catch (err) {
+      await pgc.destroy();
+      throw err;
     }
     return pgc;
   }
 
   url(database = 'chaos'): string {
-    return `postgres://postgres@127.0.0.1:${this.port}/${database}`;
+    return `postgres://postgres@${this.host}:${this.port}/${database}`;
   }
 
   private exec(tool: string, args: string[]): Promise<unknown> {
@@ -142,7 +171,7 @@ export class OwnPostgres {
 
   async start(): Promise<void> {
     // fsync off: the drills kill Postgres's processes, not the machine, so the OS keeps every committed page
-    const opts = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300`;
+    const opts = `-p ${this.port} -k ${this.dir} -c listen_addresses=${listenOn(this.host).join(',')} -c fsync=off -c max_connections=300`;
     await this.exec('pg_ctl', ['-D', join(this.dir, 'data'), '-o', opts, '-l', join(this.dir, 'log'), '-w', 'start']);
   }
 

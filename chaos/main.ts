@@ -12,12 +12,15 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { INFRA_KEY_ROLES } from '../shared/curve';
 import { ensureKeys } from '../shared/keyring';
-import { appliedWrites, moneyViolations } from './check';
+import { appliedWrites, moneyViolations, storedMessages } from './check';
+import { countDuels, countRooms } from './games-tally';
 import { ChaosCluster, type Slot } from './cluster';
 import { runFault, type FaultOutcome } from './faults';
 import { findPgBin, freePort, OwnPostgres, startRedisShards, type RedisShard } from './infra';
 import { resultOf, scenarioText, verdictText, type ScenarioResult } from './report';
-import { CLUSTER_ROLES, CLUSTER_SIZE, scenarioTable, type Scenario } from './scenarios';
+import { HOST_COUNT, hostIndexOf, placementText } from './hosts';
+import { HostNetwork } from './netns';
+import { CLUSTER_ROLES, CLUSTER_SIZE, scenarioTable, type ClusterRole, type Scenario } from './scenarios';
 import { countScenario } from './tally';
 import { pause, pollUntil } from './wait';
 import { YellowWatch } from './watch';
@@ -27,6 +30,8 @@ const ROOT = join(__dirname, '..');
 const HEARTBEAT_MS = 1000;
 /** calls made after a fault's cluster is whole again still belong to it: late effects show here */
 const SETTLE_MS = 2000;
+/** after the load stops, how long members may take to receive their rooms' last messages */
+const DELIVERY_DEADLINE_MS = 30_000;
 
 export interface ChaosOptions {
   short: boolean;
@@ -35,29 +40,42 @@ export interface ChaosOptions {
   json: boolean;
 }
 
+/** The partition is part of the full run, and of the short one only when asked (its hosts cost a slower start). */
 export function parseArgs(argv: readonly string[]): ChaosOptions {
   const o: ChaosOptions = { short: false, partition: false, players: 12, json: false };
+  let partition: boolean | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--short') o.short = true;
-    else if (a === '--partition') o.partition = true;
+    else if (a === '--partition') partition = true;
+    else if (a === '--no-partition') partition = false;
     else if (a === '--json') o.json = true;
     else if (a === '--players') {
       const n = Number(argv[++i]);
       if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`--players: expected 1..1000, got ${argv[i]}`);
       o.players = n;
-    } else throw new Error(`unknown option ${JSON.stringify(a)}; options: --short, --players N, --partition, --json`);
+    } else
+      throw new Error(
+        `unknown option ${JSON.stringify(a)}; options: --short, --players N, --partition, --no-partition, --json`,
+      );
   }
+  o.partition = partition ?? !o.short;
   return o;
 }
 
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
 
-/** The Postgres the cluster uses: the tool's own when the binaries exist, else a fresh database on a shared server. */
-async function openPostgres(tag: string): Promise<{ url: string; own?: OwnPostgres; drop(): Promise<void> }> {
+/**
+ * The Postgres the cluster uses: the tool's own when the binaries exist (listening on `host` as
+ * well as loopback), else a fresh database on a shared server.
+ */
+async function openPostgres(
+  tag: string,
+  host: string,
+): Promise<{ url: string; own?: OwnPostgres; drop(): Promise<void> }> {
   const bin = findPgBin();
   if (bin) {
-    const own = await OwnPostgres.create(bin);
+    const own = await OwnPostgres.create(bin, host);
     say(`  postgres: own cluster on port ${own.port} (${own.dir})`);
     return { url: own.url(), own, drop: () => own.destroy() };
   }
@@ -75,6 +93,29 @@ async function openPostgres(tag: string): Promise<{ url: string; own?: OwnPostgr
   return { url: u.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`) };
 }
 
+/**
+ * The hosts for the partition drill: four network namespaces on a bridge (chaos/netns.ts), or
+ * what is missing on this machine, which the drill then reports as its miss.
+ */
+async function openHosts(): Promise<{ net: HostNetwork } | { problem: string }> {
+  if (!findPgBin())
+    return {
+      problem:
+        'the partition drill needs PostgreSQL server binaries (/usr/lib/postgresql/*/bin) for a Postgres its hosts reach',
+    };
+  try {
+    const net = await HostNetwork.create(
+      { hosts: HOST_COUNT, prefix: 'noonch', subnet: '10.78.0' },
+      'the partition drill',
+    );
+    say(`  hosts: ${net.hosts.length} network namespaces on ${net.rootAddress}/24`);
+    return { net };
+  } catch (err) {
+    say(`  hosts: none, the cluster runs on 127.0.0.1: ${(err as Error).message}`);
+    return { problem: (err as Error).message };
+  }
+}
+
 export async function runChaos(o: ChaosOptions): Promise<{ results: ScenarioResult[]; ok: boolean; text: string }> {
   const tag = randomBytes(4).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'noon-chaos-'));
@@ -84,15 +125,23 @@ export async function runChaos(o: ChaosOptions): Promise<{ results: ScenarioResu
   say(`chaos ${tag}: ${scenarios.length} scenarios, ${o.players} players; process logs in ${logDir}`);
   const cleanups: Array<() => Promise<unknown>> = [];
   try {
-    const data = await openPostgres(tag);
+    const hosts = o.partition ? await openHosts() : { problem: 'not asked for' };
+    if ('net' in hosts) {
+      const net = hosts.net;
+      cleanups.push(() => net.destroy());
+    }
+    const dataHost = 'net' in hosts ? hosts.net.rootAddress : '127.0.0.1';
+    const hostOf = (slot: { role: ClusterRole; index: number }): string =>
+      'net' in hosts ? (hosts.net.hosts[hostIndexOf(slot)]?.address ?? '') : '127.0.0.1';
+    const data = await openPostgres(tag, dataHost);
     cleanups.push(() => data.drop());
-    const shards: RedisShard[] = await startRedisShards(2);
+    const shards: RedisShard[] = await startRedisShards(2, dataHost);
     cleanups.push(() => Promise.all(shards.map((s) => s.stop())));
     const yellowPorts = [await freePort(), await freePort()];
     const brokerlistPort = await freePort();
     const keyDir = join(dir, 'keys');
     ensureKeys(keyDir, [...new Set([...INFRA_KEY_ROLES, ...CLUSTER_ROLES])]);
-    const yellow = yellowPorts.map((p) => `tcp://127.0.0.1:${p}`);
+    const yellow = yellowPorts.map((p, index) => `tcp://${hostOf({ role: 'yellow', index })}:${p}`);
     const env: Record<string, string> = {
       NOON_PG_URL: data.url,
       NOON_REDIS: shards.map((s) => s.url).join(','),
@@ -113,11 +162,21 @@ export async function runChaos(o: ChaosOptions): Promise<{ results: ScenarioResu
     cleanups.push(() => cluster.close());
     const slots: Slot[] = CLUSTER_ROLES.flatMap((role) =>
       Array.from({ length: CLUSTER_SIZE[role] }, (_, index): Slot => {
-        if (role === 'yellow') return { role, index, env: { NOON_YELLOW_PORT: String(yellowPorts[index]) } };
-        if (role === 'brokerlist') return { role, index, env: { NOON_BROKERLIST_PORT: String(brokerlistPort) } };
-        return { role, index, env: {} };
+        const own: Record<string, string> =
+          role === 'yellow'
+            ? { NOON_YELLOW_PORT: String(yellowPorts[index]) }
+            : role === 'brokerlist'
+              ? { NOON_BROKERLIST_PORT: String(brokerlistPort) }
+              : {};
+        if (!('net' in hosts)) return { role, index, env: own };
+        // bound to its host's address only, and advertised with it
+        const address = hostOf({ role, index });
+        const host = hosts.net.hosts[hostIndexOf({ role, index })]!;
+        const env = { ...own, NOON_HOST: address, NOON_BIND_HOST: address };
+        return { role, index, env, wrap: hosts.net.wrap(host) };
       }),
     );
+    if ('net' in hosts) for (const line of placementText(slots)) say(`  ${line}`);
     const t0 = Date.now();
     await Promise.all(slots.filter((s) => s.role === 'yellow').map((s) => cluster.start(s)));
     const watch = await YellowWatch.open(yellow, keyDir, HEARTBEAT_MS);
@@ -129,12 +188,12 @@ export async function runChaos(o: ChaosOptions): Promise<{ results: ScenarioResu
     say(`  cluster: ${slots.length} processes live in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     const workload = new Workload({
-      brokerListUrl: `http://127.0.0.1:${brokerlistPort}`,
+      brokerListUrl: `http://${hostOf({ role: 'brokerlist', index: 0 })}:${brokerlistPort}`,
       players: o.players,
       thinkMs: 20,
       tag,
     });
-    cleanups.unshift(() => workload.stop());
+    cleanups.unshift(() => workload.stop().then(() => workload.close()));
     await workload.start();
     await pollUntil(
       'the workload warmed up',
@@ -155,6 +214,7 @@ export async function runChaos(o: ChaosOptions): Promise<{ results: ScenarioResu
           pg: data.own,
           shards,
           heartbeatMs: HEARTBEAT_MS,
+          hosts,
           expectDown: (id) => expectedDown.add(id),
         },
         s.fault,
@@ -172,6 +232,13 @@ export async function runChaos(o: ChaosOptions): Promise<{ results: ScenarioResu
     workload.scenario = -1;
     await workload.stop();
     const applied = await appliedWrites(data.url, keyPrefix(tag));
+    const stored = await storedMessages(data.url, keyPrefix(tag));
+    // The members' last messages may still be on their way (or in a gap repair): give them time.
+    await pollUntil('every member received every stored message of its room', DELIVERY_DEADLINE_MS, () =>
+      workload.members.every((m) => stored.every((x) => x.room !== m.room || m.received.has(x.text))),
+    ).catch((err: Error) => say(`  rooms: ${err.message}`));
+    workload.close();
+    const escrow = await moneyViolations(data.url);
     const results = scenarios.map((s: Scenario, i) => {
       const f = facts[i]!;
       const counts = countScenario(i, workload.records, applied, watch.deaths, cluster.crashes, {
@@ -180,10 +247,19 @@ export async function runChaos(o: ChaosOptions): Promise<{ results: ScenarioResu
         expectedDown,
         invariantViolations: f.invariant,
       });
-      return resultOf(s, counts, f.endedAt - f.startedAt, f.fault.notes.filter(Boolean), f.fault.misses);
+      const games = {
+        rooms: countRooms(i, workload.says, stored, workload.members),
+        duels: countDuels(i, workload.duels),
+      };
+      return resultOf(s, counts, f.endedAt - f.startedAt, f.fault.notes.filter(Boolean), f.fault.misses, games);
     });
-    const text = [...results.map(scenarioText), verdictText(results)].join('\n');
-    return { results, ok: results.every((r) => r.missed.length === 0), text };
+    const closed = workload.members.reduce((n, m) => n + m.closed, 0);
+    const after = [
+      `  escrow after the run: ${escrow.check.stakesHeld} soft still held (duels not settled yet), ` +
+        `money invariant violations ${escrow.violations}; roomClosed seen by members ${closed}`,
+    ];
+    const text = [...results.map(scenarioText), verdictText(results), ...after].join('\n');
+    return { results, ok: results.every((r) => r.missed.length === 0) && escrow.violations === 0, text };
   } finally {
     for (const c of cleanups.reverse()) await c().catch((err: Error) => say(`  cleanup: ${err.message}`));
     if (process.env.CHAOS_KEEP_LOGS === undefined) rmSync(dir, { recursive: true, force: true });

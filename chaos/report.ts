@@ -1,4 +1,5 @@
 /** The chaos run's output: one block per scenario, then the verdict. Pure text from the counts. */
+import { endings, missedGameTargets, type GameCounts } from './games-tally';
 import type { Scenario } from './scenarios';
 import { codes, missedTargets, type ScenarioCounts } from './tally';
 
@@ -10,6 +11,8 @@ export interface ScenarioResult {
   /** what the fault itself measured (e.g. "declared down after 2.4 s") */
   notes: string[];
   missed: string[];
+  /** the rooms' and duels' counts (absent when the run had none) */
+  games?: GameCounts;
 }
 
 export function resultOf(
@@ -18,8 +21,29 @@ export function resultOf(
   durationMs: number,
   notes: string[],
   extraMisses: string[] = [],
+  games?: GameCounts,
 ): ScenarioResult {
-  return { scenario, counts, durationMs, notes, missed: [...missedTargets(scenario, counts), ...extraMisses] };
+  const missed = [
+    ...missedTargets(scenario, counts),
+    ...(games ? missedGameTargets(scenario, games) : []),
+    ...extraMisses,
+  ];
+  return { scenario, counts, durationMs, notes, missed, ...(games ? { games } : {}) };
+}
+
+/** The rooms and duels lines of a scenario block. */
+export function gameLines(g: GameCounts): string[] {
+  const r = g.rooms;
+  const d = g.duels;
+  return [
+    `     rooms: says acknowledged ${r.acked}, received once by every member ${r.ackedToAll}` +
+      `  deliveries ${r.delivered} of ${r.deliveriesExpected}  missing ${r.missing}  doubled ${r.doubled}` +
+      `  lost ${r.lost}  stored twice ${r.storedTwice}` +
+      (r.unknownStored > 0 ? `  (${r.unknownStored} outcome-unknown say(s) stored)` : ''),
+    `     duels: started ${d.started}  finished ${d.finished}` +
+      (d.started > 0 ? ` (${endings(d.byEnd)})` : '') +
+      `  STATE_LOST ${d.byEnd.STATE_LOST ?? 0}`,
+  ];
 }
 
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
@@ -35,6 +59,7 @@ export function scenarioText(r: ScenarioResult): string {
       (c.unknown > 0 ? ` (${c.unknownApplied} of them applied)` : ''),
     `     lost ${c.lost}  failed-but-applied ${c.failedButApplied}  invariant violations ${c.invariantViolations}` +
       `  false deaths ${c.falseDeaths.length}  crashes ${c.crashes.length}  recovered in ${secs(c.recoverMs)}`,
+    ...(r.games ? gameLines(r.games) : []),
     ...r.notes.map((n) => `     ${n}`),
     ...r.missed.map((m) => `     missed: ${m}`),
   ];
@@ -73,9 +98,18 @@ export function verdictText(results: readonly ScenarioResult[], extra: readonly 
     missed.length === 0 && extra.length === 0
       ? `verdict: PASS, ${results.length} of ${results.length} scenarios met every target`
       : `verdict: FAIL, ${missed.length} of ${results.length} scenarios missed a target`;
+  const said = results.reduce((n, r) => n + (r.games?.rooms.acked ?? 0), 0);
+  const toAll = results.reduce((n, r) => n + (r.games?.rooms.ackedToAll ?? 0), 0);
+  const started = results.reduce((n, r) => n + (r.games?.duels.started ?? 0), 0);
+  const finished = results.reduce((n, r) => n + (r.games?.duels.finished ?? 0), 0);
   return [
     head,
     `  all scenarios: attempted ${t.attempted}, acknowledged ${t.acknowledged}, failed ${t.failed}, unknown ${t.unknown}, lost ${t.lost}`,
+    ...(results.some((r) => r.games)
+      ? [
+          `  rooms: ${toAll} of ${said} acknowledged says received once by every member; duels: ${finished} of ${started} finished`,
+        ]
+      : []),
     ...missed.map((r) => `  ${r.scenario.name}: ${r.missed.join('; ')}`),
     ...extra.map((e) => `  ${e}`),
   ].join('\n');

@@ -1,13 +1,17 @@
 /**
  * The workload the faults run under: simulated players, each an SDK client through the BrokerList,
  * signed in with a device id, calling in a loop: money writes keyed by an idempotency key
- * (Player:playRound, Player:spendCurrency), whose every acknowledged one must be in Postgres, and a
- * read or ping of every service. Every call is recorded with the scenario it started in.
+ * (Player:playRound, Player:spendCurrency), whose every acknowledged one must be in Postgres, a
+ * read or ping of every service, and a `Chat:say` into the room it is a member of (chaos/rooms.ts).
+ * Beside them, pairs of duelists play staked duels to the end (chaos/duels.ts). Every call is
+ * recorded with the scenario it started in.
  */
 import Int64 from 'node-int64';
 import { NoonClient } from '../client';
 import { classify } from '../loadtest/stats';
 import { Currency, RoundRequest, SpendRequest } from '../shared/protocol';
+import { DuelPair, type CallResult, type DuelRecord } from './duels';
+import { countReceipts, roomCount, roomName, type MemberReceipts, type SayRecord } from './rooms';
 import { NO_CODE, type CallRecord, type Outcome } from './tally';
 import { pause } from './wait';
 
@@ -43,8 +47,14 @@ export interface WorkloadOptions {
   tag: string;
 }
 
+/** Pairs of duelists: one pair per six players, at least one. */
+export const duelPairCount = (players: number): number => Math.max(1, Math.floor(players / 6));
+
 export class Workload {
   readonly records: CallRecord[] = [];
+  readonly says: SayRecord[] = [];
+  readonly members: MemberReceipts[] = [];
+  readonly duels: DuelRecord[] = [];
   /** the scenario new calls belong to (-1: warm-up, counted nowhere) */
   scenario = -1;
   private running = false;
@@ -53,29 +63,72 @@ export class Workload {
 
   constructor(private readonly o: WorkloadOptions) {}
 
-  /** Signs every player in, then starts their loops. */
-  async start(): Promise<void> {
-    this.running = true;
-    for (let i = 0; i < this.o.players; i++) {
-      const c = await NoonClient.viaBrokerList(this.o.brokerListUrl, { callTimeoutMs: 10_000, roomCatchUp: false });
-      this.clients.push(c);
-      const session = await c.sso.loginDevice(`${keyPrefix(this.o.tag)}device-${i}`);
-      this.loops.push(this.play(c, String(session.userId), i));
-    }
+  /** The room ids of the run. */
+  get rooms(): string[] {
+    return Array.from({ length: roomCount(this.o.players) }, (_, k) => roomName(keyPrefix(this.o.tag), k));
   }
 
-  /** Ends the loops once their current calls have settled, and closes the clients. */
+  private async signIn(device: string): Promise<{ client: NoonClient; userId: string }> {
+    const client = await NoonClient.viaBrokerList(this.o.brokerListUrl, { callTimeoutMs: 10_000 });
+    this.clients.push(client);
+    const session = await client.sso.loginDevice(`${keyPrefix(this.o.tag)}${device}`);
+    return { client, userId: String(session.userId) };
+  }
+
+  /**
+   * Signs every player in and makes it a member of its room, all before anyone talks (so each
+   * member should receive every message of its room), signs the duelists in, then starts the loops.
+   */
+  async start(): Promise<void> {
+    this.running = true;
+    const players: Array<{ client: NoonClient; userId: string; room: string }> = [];
+    for (let i = 0; i < this.o.players; i++) {
+      const p = await this.signIn(`device-${i}`);
+      const room = this.rooms[i % this.rooms.length]!;
+      this.members.push(countReceipts(p.client, `player ${i}`, room));
+      await p.client.chat.join(room);
+      players.push({ ...p, room });
+    }
+    const pairs: DuelPair[] = [];
+    for (let k = 0; k < duelPairCount(this.o.players); k++) {
+      const a = await this.signIn(`duelist-${k}-a`);
+      const b = await this.signIn(`duelist-${k}-b`);
+      pairs.push(new DuelPair(a.client, b.client, 1 + k, (method, fn) => this.call(method, undefined, fn)));
+    }
+    for (const [i, p] of players.entries()) this.loops.push(this.play(p.client, p.userId, i, p.room));
+    for (const pair of pairs) this.loops.push(this.duel(pair));
+  }
+
+  /** Ends the loops once their current calls have settled (the clients stay, still receiving). */
   async stop(): Promise<void> {
     this.running = false;
     await Promise.all(this.loops);
+  }
+
+  close(): void {
     for (const c of this.clients) c.close();
   }
 
-  private async play(c: NoonClient, userId: string, player: number): Promise<void> {
+  private async duel(pair: DuelPair): Promise<void> {
+    while (this.running) {
+      const d = await pair.play(() => this.scenario);
+      if (d) this.duels.push(d);
+      await pause(this.o.thinkMs);
+    }
+  }
+
+  private async say(c: NoonClient, room: string, text: string): Promise<void> {
+    const { result, record } = await this.record('Chat:say', undefined, () => c.chat.say(room, text));
+    const seq = result.ok ? Number(result.value.seq?.toString()) : undefined;
+    const { scenario, outcome, code } = record;
+    this.says.push({ scenario, room, text, outcome, code, ...(seq === undefined ? {} : { seq }) });
+  }
+
+  private async play(c: NoonClient, userId: string, player: number, room: string): Promise<void> {
     let n = 0;
     while (this.running) {
       const key = `${keyPrefix(this.o.tag)}${player}-${n}`;
-      switch (n % 7) {
+      switch (n % 8) {
         case 0:
         case 3:
           await this.call('Player:playRound', writeId(userId, key), () =>
@@ -97,32 +150,48 @@ export class Workload {
           await this.call('Duel:ping', undefined, () => c.duel.ping());
           await this.call('Chat:ping', undefined, () => c.chat.ping());
           break;
-        default:
+        case 6:
           await this.call('Sso:ping', undefined, () => c.sso.ping());
           await this.call('Player:getWallet', undefined, () => c.player.getWallet());
+          break;
+        default:
+          await this.say(c, room, `${key} says hello`);
       }
       n++;
       await pause(this.o.thinkMs);
     }
   }
 
-  private async call(method: string, write: string | undefined, fn: () => Promise<unknown>): Promise<void> {
+  /** One call, recorded; its value, or the code it was rejected with (a game refusal's too). */
+  private async call<T>(method: string, write: string | undefined, fn: () => Promise<T>): Promise<CallResult<T>> {
+    return (await this.record(method, write, fn)).result;
+  }
+
+  private async record<T>(
+    method: string,
+    write: string | undefined,
+    fn: () => Promise<T>,
+  ): Promise<{ result: CallResult<T>; record: CallRecord }> {
     const scenario = this.scenario;
     const startedAt = Date.now();
     let result: { outcome: Outcome; code: string };
+    let value: CallResult<T>;
     try {
-      await fn();
+      value = { ok: true, value: await fn() };
       result = { outcome: 'ack', code: '' };
     } catch (err) {
       result = outcomeOf(err);
+      value = { ok: false, code: result.code };
     }
-    this.records.push({
+    const record: CallRecord = {
       scenario,
       method,
       startedAt,
       endedAt: Date.now(),
       ...result,
       ...(write === undefined ? {} : { write }),
-    });
+    };
+    this.records.push(record);
+    return { result: value, record };
   }
 }

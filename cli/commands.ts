@@ -21,6 +21,7 @@ import {
   configFrom,
   EXIT_CONFIG,
   exitOnConfigError,
+  fractionOption,
   intOption,
   OPERATOR_KEYS,
   UsageError,
@@ -30,6 +31,7 @@ import { describeFailure } from './errors';
 import type { ConfigKey } from '../shared/config';
 import { runStart } from './start';
 import { runProcesses } from './supervisor';
+import { runTap } from './tap';
 import { runTop } from './top';
 import { runUp } from './up';
 import { loadProject, readProject } from './project';
@@ -58,6 +60,7 @@ const KEYS = {
   project: ['project'],
   data: ['pgUrl', 'redis', 'dataDir', 'project', 'logLevel', 'logFormat'],
   brokerlist: [...OPERATOR_KEYS, 'brokerlistPort', 'host'],
+  admin: [...OPERATOR_KEYS, 'adminToken'],
 } as const satisfies Record<string, readonly ConfigKey[]>;
 
 /** An ops command: config, a stderr logger, and any failure printed as one line with exit 1. */
@@ -333,6 +336,50 @@ export function buildCli(argv: string[]): Argv {
           },
         }),
       op((c, l, a) => runTop(c, l, { once: a.once === true, json: a.json === true, intervalMs: Number(a.interval) })),
+    )
+    .command(
+      'tap <query>',
+      'stream the calls matching a query from every broker (docs/tap.md), e.g. "SELECT method, user, latency_ms FROM calls WHERE method LIKE \'Player:%\'"',
+      (b) =>
+        withConfigFlags(b, KEYS.admin)
+          .positional('query', {
+            type: 'string',
+            demandOption: true,
+            describe: 'SELECT … FROM calls WHERE … (docs/query.md)',
+          })
+          .options({
+            json: { type: 'boolean', default: false, describe: 'one JSON object per call on stdout (NDJSON)' },
+            services: {
+              type: 'boolean',
+              default: false,
+              describe: 'tap every service instance too (they also see service-to-service calls)',
+            },
+            rate: {
+              requiresArg: true,
+              coerce: intOption('rate', { min: 1, max: 1000, unit: 'of records/s' }),
+              describe: 'records per second at most, per instance [integer 1..1000] [default: 100]',
+            },
+            sample: {
+              requiresArg: true,
+              coerce: fractionOption('sample'),
+              describe: 'keep this fraction of the matching calls, e.g. 0.1 [default: 1]',
+            },
+            limit: {
+              requiresArg: true,
+              coerce: intOption('limit', { min: 1 }),
+              describe: 'exit after this many calls',
+            },
+          }),
+      op((c, l, a) =>
+        runTap(c, l, {
+          query: String(a.query),
+          json: a.json === true,
+          services: a.services === true,
+          ...(a.rate !== undefined ? { rate: Number(a.rate) } : {}),
+          ...(a.sample !== undefined ? { sample: Number(a.sample) } : {}),
+          ...(a.limit !== undefined ? { limit: Number(a.limit) } : {}),
+        }),
+      ),
     )
     .command(
       'health',

@@ -8,6 +8,10 @@ import { flagName, type Config, type ConfigKey } from '../shared/config';
 /** The public listeners a config names, by the option that sets their port. */
 const LISTENERS: Array<{ key: ConfigKey; name: string }> = [
   { key: 'yellowPort', name: 'Yellow (ZeroMQ ROUTER)' },
+  { key: 'yellowPubPort', name: 'Yellow (ZeroMQ PUB)' },
+  { key: 'serviceRouterPort', name: 'service (ZeroMQ ROUTER for brokers)' },
+  { key: 'serviceInternalPort', name: 'service (ZeroMQ ROUTER for services)' },
+  { key: 'servicePubPort', name: 'service (ZeroMQ PUB)' },
   { key: 'brokerPort', name: 'broker TCP' },
   { key: 'brokerWsPort', name: 'broker WS' },
   { key: 'brokerTlsPort', name: 'broker TLS' },

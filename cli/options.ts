@@ -97,6 +97,18 @@ export function intOption(flag: string, range: { min: number; max?: number; unit
   };
 }
 
+/** A yargs `coerce` for a fraction in (0, 1], or a UsageError naming the flag and what it got. */
+export function fractionOption(flag: string) {
+  return (raw: unknown): number | undefined => {
+    if (raw === undefined) return undefined;
+    const last: unknown = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+    const n = Number(String(last).trim());
+    if (String(last).trim() === '' || !(n > 0 && n <= 1))
+      throw new UsageError(`--${flag} expects a fraction above 0 and at most 1, got ${JSON.stringify(String(last))}`);
+    return n;
+  };
+}
+
 /** Picks the config flags out of parsed argv (yargs camel-cases `--max-frame` to `maxFrame`). */
 export function overridesOf(argv: Record<string, unknown>): Partial<Record<ConfigKey, unknown>> {
   const out: Partial<Record<ConfigKey, unknown>> = {};

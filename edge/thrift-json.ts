@@ -9,9 +9,10 @@ import * as thrift from 'thrift';
 import type { DecodeCaps } from '../shared/thrift/capped';
 import { MessageType, peekHeader, type MessageHeader } from '../shared/thrift/header';
 import { PLAIN, type IdlShapes, type Shape } from '../shared/thrift/idl-shapes';
-import { jsonToCompact, type JsonCall } from '../shared/thrift/json-in';
+import { jsonToCompact, type JsonBodyError, type JsonCall } from '../shared/thrift/json-in';
 import { thriftToJson } from '../shared/thrift/json-out';
 import { applicationException } from '../shared/thrift/messages';
+import { errorReply } from './replies';
 
 export const THRIFT_JSON_SUBPROTOCOL = 'thrift-json';
 
@@ -25,6 +26,13 @@ export interface ThriftJsonLimits {
   maxMethodName: number;
   /** calls a connection may have unanswered (more are refused BUSY anyway) */
   maxInFlight: number;
+}
+
+/** The answer to a JSON call whose body was refused: over a cap in a service's own words, anything else BAD_REQUEST. */
+export function refusalReply(header: MessageHeader, refused: JsonBodyError): Buffer {
+  if (!refused.cap) return errorReply(header, 'BAD_REQUEST', refused.message);
+  const unknown = thrift.Thrift.TApplicationExceptionType.UNKNOWN;
+  return applicationException(header.protocol, header.name, header.seqid, unknown, refused.message);
 }
 
 export class ThriftJsonCodec {

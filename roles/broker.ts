@@ -39,8 +39,10 @@ export function startBrokerRole(
       metrics: host.metrics,
       directory,
       kv,
+      taps: host.taps,
       ...(host.curve ? { curve: host.curve } : {}),
       ...(tls ? { tls } : {}),
+      ...(host.tracer ? { tracer: host.tracer } : {}),
     });
     host.onStop(() => broker.stop());
     const endpoints = await broker.start();

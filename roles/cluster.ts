@@ -23,9 +23,19 @@ export interface RunningCluster {
   stop(): Promise<void>;
 }
 
-/** The config every role of a cluster uses: its own Yellow, and ephemeral metrics ports. */
+/**
+ * The config every role of a cluster uses: its own Yellow, and ephemeral metrics and service
+ * ports (several roles share the host, so one fixed port would clash).
+ */
 export function clusterConfig(cfg: Config, yellowRouter: string): Config {
-  return { ...cfg, yellow: [yellowRouter], metricsPort: 0 };
+  return {
+    ...cfg,
+    yellow: [yellowRouter],
+    metricsPort: 0,
+    serviceRouterPort: 0,
+    serviceInternalPort: 0,
+    servicePubPort: 0,
+  };
 }
 
 async function stopAll(roles: RunningRole[], logger: Logger): Promise<void> {

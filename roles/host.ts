@@ -13,6 +13,9 @@ import { internalKeysFor } from '../shared/internal-keys';
 import { NOON_VERSION, newInstanceId } from '../shared/identity';
 import type { Logger } from '../shared/log';
 import { Metrics, type Readiness } from '../shared/metrics';
+import { TAP_PATH, TapEndpoint } from '../shared/tap/endpoint';
+import { TapHub } from '../shared/tap/hub';
+import { openTracer, type CallTracer } from '../shared/trace/tracer';
 import { BeatThread } from '../yellow/beat-thread';
 import { YellowClient } from '../yellow/client';
 import type { Directory } from '../yellow/directory';
@@ -52,6 +55,11 @@ export class RoleHost {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly curve: CurveKeys | undefined;
+  /** the traffic tap's taps on this role (GET /tap on the metrics port; docs/tap.md) */
+  readonly taps: TapHub;
+  private readonly tapEndpoint: TapEndpoint;
+  /** spans of this role's calls; undefined when no OTLP endpoint is configured */
+  tracer: CallTracer | undefined;
   private metricsUrlValue = '';
   private yellowClient?: YellowClient;
   private yellowEndpoints?: string[];
@@ -69,6 +77,30 @@ export class RoleHost {
     this.metrics = new Metrics({ role: opts.role, instanceId: this.instanceId, defaults: opts.processMetrics ?? true });
     this.curve = internalKeysFor(opts.cfg, opts.role);
     if (this.curve) this.countRefusals();
+    this.taps = new TapHub((n) => this.metrics.drops.inc({ reason: 'tap' }, n));
+    this.tapEndpoint = new TapEndpoint({
+      hub: this.taps,
+      adminToken: opts.cfg.adminToken,
+      role: opts.role,
+      instanceId: this.instanceId,
+      logger: this.logger,
+    });
+    this.countTaps();
+  }
+
+  /** noon_taps: taps attached now (0 = the hot path skips the tap); drops start at zero. */
+  private countTaps(): void {
+    const taps = this.taps;
+    new Gauge({
+      name: 'noon_taps',
+      help: 'traffic taps attached to this instance (GET /tap)',
+      registers: [this.metrics.registry],
+      collect() {
+        this.set(taps.size);
+      },
+    });
+    this.metrics.drops.inc({ reason: 'tap' }, 0);
+    this.metrics.handle(TAP_PATH, (req, res) => this.tapEndpoint.handle(req, res));
   }
 
   /** Internal peers refused at the handshake, and registrations refused by Yellow. */
@@ -103,6 +135,16 @@ export class RoleHost {
     // The heartbeat thread boots while the role composes, so it runs by the time the role registers.
     BeatThread.get(host.logger);
     host.metrics.setReadiness(() => host.readiness());
+    host.tracer = await openTracer(
+      { role: opts.role, instanceId: host.instanceId, version: NOON_VERSION },
+      { otlpEndpoint: opts.cfg.otlpEndpoint, env: process.env, logger: host.logger },
+    );
+    // The first closer, so the last to run: spans of calls finished while the role stopped are sent too.
+    const { tracer } = host;
+    if (tracer)
+      host.closers.unshift(() =>
+        tracer.shutdown().catch((err: Error) => host.logger.warn({ err: err.message }, 'spans not exported at stop')),
+      );
     const bound = await host.metrics.serve(bindHostOf(opts.cfg), opts.metricsPort ?? opts.cfg.metricsPort);
     host.metricsUrlValue = advertise(bound, opts.cfg.host);
     return host;
@@ -224,6 +266,7 @@ export class RoleHost {
       await this.yellowClient.stop();
     }
     for (const close of this.closers.reverse()) await close();
+    this.tapEndpoint.closeAll();
     await this.metrics.close();
   }
 }

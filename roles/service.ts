@@ -78,9 +78,11 @@ async function serveOn<H>(
     cfg,
     directory,
     observer: host.metrics.observer(),
+    taps: host.taps,
     ...(kv ? { kv } : {}),
     ...(host.curve ? { curve: host.curve } : {}),
     ...(pushLog ? { pushLog } : {}),
+    ...(host.tracer ? { tracer: host.tracer } : {}),
   });
   host.onStop(() => runtime.stop());
   const served = runtime.methods().thriftService;

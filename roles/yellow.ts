@@ -25,6 +25,7 @@ export function startYellowRole(
       host: bindHostOf(cfg),
       advertiseHost: cfg.host,
       port: cfg.yellowPort,
+      pubPort: cfg.yellowPubPort,
       heartbeatMs,
       logger: host.logger,
       ...curve,

@@ -8,6 +8,8 @@ import { NoonError, isNoonError } from '../shared/errors';
 import type { InstanceRecord } from '../yellow/types';
 import { type Links, NotDelivered } from './links';
 import type { ReplyEnvelope } from '../shared/wire/frames';
+import { replyOutcome } from '../shared/thrift/reply-outcome';
+import { callSpan, type CallSpan, type CallTracer } from '../shared/trace/tracer';
 
 /** The part of Yellow's Directory the framework needs. */
 export interface InstanceSource {
@@ -30,6 +32,8 @@ export interface CallMeta {
   /** the session's display name; '' when none */
   username?: string;
   traceId: string;
+  /** the span nested calls are children of (the SERVER span of the call making them), when traced */
+  span?: CallSpan;
   via: string;
   /** absolute deadline, Date.now() ms */
   deadline: number;
@@ -81,10 +85,40 @@ export class ServiceCaller {
   constructor(
     private readonly directory: InstanceSource,
     readonly links: Links,
+    /** a CLIENT span per call when set (docs/traces.md) */
+    private readonly tracer?: CallTracer,
   ) {}
 
   /** Sends a Thrift message to `thriftService`; resolves with the reply envelope. */
   async call(thriftService: string, method: string, payload: Buffer, meta: CallMeta): Promise<ReplyEnvelope> {
+    if (!this.tracer) return this.attempts(thriftService, method, payload, meta, meta.traceId);
+    const { name, attributes } = callSpan(`${thriftService}:${method}`);
+    // A call made outside any traced call (a timer's) starts a trace of its own.
+    const span = this.tracer.start(name, 'client', meta.span, {
+      ...attributes,
+      ...(meta.userId ? { 'noon.user': meta.userId } : {}),
+      'noon.request.bytes': payload.length,
+    });
+    try {
+      const reply = await this.attempts(thriftService, method, payload, meta, span.traceparent);
+      span.end(reply.error ? reply.error.code : replyOutcome(reply.payload), {
+        'noon.reply.bytes': reply.payload.length,
+      });
+      return reply;
+    } catch (err) {
+      span.end(err instanceof NoonError ? err.code : 'INTERNAL');
+      throw err;
+    }
+  }
+
+  private async attempts(
+    thriftService: string,
+    method: string,
+    payload: Buffer,
+    meta: CallMeta,
+    /** the envelope's trace field: the trace id, or the CLIENT span's traceparent */
+    traceField: string,
+  ): Promise<ReplyEnvelope> {
     const tried = new Set<string>();
     for (let attempt = 0; attempt < 2; attempt++) {
       let candidates = this.directory.instances({ thriftService });
@@ -121,7 +155,7 @@ export class ServiceCaller {
             username: meta.username ?? '',
             method: `${thriftService}:${method}`,
             via: meta.via,
-            traceId: meta.traceId,
+            traceId: traceField,
             payload,
           },
         );

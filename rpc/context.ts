@@ -9,6 +9,7 @@ import { isConnectionLoss, sqlState } from '../shared/data/sql';
 import type { Logger } from '../shared/log';
 import { errorCause, type LogLimiter } from '../shared/log-limit';
 import type { Directive, RequestEnvelope } from '../shared/wire/frames';
+import type { CallSpan } from '../shared/trace/tracer';
 import type { CallMeta, ServiceCaller } from './caller';
 import { serviceClients, type ServiceClients } from './clients';
 import type { CallContext, ServiceDef } from './api';
@@ -37,8 +38,9 @@ class Context implements CallContext {
     private readonly req: RequestEnvelope,
     readonly directives: Directive[],
     private readonly deps: ContextDeps,
+    private readonly trace: CallTrace,
   ) {
-    this.traceId = req.traceId;
+    this.traceId = trace.traceId;
     this.sessionId = req.sessionId;
     this.userId = req.userId;
     this.username = req.username;
@@ -65,6 +67,7 @@ class Context implements CallContext {
       userId: this.userId,
       username: this.username,
       traceId: this.traceId,
+      ...(this.trace.span ? { span: this.trace.span } : {}),
       via: this.via,
       deadline: this.deadline,
       ...(instanceId ? { instanceId } : {}),
@@ -108,8 +111,19 @@ class Context implements CallContext {
   }
 }
 
-export function callContext(req: RequestEnvelope, directives: Directive[], deps: ContextDeps): CallContext {
-  return new Context(req, directives, deps);
+/** The call's trace: its id (read from the envelope's trace field) and its SERVER span when traced. */
+export interface CallTrace {
+  traceId: string;
+  span?: CallSpan;
+}
+
+export function callContext(
+  req: RequestEnvelope,
+  directives: Directive[],
+  deps: ContextDeps,
+  trace: CallTrace,
+): CallContext {
+  return new Context(req, directives, deps, trace);
 }
 
 /** Pool exhausted, connection lost, statement timed out: the caller may retry (idempotency keys make it safe). */

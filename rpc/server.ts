@@ -23,21 +23,28 @@ import { bufferTransport } from '../shared/thrift/fast-write';
 import { decodeBatch, type Directive, type Envelope, type RequestEnvelope } from '../shared/wire/frames';
 import { BatchSender } from '../shared/wire/sender';
 import type { PushLog } from '../shared/data/push-log';
+import type { TapHub } from '../shared/tap/hub';
 import { streamedPushName } from '../shared/push/streamed';
 import { withSeqid } from '../shared/thrift/seqid';
 import type { InstanceLoad, ServiceMethods } from '../yellow/types';
 import type { ServiceCaller } from './caller';
-import { callContext, contextHandler, type ContextDeps } from './context';
+import { callContext, contextHandler, type CallTrace, type ContextDeps } from './context';
 import type { CallContext } from './api';
 import type { ServiceDef } from './api';
 import type { CallOutcome, ReplyCache } from './reply-cache';
 import { FairQueue } from './fair-queue';
+import { replyOutcome } from '../shared/thrift/reply-outcome';
+import { CallLog } from '../shared/trace/call-log';
+import { parseTraceField } from '../shared/trace/traceparent';
+import { callSpan, type CallSpan, type CallTracer } from '../shared/trace/tracer';
 
 /** Every reason the serving side counts through onDrop, so a role can start each at zero. */
 export const SERVER_DROP_REASONS = ['send_failed', 'room_publish_failed', 'internal_method', 'bad_input'] as const;
 
 export interface ServiceServerOptions {
   host: string;
+  /** fixed ports for the ROUTERs and the PUB (0 or absent = ephemeral), so a manifest can declare them */
+  ports?: { router?: number; internal?: number; pub?: number };
   instanceId: string;
   logger: Logger;
   caps: DecodeCaps;
@@ -61,6 +68,12 @@ export interface ServiceServerOptions {
   replyCache?: ReplyCache;
   /** the session store's push streams; without it pushes are unnumbered and follow `via` */
   pushLog?: PushLog;
+  /** the traffic tap: offered each call after its reply, only while a tap is attached */
+  taps?: TapHub;
+  /** a SERVER span per handled call, a child of the caller's span (docs/traces.md) */
+  tracer?: CallTracer;
+  /** a handler taking this long or longer is logged at info with its trace id; 0 / none = never */
+  slowCallMs?: number;
 }
 
 /** Remembers which broker each session last called through, bounded (oldest forgotten first). */
@@ -133,6 +146,8 @@ export class ServiceServer<H> {
   private readonly caps: DecodeCaps;
   private readonly errorLog: LogLimiter;
   private errorLogTimer?: NodeJS.Timeout;
+  /** slow calls, and calls failed by the framework, at info with their trace id */
+  private readonly callLog: CallLog;
   /** methods whose retries run again: the idempotent ones (safe to repeat), or all with replyCache off */
   private readonly uncached: ReadonlySet<string>;
 
@@ -164,6 +179,7 @@ export class ServiceServer<H> {
     );
     this.caps = { ...opts.caps, strictText: opts.caps.strictText ?? true };
     this.errorLog = new LogLimiter({ intervalMs: opts.errorLogIntervalMs ?? 10_000 });
+    this.callLog = new CallLog(opts.logger, { slowMs: opts.slowCallMs ?? 0 });
     const senderTo = (socket: zmq.Router): BatchSender =>
       new BatchSender((f) => socket.send(f), {
         maxQueued: opts.maxQueued,
@@ -202,9 +218,11 @@ export class ServiceServer<H> {
 
   async start(): Promise<{ router: string; internal: string; pub: string }> {
     if (this.opts.curve) await ensureZap(this.opts.curve, this.opts.logger);
-    await this.router.bind(`tcp://${this.opts.host}:*`);
-    await this.internal.bind(`tcp://${this.opts.host}:*`);
-    await this.pub.bind(`tcp://${this.opts.host}:*`);
+    const on = (port: number | undefined): string => `tcp://${this.opts.host}:${port ? String(port) : '*'}`;
+    const ports = this.opts.ports ?? {};
+    await this.router.bind(on(ports.router));
+    await this.internal.bind(on(ports.internal));
+    await this.pub.bind(on(ports.pub));
     this.errorLogTimer = setInterval(() => this.reportRepeatedErrors(), this.errorLog.intervalMs);
     this.errorLogTimer.unref();
     void this.receive(this.router, 'broker');
@@ -298,6 +316,7 @@ export class ServiceServer<H> {
   async stop(): Promise<void> {
     if (this.errorLogTimer) clearInterval(this.errorLogTimer);
     this.reportRepeatedErrors();
+    this.callLog.close();
     this.sender.close();
     this.internalSender.close();
     this.pubSender.close();
@@ -394,6 +413,8 @@ export class ServiceServer<H> {
       return;
     }
     this.remember(req.sessionId, req.via);
+    // the clock is read only while a tap is attached: with none, a call pays this one check
+    const tapStarted = this.opts.taps?.active ? performance.now() : 0;
     const send = (outcome: CallOutcome): void => {
       const env: Envelope = {
         kind: 'reply',
@@ -403,6 +424,7 @@ export class ServiceServer<H> {
         ...(outcome.error ? { error: outcome.error } : {}),
       };
       if (!sender.enqueue(env, peer)) this.opts.logger.warn({ method: req.method }, 'reply dropped: send queue full');
+      if (tapStarted > 0 && this.opts.taps?.active) this.offerToTap(req, from, outcome, performance.now() - tapStarted);
     };
     const cache = this.opts.replyCache;
     if (!cache || !this.cachesReply(req)) return this.execute(req, send);
@@ -416,6 +438,31 @@ export class ServiceServer<H> {
       .then((outcome) => send(this.forThisAttempt(req, outcome)));
   }
 
+  private offerToTap(req: RequestEnvelope, from: Caller, outcome: CallOutcome, ms: number): void {
+    this.opts.taps?.offer({
+      payload: req.payload,
+      ...(outcome.error ? {} : { reply: outcome.payload }),
+      record: {
+        time: Date.now(),
+        role: this.def.role,
+        method: req.method,
+        service: req.method.slice(0, req.method.indexOf(':')),
+        ...(req.userId ? { user: req.userId } : {}),
+        ...(req.username ? { username: req.username } : {}),
+        ...(req.sessionId ? { session: req.sessionId } : {}),
+        ...(req.via ? { broker: req.via } : {}),
+        instance: this.opts.instanceId,
+        caller: from,
+        // an error reply's code is read in the tap's batch, not here
+        outcome: outcome.error ? outcome.error.code : '',
+        latency_ms: Math.round(ms * 1000) / 1000,
+        request_bytes: req.payload.length,
+        reply_bytes: outcome.payload.length,
+        trace_id: req.traceId,
+      },
+    });
+  }
+
   /** A remembered outcome carries the first attempt's seqid; this attempt may have used another. */
   private forThisAttempt(req: RequestEnvelope, outcome: CallOutcome): CallOutcome {
     if (outcome.payload.length === 0) return outcome;
@@ -427,10 +474,40 @@ export class ServiceServer<H> {
     }
   }
 
+  /** The SERVER span of a handled call: a child of the caller's span when the envelope names one. */
+  private serverSpan(
+    tracer: CallTracer,
+    req: RequestEnvelope,
+    parent: ReturnType<typeof parseTraceField>['parent'],
+  ): CallSpan {
+    const { name, attributes } = callSpan(req.method);
+    return tracer.start(name, 'server', parent, {
+      ...attributes,
+      ...(req.userId ? { 'noon.user': req.userId } : {}),
+      'noon.request.bytes': req.payload.length,
+    });
+  }
+
+  /** After a reply: the span ended with the call's outcome, and the info line of a slow or failed call. */
+  private finished(req: RequestEnvelope, trace: CallTrace, ms: number, payload: Buffer, error?: NoonError): void {
+    const slow = this.callLog.isSlow(ms);
+    if (!trace.span && !slow && !error) return;
+    const outcome = error ? error.code : replyOutcome(payload);
+    trace.span?.end(outcome, { 'noon.reply.bytes': payload.length });
+    const line = { trace: trace.traceId, method: req.method, outcome, ms, ...(req.userId ? { user: req.userId } : {}) };
+    if (error) this.callLog.failed(line);
+    else if (slow) this.callLog.slow(line);
+  }
+
   /** Runs the call's handler; `done` gets its outcome exactly once. */
   private execute(req: RequestEnvelope, done: (outcome: CallOutcome) => void): void {
     const started = performance.now();
     const directives: Directive[] = [];
+    const field = parseTraceField(req.traceId);
+    const { tracer } = this.opts;
+    const span: CallSpan | undefined = tracer ? this.serverSpan(tracer, req, field.parent) : undefined;
+    // Traced, the id in logs is the exported trace's (a call without a parent starts a new trace).
+    const trace: CallTrace = span ? { traceId: span.traceId, span } : { traceId: field.traceId };
     let replied = false;
     let opened: ReturnType<typeof openMessage> | undefined;
     const reply = (payload: Buffer, error?: NoonError): void => {
@@ -439,7 +516,9 @@ export class ServiceServer<H> {
       this.inFlight--;
       // A Thrift EXCEPTION reply (arguments that do not decode, an unknown method) is a failed call.
       const failed = error !== undefined || opened?.refusedText() === true || isThriftException(payload);
-      this.opts.onCall?.(req.method, performance.now() - started, failed ? 'error' : 'ok');
+      const ms = performance.now() - started;
+      this.opts.onCall?.(req.method, ms, failed ? 'error' : 'ok');
+      this.finished(req, trace, ms, payload, error);
       done({ payload, directives, ...(error ? { error } : {}) });
     };
     this.inFlight++;
@@ -453,8 +532,8 @@ export class ServiceServer<H> {
       opened = openMessage(req.payload, this.caps);
       const kind = req.payload[0] === 0x82 ? 'compact' : 'binary';
       const output = new (protocolClass(kind))(bufferTransport((framed) => reply(framed.subarray(4))));
-      this.current = callContext(req, directives, this.deps);
-      if (this.debug) this.opts.logger.debug({ trace: req.traceId, method: req.method, via: req.via }, 'call');
+      this.current = callContext(req, directives, this.deps, trace);
+      if (this.debug) this.opts.logger.debug({ trace: trace.traceId, method: req.method, via: req.via }, 'call');
       // The Processor reads the arguments synchronously; a refused string makes it answer with a
       // TApplicationException "BAD_REQUEST: …" without calling the handler (nothing is logged).
       this.processor.process(demultiplexed(opened.input), output);

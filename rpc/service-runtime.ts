@@ -3,7 +3,7 @@
  * the ServiceEnv its builder gets, and the server. It registers nothing: the role host
  * (roles/host.ts) registers `methods()` and reports `load()` in Yellow, and owns the Directory.
  */
-import { randomBytes } from 'node:crypto';
+import type { TapHub } from '../shared/tap/hub';
 import type { Config } from '../shared/config';
 import type { CurveKeys } from '../shared/curve';
 import { advertiseAll, bindHostOf } from '../shared/endpoints';
@@ -20,6 +20,8 @@ import { Links } from './links';
 import { ReplyCache } from './reply-cache';
 import { ServiceServer } from './server';
 import type { PushLog } from '../shared/data/push-log';
+import type { CallTracer } from '../shared/trace/tracer';
+import { newTraceId } from '../shared/trace/traceparent';
 
 export interface CallObserver {
   onCall(method: string, ms: number, outcome: 'ok' | 'error'): void;
@@ -40,6 +42,10 @@ export interface ServiceRuntimeOptions {
   kv?: Kv;
   /** numbers pushes in the session store (docs/pushes.md); without it they are unnumbered */
   pushLog?: PushLog;
+  /** the traffic tap's taps (the role host's) */
+  taps?: TapHub;
+  /** spans of handled and nested calls (docs/traces.md); none without an OTLP endpoint */
+  tracer?: CallTracer;
 }
 
 export interface ServiceRuntime {
@@ -67,7 +73,7 @@ export async function startServiceRuntime<H>(
   });
   const onDown = ({ instanceId: id }: { instanceId: string }): void => links.drop(id, 'is down');
   directory.on('down', onDown);
-  const caller = new ServiceCaller(directory, links);
+  const caller = new ServiceCaller(directory, links, opts.tracer);
   // The env is built before the server (the builder gets it); its push/publish reach the server once it exists.
   const built: { server?: ServiceServer<H> } = {};
   // Our own id always counts as live: before Yellow confirms us we still own what hashes to us.
@@ -88,7 +94,7 @@ export async function startServiceRuntime<H>(
         sessionId: meta.sessionId ?? '',
         userId: meta.userId ?? '',
         username: meta.username ?? '',
-        traceId: meta.traceId ?? randomBytes(8).toString('hex'),
+        traceId: meta.traceId ?? newTraceId(),
         via: instanceId,
         deadline: Date.now() + cfg.requestTimeoutMs,
         ...(meta.instanceId ? { instanceId: meta.instanceId } : {}),
@@ -108,6 +114,7 @@ export async function startServiceRuntime<H>(
     : undefined;
   const server = new ServiceServer(def, {
     host: bindHostOf(cfg),
+    ports: { router: cfg.serviceRouterPort, internal: cfg.serviceInternalPort, pub: cfg.servicePubPort },
     instanceId,
     logger,
     maxQueued: cfg.serviceQueue,
@@ -120,8 +127,11 @@ export async function startServiceRuntime<H>(
     ...(opts.observer ? { onCall: opts.observer.onCall.bind(opts.observer) } : {}),
     ...(opts.observer?.onDrop ? { onDrop: opts.observer.onDrop.bind(opts.observer) } : {}),
     errorLogIntervalMs: cfg.errorLogIntervalMs,
+    slowCallMs: cfg.slowCallMs,
+    ...(opts.tracer ? { tracer: opts.tracer } : {}),
     ...(replyCache ? { replyCache } : {}),
     ...(opts.pushLog ? { pushLog: opts.pushLog } : {}),
+    ...(opts.taps ? { taps: opts.taps } : {}),
   });
   built.server = server;
   const endpoints = advertiseAll(await server.start(), cfg.host);

@@ -105,7 +105,40 @@ export const CONFIG_SPEC = {
     default: 7700,
     min: 0,
     max: 65535,
-    describe: 'Yellow ROUTER port (PUB binds an ephemeral port)',
+    describe: 'Yellow ROUTER port',
+  },
+  yellowPubPort: {
+    env: 'NOON_YELLOW_PUB_PORT',
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 65535,
+    describe: "Yellow PUB (change events) port; peers learn it from Yellow's hello (0 = ephemeral)",
+  },
+  serviceRouterPort: {
+    env: 'NOON_SERVICE_ROUTER_PORT',
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 65535,
+    describe:
+      "a service instance's ROUTER port for brokers' calls (0 = ephemeral; noon start only: one service per process)",
+  },
+  serviceInternalPort: {
+    env: 'NOON_SERVICE_INTERNAL_PORT',
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 65535,
+    describe: "a service instance's ROUTER port for other services' calls (0 = ephemeral; noon start only)",
+  },
+  servicePubPort: {
+    env: 'NOON_SERVICE_PUB_PORT',
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 65535,
+    describe: "a service instance's PUB port for room messages (0 = ephemeral; noon start only)",
   },
   brokerPort: {
     env: 'NOON_BROKER_PORT',
@@ -453,6 +486,23 @@ export const CONFIG_SPEC = {
     max: 3_600_000,
     describe: 'a service logs an unexpected handler error once per cause per interval (with its stack), then a count',
   },
+  // Traces (shared/trace/, docs/traces.md): info lines for slow calls, and OpenTelemetry spans.
+  slowCallMs: {
+    env: 'NOON_SLOW_CALL_MS',
+    kind: 'int',
+    default: 500,
+    min: 0,
+    max: 3_600_000,
+    describe:
+      'a call taking this long or longer is logged at info with its trace id (brokers: the whole call; services: the handler); 0 = never',
+  },
+  otlpEndpoint: {
+    env: 'NOON_OTLP_ENDPOINT',
+    kind: 'string',
+    default: undefined,
+    describe:
+      'OTLP/HTTP collector base URL (http[s]://host:port, /v1/traces appended) spans are exported to; unset = OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT, or no spans',
+  },
   duelTurnMs: {
     env: 'NOON_DUEL_TURN_MS',
     kind: 'int',
@@ -520,6 +570,14 @@ export const CONFIG_SPEC = {
     default: false,
     describe:
       'NOT SAFE: noon start runs the internal plane without CURVE (anyone on the network can register and call)',
+  },
+  // The admin HTTP endpoints on each role's metrics port (the traffic tap, docs/tap.md).
+  adminToken: {
+    env: 'NOON_ADMIN_TOKEN',
+    kind: 'string',
+    default: undefined,
+    describe:
+      'bearer token (16+ characters) the admin endpoints on the metrics port (/tap) require, and `noon tap` sends; unset = those endpoints refuse everyone',
   },
   // Chat rooms (services/chat): what one room's owner takes before it answers BUSY.
   chatRoomQueue: {

@@ -66,6 +66,17 @@ function parseValue(key: string, spec: OptionSpec, raw: unknown): unknown {
 /** A serialized origin as browsers send it: lower-case scheme and host, an optional port, nothing after. */
 const CORS_ORIGIN_RE = /^[a-z][a-z0-9+.-]*:\/\/(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/;
 
+/** An admin token short enough to guess is no credential. */
+const MIN_ADMIN_TOKEN = 16;
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '' && u.search === '' && u.hash === '';
+  } catch {
+    return false;
+  }
+}
+
 function validate(cfg: Config): void {
   for (const url of cfg.yellow) {
     if (!/^tcp:\/\/[^:/]+:\d+$/.test(url))
@@ -121,6 +132,17 @@ function validate(cfg: Config): void {
       throw new ConfigError('--login-methods / NOON_LOGIN_METHODS', `${JSON.stringify(m)} is not Service:method`);
   if ((cfg.scryptN & (cfg.scryptN - 1)) !== 0)
     throw new ConfigError('--scrypt-n / NOON_SCRYPT_N', `${cfg.scryptN} is not a power of two`);
+  if (cfg.adminToken !== undefined && cfg.adminToken.length < MIN_ADMIN_TOKEN)
+    throw new ConfigError(
+      '--admin-token / NOON_ADMIN_TOKEN',
+      `is ${cfg.adminToken.length} characters long; an admin token needs at least ${MIN_ADMIN_TOKEN} (e.g. openssl rand -hex 24)`,
+    );
+  if (cfg.otlpEndpoint !== undefined && !isHttpUrl(cfg.otlpEndpoint)) {
+    throw new ConfigError(
+      '--otlp-endpoint / NOON_OTLP_ENDPOINT',
+      `${JSON.stringify(cfg.otlpEndpoint)} is not an http:// or https:// URL (an OTLP/HTTP collector, e.g. http://127.0.0.1:4318)`,
+    );
+  }
   if (!/^(trace|debug|info|warn|error|fatal|silent)$/.test(cfg.logLevel)) {
     throw new ConfigError('--log-level / NOON_LOG_LEVEL', `unknown level ${JSON.stringify(cfg.logLevel)}`);
   }

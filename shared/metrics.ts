@@ -12,7 +12,7 @@
  * label values known in advance (methods, drop reasons, transports), so rates and ratios exist
  * before the first event.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHistogram, performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -49,6 +49,8 @@ export class Metrics {
   /** everything dropped, refused or cut off, by reason */
   readonly drops: Counter<'reason'>;
   private server?: Server;
+  /** other endpoints on this port (the tap), by path */
+  private readonly handlers = new Map<string, (req: IncomingMessage, res: ServerResponse) => void>();
   private readonly knownMethods = new Set<string>();
   private readonly routes = new Map<string, () => unknown>();
 
@@ -102,6 +104,11 @@ export class Metrics {
       labelNames: ['reason'],
       registers,
     });
+  }
+
+  /** Serves `path` on this port with `handler` (which answers every method itself). */
+  handle(path: string, handler: (req: IncomingMessage, res: ServerResponse) => void): void {
+    this.handlers.set(path, handler);
   }
 
   /**
@@ -203,6 +210,16 @@ export class Metrics {
       if (req.method === 'GET' && path === '/readyz') {
         const r = this.readiness();
         res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${r.reason}\n`);
+        return;
+      }
+      const handler = path === undefined ? undefined : this.handlers.get(path);
+      if (handler) {
+        try {
+          handler(req, res);
+        } catch (err) {
+          if (!res.headersSent) res.writeHead(500).end(`${(err as Error).message}\n`);
+          else res.destroy();
+        }
         return;
       }
       const route = req.method === 'GET' && path !== undefined ? this.routes.get(path) : undefined;

@@ -26,6 +26,8 @@ export interface YellowServerOptions {
   advertiseHost?: string;
   /** ROUTER port; 0 = ephemeral (read the bound endpoint from start()) */
   port: number;
+  /** PUB port; 0 or absent = ephemeral (peers learn it from hello either way) */
+  pubPort?: number;
   heartbeatMs: number;
   missLimit?: number;
   logger: Logger;
@@ -78,7 +80,7 @@ export class YellowServer {
     watchHandshakes(pub, this.opts.curve);
     const port = this.opts.port === 0 ? '*' : String(this.opts.port);
     await router.bind(`tcp://${this.opts.host}:${port}`);
-    await pub.bind(`tcp://${this.opts.host}:*`);
+    await pub.bind(`tcp://${this.opts.host}:${this.opts.pubPort ? String(this.opts.pubPort) : '*'}`);
     const shown = this.opts.advertiseHost ?? this.opts.host;
     this.pubEndpoint = advertise(pub.lastEndpoint ?? '', shown);
     this.routerBound = router.lastEndpoint ?? '';

@@ -5,3 +5,5 @@ import { shareGameErrorType } from './shared-game-error';
 export * from './gen/noon';
 
 shareGameErrorType(GameError);
+/** names of the fields and arguments the IDL marks sensitive (redacted by the traffic tap) */
+export { SENSITIVE_FIELDS } from './gen/sensitive';

@@ -1,6 +1,8 @@
 // noon client/service contract. The one source of truth: TypeScript is generated from this file
 // (npm run gen) into shared/protocol/gen/, which is never edited nor committed.
 // Multiplexed names on the wire: "Service:method" (e.g. "Player:buyCurrency").
+// A field or argument marked (noon.sensitive = "true") holds a secret (a password, a bearer token,
+// a store receipt): the traffic tap shows it as "[redacted]" (docs/tap.md). Mark every new one.
 namespace js noon
 
 // Stable error codes. The broker's own errors reach clients as TApplicationException whose
@@ -44,7 +46,7 @@ struct Session {
   2: string userId,
   3: string username,
   // opaque bearer token (>= 128 random bits) for Sso:resume on any broker
-  4: string token,
+  4: string token (noon.sensitive = "true"),
   5: i64 expiresAtMs,
 }
 
@@ -54,16 +56,16 @@ struct Session {
 const i32 CLIENT_PROTOCOL = 1
 
 service Sso {
-  Session register(1: string username, 2: string password, 10: optional i32 clientProtocol) throws (1: GameError err),
-  Session login(1: string username, 2: string password, 10: optional i32 clientProtocol) throws (1: GameError err),
-  Session resume(1: string token, 10: optional i32 clientProtocol) throws (1: GameError err),
+  Session register(1: string username, 2: string password (noon.sensitive = "true"), 10: optional i32 clientProtocol) throws (1: GameError err),
+  Session login(1: string username, 2: string password (noon.sensitive = "true"), 10: optional i32 clientProtocol) throws (1: GameError err),
+  Session resume(1: string token (noon.sensitive = "true"), 10: optional i32 clientProtocol) throws (1: GameError err),
   void logout() throws (1: GameError err),
   // Guest login (public): the account bound to this device id, created on first use. The id is a
   // bearer secret the device keeps: 16..128 characters of A-Z a-z 0-9 _ -, random-looking.
-  Session loginDevice(1: string deviceId, 10: optional i32 clientProtocol) throws (1: GameError err),
+  Session loginDevice(1: string deviceId (noon.sensitive = "true"), 10: optional i32 clientProtocol) throws (1: GameError err),
   // Logged in as a device account: it becomes a password account with this (unique) username,
   // keeping its userId and this session (the token is replaced); loginDevice no longer opens it.
-  Session upgradeDevice(1: string username, 2: string password) throws (1: GameError err),
+  Session upgradeDevice(1: string username, 2: string password (noon.sensitive = "true")) throws (1: GameError err),
   Pong ping(),
 }
 
@@ -96,7 +98,7 @@ struct Profile {
 
 // A purchase from a store receipt: applied once per receiptId.
 struct BuyRequest {
-  1: string receiptId,
+  1: string receiptId (noon.sensitive = "true"),
   2: Currency currency,
   3: i64 amount,
 }

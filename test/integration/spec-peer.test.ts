@@ -20,6 +20,14 @@ import { EchoPeer, HEARTBEAT_MS, SERVICE } from '../support/spec-peer/peer';
 import type { Proto } from '../support/spec-peer/wire';
 import { YellowConn } from '../support/spec-peer/yellow';
 
+/**
+ * A broker's error message as docs/protocol/client.md §8 gives it: the message, then the call's
+ * trace id, ` (trace <32 hex digits>)`.
+ */
+function withTrace(message: string): RegExp {
+  return new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(trace [0-9a-f]{32}\\)$`);
+}
+
 const REQUEST_TIMEOUT_MS = 5000;
 /** How long the children get to stop on SIGTERM before they are SIGKILLed (a deadline, not a sleep). */
 const STOP_GRACE_MS = 5000;
@@ -189,10 +197,10 @@ test("errors: the peer's error frame, and the broker's own refusals, as TApplica
   const c = await client();
   const failed = await c.call('Echo:fail', 1);
   assert.ok(isException(failed));
-  assert.equal(failed.fields.get(1), 'NOT_FOUND: no such echo');
+  assert.match(failed.fields.get(1) ?? '', withTrace('NOT_FOUND: no such echo'));
   const whoami = await c.call('Echo:whoami', 2);
   assert.ok(isException(whoami));
-  assert.equal(whoami.fields.get(1), 'UNAUTHENTICATED: log in before calling Echo:whoami');
+  assert.match(whoami.fields.get(1) ?? '', withTrace('UNAUTHENTICATED: log in before calling Echo:whoami'));
   assert.equal(whoami.name, 'Echo:whoami', 'a broker-made error carries the name the client sent');
   const secret = await c.call('Echo:secret', 3);
   assert.ok(isException(secret));
@@ -275,7 +283,7 @@ test('drain, expiry after 2.5 heartbeat intervals of silence, and re-registratio
     },
     5000,
   );
-  assert.equal(refused.fields.get(1), 'UNAVAILABLE: Echo has no live instance');
+  assert.match(refused.fields.get(1) ?? '', withTrace('UNAVAILABLE: Echo has no live instance'));
   assert.equal((await yellow.ask('drain', { instanceId: peer.instanceId, draining: false })).found, true);
   await until('routing again after undrain', async () => (isReply(await echo(++seq)) ? true : undefined), 5000);
 
@@ -299,7 +307,7 @@ test('drain, expiry after 2.5 heartbeat intervals of silence, and re-registratio
     },
     5000,
   );
-  assert.equal(gone.fields.get(1), 'UNAVAILABLE: Echo has no live instance');
+  assert.match(gone.fields.get(1) ?? '', withTrace('UNAVAILABLE: Echo has no live instance'));
 
   // Heartbeats again: Yellow answers `unknown`, the peer registers again and is routed to.
   from = yellow.events.length;

@@ -3,7 +3,7 @@
  * sockets on 127.0.0.1 (ports from the OS), sharing one in-process store.
  */
 import { loadConfig, type Config } from '../../shared/config';
-import { silentLogger } from '../../shared/log';
+import { silentLogger, type Logger } from '../../shared/log';
 import { MemoryKv } from '../../shared/data/memory-kv';
 import type { Kv } from '../../shared/data/kv';
 import type { Db } from '../../shared/data/sql';
@@ -33,8 +33,10 @@ export async function startBrokerCluster(opts: {
   brokers?: number;
   config?: Partial<Record<keyof Config, unknown>>;
   db?: Db;
+  /** where every role logs (default: nowhere) */
+  logger?: Logger;
 }): Promise<BrokerCluster> {
-  const logger = silentLogger();
+  const logger = opts.logger ?? silentLogger();
   const heartbeatMs = 100;
   const yellowServer = new YellowServer({ host: '127.0.0.1', port: 0, heartbeatMs, logger });
   const { router } = await yellowServer.start();

@@ -63,13 +63,16 @@ test('a rejected call: game refusals are answers, timeouts and drops unknown, th
   assert.deepEqual(outcomeOf(new Error('weird')), { outcome: 'failed', code: 'NO_CODE' });
 });
 
-test('options: --short, --players, --partition, --json; anything else is named', () => {
+test('options: --short, --players, --partition, --no-partition, --json; anything else is named', () => {
   assert.deepEqual(parseArgs(['--short', '--players', '5']), {
     short: true,
     partition: false,
     players: 5,
     json: false,
   });
+  assert.equal(parseArgs([]).partition, true, 'the full run drills the partition');
+  assert.equal(parseArgs(['--no-partition']).partition, false);
+  assert.equal(parseArgs(['--partition', '--short']).partition, true, 'the short one only when asked');
   assert.throws(() => parseArgs(['--players', 'many']), /--players: expected 1\.\.1000, got many/);
   assert.throws(() => parseArgs(['--fast']), /unknown option "--fast"/);
 });

@@ -19,7 +19,11 @@ test('armed, SIGUSR2 blocks the main event loop for the given time', async () =>
   const t0 = Date.now();
   // listeners run in order: this one runs once the armed one has returned
   const after = new Promise<number>((resolve) => process.once('SIGUSR2', () => resolve(Date.now() - t0)));
+  // A signal listener holds no handle: without one the runner may see an idle loop before the
+  // signal is delivered and cancel the test.
+  const holdLoop = setInterval(() => undefined, 1000);
   process.kill(process.pid, 'SIGUSR2');
   const ms = await after;
+  clearInterval(holdLoop);
   assert.ok(ms >= 290, `the signal's next listener ran after ${ms} ms`);
 });
