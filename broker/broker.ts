@@ -20,6 +20,7 @@ import type { InstanceRecord } from '../yellow/types';
 import { Admission } from '../edge/admission';
 import { ClientConn, type Wire } from '../edge/client-conn';
 import { listenTcp } from '../edge/tcp';
+import { ThriftJsonCodec } from '../edge/thrift-json';
 import type { TlsCredentials } from '../edge/tls';
 import { listenWs } from '../edge/ws';
 import { BrokerConn } from './connection';
@@ -34,6 +35,7 @@ import { RoutingTable } from './routing-table';
 import { SessionStore } from './session-store';
 import { Sessions } from './sessions';
 import { events } from '../shared/thrift/events';
+import { builtinShapes } from '../shared/thrift/idl-shapes';
 
 export interface BrokerOptions {
   cfg: Config;
@@ -276,15 +278,20 @@ export class Broker {
   private open(wire: Wire): { message(bytes: Buffer): void; closed(): void } | undefined {
     if (this.drainReason !== undefined) return undefined;
     if (!this.admission.admit(wire.remote)) return undefined;
-    const conn = new ClientConn(wire, this.opts.cfg, (c, reason) => {
-      this.admission.remove(c);
-      this.sessions.remove(bc);
-      this.metrics.connections.dec({ transport: wire.transport });
-      this.brokerConns.delete(bc);
-      this.onConnectionGone?.();
-      if (reason.startsWith('slow consumer')) this.metrics.drops.inc({ reason: 'slow_consumer' });
-      if (this.logger.isLevelEnabled('debug')) this.logger.debug({ conn: c.id, reason }, 'connection closed');
-    });
+    const conn = new ClientConn(
+      wire,
+      this.opts.cfg,
+      (c, reason) => {
+        this.admission.remove(c);
+        this.sessions.remove(bc);
+        this.metrics.connections.dec({ transport: wire.transport });
+        this.brokerConns.delete(bc);
+        this.onConnectionGone?.();
+        if (reason.startsWith('slow consumer')) this.metrics.drops.inc({ reason: 'slow_consumer' });
+        if (this.logger.isLevelEnabled('debug')) this.logger.debug({ conn: c.id, reason }, 'connection closed');
+      },
+      wire.json ? new ThriftJsonCodec(builtinShapes(), this.opts.cfg) : undefined,
+    );
     const bc = new BrokerConn(conn);
     this.brokerConns.add(bc);
     this.admission.add(conn);

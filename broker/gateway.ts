@@ -10,6 +10,7 @@ import type { Logger } from '../shared/log';
 import type { Metrics } from '../shared/metrics';
 import type { TapHub } from '../shared/tap/hub';
 import { MessageType, peekHeader, ProtocolError, splitMultiplexed, type MessageHeader } from '../shared/thrift/header';
+import type { JsonBodyError } from '../shared/thrift/json-in';
 import { readRequestId } from '../shared/thrift/request-id';
 import { replyOutcome } from '../shared/thrift/reply-outcome';
 import type { ReplyEnvelope } from '../shared/wire/frames';
@@ -23,6 +24,7 @@ import type { ClientConn } from '../edge/client-conn';
 import { checkClientProtocol } from './client-version';
 import type { BrokerConn } from './connection';
 import { errorReply } from '../edge/replies';
+import { refusalReply } from '../edge/thrift-json';
 import { route, type Route } from './route';
 import type { RoutingTable } from './routing-table';
 import type { Sessions } from './sessions';
@@ -85,8 +87,16 @@ export class Gateway {
     const now = Date.now();
     conn.received(now);
     let header: MessageHeader;
+    // a JSON client's call is forwarded in compact; one whose body the translation refused is answered here
+    let message = bytes;
+    let refused: JsonBodyError | undefined;
     try {
-      header = peekHeader(bytes, this.d.cfg.maxMethodName);
+      if (conn.json) {
+        const call = conn.json.fromClient(bytes);
+        header = call.header;
+        if (call.ok) message = call.bytes;
+        else refused = call.error;
+      } else header = peekHeader(bytes, this.d.cfg.maxMethodName);
       if (header.type !== MessageType.CALL)
         throw new ProtocolError(`clients may only send CALL messages, not type ${header.type}`);
     } catch (err) {
@@ -125,7 +135,9 @@ export class Gateway {
       return;
     }
     // Sessions are opened only for clients at or above the cluster's minimum protocol version.
-    const gate = checkClientProtocol(header.name, bytes, this.d.cfg.minClientProtocol, this.d.cfg);
+    const gate = refused
+      ? { ok: true as const }
+      : checkClientProtocol(header.name, message, this.d.cfg.minClientProtocol, this.d.cfg);
     if (!gate.ok) {
       this.d.metrics.drops.inc({ reason: gate.code.toLowerCase() });
       conn.send(errorReply(header, gate.code, gate.detail));
@@ -139,20 +151,38 @@ export class Gateway {
       return;
     }
     if (target.service === 'Events') {
-      this.answerEvents(bc, header, target.method, bytes);
+      this.answerEvents(bc, header, target.method, message, refused);
       return;
     }
-    void this.forward(bc, header, target, bytes);
+    void this.forward(bc, header, target, message, refused);
+  }
+
+  /** A JSON call whose body did not translate, answered where its compact twin would have been forwarded. */
+  private refuse(conn: ClientConn, header: MessageHeader, refused: JsonBodyError): number {
+    this.d.metrics.drops.inc({ reason: 'bad_request' });
+    const reply = refusalReply(header, refused);
+    conn.send(reply);
+    return reply.length;
   }
 
   /** The push stream's calls: the broker answers them itself (broker/events-endpoint.ts). */
-  private answerEvents(bc: BrokerConn, header: MessageHeader, method: string, bytes: Buffer): void {
+  private answerEvents(
+    bc: BrokerConn,
+    header: MessageHeader,
+    method: string,
+    bytes: Buffer,
+    refused: JsonBodyError | undefined,
+  ): void {
     if (!EventsEndpoint.answers(method)) {
       this.strike(bc, header, 'UNKNOWN_METHOD', `Events:${method} is a push, not a call`);
       return;
     }
     if (!bc.session) {
       this.strike(bc, header, 'UNAUTHENTICATED', `Events:${method} needs a logged-in session`);
+      return;
+    }
+    if (refused) {
+      this.refuse(bc.conn, header, refused);
       return;
     }
     const started = performance.now();
@@ -205,6 +235,7 @@ export class Gateway {
     header: MessageHeader,
     target: { service: string; method: string },
     bytes: Buffer,
+    refused?: JsonBodyError,
   ): Promise<void> {
     const started = performance.now();
     const { tracer } = this.d;
@@ -238,6 +269,11 @@ export class Gateway {
             replyBytes = this.strike(bc, header, r.code, traced(r.detail));
           else replyBytes = this.replyError(conn, header, r.code, traced(r.detail));
           if (r.code === 'STATE_LOST') this.d.sessions.unbind(bc, r.detail);
+          return;
+        }
+        if (refused) {
+          outcome = 'BAD_REQUEST';
+          replyBytes = this.refuse(conn, header, refused);
           return;
         }
         (tried ??= new Set()).add(r.instance.instanceId);

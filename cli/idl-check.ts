@@ -12,7 +12,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { IdlError, parseIdl, type FieldModel, type IdlModel } from './idl-model';
+import { IdlError, parseIdl, type FieldModel, type IdlModel } from '../shared/thrift/idl-model';
 
 /** Every breaking change from `released` to `current`, each a sentence naming what changed. */
 export function breakingChanges(released: IdlModel, current: IdlModel): string[] {

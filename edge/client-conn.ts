@@ -7,6 +7,7 @@
  */
 import type { ThriftProtocol } from '../shared/thrift/header';
 import { judgeOutbound } from './slow-reader';
+import type { ThriftJsonCodec } from './thrift-json';
 import { TokenBucket } from './token-bucket';
 import { transcodeMessage } from './transcode';
 
@@ -14,6 +15,8 @@ export interface Wire {
   readonly transport: 'tcp' | 'ws' | 'tls' | 'wss';
   /** client address (for per-address limits) */
   readonly remote: string;
+  /** the client speaks Thrift's JSON protocol (messages are JSON text both ways) */
+  readonly json?: boolean;
   /** queues one Thrift message; `done` runs once it left for the kernel (or the socket died) */
   write(message: Buffer, done: () => void): void;
   bufferedBytes(): number;
@@ -56,6 +59,8 @@ export class ClientConn {
     private readonly wire: Wire,
     private readonly limits: ConnLimits,
     private readonly onClose: (conn: ClientConn, reason: string) => void,
+    /** for a JSON client: its calls are read, and everything it is sent is written, in JSON */
+    readonly json?: ThriftJsonCodec,
   ) {
     this.id = `c${++connCounter}`;
     this.bucket = new TokenBucket(limits.callsPerSecond, limits.callsPerSecond * 2, this.openedAt);
@@ -134,8 +139,11 @@ export class ClientConn {
   send(message: Buffer): boolean {
     if (this.closed) return false;
     if (!this.judge(Date.now())) return false;
+    const out = this.json ? this.json.toClient(message) : message;
+    // a push that does not translate is dropped, not the connection (a reply always translates, maybe into an error)
+    if (out === undefined) return true;
     this.pendingWrites++;
-    this.wire.write(message, () => this.pendingWrites--);
+    this.wire.write(out, () => this.pendingWrites--);
     return true;
   }
 

@@ -1,6 +1,7 @@
 /**
  * The Thrift-over-WebSocket listener (ws://, or wss:// with `tls`): one Thrift message per binary
- * message. maxPayload is the frame limit (the ws default is 100 MiB) and per-message compression
+ * message, compact or binary protocol. A client that offers the subprotocol `thrift-json` speaks
+ * Thrift's JSON protocol instead: one message per text message, both ways (edge/thrift-json.ts). maxPayload is the frame limit (the ws default is 100 MiB) and per-message compression
  * is off; the HTTP(S) server under it has explicit header and request timeouts against
  * slowloris, and with TLS the handshake must be over within the same headersTimeoutMs.
  */
@@ -11,15 +12,17 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../shared/log';
 import type { Wire } from './client-conn';
 import type { TcpHandlers } from './tcp';
+import { THRIFT_JSON_SUBPROTOCOL } from './thrift-json';
 import type { TlsCredentials } from './tls';
 
-function wsWire(ws: WebSocket, remote: string, transport: 'ws' | 'wss'): Wire {
+function wsWire(ws: WebSocket, remote: string, transport: 'ws' | 'wss', json: boolean): Wire {
   return {
     transport,
     remote,
+    json,
     write(message, done) {
       if (ws.readyState !== ws.OPEN) return done();
-      ws.send(message, { binary: true }, () => done());
+      ws.send(message, { binary: !json }, () => done());
     },
     bufferedBytes: () => ws.bufferedAmount,
     close: (reason, flush) => {
@@ -69,19 +72,22 @@ export async function listenWs(opts: {
     maxPayload: opts.maxFrame,
     perMessageDeflate: false,
     clientTracking: false,
+    // a client asks for Thrift JSON by offering `thrift-json`; without it the connection speaks binary frames
+    handleProtocols: (offered) => (offered.has(THRIFT_JSON_SUBPROTOCOL) ? THRIFT_JSON_SUBPROTOCOL : false),
   });
   wss.on('error', (err) => opts.logger.error({ err }, 'ws server error'));
   wss.on('connection', (ws, req) => {
     ws.on('error', () => ws.terminate());
     const remote = req.socket.remoteAddress ?? 'unknown';
-    const conn = opts.handlers.open(wsWire(ws, remote, transport));
+    const json = ws.protocol === THRIFT_JSON_SUBPROTOCOL;
+    const conn = opts.handlers.open(wsWire(ws, remote, transport, json));
     if (!conn) {
       ws.terminate();
       return;
     }
     ws.on('message', (data, isBinary) => {
-      if (!isBinary) {
-        ws.close(1003, 'binary Thrift messages only');
+      if (isBinary === json) {
+        ws.close(1003, json ? 'text Thrift JSON messages only' : 'binary Thrift messages only');
         return;
       }
       conn.message(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { breakingChanges, checkIdl, cutRelease } from '../../cli/idl-check';
-import { parseIdl } from '../../cli/idl-model';
+import { parseIdl } from '../../shared/thrift/idl-model';
 
 const RELEASED = `
 namespace js game
