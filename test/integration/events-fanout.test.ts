@@ -109,7 +109,6 @@ test('an event published once reaches each subscribing service once, with two in
       assert.deepEqual(seen, expected, `${role}: key k${k} in publishing order`);
     }
     const instances = new Set(rows.rows.map((r) => r.instance));
-    // eslint-disable-next-line no-console
     console.log(`# ${role}: ${rows.rows.length} events received, run by ${instances.size} instance(s)`);
   }
   assert.equal(await count('SELECT count(*) AS n FROM noon_jobs_dead'), 0);

@@ -177,7 +177,6 @@ test('a worker SIGKILLed mid-batch: every job applied exactly once, only refusal
     refusedCounted <= REFUSED,
     `refusals counted by the survivors (${refusedCounted}) are among the ${REFUSED}`,
   );
-  // eslint-disable-next-line no-console
   console.log(
     `# ${JOBS} jobs; at the kill: ${effectsAtKill} effects, ${heldByKilled} jobs claimed by the killed worker; ` +
       `after: ${applied.size} applied once each, ${dead.rows.length} dead-lettered (refused)`,
