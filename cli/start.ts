@@ -13,7 +13,15 @@ import { STOP_DEADLINE_MS, printJson, stopOnSignals } from './lifecycle';
 import { armStallSignal } from './debug-stall';
 import { cliLogger } from './logger';
 import { loadProject, rolesOf } from './project';
-import { startBrokerListRole, startBrokerRole, startServiceRole, startYellowRole, type RunningRole } from '../roles';
+import {
+  startBrokerListRole,
+  startBrokerRole,
+  startServiceRole,
+  startWorkerRole,
+  startYellowRole,
+  WORKER_ROLE,
+  type RunningRole,
+} from '../roles';
 
 export async function startRole(role: string, cfg: Config, logger: Logger): Promise<RunningRole> {
   switch (role) {
@@ -25,6 +33,10 @@ export async function startRole(role: string, cfg: Config, logger: Logger): Prom
       return startBrokerRole(cfg, logger);
   }
   const project = loadProject(cfg);
+  if (role === WORKER_ROLE) {
+    if (cfg.pgUrl === undefined) mkdirSync(cfg.dataDir, { recursive: true });
+    return startWorkerRole(project.modules, cfg, logger);
+  }
   const mod = project.modules.find((m) => m.role === role);
   if (!mod) {
     const where = project.file ? ` in ${project.file}` : '';

@@ -5,7 +5,8 @@
 import type { Config } from '../shared/config';
 import { processDataMetrics } from '../shared/data/data-metrics';
 import { openDb } from '../shared/data/db';
-import { migrate } from '../shared/data/migrate';
+import { migrate, OUTBOX_SCOPE } from '../shared/data/migrate';
+import { OUTBOX_MIGRATIONS } from '../shared/data/outbox';
 import type { Db } from '../shared/data/sql';
 import type { Kv } from '../shared/data/kv';
 import { openKv } from '../shared/data/store';
@@ -30,7 +31,12 @@ export async function openData(cfg: Config, logger: Logger): Promise<SharedData>
   }
 }
 
-/** Applies one module's migrations; returns how many ran now. */
+/** Applies one module's migrations (the outbox's first); returns how many of the module's ran now. */
 export async function migrateModule(db: Db, mod: AnyServiceModule): Promise<number> {
   return migrate(db, mod.role, mod.migrations);
+}
+
+/** The job and event outbox's tables alone (a worker, which serves no module). */
+export async function migrateOutbox(db: Db): Promise<number> {
+  return migrate(db, OUTBOX_SCOPE, OUTBOX_MIGRATIONS);
 }

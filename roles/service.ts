@@ -6,6 +6,7 @@
 import type { Config } from '../shared/config';
 import { mayServe, servicesOfRole } from '../shared/service-roles';
 import type { Kv } from '../shared/data/kv';
+import type { Db } from '../shared/data/sql';
 import type { Logger } from '../shared/log';
 import { PushLog, pushWindowOf } from '../shared/data/push-log';
 import type { AnyServiceModule, ServiceDef, ServiceEnv } from '../rpc/api';
@@ -30,6 +31,8 @@ export interface StartServiceOptions extends ServiceRoleOptions {
   logger: Logger;
   /** numbers its pushes in the session store (docs/pushes.md); without it they are unnumbered */
   pushLog?: PushLog;
+  /** delivers the service's event subscriptions (needed when it has any) */
+  db?: Db;
 }
 
 /** Any ServiceDef builder as a role (test fixtures and benchmarks serve one without a module). */
@@ -38,8 +41,8 @@ export function startService<H>(
   build: (env: ServiceEnv) => ServiceDef<H> | Promise<ServiceDef<H>>,
   opts: StartServiceOptions,
 ): Promise<RunningService> {
-  const { pushLog, ...hostOpts } = opts;
-  return RoleHost.run({ role, ...hostOpts }, (host) => serveOn(host, build, undefined, pushLog));
+  const { pushLog, db, ...hostOpts } = opts;
+  return RoleHost.run({ role, ...hostOpts }, (host) => serveOn(host, build, undefined, pushLog, db));
 }
 
 export function startServiceRole(
@@ -57,7 +60,7 @@ export function startServiceRole(
     }
     const applied = await migrateModule(data.db, mod);
     if (applied > 0) host.logger.info({ applied }, 'migrations applied');
-    return serveOn(host, (env) => mod.build(env, data), data.kv, new PushLog(data.kv, pushWindowOf(cfg)));
+    return serveOn(host, (env) => mod.build(env, data), data.kv, new PushLog(data.kv, pushWindowOf(cfg)), data.db);
   });
 }
 
@@ -68,6 +71,8 @@ async function serveOn<H>(
   /** shares call outcomes with the service's other instances (retries, docs/retries.md) */
   kv?: Kv,
   pushLog?: PushLog,
+  /** delivers the service's event subscriptions */
+  db?: Db,
 ): Promise<RunningService> {
   const { cfg, role } = host;
   const directory = await host.directory();
@@ -83,6 +88,7 @@ async function serveOn<H>(
     ...(host.curve ? { curve: host.curve } : {}),
     ...(pushLog ? { pushLog } : {}),
     ...(host.tracer ? { tracer: host.tracer } : {}),
+    ...(db ? { db } : {}),
   });
   host.onStop(() => runtime.stop());
   const served = runtime.methods().thriftService;

@@ -13,9 +13,26 @@ import type { Logger } from '../shared/log';
 import type { NoonError } from '../shared/errors';
 import type { Directive } from '../shared/wire/frames';
 import type { ServiceClients } from './clients';
+import type { EventHandler, JobHandler } from './outbox-api';
 
 export type { ClientClass, ServiceClients } from './clients';
 export type { Directive } from '../shared/wire/frames';
+export {
+  DEFAULT_MAX_ATTEMPTS,
+  defineEvent,
+  defineJob,
+  handleJob,
+  JobRefused,
+  onEvent,
+  type DeliveryContext,
+  type DeliveryHandler,
+  type EnqueueOptions,
+  type EventHandler,
+  type EventType,
+  type JobHandler,
+  type JobType,
+  type StructClass,
+} from './outbox-api';
 
 /** The generated IHandler with a CallContext appended to every method's arguments. */
 export type WithContext<H> = {
@@ -106,6 +123,12 @@ export interface ServiceDef<H> {
    * and before its sockets close: where a service hands off what it holds. A stop waits for it.
    */
   stop?(): Promise<void>;
+  /**
+   * Events this service receives (`onEvent(event, handler)`), each once per service however many
+   * instances run: whichever instance claims a delivery runs it, and its effect commits with the
+   * delivery's completion (`ctx.q`). Counted from the service's first start with the subscription.
+   */
+  subscriptions?: readonly EventHandler[];
 }
 
 /**
@@ -169,6 +192,11 @@ export interface ServiceModule<H = unknown> {
   role: string;
   migrations: readonly Migration[];
   build(env: ServiceEnv, deps: ServiceDeps): ServiceDef<H> | Promise<ServiceDef<H>>;
+  /**
+   * Job handlers (`handleJob(job, handler)`) the worker role runs: `noon start worker` takes
+   * them from every module of the project, whether or not the module's service runs there.
+   */
+  jobs?: readonly JobHandler[];
 }
 
 /**

@@ -22,6 +22,8 @@ import { ServiceServer } from './server';
 import type { PushLog } from '../shared/data/push-log';
 import type { CallTracer } from '../shared/trace/tracer';
 import { newTraceId } from '../shared/trace/traceparent';
+import type { Db } from '../shared/data/sql';
+import { EventConsumer } from './jobs/event-consumer';
 
 export interface CallObserver {
   onCall(method: string, ms: number, outcome: 'ok' | 'error'): void;
@@ -46,6 +48,8 @@ export interface ServiceRuntimeOptions {
   taps?: TapHub;
   /** spans of handled and nested calls (docs/traces.md); none without an OTLP endpoint */
   tracer?: CallTracer;
+  /** where the service's event subscriptions are delivered from (the outbox); needed with subscriptions */
+  db?: Db;
 }
 
 export interface ServiceRuntime {
@@ -136,6 +140,8 @@ export async function startServiceRuntime<H>(
   built.server = server;
   const endpoints = advertiseAll(await server.start(), cfg.host);
   const running = server;
+  const consumer = eventConsumer(def.subscriptions ?? [], opts, liveIds);
+  await consumer?.start();
   return {
     env,
     server: running as ServiceServer<unknown>,
@@ -143,6 +149,8 @@ export async function startServiceRuntime<H>(
     methods: () => running.methods(),
     load: () => running.load(),
     stop: async () => {
+      // Deliveries under way finish first (they may push); the rest go to the other instances.
+      await consumer?.stop();
       // The service hands off first, while it can still push and call.
       await def.stop?.().catch((err: unknown) => logger.warn({ err }, 'service stop hook failed'));
       directory.off('down', onDown);
@@ -150,4 +158,27 @@ export async function startServiceRuntime<H>(
       await running.stop();
     },
   };
+}
+
+/** The instance's event consumer, when the service subscribes to any event. */
+function eventConsumer(
+  subscriptions: NonNullable<ServiceDef<unknown>['subscriptions']>,
+  opts: ServiceRuntimeOptions,
+  live: () => string[],
+): EventConsumer | undefined {
+  if (subscriptions.length === 0) return undefined;
+  const { cfg, role, instanceId, logger, db } = opts;
+  if (!db) throw new Error(`service ${role} subscribes to events but was started without its Db`);
+  return new EventConsumer({
+    db,
+    role,
+    instanceId,
+    handlers: subscriptions,
+    live,
+    pollMs: cfg.jobPollMs,
+    leaseMs: cfg.jobLeaseMs,
+    batch: cfg.jobConcurrency,
+    backoff: { baseMs: cfg.jobBackoffMs, maxMs: cfg.jobMaxBackoffMs },
+    logger: logger.child({ component: 'events' }),
+  });
 }

@@ -21,7 +21,16 @@ export type {
   ServiceEnv,
   ServiceModule,
   WithContext,
+  DeliveryContext,
+  DeliveryHandler,
+  EnqueueOptions,
+  EventHandler,
+  EventType,
+  JobHandler,
+  JobType,
+  StructClass,
 } from '../rpc/api';
+export { DEFAULT_MAX_ATTEMPTS, defineEvent, defineJob, handleJob, JobRefused, onEvent } from '../rpc/api';
 export type { Db, Queryable } from '../shared/data/sql';
 export type { Kv } from '../shared/data/kv';
 export type { Migration } from '../shared/data/migrate';
@@ -74,6 +83,8 @@ export interface ModuleExtension<H> {
   migrations?: ServiceModule<H>['migrations'];
   /** a last word on the whole definition (e.g. more idempotent methods) */
   define?(def: ServiceDef<H>): ServiceDef<H>;
+  /** more job handlers for the worker, beside the built-in's */
+  jobs?: ServiceModule<H>['jobs'];
 }
 
 /** A built-in (or any) module with some handlers replaced: the studio's own catalog, round or duel rules. */
@@ -81,6 +92,7 @@ export function extendModule<H>(base: ServiceModule<H>, ext: ModuleExtension<H>)
   return {
     role: base.role,
     migrations: [...base.migrations, ...(ext.migrations ?? [])],
+    jobs: [...(base.jobs ?? []), ...(ext.jobs ?? [])],
     async build(env, deps) {
       const def = await base.build(env, deps);
       const handlers = { ...def.handlers, ...ext.handlers?.(def.handlers) } as WithContext<H>;

@@ -74,6 +74,48 @@ export const CONFIG_SPEC = {
     max: 60_000,
     describe: 'heartbeat interval to Yellow (beats go twice per interval); 2.5 intervals of silence = down',
   },
+  jobPollMs: {
+    env: 'NOON_JOB_POLL_MS',
+    kind: 'int',
+    default: 250,
+    min: 10,
+    max: 60_000,
+    describe: 'job dispatchers and event consumers look for due deliveries in the outbox this often',
+  },
+  jobLeaseMs: {
+    env: 'NOON_JOB_LEASE_MS',
+    kind: 'int',
+    default: 30_000,
+    min: 100,
+    max: 3_600_000,
+    describe:
+      'a claimed job or event not finished this long is claimed again (sooner when its claimer leaves the cluster); longer than any handler runs',
+  },
+  jobConcurrency: {
+    env: 'NOON_JOB_CONCURRENCY',
+    kind: 'int',
+    default: 16,
+    min: 1,
+    max: 1024,
+    describe:
+      "jobs a worker runs at once (and events a service instance delivers at once); a dispatcher's window is 4 x this",
+  },
+  jobBackoffMs: {
+    env: 'NOON_JOB_BACKOFF_MS',
+    kind: 'int',
+    default: 1000,
+    min: 1,
+    max: 3_600_000,
+    describe: 'wait after a failed job or event delivery; it doubles with each attempt (with jitter) …',
+  },
+  jobMaxBackoffMs: {
+    env: 'NOON_JOB_MAX_BACKOFF_MS',
+    kind: 'int',
+    default: 60_000,
+    min: 1,
+    max: 3_600_000,
+    describe: '… up to this',
+  },
   loopStallLimitMs: {
     env: 'NOON_LOOP_STALL_LIMIT_MS',
     kind: 'int',

@@ -84,6 +84,11 @@ function validate(cfg: Config): void {
   }
   if (!isAdvertisableHost(cfg.host))
     throw new ConfigError('--host / NOON_HOST', `${JSON.stringify(cfg.host)} is not a host name or address`);
+  if (cfg.jobMaxBackoffMs < cfg.jobBackoffMs)
+    throw new ConfigError(
+      '--job-max-backoff-ms / NOON_JOB_MAX_BACKOFF_MS',
+      `${cfg.jobMaxBackoffMs} is below --job-backoff-ms (${cfg.jobBackoffMs}): the longest wait cannot be shorter than the first`,
+    );
   if (cfg.bindHost !== undefined && !isBindableHost(cfg.bindHost))
     throw new ConfigError(
       '--bind-host / NOON_BIND_HOST',

@@ -32,6 +32,8 @@ export interface InstanceEndpoints {
   pub?: string;
   /** ROUTER of a broker that services push to */
   push?: string;
+  /** ZeroMQ PULL of a worker that job dispatchers push jobs to */
+  pull?: string;
   /** Prometheus metrics, http://host:port/metrics */
   metrics?: string;
   /** broker public framed-Thrift TCP endpoint host:port */

@@ -106,4 +106,20 @@ CREATE TABLE IF NOT EXISTS duel_queue (
 CREATE INDEX IF NOT EXISTS duel_queue_order ON duel_queue (stake, since_ms) WHERE state = 'waiting';
 CREATE INDEX IF NOT EXISTS duel_queue_session ON duel_queue (session_id);`,
   },
+  {
+    id: '005_analytics',
+    sql: `
+-- one row per finished duel, written by the worker from the duel.finished job (analytics.ts)
+CREATE TABLE IF NOT EXISTS duel_analytics (
+  duel_id text PRIMARY KEY,
+  players text[] NOT NULL,
+  winner text,
+  reason text NOT NULL,
+  stake bigint NOT NULL,
+  ended_at timestamptz NOT NULL,
+  -- the job that wrote it
+  job_id bigint NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now()
+);`,
+  },
 ];

@@ -42,6 +42,7 @@ import { dropOpen, openSettlement, voidOpen } from './settlements';
 import { Settler, type SettlerOptions } from './settler';
 import { historyOf } from './store';
 import { DuelMoved, DuelTable, toState, type Seat, type TableOptions } from './table';
+import { duelAnalytics } from './analytics';
 
 export const MATCHMAKING_KEY = 'matchmaking';
 /**
@@ -395,6 +396,7 @@ export function duelModuleWith(opts: DuelModuleOptions = {}): ServiceModule<Duel
   return {
     role: 'duel',
     migrations: duelMigrations,
+    jobs: [duelAnalytics],
     build: (env, { db }) =>
       duelService(env, db, { ...duelOptions(rest.turnMs ?? env.cfg.duelTurnMs), ...rest, rules: duelRules(rules) }),
   };
@@ -406,5 +408,6 @@ export const createDuelModule = duelModuleWith;
 export const duelModule: ServiceModule<Duel.IHandler> = {
   role: 'duel',
   migrations: duelMigrations,
+  jobs: [duelAnalytics],
   build: (env, { db }) => duelService(env, db),
 };

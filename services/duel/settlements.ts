@@ -13,6 +13,8 @@
 import type { Db, Queryable } from '../../shared/data/sql';
 import type { Game } from './rules';
 import { saveResult } from './store';
+import { duelFinishedJob } from './analytics';
+import { DuelFinished } from '../../shared/protocol';
 
 export type EscrowStep = 'payout' | 'refund' | 'none';
 
@@ -141,6 +143,17 @@ export async function finishDuel(
       if (!ours) return 'voided';
     }
     await saveResult(q, g, endedAtMs);
+    await duelFinishedJob.enqueue(
+      q,
+      new DuelFinished({
+        duelId: g.id,
+        players: [...g.players],
+        winner: g.winner,
+        reason: g.reason,
+        stake: g.stake,
+        endedAtMs,
+      }),
+    );
     return 'pending';
   });
 }

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { NoonError } from '../errors';
+import { OUTBOX_MIGRATIONS } from './outbox';
 import type { Db, Queryable } from './sql';
 
 export interface Migration {
@@ -64,13 +65,25 @@ async function applyOne(q: Queryable, service: string, m: Migration): Promise<bo
   return true;
 }
 
-/** Applies the service's pending migrations in order; returns how many ran now. */
+/**
+ * The migration scope of the job and event outbox (outbox.ts): noon's own tables, applied before
+ * any service's, since every service may enqueue jobs and publish events in its transactions.
+ * Not a role name (roles never hold a `:`).
+ */
+export const OUTBOX_SCOPE = 'noon:outbox';
+
+/** Applies the service's pending migrations in order (after the outbox's); returns how many of the service's ran now. */
 export async function migrate(db: Db, service: string, migrations: readonly Migration[]): Promise<number> {
   validate(service, migrations);
   await db.tx(async (q) => {
     await q.query(LOCK_SQL);
     await q.query(TABLE_SQL);
   });
+  if (service !== OUTBOX_SCOPE) await applyAll(db, OUTBOX_SCOPE, OUTBOX_MIGRATIONS);
+  return applyAll(db, service, migrations);
+}
+
+async function applyAll(db: Db, service: string, migrations: readonly Migration[]): Promise<number> {
   let applied = 0;
   for (const m of migrations) {
     const ran = await db.tx((q) => applyOne(q, service, m));

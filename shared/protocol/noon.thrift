@@ -229,6 +229,17 @@ struct DuelRecord {
   5: i64 endedAtMs,
 }
 
+// A finished duel as a job: the worker records it for analytics after the result is written
+// (services/duel/analytics.ts). The duel id makes the record idempotent.
+struct DuelFinished {
+  1: string duelId,
+  2: list<string> players,
+  3: string winner,
+  4: string reason,
+  5: i64 stake,
+  6: i64 endedAtMs,
+}
+
 service Duel {
   MatchTicket findMatch(1: i64 stake) throws (1: GameError err),
   void cancelMatch() throws (1: GameError err),
