@@ -20,8 +20,9 @@ import { keySlot } from '../../shared/data/key-slot';
 import { sessionKey } from '../../shared/session-keys';
 import { kill, killAll, spawnNoon, type Child } from '../support/yellow-harness';
 import { until } from '../support/wait';
-import { pgUrlFor, TEST_PG_URL } from '../support/services';
+import { pgUrlFor } from '../support/services';
 import { startRedisCluster, type RedisClusterServers } from '../support/redis-cluster-servers';
+import { createTestDatabase, dropTestDatabase } from '../support/cluster-data';
 
 const PLAYERS = 8;
 const GRANT = 50;
@@ -35,19 +36,9 @@ const clients: NoonClient[] = [];
 let cluster: RedisClusterServers | undefined;
 let env: Record<string, string>;
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: TEST_PG_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 before(async () => {
   cluster = await startRedisCluster(3, 1);
-  await admin(`CREATE DATABASE ${dbName}`);
+  await createTestDatabase(dbName);
   env = {
     NOON_PG_URL: pgUrlFor(dbName),
     // One URL whose commas are its seed nodes: the config must not split it into shards.
@@ -92,7 +83,7 @@ after(async () => {
   await Promise.all(stopping);
   clearTimeout(deadline);
   await cluster?.stopAll();
-  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await dropTestDatabase(dbName);
 });
 
 interface Player {

@@ -17,10 +17,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
 import { NOON, ROOT, TestProcess } from '../support/process';
-import { pgUrlFor, TEST_PG_URL } from '../support/services';
+import { pgUrlFor } from '../support/services';
 import { until } from '../support/wait';
 import type { ClientClass } from '../../shared/thrift/channel';
 import type * as NoonSdk from '../../client';
+import { createTestDatabase, dropTestDatabase } from '../support/cluster-data';
 
 const work = mkdtempSync(join(tmpdir(), 'noon-studio-'));
 const project = join(work, 'my-game');
@@ -53,16 +54,6 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs: number): strin
     timeout: timeoutMs,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-}
-
-async function admin(sql: string): Promise<void> {
-  const c = new PgClient({ connectionString: TEST_PG_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
 }
 
 const gitStatus = (): string => run('git', ['status', '--porcelain', '--untracked-files=all'], ROOT, 10_000);
@@ -152,7 +143,7 @@ before(async () => {
 
   const noonBin = join(project, 'node_modules', '.bin', 'noon');
   timed('noon gen', () => run(noonBin, ['gen'], project, 60_000));
-  await admin(`CREATE DATABASE ${dbName}`);
+  await createTestDatabase(dbName);
   const env = {
     ...studioEnv(),
     NOON_PG_URL: pgUrlFor(dbName),
@@ -172,7 +163,7 @@ before(async () => {
 
 after(async () => {
   if (up) assert.equal((await up.stop('SIGINT')).code, 0, 'noon up exits 0 on SIGINT');
-  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+  await dropTestDatabase(dbName).catch(() => undefined);
   rmSync(work, { recursive: true, force: true });
   process.stderr.write(`studio path timings (ms): ${JSON.stringify(timings)}\n`);
 });

@@ -26,12 +26,22 @@ async function flushRedis(db: number): Promise<void> {
   }
 }
 
-export async function createClusterData(database: string, redisDb: number): Promise<void> {
+/** A Postgres database of a test's own, beside the machine's `test` database. */
+export async function createTestDatabase(database: string): Promise<void> {
   await admin(`CREATE DATABASE ${database}`);
+}
+
+/** Drops it with FORCE, so connections a killed role left behind do not keep it. */
+export async function dropTestDatabase(database: string): Promise<void> {
+  await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+}
+
+export async function createClusterData(database: string, redisDb: number): Promise<void> {
+  await createTestDatabase(database);
   await flushRedis(redisDb);
 }
 
 export async function dropClusterData(database: string, redisDb: number): Promise<void> {
-  await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await dropTestDatabase(database);
   await flushRedis(redisDb);
 }

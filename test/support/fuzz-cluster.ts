@@ -6,13 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { loadConfig } from '../../shared/config';
 import type { CurveKeys } from '../../shared/curve';
 import { internalKeysFor } from '../../shared/internal-keys';
 import { NoonClient } from '../../client';
 import { cleanEnv, clusterFlags, isAlive, NoonProc, runNoon, tempDir } from './cli-proc';
-import { TEST_PG_URL, pgUrlFor } from './services';
+import { pgUrlFor } from './services';
+import { createTestDatabase, dropTestDatabase } from './cluster-data';
 
 export interface FuzzInstance {
   role: string;
@@ -36,19 +36,9 @@ export interface FuzzCluster {
   stop(): Promise<number | null>;
 }
 
-async function admin(sql: string): Promise<void> {
-  const c = new Client({ connectionString: TEST_PG_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 export async function startFuzzCluster(env: Record<string, string>): Promise<FuzzCluster> {
   const database = `noon_fuzz_${randomBytes(5).toString('hex')}`;
-  await admin(`CREATE DATABASE ${database}`);
+  await createTestDatabase(database);
   const data = tempDir('noon-fuzz-');
   const up = new NoonProc(
     ['up', '--processes', '--pg-url', pgUrlFor(database), ...clusterFlags(data.dir)],
@@ -59,7 +49,7 @@ export async function startFuzzCluster(env: Record<string, string>): Promise<Fuz
     const exit = await up.stop('SIGINT');
     for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     data.remove();
-    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await dropTestDatabase(database);
     return exit.code;
   };
   try {

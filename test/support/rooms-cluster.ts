@@ -15,18 +15,9 @@ import { YellowClient } from '../../yellow/client';
 import type { Directory } from '../../yellow/directory';
 import { NoonClient } from '../../client';
 import { cleanEnv, NoonProc } from './cli-proc';
-import { pgUrlFor, redisUrlFor, TEST_PG_URL } from './services';
+import { pgUrlFor, redisUrlFor } from './services';
 import { until } from './wait';
-
-async function admin(sql: string): Promise<void> {
-  const c = new Client({ connectionString: TEST_PG_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+import { createTestDatabase, dropTestDatabase } from './cluster-data';
 
 export interface RoleProc {
   proc: NoonProc;
@@ -54,7 +45,7 @@ export class RoomsCluster {
   constructor(private readonly opts: { heartbeatMs: number; env?: Record<string, string> }) {}
 
   async start(chats: number, brokers: number): Promise<void> {
-    await admin(`CREATE DATABASE ${this.dbName}`);
+    await createTestDatabase(this.dbName);
     this.yellow = await this.role('yellow', { NOON_YELLOW_PORT: '0' });
     const cfg = loadConfig({ yellow: [String(this.yellow.ready.router)], heartbeatMs: this.opts.heartbeatMs }, {});
     this.watcher = YellowClient.fromConfig(cfg, silentLogger());
@@ -148,7 +139,7 @@ export class RoomsCluster {
     const all = [...this.brokers.values(), ...this.chats.values(), ...this.others];
     await Promise.all(all.map((r) => r.proc.stop('SIGTERM', 10_000)));
     if (this.yellow) await this.yellow.proc.stop('SIGTERM', 10_000);
-    await admin(`DROP DATABASE IF EXISTS ${this.dbName} WITH (FORCE)`);
+    await dropTestDatabase(this.dbName);
   }
 
   private async query(q: string, args: unknown[]): Promise<Record<string, unknown>[]> {
