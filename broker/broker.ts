@@ -23,6 +23,8 @@ import { listenTcp } from '../edge/tcp';
 import { ThriftJsonCodec } from '../edge/thrift-json';
 import type { TlsCredentials } from '../edge/tls';
 import { listenWs } from '../edge/ws';
+import type { FanOutCounts } from './channel-fanout';
+import { ChannelHub } from './channels';
 import { BrokerConn } from './connection';
 import { EventsEndpoint } from './events-endpoint';
 import { PushDelivery } from './push-delivery';
@@ -126,6 +128,7 @@ export class Broker {
   private gateway!: Gateway;
   private sessions!: Sessions;
   private rooms!: RoomHub;
+  private channelHub!: ChannelHub;
   private servers: (Server | NetServer)[] = [];
   private elu = performance.eventLoopUtilization();
   /** set while draining: new connections are refused and the clients asked to move */
@@ -142,6 +145,12 @@ export class Broker {
   /** True while the broker may not know every service yet (see Gateway.warmingUp). */
   get warmingUp(): boolean {
     return this.gateway?.warmingUp() ?? true;
+  }
+
+  /** Channel subscriptions on this broker, and what their fan-outs counted. */
+  get channels(): { subscriptions: number; counts: FanOutCounts } {
+    const counts = this.channelHub?.counts() ?? { delivered: 0, filtered: 0, duplicates: 0, gaps: 0 };
+    return { subscriptions: this.channelHub?.subscriptions ?? 0, counts };
   }
 
   get connections(): number {
@@ -168,6 +177,7 @@ export class Broker {
       live: (role) => this.opts.directory.instances({ role, includeDraining: true }).flatMap(publisherOf),
       ...curve,
     });
+    this.channelHub = new ChannelHub(this.rooms, this.logger);
     const table = (): RoutingTable => this.table;
     const pushLog = new PushLog(this.opts.kv, pushWindowOf(cfg));
     const delivery = new PushDelivery(pushLog, this.logger, cfg.pushPollMaxWaitMs);
@@ -177,6 +187,7 @@ export class Broker {
       instanceId: this.instanceId,
       store: new SessionStore(this.opts.kv, this.logger),
       rooms: this.rooms,
+      channels: this.channelHub,
       memberships: new RoomMemberships(this.opts.kv, this.logger),
       table,
       logger: this.logger,

@@ -17,8 +17,8 @@ import { decodeBatch } from '../shared/wire/frames';
 
 export interface RoomMember {
   readonly id: string;
-  /** queue one Thrift message to the client; false if the member was cut off */
-  deliver(message: Buffer): boolean;
+  /** queue one Thrift message to the client (a room message with its seq); false if the member was cut off */
+  deliver(message: Buffer, seq?: number): boolean;
 }
 
 export interface PublisherInfo {
@@ -156,7 +156,7 @@ export class RoomHub {
     }
     for (const e of envelopes) {
       if (e.kind !== 'room' || e.topic !== topic) continue;
-      for (const m of [...members]) if (!m.deliver(e.payload)) members.delete(m);
+      for (const m of [...members]) if (!m.deliver(e.payload, e.seq)) members.delete(m);
       this.opts.onDelivered?.(topic, members.size);
     }
   }

@@ -11,6 +11,7 @@ import { events } from '../shared/thrift/events';
 import { withSeqid } from '../shared/thrift/seqid';
 import type { Directive, PushEnvelope } from '../shared/wire/frames';
 import type { BrokerConn } from './connection';
+import { ChannelHub } from './channels';
 import type { RoomMemberships } from './room-memberships';
 import type { RoomHub, RoomMember } from './rooms';
 import type { RoutingTable } from './routing-table';
@@ -23,6 +24,8 @@ export interface SessionsDeps {
   instanceId: string;
   store: SessionStore;
   rooms: RoomHub;
+  /** channel subscriptions, on top of the room hub */
+  channels: ChannelHub;
   /** the sessions' rooms in the shared store (restored on resume) */
   memberships: RoomMemberships;
   table: () => RoutingTable;
@@ -74,8 +77,15 @@ export class Sessions {
           this.subscribe(conn, d.topic, d.instanceId);
           break;
         case 'unsubscribe':
+          if (ChannelHub.isChannelTopic(d.topic)) {
+            this.d.channels.unsubscribe(conn, d.topic);
+            break;
+          }
           this.d.rooms.unsubscribe(d.topic, conn);
           if (conn.session) this.d.memberships.set(conn.session.sessionId, d.topic, undefined);
+          break;
+        case 'channel':
+          this.subscribeChannel(conn, d);
           break;
         case 'close':
           conn.conn.close(d.reason, true);
@@ -157,6 +167,10 @@ export class Sessions {
       }
     }
     for (const [topic, members] of this.d.rooms.publisherDown(instanceId)) {
+      if (ChannelHub.isChannelTopic(topic)) {
+        this.d.channels.closed(topic, `no ${role} instance is left (${instanceId} is gone): subscribe again`);
+        continue;
+      }
       for (const m of members)
         this.pushToSession(
           m,
@@ -167,6 +181,7 @@ export class Sessions {
 
   remove(conn: BrokerConn): void {
     this.d.rooms.removeMember(conn);
+    this.d.channels.removeMember(conn);
     if (!conn.session) return;
     const conns = this.bySession.get(conn.session.sessionId);
     conns?.delete(conn);
@@ -229,6 +244,16 @@ export class Sessions {
     }
     this.d.rooms.subscribe(topic, publisher.role, conn);
     if (conn.session) this.d.memberships.set(conn.session.sessionId, topic, publisher.role);
+  }
+
+  private subscribeChannel(conn: BrokerConn, d: Extract<Directive, { type: 'channel' }>): void {
+    const publisher = this.d.table().instance(d.instanceId);
+    const channel = d.topic.slice(d.topic.indexOf('/') + 1);
+    if (!publisher?.endpoints.pub) {
+      conn.deliver(events.channelClosed(channel, `owner ${d.instanceId} is not live: subscribe again`));
+      return;
+    }
+    this.d.channels.subscribe(conn, d.topic, publisher.role, d.filter, d.afterSeq);
   }
 
   /** A stored membership: the room's messages come from any live instance of its role. */

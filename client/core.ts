@@ -13,7 +13,18 @@
  */
 import Int64 from 'node-int64';
 import type { Logger } from '../shared/log';
-import { Chat, type ChatMessage, Duel, Events, Leaderboard, Player, type Session, Sso } from '../shared/protocol';
+import {
+  Channels,
+  type ChannelMessage,
+  Chat,
+  type ChatMessage,
+  Duel,
+  Events,
+  Leaderboard,
+  Player,
+  type Session,
+  Sso,
+} from '../shared/protocol';
 import type { DecodeCaps } from '../shared/thrift/capped';
 import type { ClientClass } from '../shared/thrift/channel';
 import type { ThriftProtocol } from '../shared/thrift/header';
@@ -37,6 +48,7 @@ import {
   type ReconnectInfo,
 } from './events';
 import { bigints, i64, type Bigints, type I64Mode, type I64Params } from './i64';
+import { ChannelTracker } from './channels';
 import { RoomTracker, type ChatCalls } from './rooms';
 import { sessionTrackingSso } from './session';
 import type { Connector, Transport } from './transport';
@@ -158,6 +170,11 @@ export abstract class ClientCore<M extends I64Mode> {
   readonly duel: Api<Duel.Client, M>;
   readonly chat: Api<Chat.Client, M>;
   readonly leaderboard: Api<Leaderboard.Client, M>;
+  /**
+   * channels with filters evaluated at the broker (docs/channels.md): `subscribe(channel, handler,
+   * { filter })` delivers each matching message once, in seq order, gaps repaired from history
+   */
+  readonly channels: ChannelTracker;
   /** how i64 values of replies and pushes reach app code */
   readonly i64: M;
   private readonly conn: Connection;
@@ -237,6 +254,11 @@ export abstract class ClientCore<M extends I64Mode> {
     });
     this.chat = this.rooms.wrap(chat as Api<Chat.Client, M> & ChatCalls<{ lastSeq?: unknown }>);
     this.leaderboard = this.service(Leaderboard.Client, 'Leaderboard');
+    this.channels = new ChannelTracker(
+      this.conn.client(Channels.Client, 'Channels'),
+      opts.logger ? { logger: opts.logger } : {},
+      (m) => this.events.emit('channelMessage', m),
+    );
   }
 
   /** The session from the last register/login/resume; undefined before login and after logout. */
@@ -401,7 +423,11 @@ export abstract class ClientCore<M extends I64Mode> {
         // the pushes up to toSeq are gone: the app resyncs (the event), the stream goes on after them
         if (name === 'pushesMissed') this.lastSeq = Math.max(this.lastSeq, Number(String((args as unknown[])[1])));
         if (name === 'chatMessage') this.rooms.onMessage(args[0] as ChatMessageOf<M>);
+        else if (name === 'channelMessage') this.channels.onMessage(args[0] as ChannelMessage);
         else this.events.emit(name, ...args);
+        if (name === 'channelGap')
+          this.channels.onGap(String(args[0]), Number(String(args[1])), Number(String(args[2])));
+        if (name === 'channelClosed') this.channels.onClosed(String(args[0]));
         if (name === 'brokerDraining') void this.leaveDrainingBroker(String(args[0]));
       };
     return Object.fromEntries(PUSH_NAMES.map((n) => [n, forward(n)])) as unknown as Events.IHandler;
@@ -451,6 +477,9 @@ export abstract class ClientCore<M extends I64Mode> {
         // The broker restored the session's rooms before answering the resume: catch them up.
         if (session) this.rooms.resumed();
         else this.rooms.forget();
+        // The new broker has none of the session's channel subscriptions: make them again.
+        if (session) this.channels.resumed();
+        else this.channels.forget();
         const info: ReconnectInfo = { endpoint, previous, attempts: attempt, session, resumeError };
         this.events.emit('reconnected', this.out(info) as ReconnectInfo);
         return;

@@ -22,6 +22,9 @@ export const PUSH_NAMES: readonly PushName[] = [
   'kicked',
   'brokerDraining',
   'pushesMissed',
+  'channelMessage',
+  'channelGap',
+  'channelClosed',
 ];
 
 export interface DisconnectInfo {

@@ -58,3 +58,13 @@ export {
   type TransportHandlers,
   type TransportOptions,
 } from './transports';
+export {
+  ChannelTracker,
+  toAttributes,
+  toEvent,
+  type AttributeValue,
+  type Attributes,
+  type ChannelEvent,
+  type ChannelHandle,
+  type ChannelSubscribeOptions,
+} from './channels';

@@ -69,6 +69,11 @@ export interface CallContext {
   subscribe(topic: string, publisherInstanceId?: string): void;
   unsubscribe(topic: string): void;
   /**
+   * have the caller's broker deliver this channel topic's messages whose attributes match
+   * `filter` (docs/query.md), each after `afterSeq` once and in order; `unsubscribe` ends it
+   */
+  subscribeChannel(topic: string, filter: string, afterSeq: number, publisherInstanceId?: string): void;
+  /**
    * Sends a push (a ONEWAY message, see `pushMessage`) to the caller's session, through the
    * broker that holds its connection; false when it could not be queued.
    */

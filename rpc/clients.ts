@@ -2,7 +2,7 @@
  * Typed clients of every service for one call context: `await ctx.services.player.grant(req)`.
  * Built on the generated Client classes over a ThriftChannel whose bytes go through ServiceCaller.
  */
-import { Chat, Duel, Leaderboard, Player, Sso } from '../shared/protocol';
+import { Channels, Chat, Duel, Leaderboard, Player, Sso } from '../shared/protocol';
 import { NoonError } from '../shared/errors';
 import { ThriftChannel, type ClientClass, type OutgoingCall } from '../shared/thrift/channel';
 import type { DecodeCaps } from '../shared/thrift/capped';
@@ -22,6 +22,8 @@ export interface ServiceClients {
   readonly duel: Duel.Client;
   readonly chat: Chat.Client;
   readonly leaderboard: Leaderboard.Client;
+  /** services publish with `channels.publishAsService` (docs/channels.md) */
+  readonly channels: Channels.Client;
 }
 
 /** Replies from our own services are trusted more than client input, but still bounded. */
@@ -67,6 +69,9 @@ export function serviceClients(
     },
     get leaderboard() {
       return channel.client(Leaderboard.Client, 'Leaderboard');
+    },
+    get channels() {
+      return channel.client(Channels.Client, 'Channels');
     },
   };
 }

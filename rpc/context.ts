@@ -102,6 +102,10 @@ class Context implements CallContext {
     this.directives.push({ type: 'subscribe', topic, instanceId: publisher });
   }
 
+  subscribeChannel(topic: string, filter: string, afterSeq: number, publisher = this.deps.instanceId): void {
+    this.directives.push({ type: 'channel', topic, instanceId: publisher, filter, afterSeq });
+  }
+
   push(message: Buffer): boolean {
     return this.deps.push(this.sessionId, message, [], this.via);
   }

@@ -3,6 +3,7 @@
  * which settles stakes through it). `noon up`, `noon start <role>` and `noon migrate` use this list.
  */
 import type { AnyServiceModule } from '../rpc/api';
+import { channelsModule } from './channels';
 import { chatModule } from './chat';
 import { duelModule } from './duel';
 import { leaderboardModule } from './leaderboard';
@@ -15,6 +16,7 @@ export const BUILTIN_MODULES: readonly AnyServiceModule[] = [
   leaderboardModule,
   duelModule,
   chatModule,
+  channelsModule,
 ];
 
 export const BUILTIN_ROLES: readonly string[] = BUILTIN_MODULES.map((m) => m.role);

@@ -3,6 +3,8 @@
  * bounds, and what it means. The flag is the key in kebab case. shared/config.ts parses and
  * validates them; docs/limits.md explains each one.
  */
+import { DEFAULT_CHANNEL_RULES } from './channels/rules';
+
 export type Kind = 'string' | 'int' | 'list' | 'bool';
 export interface OptionSpec {
   env: string;
@@ -629,6 +631,22 @@ export const CONFIG_SPEC = {
     min: 1,
     max: 1_000_000,
     describe: 'messages of one room waiting at its owner to be stored; more are answered BUSY (backpressure)',
+  },
+  // Channels (services/channels, docs/channels.md): who may publish and subscribe, per channel pattern.
+  channelRules: {
+    env: 'NOON_CHANNEL_RULES',
+    kind: 'string',
+    default: DEFAULT_CHANNEL_RULES,
+    describe:
+      "who may publish to and subscribe to channels: '<pattern> publish=<who> subscribe=<who>; …', pattern segments a name, * or {user}, who users, services or none; the first fitting rule decides, a channel none fits is refused",
+  },
+  channelQueue: {
+    env: 'NOON_CHANNEL_QUEUE',
+    kind: 'int',
+    default: 2000,
+    min: 1,
+    max: 1_000_000,
+    describe: 'messages of one channel waiting at its owner to be stored; more are answered BUSY (backpressure)',
   },
   serviceQueue: {
     env: 'NOON_SERVICE_QUEUE',

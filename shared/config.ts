@@ -5,6 +5,7 @@
 import { isAdvertisableHost, isBindableHost } from './endpoints';
 import { CONFIG_SPEC, type OptionSpec } from './config-spec';
 import { groupRedisUrls, parseRedisList } from './data/redis-url';
+import { parseChannelRules } from './channels/rules';
 
 export { CONFIG_SPEC };
 
@@ -135,6 +136,11 @@ function validate(cfg: Config): void {
   for (const m of cfg.loginMethods)
     if (!/^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/.test(m))
       throw new ConfigError('--login-methods / NOON_LOGIN_METHODS', `${JSON.stringify(m)} is not Service:method`);
+  try {
+    parseChannelRules(cfg.channelRules);
+  } catch (err) {
+    throw new ConfigError('--channel-rules / NOON_CHANNEL_RULES', (err as Error).message);
+  }
   if ((cfg.scryptN & (cfg.scryptN - 1)) !== 0)
     throw new ConfigError('--scrypt-n / NOON_SCRYPT_N', `${cfg.scryptN} is not a power of two`);
   if (cfg.adminToken !== undefined && cfg.adminToken.length < MIN_ADMIN_TOKEN)

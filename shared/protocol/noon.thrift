@@ -291,6 +291,60 @@ service Leaderboard {
   Pong ping(),
 }
 
+// ---------- Channels (named pub/sub with filters evaluated at the broker, docs/channels.md) ----------
+// One attribute value: exactly one field is set. A filter (`region = 'eu' AND level >= 10`) reads
+// text, integer, real and flag attributes as strings, numbers and booleans.
+struct ChannelValue {
+  1: optional string text,
+  2: optional i64 integer,
+  3: optional double real,
+  4: optional bool flag,
+}
+
+struct ChannelMessage {
+  1: string channel,
+  // total order per channel: 1, 2, 3 ... with no gaps (a subscriber sees only those its filter matches)
+  2: i64 seq,
+  // what filters read
+  3: map<string, ChannelValue> attributes,
+  // opaque to noon
+  4: binary payload,
+  // the publishing user's id, or "service" for a service
+  5: string publisher,
+  6: i64 sentAtMs,
+}
+
+struct ChannelSubscription {
+  1: string channel,
+  2: string filter,
+  // the channel's last seq when the subscription took effect: messages after it are delivered
+  3: i64 lastSeq,
+}
+
+// A page of a channel's history as one filter sees it.
+struct ChannelPage {
+  // the matching messages after afterSeq, in seq order
+  1: list<ChannelMessage> messages,
+  // every message up to this seq was read: continue after it
+  2: i64 scannedTo,
+  // the channel's last seq
+  3: i64 lastSeq,
+}
+
+service Channels {
+  // this connection gets the channel's messages that match `filter` ('' = all) from now on;
+  // a second subscribe to the same channel replaces the filter
+  ChannelSubscription subscribe(1: string channel, 2: string filter) throws (1: GameError err),
+  void unsubscribe(1: string channel) throws (1: GameError err),
+  // a client's publish: allowed where the channel's rule lets users publish
+  ChannelMessage publish(1: string channel, 2: map<string, ChannelValue> attributes, 3: binary payload) throws (1: GameError err),
+  // service-to-service: a service's publish
+  ChannelMessage publishAsService(1: string channel, 2: map<string, ChannelValue> attributes, 3: binary payload) throws (1: GameError err),
+  // the messages after afterSeq that match filter, at most limit, reading at most a bounded number of messages
+  ChannelPage history(1: string channel, 2: i64 afterSeq, 3: i32 limit, 4: string filter) throws (1: GameError err),
+  Pong ping(),
+}
+
 // ---------- Pushes: one numbered stream per session (docs/pushes.md) ----------
 // Pushes reach a connection as ONEWAY messages (seqid = the push's seq) only after it called
 // Events:subscribe; any client can instead read the same stream with Events:poll.
@@ -339,4 +393,11 @@ service Events {
   // From now on this connection gets the stream as ONEWAY messages, starting after afterSeq
   // (replayed before the reply); the reply's events list is empty.
   PushBatch subscribe(1: optional i64 afterSeq) throws (1: GameError err),
+  // a message of a channel this connection subscribed to, matching its filter
+  oneway void channelMessage(1: ChannelMessage message),
+  // messages fromSeq..toSeq of the channel did not reach this broker: read them with
+  // Channels:history and your filter before the messages after them
+  oneway void channelGap(1: string channel, 2: i64 fromSeq, 3: i64 toSeq),
+  // the subscription ended (no channels instance is left, or the rules changed): subscribe again
+  oneway void channelClosed(1: string channel, 2: string reason),
 }

@@ -6,6 +6,7 @@
 import * as thrift from 'thrift';
 import {
   Events,
+  type ChannelMessage,
   type ChatMessage,
   type DuelState,
   type MatchTicket,
@@ -47,4 +48,10 @@ export const events = {
     onewayMessage('roomClosed', new Events.RoomClosedArgs({ roomId, reason })),
   kicked: (reason: string) => onewayMessage('kicked', new Events.KickedArgs({ reason })),
   brokerDraining: (reason: string) => onewayMessage('brokerDraining', new Events.BrokerDrainingArgs({ reason })),
+  channelMessage: (message: ChannelMessage) =>
+    onewayMessage('channelMessage', new Events.ChannelMessageArgs({ message })),
+  channelGap: (channel: string, fromSeq: number, toSeq: number) =>
+    onewayMessage('channelGap', new Events.ChannelGapArgs({ channel, fromSeq, toSeq })),
+  channelClosed: (channel: string, reason: string) =>
+    onewayMessage('channelClosed', new Events.ChannelClosedArgs({ channel, reason })),
 };

@@ -24,6 +24,11 @@ export type Directive =
   | { type: 'unbind'; service: string; sessionId: string }
   | { type: 'subscribe'; topic: string; instanceId: string }
   | { type: 'unsubscribe'; topic: string }
+  /**
+   * subscribe the caller's connection to a channel topic with a filter the broker evaluates;
+   * messages after `afterSeq` (the channel's last seq when the subscription was made) are its own
+   */
+  | { type: 'channel'; topic: string; instanceId: string; filter: string; afterSeq: number }
   /** close the session's connections on this broker (after the push's payload is delivered) */
   | { type: 'close'; reason: string };
 
@@ -92,7 +97,16 @@ export interface RoomEnvelope {
 
 export type Envelope = RequestEnvelope | ReplyEnvelope | PushEnvelope | RoomEnvelope;
 
-const DirectiveCode = { auth: 1, logout: 2, bind: 3, unbind: 4, subscribe: 5, unsubscribe: 6, close: 7 } as const;
+const DirectiveCode = {
+  auth: 1,
+  logout: 2,
+  bind: 3,
+  unbind: 4,
+  subscribe: 5,
+  unsubscribe: 6,
+  close: 7,
+  channel: 8,
+} as const;
 const MAX_DIRECTIVES = 16;
 
 function writeDirectives(w: ByteWriter, ds: Directive[]): void {
@@ -122,6 +136,13 @@ function writeDirectives(w: ByteWriter, ds: Directive[]): void {
       case 'close':
         w.str(d.reason);
         break;
+      case 'channel':
+        w.str(d.topic)
+          .str(d.instanceId)
+          .str(d.filter)
+          .u32(Math.floor(d.afterSeq / 0x100000000))
+          .u32(d.afterSeq >>> 0);
+        break;
     }
   }
 }
@@ -143,6 +164,14 @@ function readDirective(r: ByteReader): Directive {
       return { type: 'unsubscribe', topic: r.str() };
     case 7:
       return { type: 'close', reason: r.str() };
+    case 8:
+      return {
+        type: 'channel',
+        topic: r.str(),
+        instanceId: r.str(),
+        filter: r.str(),
+        afterSeq: r.u32() * 0x100000000 + r.u32(),
+      };
     default:
       throw new FrameError(`unknown directive ${code}`);
   }

@@ -67,7 +67,17 @@ test('--processes without Postgres fails naming NOON_PG_URL', async () => {
 test('one process per role, each registered with its own pid', async () => {
   const recs = await instances();
   const roles = recs.map((r) => r.role).sort();
-  assert.deepEqual(roles, ['broker', 'brokerlist', 'chat', 'duel', 'leaderboard', 'player', 'sso', 'yellow']);
+  assert.deepEqual(roles, [
+    'broker',
+    'brokerlist',
+    'channels',
+    'chat',
+    'duel',
+    'leaderboard',
+    'player',
+    'sso',
+    'yellow',
+  ]);
   assert.equal(new Set(recs.map((r) => r.pid)).size, recs.length);
   assert.ok(!recs.some((r) => r.pid === up?.pid), 'the supervisor runs no role itself');
 });

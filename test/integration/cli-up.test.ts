@@ -6,7 +6,7 @@ import { NoonClient } from '../../client/client';
 import { clusterFlags, isAlive, NoonProc, runNoon, tempDir } from '../support/cli-proc';
 import { until } from '../support/wait';
 
-const ROLES = ['yellow', 'brokerlist', 'broker', 'sso', 'player', 'duel', 'chat', 'leaderboard'];
+const ROLES = ['yellow', 'brokerlist', 'broker', 'sso', 'player', 'duel', 'chat', 'leaderboard', 'channels'];
 const data = tempDir('noon-cli-up-');
 let up: NoonProc | undefined;
 let ready: Record<string, unknown>;
@@ -138,7 +138,14 @@ test('noon migrate applies once, then has nothing to do', async () => {
     const first = await runNoon(['migrate', '--json', '--data-dir', fresh.dir]);
     assert.equal(first.code, 0, first.stderr);
     const applied = JSON.parse(first.stdout) as Array<{ service: string; applied: number }>;
-    assert.deepEqual(applied.map((a) => a.service).sort(), ['chat', 'duel', 'leaderboard', 'player', 'sso']);
+    assert.deepEqual(applied.map((a) => a.service).sort(), [
+      'channels',
+      'chat',
+      'duel',
+      'leaderboard',
+      'player',
+      'sso',
+    ]);
     assert.ok(applied.every((a) => a.applied > 0 || a.service === 'leaderboard'));
     const second = await runNoon(['migrate', '--data-dir', fresh.dir]);
     assert.equal(second.code, 0, second.stderr);

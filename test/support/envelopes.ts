@@ -54,6 +54,16 @@ export const everyDirective: Array<{ name: string; directive: Directive }> = [
   { name: 'subscribe', directive: { type: 'subscribe', topic: 'chat/lobby', instanceId: 'chat-1' } },
   { name: 'unsubscribe', directive: { type: 'unsubscribe', topic: 'chat/lobby' } },
   { name: 'close', directive: { type: 'close', reason: 'resumed elsewhere' } },
+  {
+    name: 'channel',
+    directive: {
+      type: 'channel',
+      topic: 'channels/news.eu',
+      instanceId: 'channels-1',
+      filter: "region = 'eu' AND level >= 10",
+      afterSeq: 2 ** 32 + 7,
+    },
+  },
 ];
 export const unsubscribes = (n: number): Directive[] =>
   Array.from({ length: n }, (_, i): Directive => ({ type: 'unsubscribe', topic: `t${i}` }));

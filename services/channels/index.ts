@@ -1,0 +1,1 @@
+export { channelsModule, channelsService } from './service';
