@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { cleanEnv, clusterFlags, isAlive, NoonProc, runNoon, tempDir } from '../support/cli-proc';
@@ -108,6 +109,67 @@ test('a SIGKILLed service is restarted and health passes again', async () => {
     200,
   );
   await health();
+});
+
+test('a load test against the cluster with its player service stopped exits 1 and says why', async (t) => {
+  const victim = (await instances()).find((r) => r.role === 'player');
+  assert.ok(victim);
+  // SIGSTOP: the process is there but does nothing, so the supervisor does not restart it; Yellow
+  // declares it down and the cluster runs without a player service
+  process.kill(victim.pid, 'SIGSTOP');
+  try {
+    await until(
+      'no player in Yellow',
+      async () => ((await instances()).some((r) => r.role === 'player') ? undefined : true),
+      20_000,
+      200,
+    );
+    const dir = tempDir('noon-lt-dead-');
+    try {
+      const scenario = join(dir.dir, 's.json');
+      writeFileSync(
+        scenario,
+        JSON.stringify({
+          name: 'dead-player',
+          players: 4,
+          rampUpSeconds: 0,
+          durationSeconds: 3,
+          thinkTimeMs: { min: 50, max: 100 },
+          mix: { getProfile: 2, playRound: 1, leaderboardTop: 1 },
+        }),
+      );
+      const r = await runNoon(
+        [
+          'loadtest',
+          '--brokerlist',
+          String(ready.brokerlist),
+          '--yellow',
+          String(ready.yellow),
+          '--scenario',
+          scenario,
+          '--json',
+        ],
+        { ...cleanEnv(), NOON_PG_URL: pgUrl },
+      );
+      const report = JSON.parse(r.stdout) as { verdict: { ok: boolean; failures: string[] } };
+      t.diagnostic(`verdict: ${report.verdict.failures.join('; ')}`);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(report.verdict.ok, false);
+      // why: the players could not sign up (sso makes the profile on the player service) or
+      // their calls failed for the platform's reasons, named by code
+      assert.match(report.verdict.failures.join('\n'), /could not connect or sign in|UNAVAILABLE/);
+    } finally {
+      dir.remove();
+    }
+  } finally {
+    process.kill(victim.pid, 'SIGCONT');
+  }
+  await until(
+    'the player back in Yellow',
+    async () => ((await instances()).some((r) => r.role === 'player') ? true : undefined),
+    30_000,
+    200,
+  );
 });
 
 /** Keys of a JSON object line at its top level, in order, duplicates kept (JSON.parse drops them). */
