@@ -132,5 +132,5 @@ export function loadProject(cfg: Pick<Config, 'project'>): Project {
 
 /** Every role `noon start` can run in this project. */
 export function rolesOf(project: Project): string[] {
-  return ['yellow', 'brokerlist', 'broker', ...project.modules.map((m) => m.role)];
+  return ['yellow', 'brokerlist', 'broker', 'console', ...project.modules.map((m) => m.role)];
 }

@@ -13,7 +13,14 @@ import { STOP_DEADLINE_MS, printJson, stopOnSignals } from './lifecycle';
 import { armStallSignal } from './debug-stall';
 import { cliLogger } from './logger';
 import { loadProject, rolesOf } from './project';
-import { startBrokerListRole, startBrokerRole, startServiceRole, startYellowRole, type RunningRole } from '../roles';
+import {
+  startBrokerListRole,
+  startBrokerRole,
+  startConsoleRole,
+  startServiceRole,
+  startYellowRole,
+  type RunningRole,
+} from '../roles';
 
 export async function startRole(role: string, cfg: Config, logger: Logger): Promise<RunningRole> {
   switch (role) {
@@ -23,6 +30,8 @@ export async function startRole(role: string, cfg: Config, logger: Logger): Prom
       return startBrokerListRole(cfg, logger);
     case 'broker':
       return startBrokerRole(cfg, logger);
+    case 'console':
+      return startConsoleRole(cfg, logger);
   }
   const project = loadProject(cfg);
   const mod = project.modules.find((m) => m.role === role);

@@ -3,8 +3,9 @@ export { RoleHost, type RunningRole } from './host';
 export { openData, migrateModule, type SharedData } from './data';
 export { startYellowRole } from './yellow';
 export { startBrokerListRole } from './brokerlist';
+export { startConsoleRole } from './console';
 export { startBrokerRole, type RunningBroker } from './broker';
 export { startService, startServiceRole, type RunningService } from './service';
 export { clusterConfig, startCluster, type RunningCluster } from './cluster';
 
-export const INFRA_ROLES = ['yellow', 'brokerlist', 'broker'] as const;
+export const INFRA_ROLES = ['yellow', 'brokerlist', 'broker', 'console'] as const;
