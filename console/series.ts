@@ -122,8 +122,9 @@ export class SeriesRing {
   }
 
   toJSON(): SeriesBody {
+    // Only methods called in the window: every known method has a series at zero from the start.
     const names = new Set<string>();
-    for (const p of this.points) for (const m of p.rates.keys()) names.add(m);
+    for (const p of this.points) for (const [m, r] of p.rates) if (r.callsPerSec > 0) names.add(m);
     const round = (v: number | undefined): number | null => (v === undefined ? null : Math.round(v * 1000) / 1000);
     return {
       times: this.points.map((p) => p.at / 1000),

@@ -22,7 +22,7 @@ interface InstanceRow {
 }
 
 const POLL_MS = 1000;
-const TAP_ROWS = 200;
+const TAP_ROWS = 100;
 
 let polling: number | undefined;
 const calls = new MethodChart($('chart-calls'), (m) => m.callsPerSec, 'calls/s');
