@@ -61,6 +61,17 @@ const KEYS = {
   data: ['pgUrl', 'redis', 'dataDir', 'project', 'logLevel', 'logFormat'],
   brokerlist: [...OPERATOR_KEYS, 'brokerlistPort', 'host'],
   admin: [...OPERATOR_KEYS, 'adminToken'],
+  console: [
+    ...OPERATOR_KEYS,
+    'adminToken',
+    'consolePort',
+    'host',
+    'bindHost',
+    'metricsPort',
+    'pgUrl',
+    'redis',
+    'heartbeatMs',
+  ],
 } as const satisfies Record<string, readonly ConfigKey[]>;
 
 /** An ops command: config, a stderr logger, and any failure printed as one line with exit 1. */
@@ -214,7 +225,7 @@ export function buildCli(argv: string[]): Argv {
     })
     .command(
       'start <role>',
-      "run one role: yellow, brokerlist, broker, or a service of the project (sso, player, duel, chat, leaderboard, and the project's own)",
+      "run one role: yellow, brokerlist, broker, console, or a service of the project (sso, player, duel, chat, leaderboard, and the project's own)",
       (b) =>
         withConfigFlags(b)
           .positional('role', { type: 'string', demandOption: true })
@@ -237,6 +248,15 @@ export function buildCli(argv: string[]): Argv {
       async (a) => {
         const cfg = cfgOf(a);
         await (a.processes ? runProcesses(cfg) : runUp(cfg)).catch((err) => fatal(err, cfg));
+      },
+    )
+    .command(
+      'console',
+      'run the web console (docs/console.md): every instance, live charts, drain, session lookup, the tap; needs NOON_ADMIN_TOKEN (same as noon start console)',
+      (b) => withConfigFlags(b, KEYS.console),
+      async (a) => {
+        const cfg = cfgOf(a);
+        await runStart('console', cfg).catch((err) => fatal(err, cfg, 'console'));
       },
     )
     .command(

@@ -18,6 +18,7 @@ const LISTENERS: Array<{ key: ConfigKey; name: string }> = [
   { key: 'brokerWssPort', name: 'broker WSS' },
   { key: 'brokerlistPort', name: 'BrokerList HTTP' },
   { key: 'brokerlistHttpsPort', name: 'BrokerList HTTPS' },
+  { key: 'consolePort', name: 'console HTTP' },
   { key: 'metricsPort', name: 'metrics (/metrics HTTP)' },
 ];
 

@@ -99,7 +99,7 @@ function loadModule(dir: string, path: string, field: string, file: string): Any
   if (!mod) fail(file, field, `${path} exports no ServiceModule (role, migrations, build) as default or \`module\``);
   if (!/^[a-z][a-z0-9-]{0,31}$/.test(mod.role))
     fail(file, field, `role ${JSON.stringify(mod.role)} must be 1..32 of [a-z0-9-], starting with a letter`);
-  if (['yellow', 'brokerlist', 'broker', 'worker'].includes(mod.role))
+  if (['yellow', 'brokerlist', 'broker', 'console', 'worker'].includes(mod.role))
     fail(file, field, `role ${JSON.stringify(mod.role)} is one of noon's own roles; name the service otherwise`);
   return mod;
 }
@@ -134,5 +134,5 @@ export function loadProject(cfg: Pick<Config, 'project'>): Project {
 
 /** Every role `noon start` can run in this project. */
 export function rolesOf(project: Project): string[] {
-  return ['yellow', 'brokerlist', 'broker', 'worker', ...project.modules.map((m) => m.role)];
+  return ['yellow', 'brokerlist', 'broker', 'console', 'worker', ...project.modules.map((m) => m.role)];
 }

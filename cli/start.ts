@@ -16,6 +16,7 @@ import { loadProject, rolesOf } from './project';
 import {
   startBrokerListRole,
   startBrokerRole,
+  startConsoleRole,
   startServiceRole,
   startWorkerRole,
   startYellowRole,
@@ -31,6 +32,8 @@ export async function startRole(role: string, cfg: Config, logger: Logger): Prom
       return startBrokerListRole(cfg, logger);
     case 'broker':
       return startBrokerRole(cfg, logger);
+    case 'console':
+      return startConsoleRole(cfg, logger);
   }
   const project = loadProject(cfg);
   if (role === WORKER_ROLE) {

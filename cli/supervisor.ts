@@ -53,6 +53,7 @@ function pinned(cfg: Config, role: string, ready: ChildReady): Config {
       brokerlistPort: cfg.plaintext ? keep(portOf(ready.url), cfg.brokerlistPort) : cfg.brokerlistPort,
       brokerlistHttpsPort: keep(portOf(ready.https), cfg.brokerlistHttpsPort),
     };
+  if (role === 'console') return { ...cfg, consolePort: keep(portOf(ready.url), cfg.consolePort) };
   return cfg;
 }
 
@@ -149,7 +150,8 @@ export async function runProcesses(given: Config): Promise<void> {
     const ccfg = clusterConfig(cfg, String(y.router));
     // Each child loads the same project (cfg.project travels in its environment).
     const services = loadProject(cfg).modules.map((m) => m.role);
-    const rest = [...services, 'broker', 'brokerlist'].map((role) => new Slot(role, ccfg, logger));
+    const infra = ['broker', 'brokerlist', ...(cfg.adminToken !== undefined ? ['console'] : [])];
+    const rest = [...services, ...infra].map((role) => new Slot(role, ccfg, logger));
     slots.push(...rest);
     process.stderr.write(`noon up: starting ${rest.map((s) => s.role).join(', ')}…\n`);
     await Promise.all(rest.map((s) => s.start()));

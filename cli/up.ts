@@ -17,6 +17,8 @@ export interface UpSummary {
   brokerlistHttps?: string;
   /** tcp and ws are '' when plaintext is off; tls and wss are there with a TLS certificate */
   broker: { tcp: string; ws: string; tls?: string; wss?: string };
+  /** the web console's URL, when it runs (an admin token is set) */
+  console?: string;
   dataDir?: string;
   pids: number[];
   instances: Array<{ role: string; instanceId: string; pid: number }>;
@@ -40,6 +42,7 @@ export function summaryOf(mode: UpSummary['mode'], cfg: Config, roles: RunningRo
       ...(find('broker').tls !== undefined && { tls: str(find('broker').tls) }),
       ...(find('broker').wss !== undefined && { wss: str(find('broker').wss) }),
     },
+    ...(find('console').url !== undefined && { console: str(find('console').url) }),
     ...(cfg.pgUrl === undefined ? { dataDir: cfg.dataDir } : {}),
     pids,
     instances: roles.map((r) => ({ role: r.role, instanceId: str(r.ready.instanceId), pid: Number(r.ready.pid) })),
@@ -55,6 +58,7 @@ export function describeUp(s: UpSummary): string {
     ...(s.broker.tcp ? [`  broker      tcp ${s.broker.tcp}   ws ${s.broker.ws}`] : []),
     ...(s.broker.tls ? [`  broker      tls ${s.broker.tls}   wss ${s.broker.wss ?? ''}`] : []),
     `  Yellow      ${s.yellow}`,
+    ...(s.console ? [`  console     ${s.console}   (log in with NOON_ADMIN_TOKEN)`] : []),
     s.dataDir
       ? `  data        ${s.dataDir} (PGlite; set NOON_PG_URL for Postgres)`
       : '  data        Postgres (NOON_PG_URL)',

@@ -1,6 +1,6 @@
 /**
  * A whole cluster in one process (`noon up`, and studios' tests through `noon/testing`): Yellow,
- * every given service module, a broker and the BrokerList, sharing one Db (PGlite in the data dir
+ * every given service module, a broker, the BrokerList and (with an admin token) the console, sharing one Db (PGlite in the data dir
  * unless cfg.pgUrl) and one Kv (in-process unless cfg.redis). Services start before the broker,
  * so the broker's first Yellow poll already holds every route. stop() goes in reverse order.
  */
@@ -10,6 +10,7 @@ import type { Logger } from '../shared/log';
 import type { AnyServiceModule } from '../rpc/api';
 import { startBrokerListRole } from './brokerlist';
 import { startBrokerRole } from './broker';
+import { startConsoleRole } from './console';
 import { openData } from './data';
 import type { RunningRole } from './host';
 import { startServiceRole } from './service';
@@ -71,6 +72,11 @@ export async function startCluster(
     // process metrics once per process: Yellow, the first component, carries them
     roles.push(await startBrokerRole(ccfg, logger, { kv: data.kv }, { processMetrics: false }));
     roles.push(await startBrokerListRole(ccfg, logger, { processMetrics: false }));
+    // The console only with an admin token: it is its credential, and it is never open.
+    if (ccfg.adminToken !== undefined) {
+      progress('starting console…');
+      roles.push(await startConsoleRole(ccfg, logger, { processMetrics: false, data }));
+    }
     return { roles, cfg: ccfg, stop };
   } catch (err) {
     await stop();

@@ -40,6 +40,20 @@ for (const [dir, keep] of assets) {
   for (const f of readdirSync(join(root, dir)).filter(keep)) cpSync(join(root, dir, f), join(dist, dir, f));
 }
 
+// The console's page (console/assets.ts reads it from dist/console/page/): its HTML and CSS, and
+// its script compiled for the browser with the options of compilePageScript there.
+const page = join(root, 'console', 'page');
+for (const f of ['index.html', 'console.css']) cpSync(join(page, f), join(dist, 'console', 'page', f));
+require('esbuild').buildSync({
+  entryPoints: [join(page, 'app.ts')],
+  outfile: join(dist, 'console', 'page', 'app.js'),
+  bundle: true,
+  format: 'iife',
+  platform: 'browser',
+  target: ['es2020'],
+  logLevel: 'warning',
+});
+
 // The browser bundle, if its step exists (`npm run build:browser`), comes last.
 if (require(join(root, 'package.json')).scripts['build:browser']) {
   const npm = process.env.npm_execpath; // npm's own CLI when npm runs us (npm run build, npm pack)

@@ -258,6 +258,14 @@ export const CONFIG_SPEC = {
     max: 65535,
     describe: 'BrokerList HTTPS port (with --tls-cert)',
   },
+  consolePort: {
+    env: 'NOON_CONSOLE_PORT',
+    kind: 'int',
+    default: 7790,
+    min: 0,
+    max: 65535,
+    describe: 'web console HTTP port (noon console; needs --admin-token)',
+  },
   metricsPort: {
     env: 'NOON_METRICS_PORT',
     kind: 'int',

@@ -28,7 +28,7 @@ export interface CurveKeys {
 export type Audience = 'any' | 'broker' | 'service';
 
 /** Roles that are not services: their keys never pass a `service` socket. */
-export const INFRA_KEY_ROLES: readonly string[] = ['yellow', 'broker', 'brokerlist', 'operator'];
+export const INFRA_KEY_ROLES: readonly string[] = ['yellow', 'broker', 'brokerlist', 'console', 'operator'];
 
 const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
 const Z85 = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#';

@@ -147,7 +147,14 @@ after(async () => {
 
 test('the default start made a key per role, secrets readable by their owner only', () => {
   const ring = JSON.parse(readFileSync(join(keyDir, 'keyring.json'), 'utf8')) as { keys: { role: string }[] };
-  assert.deepEqual(ring.keys.map((k) => k.role).sort(), ['broker', 'brokerlist', 'operator', 'player', 'yellow']);
+  assert.deepEqual(ring.keys.map((k) => k.role).sort(), [
+    'broker',
+    'brokerlist',
+    'console',
+    'operator',
+    'player',
+    'yellow',
+  ]);
   assert.equal(statSync(join(keyDir, 'player.key')).mode & 0o777, 0o600);
 });
 
@@ -282,7 +289,7 @@ test('internal methods: refused to a broker key (whatever user id it claims) and
     'handshake:error:auth',
     'a broker key on the services ROUTER',
   );
-  for (const role of ['brokerlist', 'operator', 'yellow'])
+  for (const role of ['brokerlist', 'console', 'operator', 'yellow'])
     for (const endpoint of [router, internal])
       assert.equal(await handshake(endpoint, asClient(keysOf(role), serverKey)), 'handshake:error:auth', `${role} key`);
   assert.equal(

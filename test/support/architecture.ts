@@ -12,12 +12,13 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   yellow: ['shared'],
   rpc: ['shared', 'yellow'],
   edge: ['shared', 'yellow'],
+  console: ['shared', 'yellow'],
   broker: ['shared', 'yellow', 'rpc', 'edge'],
   services: ['shared', 'rpc'],
   client: ['shared'],
-  roles: ['shared', 'yellow', 'rpc', 'edge', 'broker'],
+  roles: ['shared', 'yellow', 'rpc', 'edge', 'broker', 'console'],
   loadtest: ['shared', 'yellow', 'client'],
-  cli: ['shared', 'yellow', 'rpc', 'edge', 'broker', 'services', 'client', 'roles', 'loadtest'],
+  cli: ['shared', 'yellow', 'rpc', 'edge', 'console', 'broker', 'services', 'client', 'roles', 'loadtest'],
   testing: ['shared', 'rpc', 'services', 'client', 'roles', 'cli'],
   chaos: ['shared', 'yellow', 'client', 'loadtest'],
 };
@@ -38,7 +39,18 @@ const SOCKET_LIBRARIES = new Set([
   'dgram',
   'thrift',
 ]);
-const SOCKET_USERS = new Set(['rpc', 'yellow', 'edge', 'broker', 'client', 'cli', 'loadtest', 'shared', 'chaos']);
+const SOCKET_USERS = new Set([
+  'rpc',
+  'yellow',
+  'edge',
+  'console',
+  'broker',
+  'client',
+  'cli',
+  'loadtest',
+  'shared',
+  'chaos',
+]);
 
 export interface Violation {
   file: string;

@@ -20,6 +20,8 @@ export function clusterFlags(dataDir: string): string[] {
     '0',
     '--brokerlist-port',
     '0',
+    '--console-port',
+    '0',
     '--heartbeat-ms',
     '200',
     '--scrypt-n',

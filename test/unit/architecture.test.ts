@@ -35,6 +35,12 @@ const FORBIDDEN: ReadonlyArray<{ name: string; file: string; source: string; rul
     rule: /^edge\/x\.ts: edge\/ may import only/,
   },
   {
+    name: 'the console imports the broker',
+    file: 'console/x.ts',
+    source: "import { Gateway } from '../broker/gateway';",
+    rule: /^console\/x\.ts: console\/ may import only/,
+  },
+  {
     name: 'edge imports the broker',
     file: 'edge/x.ts',
     source: "import { Gateway } from '../broker/gateway';",

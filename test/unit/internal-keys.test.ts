@@ -80,7 +80,8 @@ test('audiences: brokers on the brokers socket, services on the services socket,
   assert.equal(admits('broker', 'broker'), true);
   assert.equal(admits('broker', 'player'), false);
   assert.equal(admits('service', 'player'), true);
-  for (const infra of ['broker', 'brokerlist', 'yellow', 'operator']) assert.equal(admits('service', infra), false);
+  for (const infra of ['broker', 'brokerlist', 'console', 'yellow', 'operator'])
+    assert.equal(admits('service', infra), false);
   assert.equal(admits('any', 'brokerlist'), true);
   assert.equal(admits('any', undefined), false);
 });
