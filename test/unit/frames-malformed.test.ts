@@ -173,8 +173,8 @@ const malformed: MalformedCase[] = [
   },
   {
     name: 'an unknown directive code',
-    frames: message(entry([...replyHead, 1, 8])),
-    error: 'unknown directive 8',
+    frames: message(entry([...replyHead, 1, 99])),
+    error: 'unknown directive 99',
   },
   { name: 'directive code 0', frames: message(entry([...replyHead, 1, 0])), error: 'unknown directive 0' },
   {
