@@ -3,7 +3,7 @@
  * store answers; when it does not, joined as soon as it answers again, while the connection is
  * still the session's; given up (and said so) after the retry window.
  */
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryKv } from '../../shared/data/memory-kv';
 import { silentLogger } from '../../shared/log';
@@ -32,6 +32,14 @@ async function withRooms(kv: MemoryKv, m: RoomMemberships): Promise<void> {
 }
 
 const retry = { everyMs: 2, forMs: 200 };
+
+// The retry's timer is unref'd (a pending restore must not keep a broker from exiting): hold the
+// loop while a test waits on it, or the runner sees an idle loop and cancels the test.
+let holdLoop: NodeJS.Timeout;
+before(() => {
+  holdLoop = setInterval(() => undefined, 1000);
+});
+after(() => clearInterval(holdLoop));
 
 test('the store answers: every room is joined at once', async () => {
   const { kv } = flakyStore(0);
