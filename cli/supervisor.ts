@@ -15,7 +15,7 @@ import { resolveLogFormat } from './log-format';
 import { cliLogger } from './logger';
 import { envOf } from './options';
 import { migrateAll } from './migrate';
-import { clusterConfig } from '../roles';
+import { clusterConfig, jobHandlersOf, WORKER_ROLE } from '../roles';
 import { loadProject } from './project';
 import { describeUp, summaryOf } from './up';
 import type { RunningRole } from '../roles';
@@ -149,8 +149,11 @@ export async function runProcesses(given: Config): Promise<void> {
     const y = await yellow.start();
     const ccfg = clusterConfig(cfg, String(y.router));
     // Each child loads the same project (cfg.project travels in its environment).
-    const services = loadProject(cfg).modules.map((m) => m.role);
-    const infra = ['broker', 'brokerlist', ...(cfg.adminToken !== undefined ? ['console'] : [])];
+    const modules = loadProject(cfg).modules;
+    const services = modules.map((m) => m.role);
+    // a worker when a module declares jobs (they would wait in the outbox for good without one)
+    const worker = jobHandlersOf(modules).size > 0 ? [WORKER_ROLE] : [];
+    const infra = [...worker, 'broker', 'brokerlist', ...(cfg.adminToken !== undefined ? ['console'] : [])];
     const rest = [...services, ...infra].map((role) => new Slot(role, ccfg, logger));
     slots.push(...rest);
     process.stderr.write(`noon up: starting ${rest.map((s) => s.role).join(', ')}…\n`);

@@ -15,6 +15,7 @@ import { openData } from './data';
 import type { RunningRole } from './host';
 import { startServiceRole } from './service';
 import { startYellowRole } from './yellow';
+import { jobHandlersOf, startWorkerRole } from './worker';
 
 export interface RunningCluster {
   /** every role, in start order */
@@ -36,6 +37,7 @@ export function clusterConfig(cfg: Config, yellowRouter: string): Config {
     serviceRouterPort: 0,
     serviceInternalPort: 0,
     servicePubPort: 0,
+    workerPullPort: 0,
   };
 }
 
@@ -68,6 +70,11 @@ export async function startCluster(
     for (const mod of modules) {
       progress(`starting ${mod.role}…`);
       roles.push(await startServiceRole(mod, ccfg, logger, data, { processMetrics: false }));
+    }
+    // A module that declares jobs needs a worker to run them, or they wait in the outbox for good.
+    if (jobHandlersOf(modules).size > 0) {
+      progress('starting worker…');
+      roles.push(await startWorkerRole(modules, ccfg, logger, data, { processMetrics: false }));
     }
     // process metrics once per process: Yellow, the first component, carries them
     roles.push(await startBrokerRole(ccfg, logger, { kv: data.kv }, { processMetrics: false }));

@@ -124,6 +124,7 @@ export function startWorkerRole(
     const puller = new JobPuller({
       db: data.db,
       host: bindHostOf(cfg),
+      port: cfg.workerPullPort,
       handlers,
       concurrency: cfg.jobConcurrency,
       backoff,

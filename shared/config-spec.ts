@@ -184,6 +184,14 @@ export const CONFIG_SPEC = {
     max: 65535,
     describe: "a service instance's PUB port for room messages (0 = ephemeral; noon start only)",
   },
+  workerPullPort: {
+    env: 'NOON_WORKER_PULL_PORT',
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 65535,
+    describe: "a worker's PULL port for the jobs dispatchers push to it (0 = ephemeral; noon start only)",
+  },
   brokerPort: {
     env: 'NOON_BROKER_PORT',
     kind: 'int',

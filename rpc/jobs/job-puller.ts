@@ -17,6 +17,8 @@ import { runDelivery, type DeliveryOutcome } from './run-delivery';
 export interface JobPullerOptions {
   db: Db;
   host: string;
+  /** the PULL port; 0 or none = ephemeral */
+  port?: number;
   handlers: ReadonlyMap<string, DeliveryHandler>;
   concurrency: number;
   backoff: BackoffPolicy;
@@ -49,7 +51,9 @@ export class JobPuller {
   /** Binds and starts reading; returns the bound endpoint. */
   async start(): Promise<string> {
     if (this.opts.curve) await ensureZap(this.opts.curve, this.opts.logger);
-    await this.pull.bind(`tcp://${this.opts.host}:*`);
+    await this.pull.bind(
+      `tcp://${this.opts.host}:${this.opts.port === undefined || this.opts.port === 0 ? '*' : this.opts.port}`,
+    );
     this.loop = this.read();
     return this.pull.lastEndpoint as string;
   }

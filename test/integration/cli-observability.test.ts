@@ -50,7 +50,7 @@ test('every log line carries role and instance', () => {
   for (const l of lines)
     assert.match(
       l.instance ?? '',
-      /^(up|yellow|brokerlist|broker|sso|player|duel|chat|leaderboard)-\d+/,
+      /^(up|yellow|brokerlist|broker|worker|sso|player|duel|chat|leaderboard|channels)-\d+/,
       JSON.stringify(l),
     );
 });

@@ -77,6 +77,7 @@ test('one process per role, each registered with its own pid', async () => {
     'leaderboard',
     'player',
     'sso',
+    'worker',
     'yellow',
   ]);
   assert.equal(new Set(recs.map((r) => r.pid)).size, recs.length);

@@ -6,7 +6,7 @@ import { NoonClient } from '../../client/client';
 import { clusterFlags, isAlive, NoonProc, runNoon, tempDir } from '../support/cli-proc';
 import { until } from '../support/wait';
 
-const ROLES = ['yellow', 'brokerlist', 'broker', 'sso', 'player', 'duel', 'chat', 'leaderboard', 'channels'];
+const ROLES = ['yellow', 'brokerlist', 'broker', 'worker', 'sso', 'player', 'duel', 'chat', 'leaderboard', 'channels'];
 const data = tempDir('noon-cli-up-');
 let up: NoonProc | undefined;
 let ready: Record<string, unknown>;

@@ -53,7 +53,7 @@ after(async () => {
   await dropClusterData(database, REDIS_DB);
 });
 
-const ROLES = ['broker', 'brokerlist', 'channels', 'chat', 'duel', 'leaderboard', 'player', 'sso', 'yellow'];
+const ROLES = ['broker', 'brokerlist', 'channels', 'chat', 'duel', 'leaderboard', 'player', 'sso', 'worker', 'yellow'];
 
 test('Yellow serves the same scrape targets as `noon yellow targets`, one per component', async () => {
   const listed = await targets();

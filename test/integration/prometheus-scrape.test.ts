@@ -26,7 +26,7 @@ import { pgUrlFor, redisUrlFor } from '../support/services';
 import { until } from '../support/wait';
 
 const REDIS_DB = 13;
-const ROLES = ['broker', 'brokerlist', 'channels', 'chat', 'duel', 'leaderboard', 'player', 'sso', 'yellow'];
+const ROLES = ['broker', 'brokerlist', 'channels', 'chat', 'duel', 'leaderboard', 'player', 'sso', 'worker', 'yellow'];
 const database = `noon_prom_${randomBytes(5).toString('hex')}`;
 const data = tempDir('noon-prom-scrape-');
 let up: NoonProc | undefined;

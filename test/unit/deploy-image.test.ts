@@ -18,7 +18,7 @@ import { ROOT } from '../support/process';
 const stages = parseDockerfile(join(ROOT, 'Dockerfile'));
 const runtime = stages[stages.length - 1]!;
 const image = imageConfig(stages);
-const ROLES = ['yellow', 'brokerlist', 'broker', ...BUILTIN_ROLES];
+const ROLES = ['yellow', 'brokerlist', 'broker', 'worker', ...BUILTIN_ROLES];
 const NOON_ENV = new Set(Object.values(CONFIG_SPEC).map((s) => s.env));
 
 test('two stages: the build compiles, the runtime stage starts from a slim Node image', () => {

@@ -42,7 +42,7 @@ const SCHEMAS: Record<string, new (o: never) => { validate(): void }> = {
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
 };
 
-const ROLES = ['yellow', 'brokerlist', 'broker', ...BUILTIN_ROLES];
+const ROLES = ['yellow', 'brokerlist', 'broker', 'worker', ...BUILTIN_ROLES];
 /** Each container port name, by the option that sets the port. */
 const PORT_OPTIONS: Record<string, keyof Config> = {
   metrics: 'metricsPort',
@@ -51,6 +51,7 @@ const PORT_OPTIONS: Record<string, keyof Config> = {
   'svc-router': 'serviceRouterPort',
   'svc-internal': 'serviceInternalPort',
   'svc-pub': 'servicePubPort',
+  pull: 'workerPullPort',
   tcp: 'brokerPort',
   ws: 'brokerWsPort',
   tls: 'brokerTlsPort',
@@ -63,6 +64,7 @@ function listenersOf(role: string, cfg: Config): string[] {
   if (role === 'yellow') return ['yellow', 'yellow-pub', 'metrics'];
   if (role === 'broker') return [...(cfg.plaintext ? ['tcp', 'ws'] : []), 'tls', 'wss', 'metrics'];
   if (role === 'brokerlist') return [...(cfg.plaintext ? ['http'] : []), 'https', 'metrics'];
+  if (role === 'worker') return ['pull', 'metrics'];
   return ['svc-router', 'svc-internal', 'svc-pub', 'metrics'];
 }
 const NOON_ENV = new Set(Object.values(CONFIG_SPEC).map((s) => s.env));
