@@ -20,7 +20,7 @@
  */
 import { rawClient, type RawClient } from '../test/support/raw-client';
 import { closedLoop, timings, type LoadResult } from './lib/load';
-import { spawnReady, stopChild, waitFor, type Child } from './lib/procs';
+import { spawnReady, stopChild, type Child } from './lib/procs';
 import {
   beforeAfterTable,
   progress,
@@ -32,8 +32,8 @@ import {
 } from './lib/table';
 import { SlotClient } from './lib/thrift-client';
 import { runAsMain } from './lib/main';
+import { startNoonStack, type NoonStack } from './lib/noon-stack';
 import { baseTree, type BaseTree } from './lib/base-tree';
-import { ROOT } from './lib/procs';
 
 const SCENARIOS = [
   { inFlight: 1, connections: 1 },
@@ -48,49 +48,9 @@ const SCENARIOS = [
 const ONLY = process.env.BENCH_SCENARIOS?.split(',');
 const BASES = process.env.BENCH_BASE ? process.env.BENCH_BASE.split(',') : [];
 const TYPED = process.env.BENCH_TYPED !== '0';
-const HEARTBEAT_MS = '250';
 const TARGET = 0.7;
 
-/** Limits a bench must not hit (rate, in-flight, deadlines); everything else is the default. */
-const BROKER_ENV = {
-  NOON_BROKER_PORT: '0',
-  NOON_BROKER_WS_PORT: '0',
-  NOON_METRICS_PORT: '0',
-  NOON_CALLS_PER_SECOND: '1000000',
-  NOON_MAX_IN_FLIGHT: '100000',
-  NOON_OUTBOUND_QUEUE: '100000',
-  NOON_HANDSHAKE_TIMEOUT_MS: '600000',
-  NOON_LOGIN_TIMEOUT_MS: '600000',
-  NOON_IDLE_TIMEOUT_MS: '600000',
-};
-
-/** A Yellow, the fixture Leaderboard and a broker, all from the code under `root`. */
-async function startNoon(children: Child[], root = ROOT): Promise<{ broker: Child; lb: Child; tcp: string }> {
-  const spawnAt = (name: string, script: string, env: Record<string, string>): Promise<Child> =>
-    spawnReady(name, script, env, 60_000, root);
-  const yellow = await spawnAt('yellow', 'test/support/yellow-proc.ts', {
-    NOON_YELLOW_PORT: '0',
-    NOON_HEARTBEAT_MS: HEARTBEAT_MS,
-  });
-  children.push(yellow);
-  const env = { NOON_YELLOW: String(yellow.ready.router), NOON_HEARTBEAT_MS: HEARTBEAT_MS };
-  const lb = await spawnAt('leaderboard', 'test/support/lb-service.ts', env);
-  children.push(lb);
-  const broker = await spawnAt('broker', 'bench/procs/broker.ts', { ...env, ...BROKER_ENV });
-  children.push(broker);
-  const tcp = String(broker.ready.tcp);
-  // The broker learns the route from Yellow; an unknown method closes a fresh connection, so each probe opens its own.
-  await waitFor('the broker to route Leaderboard:top', async () => {
-    const c = await SlotClient.open(tcp, 1, 1);
-    try {
-      await c.call(0);
-      return true;
-    } finally {
-      c.close();
-    }
-  });
-  return { broker, lb, tcp };
-}
+const startNoon = (children: Child[], root?: string): Promise<NoonStack> => startNoonStack(children, root);
 
 /** The raw relay and its echo, both sending in `mode` (lib/zmq-senders.ts). */
 async function startRelay(

@@ -10,10 +10,11 @@
  *   BENCH_TAP_ROUNDS=5 BENCH_TAP_RATE=1000 …   rounds per variant (default 3), the taps' rate cap
  */
 import { closedLoop, timings, type LoadResult } from './lib/load';
-import { spawnReady, stopChild, waitFor, type Child } from './lib/procs';
+import { stopChild, waitFor, type Child } from './lib/procs';
 import { progress, resultTable, type Row } from './lib/table';
 import { SlotClient } from './lib/thrift-client';
 import { runAsMain } from './lib/main';
+import { startNoonStack } from './lib/noon-stack';
 
 const SCENARIOS = [
   { inFlight: 64, connections: 1 },
@@ -21,7 +22,6 @@ const SCENARIOS = [
 ];
 const ROUNDS = Number(process.env.BENCH_TAP_ROUNDS ?? 3);
 const RATE = Number(process.env.BENCH_TAP_RATE ?? 1000);
-const HEARTBEAT_MS = '250';
 const TOKEN = 'bench-tap-admin-token-000000';
 
 const VARIANTS: Array<{ label: string; query?: string }> = [
@@ -33,19 +33,6 @@ const VARIANTS: Array<{ label: string; query?: string }> = [
   },
   { label: 'tap, every call, with args', query: "SELECT method, args FROM calls WHERE method = 'Leaderboard:top'" },
 ];
-
-const BROKER_ENV = {
-  NOON_BROKER_PORT: '0',
-  NOON_BROKER_WS_PORT: '0',
-  NOON_METRICS_PORT: '0',
-  NOON_CALLS_PER_SECOND: '1000000',
-  NOON_MAX_IN_FLIGHT: '100000',
-  NOON_OUTBOUND_QUEUE: '100000',
-  NOON_HANDSHAKE_TIMEOUT_MS: '600000',
-  NOON_LOGIN_TIMEOUT_MS: '600000',
-  NOON_IDLE_TIMEOUT_MS: '600000',
-  NOON_ADMIN_TOKEN: TOKEN,
-};
 
 interface Attached {
   /** call records received */
@@ -116,27 +103,8 @@ export async function runTapBench(): Promise<string> {
   const rows: Row[] = [];
   const summary: string[] = [];
   try {
-    const yellow = await spawnReady('yellow', 'test/support/yellow-proc.ts', {
-      NOON_YELLOW_PORT: '0',
-      NOON_HEARTBEAT_MS: HEARTBEAT_MS,
-    });
-    children.push(yellow);
-    const env = { NOON_YELLOW: String(yellow.ready.router), NOON_HEARTBEAT_MS: HEARTBEAT_MS };
-    const lb = await spawnReady('leaderboard', 'test/support/lb-service.ts', env);
-    children.push(lb);
-    const broker = await spawnReady('broker', 'bench/procs/broker.ts', { ...env, ...BROKER_ENV });
-    children.push(broker);
-    const tcp = String(broker.ready.tcp);
+    const { broker, lb, tcp } = await startNoonStack(children, undefined, { NOON_ADMIN_TOKEN: TOKEN });
     const metricsUrl = String(broker.ready.metrics);
-    await waitFor('the broker to route Leaderboard:top', async () => {
-      const c = await SlotClient.open(tcp, 1, 1);
-      try {
-        await c.call(0);
-        return true;
-      } finally {
-        c.close();
-      }
-    });
     for (const { inFlight, connections } of SCENARIOS) {
       const byVariant = new Map<string, LoadResult[]>(VARIANTS.map((v) => [v.label, []]));
       const streamed = new Map<string, { records: number; dropped: number }>();
