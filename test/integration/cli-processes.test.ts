@@ -6,27 +6,16 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { cleanEnv, clusterFlags, isAlive, NoonProc, runNoon, tempDir } from '../support/cli-proc';
 import { until } from '../support/wait';
-import { TEST_PG_URL, pgUrlFor } from '../support/services';
+import { pgUrlFor } from '../support/services';
+import { createTestDatabase, dropTestDatabase } from '../support/cluster-data';
 
-const ADMIN_URL = TEST_PG_URL;
 const dbName = `noon_cli_${randomBytes(5).toString('hex')}`;
 const pgUrl = pgUrlFor(dbName);
 const data = tempDir('noon-cli-proc-');
 let up: NoonProc | undefined;
 let ready: Record<string, unknown>;
-
-async function admin(sql: string): Promise<void> {
-  const c = new Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 interface Rec {
   role: string;
@@ -43,7 +32,7 @@ async function instances(): Promise<Rec[]> {
 }
 
 before(async () => {
-  await admin(`CREATE DATABASE ${dbName}`);
+  await createTestDatabase(dbName);
   // its own process group, so the test can signal the group as a terminal's Ctrl-C does
   up = new NoonProc(['up', '--processes', '--pg-url', pgUrl, ...clusterFlags(data.dir)], cleanEnv(), {
     detached: true,
@@ -56,7 +45,7 @@ after(async () => {
   await up?.stop('SIGINT');
   for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   data.remove();
-  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await dropTestDatabase(dbName);
 });
 
 test('--processes without Postgres fails naming NOON_PG_URL', async () => {

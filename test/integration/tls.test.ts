@@ -11,7 +11,6 @@ import { createServer, connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import { Client as PgClient } from 'pg';
 import { NoonClient, type NoonClientOptions } from '../../client/client';
 import { fetchBrokers } from '../../client/brokerlist';
 import { ClientError } from '../../client/errors';
@@ -19,7 +18,8 @@ import { fetchWithCa } from '../../client/transports';
 import type { ChatMessage } from '../../shared/protocol';
 import { cleanEnv, clusterFlags, NoonProc, runNoon, tempDir } from '../support/cli-proc';
 import { makeTestCa, type ServerCert } from '../support/tls-ca';
-import { TEST_PG_URL, pgUrlFor } from '../support/services';
+import { pgUrlFor } from '../support/services';
+import { createTestDatabase, dropTestDatabase } from '../support/cluster-data';
 import { nextEvent, until } from '../support/wait';
 
 const pki = makeTestCa('noon');
@@ -404,24 +404,15 @@ describe('noon up --processes with TLS only', () => {
     fingerprint256: certA.fingerprint256,
   };
   let up: Up;
-  async function admin(sql: string): Promise<void> {
-    const c = new PgClient({ connectionString: TEST_PG_URL, connectionTimeoutMillis: 5000 });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  }
   before(async () => {
     copyFileSync(certA.certPath, live.certPath);
     copyFileSync(certA.keyPath, live.keyPath);
-    await admin(`CREATE DATABASE ${dbName}`);
+    await createTestDatabase(dbName);
     up = await startUp(['--processes', '--pg-url', pgUrlFor(dbName), '--plaintext', 'false'], live);
   });
   after(async () => {
     await up?.proc.stop('SIGINT');
-    await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await dropTestDatabase(dbName);
   });
 
   test('SIGHUP to the supervisor reaches the broker and the BrokerList; a restarted broker keeps its TLS ports', async () => {

@@ -8,7 +8,8 @@ import Redis from 'ioredis';
 import { TEST_PG_URL } from './services';
 
 async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: TEST_PG_URL });
+  const c = new pg.Client({ connectionString: TEST_PG_URL, connectionTimeoutMillis: 5000 });
+  c.on('error', () => undefined);
   await c.connect();
   try {
     await c.query(sql);

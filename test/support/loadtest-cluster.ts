@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { TestProcess } from './process';
 import { pgUrlFor, TEST_PG_URL } from './services';
+import { createTestDatabase, dropTestDatabase } from './cluster-data';
 
 export { TEST_PG_URL };
 
@@ -23,21 +23,10 @@ export interface NoonUp {
   stop(): Promise<void>;
 }
 
-async function admin(sql: string): Promise<void> {
-  const c = new Client({ connectionString: TEST_PG_URL, connectionTimeoutMillis: 5000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 /** Starts `noon up` (with the development purchase verifier); `env` adds settings (e.g. NOON_SCRYPT_N). */
 export async function startNoonUp(env: NodeJS.ProcessEnv = {}, deadlineMs = 90_000): Promise<NoonUp> {
   const db = `noon_lt_${process.pid}_${randomBytes(3).toString('hex')}`;
-  await admin(`CREATE DATABASE ${db}`);
+  await createTestDatabase(db);
   const pgUrl = pgUrlFor(db);
   const dataDir = mkdtempSync(join(tmpdir(), 'noon-lt-'));
   const args = ['bin/noon.js', 'up', '--yellow-port', '0', '--brokerlist-port', '0', '--broker-port', '0'];
@@ -48,7 +37,7 @@ export async function startNoonUp(env: NodeJS.ProcessEnv = {}, deadlineMs = 90_0
   const cleanup = async (): Promise<void> => {
     await child.stop('SIGTERM', 15_000);
     rmSync(dataDir, { recursive: true, force: true });
-    await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
+    await dropTestDatabase(db).catch(() => undefined);
   };
   try {
     const ready = await child.waitFor('ready line', () => child.jsonLine({ ready: 'up' }), deadlineMs);
