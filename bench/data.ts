@@ -7,6 +7,7 @@
  * - wallet: buyCurrency / spendCurrency of 1 soft, alternating per user (so balances stay put),
  *   every call with a fresh receipt id / idempotency key, at 1 and 32 in flight over USERS users;
  *   baseline: a bare `pg` Pool doing BEGIN; SELECT … FOR UPDATE; UPDATE; INSERT ledger; COMMIT.
+ *   The service sends one statement per call (the wallet function, services/player/wallet-op.ts).
  * - profile: getProfile with a warm cache (checked in Redis before and after), at 1 and 64 in
  *   flight; baseline: a bare ioredis GET of the same cache keys.
  *
@@ -36,6 +37,8 @@ const USERS = 64;
 const WALLET_LEVELS = [1, 32];
 const READ_LEVELS = [1, 64];
 const HEARTBEAT_MS = '250';
+/** The player child migrates before its ready line: on a loaded shared host that can pass 20 s. */
+const READY_MS = 60_000;
 
 interface Setup {
   run: string;
@@ -61,22 +64,32 @@ export async function runData(): Promise<string> {
   let pushes = 0;
   try {
     await redis.connect();
-    const yellow = await spawnReady('yellow', 'test/support/yellow-proc.ts', {
-      NOON_YELLOW_PORT: '0',
-      NOON_HEARTBEAT_MS: HEARTBEAT_MS,
-    });
+    const yellow = await spawnReady(
+      'yellow',
+      'test/support/yellow-proc.ts',
+      {
+        NOON_YELLOW_PORT: '0',
+        NOON_HEARTBEAT_MS: HEARTBEAT_MS,
+      },
+      READY_MS,
+    );
     children.push(yellow);
-    const player = await spawnReady('player', 'bench/procs/player.ts', {
-      NOON_YELLOW: String(yellow.ready.router),
-      NOON_HEARTBEAT_MS: HEARTBEAT_MS,
-      NOON_PG_URL: PG_URL,
-      NOON_REDIS: REDIS_URL,
-      BENCH_SCHEMA: schema,
-      BENCH_KEY_PREFIX: prefix,
-      // buys are dev:bench_1:<unique> receipts worth 1 soft (unverified: a bench, never production)
-      NOON_PURCHASE_VERIFIER: 'development',
-      NOON_PURCHASE_CATALOG: JSON.stringify({ bench_1: { currency: 'soft', amount: 1 } }),
-    });
+    const player = await spawnReady(
+      'player',
+      'bench/procs/player.ts',
+      {
+        NOON_YELLOW: String(yellow.ready.router),
+        NOON_HEARTBEAT_MS: HEARTBEAT_MS,
+        NOON_PG_URL: PG_URL,
+        NOON_REDIS: REDIS_URL,
+        BENCH_SCHEMA: schema,
+        BENCH_KEY_PREFIX: prefix,
+        // buys are dev:bench_1:<unique> receipts worth 1 soft (unverified: a bench, never production)
+        NOON_PURCHASE_VERIFIER: 'development',
+        NOON_PURCHASE_CATALOG: JSON.stringify({ bench_1: { currency: 'soft', amount: 1 } }),
+      },
+      READY_MS,
+    );
     children.push(player);
 
     const logger = silentLogger();
@@ -140,8 +153,9 @@ export async function runData(): Promise<string> {
       `${USERS} users; slot s of N in flight owns users s, s+N, … so no two calls wait on one row lock. Wallet calls move 1 soft, alternating buy/spend per user, each with a new key. ` +
       `Both pg sides use a pool of ${PG_POOL_MAX}. CPU: Postgres backends not counted.`,
     '',
-    'Per wallet call the service sends 8 statements (spend: BEGIN, lock, idempotency lookup, SAVEPOINT, UPDATE, ledger, idempotency record, COMMIT; buy adds the receipt claim) ' +
-      'plus a Redis DEL of the cached profile and a walletChanged push; the bare loop sends 5. A getProfile hit is one Redis GET plus the service call and JSON decode/encode.',
+    'Per wallet call the service sends 1 statement: `SELECT … FROM player_wallet_apply_v1(…)` in autocommit, which locks the row, checks and records the idempotency key, claims the purchase (buy), ' +
+      'updates the balance and writes the ledger row (test/integration/svc-player-wallet-op.test.ts counts it); plus a Redis DEL of the cached profile and a walletChanged push. ' +
+      'The bare loop sends 5 (BEGIN; SELECT … FOR UPDATE; UPDATE; INSERT ledger; COMMIT) and records no idempotency key. A getProfile hit is one Redis GET plus the service call and JSON decode/encode.',
     '',
     pairTable(pairs),
     '',

@@ -32,15 +32,16 @@ export interface OnceResult<T> {
   applied: boolean;
 }
 
-type Recorded<T> = { ok: T } | { refused: { code: ErrorCode; message: string } };
+export type Recorded<T> = { ok: T } | { refused: { code: ErrorCode; message: string } };
 
-interface RawRecord {
+export interface RawRecord {
   op: string;
   fingerprint: string;
   response: string;
 }
 
-function replay<T>(spec: OnceSpec, rec: RawRecord): T {
+/** A recorded outcome for spec's key: CONFLICT when it was another request, else its value or its refusal. */
+export function replay<T>(spec: OnceSpec, rec: RawRecord): T {
   if (rec.op !== spec.op || rec.fingerprint !== spec.fingerprint) {
     throw new GameError({
       code: ErrorCode.CONFLICT,

@@ -11,6 +11,7 @@
  */
 import type { Migration } from '../../shared/data/migrate';
 import { escrowMigrations } from './escrow-migrations';
+import { walletMigrations } from './wallet-migrations';
 
 export const playerMigrations: readonly Migration[] = [
   {
@@ -102,4 +103,6 @@ CREATE TABLE player_purchases (
   },
   // duel stakes in escrow (escrow-migrations.ts)
   ...escrowMigrations,
+  // buy, spend and grant as one statement each (wallet-migrations.ts)
+  ...walletMigrations,
 ];

@@ -171,26 +171,5 @@ export async function updateUnit(q: Queryable, u: UnitRow): Promise<void> {
   await q.query('UPDATE player_units SET level = $2, stars = $3 WHERE unit_id = $1', [u.unitId, u.level, u.stars]);
 }
 
-/** A store transaction as it is recorded once credited (player_purchases). */
-export interface PurchaseRecord {
-  store: string;
-  transactionId: string;
-  productId: string;
-  currency: CurrencyName;
-  amount: number;
-  environment: string;
-}
-
-/**
- * Claims a verified store transaction for userId. False when another account redeemed it first
- * (a concurrent claim waits on the primary key (store, transaction_id) until the first
- * transaction ends).
- */
-export async function claimPurchase(q: Queryable, userId: string, t: PurchaseRecord): Promise<boolean> {
-  const r = await q.query(
-    `INSERT INTO player_purchases (store, transaction_id, user_id, product_id, currency, amount, environment)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (store, transaction_id) DO NOTHING RETURNING user_id`,
-    [t.store, t.transactionId, userId, t.productId, t.currency, t.amount, t.environment],
-  );
-  return r.rows.length > 0;
-}
+// A purchase's claim of its store transaction (player_purchases) is part of the wallet function
+// (wallet-migrations.ts), in the same statement as its credit.

@@ -12,11 +12,11 @@ import {
 import type { CallContext, WithContext } from '../../rpc/api';
 import { afterWrite, cachedProfile, type PlayerCore } from './core';
 import { amountIn, badRequest, callerOf, currencyOf, keyOf, reasonOf, toProfile, toWallet } from './convert';
-import { once } from './idempotency';
 import { ledgerSource, STORES } from './ledger';
 import { purchasesNotConfigured, type VerifiedPurchase } from './receipts/types';
 import { MAX_AMOUNT, MAX_RECEIPT } from './rules';
-import { applyDelta, claimPurchase, createPlayer, readProfile, walletOf, type WalletRow } from './store';
+import { createPlayer, readProfile } from './store';
+import { applyWalletOnce } from './wallet-op';
 
 type Handlers = Pick<
   Player.IHandler,
@@ -61,17 +61,12 @@ async function buy(core: PlayerCore, req: BuyRequest, ctx: CallContext): Promise
   // The store signs the product into the transaction; the price is not part of the fingerprint,
   // so a transaction retried after a catalog change replays its first credit.
   const spec = { userId, key, op: 'buy', fingerprint: JSON.stringify([t.productId]) };
-  const r = await once<WalletRow>(core.db, spec, async (q, p) => {
-    if (!(await claimPurchase(q, userId, t))) {
-      throw new GameError({
-        code: ErrorCode.CONFLICT,
-        message: 'this store transaction was already redeemed by another account',
-        retryable: false,
-      });
-    }
-    const source = ledgerSource.purchase(t.store, t.transactionId);
-    await applyDelta(q, p, t.currency, t.amount, { reason: 'purchase', key, source });
-    return walletOf(p);
+  const { store, transactionId, productId, environment } = t;
+  const r = await applyWalletOnce(core.db, spec, {
+    soft: t.currency === 'soft' ? t.amount : 0,
+    hard: t.currency === 'hard' ? t.amount : 0,
+    entry: { reason: 'purchase', key, source: ledgerSource.purchase(t.store, t.transactionId) },
+    purchase: { store, transactionId, productId, environment },
   });
   if (r.applied)
     ctx.log.info(
@@ -110,9 +105,10 @@ async function spend(core: PlayerCore, req: SpendRequest, ctx: CallContext): Pro
   const amount = amountIn(req.amount, 1, MAX_AMOUNT, 'amount');
   const reason = reasonOf(req.reason, 'spend');
   const spec = { userId, key, op: 'spend', fingerprint: JSON.stringify([currency, amount, reason]) };
-  const r = await once<WalletRow>(core.db, spec, async (q, p) => {
-    await applyDelta(q, p, currency, -amount, { reason, key, source: ledgerSource.spend(reason) });
-    return walletOf(p);
+  const r = await applyWalletOnce(core.db, spec, {
+    soft: currency === 'soft' ? -amount : 0,
+    hard: currency === 'hard' ? -amount : 0,
+    entry: { reason, key, source: ledgerSource.spend(reason) },
   });
   await afterWrite(core, ctx, userId, { wallet: r.value, applied: r.applied });
   return toWallet(r.value);
@@ -127,11 +123,10 @@ async function grant(core: PlayerCore, req: GrantRequest, ctx: CallContext): Pro
   if (soft + hard === 0) throw badRequest('a grant needs a positive soft or hard amount');
   const reason = reasonOf(req.reason, 'grant');
   const spec = { userId, key, op: 'grant', fingerprint: JSON.stringify([soft, hard, reason]) };
-  const r = await once<WalletRow>(core.db, spec, async (q, p) => {
-    const entry = { reason, key, source: ledgerSource.grant(reason) };
-    await applyDelta(q, p, 'soft', soft, entry);
-    await applyDelta(q, p, 'hard', hard, entry);
-    return walletOf(p);
+  const r = await applyWalletOnce(core.db, spec, {
+    soft,
+    hard,
+    entry: { reason, key, source: ledgerSource.grant(reason) },
   });
   // No walletChanged push: the call carries the granting service's session, not the winner's.
   await afterWrite(core, ctx, userId, { applied: r.applied });

@@ -81,6 +81,10 @@ class InstrumentedDb implements Db {
     return timed(this.m, this.m.dbTransaction, run, true);
   }
 
+  autocommit<R>(sql: string, params: unknown[]): Promise<QueryResult<R>> {
+    return timed(this.m, this.m.dbQuery, () => this.inner.autocommit<R>(sql, params), true);
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -107,6 +107,33 @@ export class PgDb implements Db {
     return runWithTxRetry((commitSent) => this.attempt(begin, fn, commitSent), this.opts.txRetry);
   }
 
+  autocommit<R>(sql: string, params: unknown[]): Promise<QueryResult<R>> {
+    if (this.closed) return Promise.reject(new NoonError('UNAVAILABLE', 'database is closed'));
+    return runWithTxRetry((sent) => this.attemptOne<R>(sql, params, sent), this.opts.txRetry);
+  }
+
+  /** The connection is checked out first, so that a failure to get one is known to have sent nothing. */
+  private async attemptOne<R>(sql: string, params: unknown[], sent: () => void): Promise<QueryResult<R>> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const onError = (err: Error): void => {
+      broken = err;
+      this.log.warn({ err: err.message }, 'pg connection failed during a statement');
+    };
+    client.on('error', onError);
+    try {
+      sent();
+      return await runOn<R>(client, sql, params);
+    } catch (err) {
+      // As pool.query does: a client whose statement failed is not trusted with the next one.
+      broken ??= err instanceof Error ? err : new Error(String(err));
+      throw err;
+    } finally {
+      client.off('error', onError);
+      client.release(broken ?? false);
+    }
+  }
+
   private async attempt<T>(begin: string, fn: (q: Queryable) => Promise<T>, commitSent: () => void): Promise<T> {
     const client = await this.pool.connect();
     // A checked-out client has no pool listener; a connection drop between queries would throw.

@@ -97,6 +97,14 @@ export class PgliteDb implements Db {
     return runWithTxRetry(() => this.mutex.runExclusive(() => this.attempt(begin, fn)), this.opts.txRetry);
   }
 
+  /** One connection, in process: nothing is lost between sending and the answer. */
+  autocommit<R>(sql: string, params: unknown[]): Promise<QueryResult<R>> {
+    return runWithTxRetry(
+      () => this.mutex.runExclusive(() => runRaw<R>(this.handle(), sql, params)),
+      this.opts.txRetry,
+    );
+  }
+
   private async attempt<T>(begin: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
     const db = this.handle();
     let open = true;

@@ -37,6 +37,14 @@ export interface Db extends Queryable {
    * connection, so a Db call inside fn waits for fn forever).
    */
   tx<T>(fn: (q: Queryable) => Promise<T>, opts?: TxOptions): Promise<T>;
+  /**
+   * Runs one statement as a transaction of its own (autocommit, one round trip), with tx's
+   * outcome rules: retried on a serialization failure or deadlock, or a connection loss before
+   * the statement was sent; a connection loss after it was sent is CommitUnknownError, since the
+   * statement is its own COMMIT and may have landed. For writes that must be all or nothing in
+   * one statement (e.g. a SQL function doing a whole wallet operation).
+   */
+  autocommit<R>(sql: string, params: unknown[]): Promise<QueryResult<R>>;
   close(): Promise<void>;
   readonly kind: 'pg' | 'pglite';
 }
