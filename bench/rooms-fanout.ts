@@ -281,7 +281,7 @@ export async function fanoutRows(setup: FanoutSetup): Promise<FanoutRow[]> {
           'every member has every message',
           async () => {
             const c = await counts();
-            return c.min === primed + said && c.max === primed + said ? c : undefined;
+            return c.min === probe.check.seen && c.max === probe.check.seen ? c : undefined;
           },
           10_000,
           50,
@@ -299,7 +299,7 @@ export async function fanoutRows(setup: FanoutSetup): Promise<FanoutRow[]> {
           deliveriesPerSecond: load.rate * n,
           fanoutUsPerDelivery: (load.cpuPerCall.fanout ?? NaN) / n,
           cores,
-          said,
+          said: probe.check.seen - primed,
           primed,
           counts: final,
           probeBad: probe.check.bad,
