@@ -4,10 +4,10 @@
  * - owner throughput: `Chat:say` into one room through the real chat service (a child process,
  *   real Postgres and Redis: fenced batch insert, recent list, publish) from ServiceCaller at 256
  *   in flight, vs `Chat:ping` on the same instance and path (the RPC ceiling, no persistence);
- * - fan-out: 1,000 and 4,000 members of one room on one broker (a child process), one sender
- *   saying in a closed loop; deliveries per second = room messages received by all members per
+ * - fan-out: 1,000 and 4,000 members of one room on one broker (a child process), members in
+ *   receiver processes; deliveries per second = room messages received by all members per
  *   second. Baseline: a bare TCP fan-out process (procs/fanout.ts) writing the same push bytes to
- *   the same number of member sockets.
+ *   the same receivers. See bench/rooms-fanout.ts.
  *
  * - hot room: QUIET_ROOMS quiet rooms on the same owner, each sent QUIET_RATE says per second
  *   (open loop: a say is sent on schedule whether or not the last one answered); say → reply
@@ -21,33 +21,27 @@
  *   node --import tsx bench/rooms.ts
  */
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import * as hdr from 'hdr-histogram-js';
 import { Client } from 'pg';
 import { Redis } from 'ioredis';
 import { silentLogger } from '../shared/log';
-import { ChatMessage } from '../shared/protocol';
-import { events } from '../shared/thrift/events';
 import { ServiceCaller } from '../rpc/caller';
 import { serviceClients } from '../rpc/clients';
 import { Links } from '../rpc/links';
 import { YellowClient } from '../yellow/client';
-import { FrameDecoder } from '../edge/framing';
-import { rawClient, type RawClient } from '../test/support/raw-client';
-import { closedLoop, sleep, timings, type LoadResult } from './lib/load';
+import { closedLoop, sleep, timings } from './lib/load';
 import { cpuMicros, spawnReady, stopChild, waitFor, type Child } from './lib/procs';
 import { progress } from './lib/table';
 import { pairTable, type Pair } from './lib/pair-table';
 import { runAsMain } from './lib/main';
+import { fanoutRows, fanoutTable, type FanoutRow } from './rooms-fanout';
 
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/12';
 const HEARTBEAT_MS = '1000';
 const OWNER_IN_FLIGHT = 256;
-const FANOUT_MEMBERS = [1000, 4000];
-const FANOUT_IN_FLIGHT = 4;
 /** the owner's room queue in this bench: the owner part keeps fewer than this in flight */
 const ROOM_QUEUE = 256;
 const QUIET_ROOMS = 8;
@@ -180,33 +174,6 @@ function dbUrl(name: string): string {
   return u.toString();
 }
 
-/** Deliveries as a LoadResult: `rate` = member deliveries per second over the window. */
-function deliveries(sends: LoadResult, delivered: number): LoadResult {
-  return { ...sends, calls: delivered, rate: delivered / sends.seconds, cpuPerCall: {} };
-}
-
-/** A member socket of the baseline: counts frames. */
-async function rawMember(endpoint: string, counter: { n: number }): Promise<Socket> {
-  const [host, port] = endpoint.split(':');
-  const s = connect(Number(port), host as string);
-  await new Promise<void>((resolve, reject) => {
-    s.once('connect', resolve);
-    s.once('error', reject);
-  });
-  const decoder = new FrameDecoder(1 << 20);
-  s.on('data', (d: Buffer) => (counter.n += decoder.push(d).length));
-  s.on('error', () => undefined);
-  s.write(framed(Buffer.from('member')));
-  return s;
-}
-
-function framed(b: Buffer): Buffer {
-  const out = Buffer.alloc(4 + b.length);
-  out.writeUInt32BE(b.length, 0);
-  b.copy(out, 4);
-  return out;
-}
-
 interface HotRoom {
   alone: Latency;
   beside: Latency;
@@ -241,8 +208,8 @@ export async function runRooms(): Promise<string> {
   const pairs: Pair[] = [];
   let yellowClient: YellowClient | undefined;
   let links: Links | undefined;
-  const sockets: Array<{ destroy(): void }> = [];
   let hot: HotRoom | undefined;
+  let fanout: FanoutRow[] | undefined;
   await admin(`CREATE DATABASE ${dbName}`);
   try {
     const yellow = await spawnReady('yellow', 'test/support/yellow-proc.ts', {
@@ -352,111 +319,9 @@ export async function runRooms(): Promise<string> {
       process.stderr.write(`${JSON.stringify(hot)}\n`);
     }
 
-    // --- fan-out on one broker
-    if (PARTS.has('fanout')) {
-      const broker = await spawnReady('broker', 'bench/procs/broker.ts', {
-        ...env,
-        NOON_BROKER_PORT: '0',
-        NOON_BROKER_WS_PORT: '0',
-        NOON_MAX_CONNECTIONS: '20000',
-        NOON_MAX_CONNECTIONS_PER_IP: '20000',
-        NOON_LOGIN_ATTEMPTS_PER_IP: '1000000',
-        NOON_CALLS_PER_SECOND: '100000',
-        NOON_OUTBOUND_QUEUE: '100000',
-        NOON_LOGIN_TIMEOUT_MS: '600000',
-        NOON_IDLE_TIMEOUT_MS: '600000',
-      });
-      children.push(broker);
-      const fanout = await spawnReady('fanout', 'bench/procs/fanout.ts', {});
-      children.push(fanout);
-      const tcp = String(broker.ready.tcp);
-      const sender = await rawClient(tcp);
-      sockets.push({ destroy: () => sender.close() });
-      await waitFor('the broker routes Sso', async () =>
-        sender.sso.login('sender', 'pw-sender').then(
-          () => true,
-          () => undefined,
-        ),
-      );
-      const members: RawClient[] = [];
-      const baseCounter = { n: 0 };
-      const baseSender = connect(Number(String(fanout.ready.tcp).split(':')[1]), '127.0.0.1');
-      sockets.push(baseSender);
-      const acks: Array<() => void> = [];
-      const ackDecoder = new FrameDecoder(1 << 20);
-      baseSender.on('data', (d: Buffer) => {
-        for (const _ of ackDecoder.push(d)) acks.shift()?.();
-      });
-      await new Promise<void>((r) => baseSender.once('connect', () => r()));
-      baseSender.write(framed(Buffer.from('sender')));
-      const push = events.chatMessage(
-        new ChatMessage({
-          roomId: 'fan',
-          seq: 1,
-          userId: 'u-sender',
-          username: 'sender',
-          text: 'hello, room',
-          sentAtMs: Date.now(),
-        }),
-      );
-      const fanRoom = `fan-${run}`;
-      for (const n of FANOUT_MEMBERS) {
-        while (members.length < n) {
-          const batch = await Promise.all(
-            Array.from({ length: Math.min(200, n - members.length) }, async (_, i) => {
-              const c = await rawClient(tcp);
-              const name = `m${members.length + i}`;
-              await c.sso.login(name, `pw-${name}`);
-              await c.chat.join(fanRoom);
-              return c;
-            }),
-          );
-          members.push(...batch);
-          for (const c of batch) sockets.push({ destroy: () => c.close() });
-        }
-        // baseline members, as many
-        const baseMembers: Socket[] = [];
-        for (let i = 0; i < n; i++) baseMembers.push(await rawMember(String(fanout.ready.tcp), baseCounter));
-        sockets.push(...baseMembers);
-
-        for (const c of members) c.pushes.length = 0;
-        const noon = await closedLoop({
-          inFlight: FANOUT_IN_FLIGHT,
-          warmupMs,
-          durationMs,
-          cpu: { client: process.pid, broker: broker.pid, chat: services.pid },
-          call: async () => void (await sender.chat.say(fanRoom, 'hello, room')),
-        });
-        const got = members.reduce((a, c) => a + c.pushes.length, 0);
-        for (const c of members) c.pushes.length = 0;
-        // Deliveries that happened during the warm-up are left out in proportion.
-        const noonRate = deliveries(noon, (got * noon.seconds) / (noon.seconds + warmupMs / 1000));
-        progress(`fan-out ${n}: noon deliveries`, noonRate);
-        baseCounter.n = 0;
-        const raw = await closedLoop({
-          inFlight: FANOUT_IN_FLIGHT,
-          warmupMs,
-          durationMs,
-          cpu: { client: process.pid, fanout: fanout.pid },
-          call: () =>
-            new Promise<void>((resolve) => {
-              acks.push(resolve);
-              baseSender.write(framed(push));
-            }),
-        });
-        const rawRate = deliveries(raw, (baseCounter.n * raw.seconds) / (raw.seconds + warmupMs / 1000));
-        progress(`fan-out ${n}: bare TCP fan-out`, rawRate);
-        for (const s of baseMembers) s.destroy();
-        pairs.push({
-          noonLabel: `${n} members on one broker: deliveries/s (say → chat → PUB → broker → members)`,
-          rawLabel: `baseline: bare TCP fan-out process, ${n} sockets`,
-          noon: noonRate,
-          raw: rawRate,
-        });
-      }
-    }
+    // --- fan-out on one broker (bench/rooms-fanout.ts)
+    if (PARTS.has('fanout')) fanout = await fanoutRows({ env, run, chatPid: services.pid });
   } finally {
-    for (const s of sockets) s.destroy();
     links?.close();
     await yellowClient?.stop();
     await Promise.all(children.reverse().map((c) => stopChild(c)));
@@ -474,9 +339,10 @@ export async function runRooms(): Promise<string> {
   return [
     '### Rooms: one owner with persistence, fan-out on one broker',
     '',
-    `Closed loops, ${timings().durationMs / 1000} s per row after ${timings().warmupMs / 1000} s warm-up. Owner: ${OWNER_IN_FLIGHT} says in flight from this process (ServiceCaller) to one chat process on real Postgres and Redis. Fan-out: one sender with ${FANOUT_IN_FLIGHT} says in flight, members are framed-TCP clients in this process; the rate column is deliveries per second (messages × members).`,
+    `Closed loops, ${timings().durationMs / 1000} s per row after ${timings().warmupMs / 1000} s warm-up. Owner: ${OWNER_IN_FLIGHT} says in flight from this process (ServiceCaller) to one chat process on real Postgres and Redis.`,
     '',
     pairs.length > 0 ? pairTable(pairs) : '',
+    ...(fanout ? ['', fanoutTable(fanout)] : []),
     ...(hot ? ['', hotTable(hot)] : []),
   ].join('\n');
 }

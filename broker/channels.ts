@@ -14,6 +14,7 @@ import { openMessage } from '../shared/thrift/messages';
 import type { Row } from '../shared/query';
 import { ChannelFanOut, type ChannelSubscriber, type FanOutCounts } from './channel-fanout';
 import type { RoomHub, RoomMember } from './rooms';
+import { SharedPush } from '../edge/shared-push';
 
 /** The topic convention of the channels service: `channels/<channel>`. */
 export const CHANNEL_TOPIC_PREFIX = 'channels/';
@@ -64,7 +65,13 @@ export class ChannelHub {
     let t = this.topics.get(topic);
     if (!t) {
       const fanOut = new ChannelFanOut(channel, events.channelGap, this.totals);
-      t = { fanOut, member: { id: `channel:${topic}`, deliver: (m, seq) => this.receive(fanOut, m, seq) } };
+      t = {
+        fanOut,
+        member: {
+          id: `channel:${topic}`,
+          deliver: (m, seq) => this.receive(fanOut, m instanceof SharedPush ? m.compact : m, seq),
+        },
+      };
       this.topics.set(topic, t);
     }
     t.fanOut.add(member, compiled, filter.trim() === '', afterSeq);

@@ -4,6 +4,7 @@
  * whether it is logged in (for its login deadline).
  */
 import type { ClientConn } from '../edge/client-conn';
+import type { SharedPush } from '../edge/shared-push';
 import type { SessionView } from './route';
 
 export interface SessionInfo {
@@ -80,8 +81,8 @@ export class BrokerConn {
    * before the client's Events:subscribe arrives) stays a member of its rooms: it skips this
    * message, which its catch-up after the subscribe reads from history.
    */
-  deliver(message: Buffer): boolean {
+  deliver(message: Buffer | SharedPush, now?: number): boolean {
     if (!this.pushesWanted) return !this.conn.closed;
-    return this.conn.deliver(message);
+    return this.conn.deliver(message, now);
   }
 }

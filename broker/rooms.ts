@@ -5,7 +5,8 @@
  * or dies) the new owner's messages arrive with no resubscription and nothing for the client to
  * do; the owners' fencing (services/chat/rooms.ts) makes sure only one of them numbers the room.
  *
- * Each message is fanned out to the local members in arrival order; a member whose outbound
+ * Each message is fanned out to the local members in arrival order, its bytes encoded once per
+ * protocol and shared (edge/shared-push.ts); a member whose outbound
  * queue is full is cut off by its connection, and nobody else waits for it. Members order and
  * deduplicate by the room seq themselves (the SDK), since two publishers' sockets do not order
  * against each other during a hand-off.
@@ -14,11 +15,15 @@ import * as zmq from 'zeromq';
 import { curveClientOptions, type CurveKeys } from '../shared/curve';
 import type { Logger } from '../shared/log';
 import { decodeBatch } from '../shared/wire/frames';
+import { SharedPush } from '../edge/shared-push';
 
 export interface RoomMember {
   readonly id: string;
-  /** queue one Thrift message to the client (a room message with its seq); false if the member was cut off */
-  deliver(message: Buffer, seq?: number): boolean;
+  /**
+   * queue one Thrift message to the client (a room message with its seq, shared by all members:
+   * each encoding made once); false if the member was cut off
+   */
+  deliver(message: Buffer | SharedPush, seq?: number, now?: number): boolean;
 }
 
 export interface PublisherInfo {
@@ -154,9 +159,12 @@ export class RoomHub {
       this.opts.logger.warn({ err: (err as Error).message, publisher: p.instanceId }, 'dropped malformed room message');
       return;
     }
+    const now = Date.now();
     for (const e of envelopes) {
       if (e.kind !== 'room' || e.topic !== topic) continue;
-      for (const m of [...members]) if (!m.deliver(e.payload, e.seq)) members.delete(m);
+      const push = new SharedPush(e.payload);
+      // deleting the member being visited is safe while iterating a Set
+      for (const m of members) if (!m.deliver(push, e.seq, now)) members.delete(m);
       this.opts.onDelivered?.(topic, members.size);
     }
   }

@@ -9,7 +9,7 @@ import type { ThriftProtocol } from '../shared/thrift/header';
 import { judgeOutbound } from './slow-reader';
 import type { ThriftJsonCodec } from './thrift-json';
 import { TokenBucket } from './token-bucket';
-import { transcodeMessage } from './transcode';
+import { SharedPush } from './shared-push';
 
 export interface Wire {
   readonly transport: 'tcp' | 'ws' | 'tls' | 'wss';
@@ -19,6 +19,8 @@ export interface Wire {
   readonly json?: boolean;
   /** queues one Thrift message; `done` runs once it left for the kernel (or the socket died) */
   write(message: Buffer, done: () => void): void;
+  /** queues a push shared with other connections, in `protocol` (its bytes are made once for all) */
+  writeShared?(push: SharedPush, protocol: ThriftProtocol, done: () => void): void;
   bufferedBytes(): number;
   /** `flush`: send what is queued first (a last message the client must see), else drop it */
   close(reason: string, flush?: boolean): void;
@@ -54,6 +56,10 @@ export class ClientConn {
   private pendingWrites = 0;
   /** when the queue went over its soft limit (undefined while under it) */
   private overSince: number | undefined;
+  /** one callback for every write (not a closure per message) */
+  private readonly written = (): void => {
+    this.pendingWrites--;
+  };
 
   constructor(
     private readonly wire: Wire,
@@ -143,7 +149,7 @@ export class ClientConn {
     // a push that does not translate is dropped, not the connection (a reply always translates, maybe into an error)
     if (out === undefined) return true;
     this.pendingWrites++;
-    this.wire.write(out, () => this.pendingWrites--);
+    this.wire.write(out, this.written);
     return true;
   }
 
@@ -184,9 +190,27 @@ export class ClientConn {
     return false;
   }
 
-  /** A push or room message (built in compact) in this client's protocol. */
-  deliver(message: Buffer): boolean {
-    return this.send(this.protocol === 'compact' ? message : transcodeMessage(message, this.protocol));
+  /**
+   * A push or room message (built in compact) in this client's protocol; false if the client was
+   * cut off. A SharedPush is encoded once for all the connections it goes to; `now` lets a
+   * fan-out read the clock once for all its members.
+   */
+  deliver(message: Buffer | SharedPush, now = Date.now()): boolean {
+    if (this.closedValue) return false;
+    if (!this.judge(now)) return false;
+    const push = message instanceof SharedPush ? message : new SharedPush(message);
+    if (this.json) {
+      const out = this.json.pushToClient(push);
+      // a push that does not translate is dropped, not the connection
+      if (out === undefined) return true;
+      this.pendingWrites++;
+      this.wire.write(out, this.written);
+      return true;
+    }
+    this.pendingWrites++;
+    if (this.wire.writeShared) this.wire.writeShared(push, this.protocolValue, this.written);
+    else this.wire.write(push.bytes(this.protocolValue), this.written);
+    return true;
   }
 
   close(reason: string, flush = false): void {

@@ -1,7 +1,8 @@
 /**
  * The framed-Thrift TCP listener, plain or TLS. Framing is ours (edge/framing.ts); a bad length
  * closes the connection before anything is buffered. Writes to a connection within one
- * event-loop turn leave in one syscall (cork until the next tick). With `tls`, a connection is
+ * event-loop turn are gathered and leave in one socket write (edge/coalesce.ts); a shared push
+ * is framed once for every connection (edge/shared-push.ts). With `tls`, a connection is
  * handed to the broker only once its TLS handshake is done, which must be within
  * handshakeTimeoutMs of the connect; the certificate comes from TlsCredentials and is swapped on
  * reload for new connections only.
@@ -10,6 +11,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from '../shared/log';
+import { Coalescer } from './coalesce';
 import { FrameDecoder, frameOf } from './framing';
 import type { Wire } from './client-conn';
 import type { TlsCredentials } from './tls';
@@ -20,31 +22,34 @@ export interface TcpHandlers {
 }
 
 function tcpWire(socket: Socket, remote: string, transport: 'tcp' | 'tls'): Wire {
-  let corked = false;
+  const out = new Coalescer({
+    flush: (bytes, written) => {
+      if (socket.destroyed) written();
+      else socket.write(bytes, written);
+    },
+  });
   return {
     transport,
     remote,
     write(message, done) {
       if (socket.destroyed) return done();
-      if (!corked) {
-        corked = true;
-        socket.cork();
-        process.nextTick(() => {
-          corked = false;
-          socket.uncork();
-        });
-      }
-      const [len, body] = frameOf(message);
-      socket.write(len as Buffer);
-      socket.write(body as Buffer, () => done());
+      const [len] = frameOf(message);
+      out.add(len as Buffer);
+      out.add(message, done);
     },
-    bufferedBytes: () => socket.writableLength,
+    writeShared(push, protocol, done) {
+      if (socket.destroyed) return done();
+      out.add(push.framed(protocol), done);
+    },
+    bufferedBytes: () => socket.writableLength + out.pendingBytes,
     close: (_reason, flush) => {
       if (!flush) {
+        out.discard();
         socket.destroy();
         return;
       }
-      // end() uncorks and sends what is queued, then FIN; a peer that never reads is destroyed.
+      // what this turn gathered goes first; end() sends what is queued, then FIN; a peer that never reads is destroyed
+      out.flush();
       socket.end();
       setTimeout(() => socket.destroy(), 1000).unref();
     },

@@ -13,6 +13,7 @@ import { jsonToCompact, type JsonBodyError, type JsonCall } from '../shared/thri
 import { thriftToJson } from '../shared/thrift/json-out';
 import { applicationException } from '../shared/thrift/messages';
 import { errorReply } from './replies';
+import type { SharedPush } from './shared-push';
 
 export const THRIFT_JSON_SUBPROTOCOL = 'thrift-json';
 
@@ -39,6 +40,7 @@ export class ThriftJsonCodec {
   /** seqid -> "Service:method" of the calls not answered yet */
   private readonly pending = new Map<number, string>();
   private readonly caps: DecodeCaps;
+  private readonly translate = (compact: Buffer): Buffer | undefined => this.toClient(compact);
 
   constructor(
     private readonly shapes: IdlShapes,
@@ -79,6 +81,11 @@ export class ThriftJsonCodec {
       );
       return Buffer.from(thriftToJson(exception, REPLY_CAPS, () => PLAIN));
     }
+  }
+
+  /** A push (ONEWAY) in JSON: it depends only on the shapes, so connections with the same shapes share the text. */
+  pushToClient(push: SharedPush): Buffer | undefined {
+    return push.json(this.shapes, this.translate);
   }
 
   private remember(header: MessageHeader): void {

@@ -7,23 +7,43 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../shared/log';
 import type { Wire } from './client-conn';
+import { atEndOfTurn } from './coalesce';
 import type { TcpHandlers } from './tcp';
 import { THRIFT_JSON_SUBPROTOCOL } from './thrift-json';
 import type { TlsCredentials } from './tls';
 
-function wsWire(ws: WebSocket, remote: string, transport: 'ws' | 'wss', json: boolean): Wire {
+const BINARY = { binary: true };
+const TEXT = { binary: false };
+
+function wsWire(ws: WebSocket, raw: Socket, remote: string, transport: 'ws' | 'wss', json: boolean): Wire {
+  const options = json ? TEXT : BINARY;
+  // The frames ws writes within one turn stay corked in the socket and leave in one syscall.
+  let corked = false;
+  const uncork = {
+    flush: (): void => {
+      corked = false;
+      raw.uncork();
+    },
+  };
+  const send = (message: Buffer, done: () => void): void => {
+    if (ws.readyState !== ws.OPEN) return done();
+    if (!corked) {
+      corked = true;
+      raw.cork();
+      atEndOfTurn(uncork);
+    }
+    ws.send(message, options, done);
+  };
   return {
     transport,
     remote,
     json,
-    write(message, done) {
-      if (ws.readyState !== ws.OPEN) return done();
-      ws.send(message, { binary: !json }, () => done());
-    },
+    write: send,
+    writeShared: (push, protocol, done) => send(push.bytes(protocol), done),
     bufferedBytes: () => ws.bufferedAmount,
     close: (reason, flush) => {
       if (ws.readyState === ws.OPEN) ws.close(flush ? 1000 : 1008, reason.slice(0, 120));
@@ -80,7 +100,7 @@ export async function listenWs(opts: {
     ws.on('error', () => ws.terminate());
     const remote = req.socket.remoteAddress ?? 'unknown';
     const json = ws.protocol === THRIFT_JSON_SUBPROTOCOL;
-    const conn = opts.handlers.open(wsWire(ws, remote, transport, json));
+    const conn = opts.handlers.open(wsWire(ws, req.socket, remote, transport, json));
     if (!conn) {
       ws.terminate();
       return;
