@@ -73,6 +73,8 @@ export interface FuzzReport {
   floodRefusedOrClosed: number;
   brokerAlive: boolean;
   rssMb: { before: number; afterFrames: number; after: number };
+  /** the broker process's CPU time during the client-frame flood (s): its cost per frame, with the good client's calls */
+  brokerCpuSeconds: number;
   baseline: GoodClientStats;
   /** the good client during the client-frame flood only */
   during: GoodClientStats;
@@ -93,6 +95,14 @@ const SLOWLORIS_DEADLINE_MS = 15_000;
 export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+/** CPU time (user + system) a process has used so far, in seconds (Linux: /proc/<pid>/stat, 100 ticks/s). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // the fields after the command name, which is in parentheses and may hold spaces
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 export function alive(pid: number): boolean {
@@ -376,8 +386,10 @@ export async function runFuzz(targets: FuzzTargets, opts: FuzzOptions): Promise<
   const baseline = (await good.waitFor('the baseline', () => good.jsonLine({ baseline: undefined }), 60_000))
     .baseline as GoodClientStats;
   const started = Date.now();
+  const cpuBefore = cpuSeconds(targets.pid);
   const flood = await floodBroker(targets.brokerTcp, opts);
   const frameFloodSeconds = (Date.now() - started) / 1000;
+  const brokerCpuSeconds = cpuSeconds(targets.pid) - cpuBefore;
   // The good client's flood window ends with the client frames; the rest is counted apart.
   good.proc.kill('SIGUSR2');
   const during = (await good.waitFor('the calls during the flood', () => good.jsonLine({ during: undefined }), 60_000))
@@ -403,6 +415,7 @@ export async function runFuzz(targets: FuzzTargets, opts: FuzzOptions): Promise<
     floodRefusedOrClosed: cf.refused,
     brokerAlive: alive(targets.pid),
     rssMb: { before, afterFrames, after: rssMb(targets.pid) },
+    brokerCpuSeconds: Math.round(brokerCpuSeconds * 100) / 100,
     baseline,
     during,
     rest,
