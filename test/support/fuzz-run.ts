@@ -83,6 +83,12 @@ export interface FuzzReport {
 }
 
 const BASELINE_CALLS = 2000;
+/**
+ * How long the good client may take for its warm-up and baseline (2,300 calls), and to report a
+ * window: on a 2-core machine at load average ~35 its calls took 30–50 ms each at p99 and 60 s
+ * was not enough (a deadline, not a wait: it is over as soon as the line arrives).
+ */
+const GOOD_CLIENT_DEADLINE_MS = 180_000;
 /** A valid compact Sso:ping call (public: any connection may make it). */
 const PING = buildMessage('compact', (out) => {
   out.writeMessageBegin('Sso:ping', thrift.Thrift.MessageType.CALL, 1);
@@ -383,8 +389,23 @@ export async function runFuzz(targets: FuzzTargets, opts: FuzzOptions): Promise<
     },
     'fuzz good client',
   );
-  const baseline = (await good.waitFor('the baseline', () => good.jsonLine({ baseline: undefined }), 60_000))
-    .baseline as GoodClientStats;
+  try {
+    return await floodWhileCalling(targets, opts, good, before);
+  } finally {
+    // A run that failed half-way leaves no good client calling (it would keep its runner alive).
+    if (good.proc.exitCode === null && good.proc.signalCode === null) good.proc.kill('SIGKILL');
+  }
+}
+
+async function floodWhileCalling(
+  targets: FuzzTargets,
+  opts: FuzzOptions,
+  good: TestProcess,
+  before: number,
+): Promise<FuzzReport> {
+  const baseline = (
+    await good.waitFor('the baseline', () => good.jsonLine({ baseline: undefined }), GOOD_CLIENT_DEADLINE_MS)
+  ).baseline as GoodClientStats;
   const started = Date.now();
   const cpuBefore = cpuSeconds(targets.pid);
   const flood = await floodBroker(targets.brokerTcp, opts);
@@ -392,16 +413,26 @@ export async function runFuzz(targets: FuzzTargets, opts: FuzzOptions): Promise<
   const brokerCpuSeconds = cpuSeconds(targets.pid) - cpuBefore;
   // The good client's flood window ends with the client frames; the rest is counted apart.
   good.proc.kill('SIGUSR2');
-  const during = (await good.waitFor('the calls during the flood', () => good.jsonLine({ during: undefined }), 60_000))
-    .during as GoodClientStats;
+  const during = (
+    await good.waitFor(
+      'the calls during the flood',
+      () => good.jsonLine({ during: undefined }),
+      GOOD_CLIENT_DEADLINE_MS,
+    )
+  ).during as GoodClientStats;
   const afterFrames = rssMb(targets.pid);
   await opts.afterFrameFlood?.();
   const zmqFramesSent = await floodZmq(opts, targets);
   const slow = await slowloris(targets.brokerTcp, opts.slowloris, SLOWLORIS_DEADLINE_MS);
   const cf = await connectionFlood(targets.brokerTcp, opts.connectionFlood);
   good.proc.kill('SIGTERM');
-  const rest = (await good.waitFor('the calls after the frame flood', () => good.jsonLine({ rest: undefined }), 60_000))
-    .rest as GoodClientStats;
+  const rest = (
+    await good.waitFor(
+      'the calls after the frame flood',
+      () => good.jsonLine({ rest: undefined }),
+      GOOD_CLIENT_DEADLINE_MS,
+    )
+  ).rest as GoodClientStats;
   await good.exited;
   const report: FuzzReport = {
     framesSent: flood.sent,
