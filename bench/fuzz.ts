@@ -79,6 +79,7 @@ export async function runFuzzBench(): Promise<string> {
       `| good client: calls, errors (baseline) | ${r.baseline.calls}, ${r.baseline.errors} |`,
       `| good client: calls, errors (during the frame flood) | ${r.during.calls}, ${r.during.errors} |`,
       `| good client: calls, errors (ZeroMQ, slowloris, connection flood) | ${r.rest.calls}, ${r.rest.errors} |`,
+      `| broker CPU during the frame flood: s, µs per message (flood frames and good calls) | ${r.brokerCpuSeconds}, ${Math.round((r.brokerCpuSeconds * 1e6) / (r.framesSent + r.during.calls))} |`,
       `| good client p99: baseline → during the frame flood (ratio) | ${r.baseline.p99Ms} ms → ${r.during.p99Ms} ms (${ratio.toFixed(2)}×) |`,
       '',
     ].join('\n');

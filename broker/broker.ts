@@ -207,6 +207,7 @@ export class Broker {
     });
     this.admission = new Admission(cfg, (reason) => this.metrics.drops.inc({ reason }));
     this.admission.start();
+    this.watchHeld();
     this.watch(this.opts.directory);
     const handlers = { open: (wire: Wire) => this.open(wire) };
     const common = { host: bindHostOf(cfg), maxFrame: cfg.maxFrame, logger: this.logger, handlers };
@@ -308,6 +309,16 @@ export class Broker {
     this.admission.add(conn);
     this.metrics.connections.inc({ transport: wire.transport });
     return { message: (bytes) => this.gateway.onMessage(bc, bytes), closed: () => conn.close('peer closed') };
+  }
+
+  /** What this broker holds per client, on /metrics (noon_held): each goes with its clients. */
+  private watchHeld(): void {
+    const m = this.metrics;
+    m.watchHeld('broker_connections', () => this.brokerConns.size);
+    m.watchHeld('sessions', () => this.sessions.size);
+    m.watchHeld('room_topics', () => this.rooms.topicCount);
+    m.watchHeld('pending_calls', () => this.links.totalInFlight);
+    m.watchHeld('login_limiter_addresses', () => this.gateway.loginAddresses);
   }
 
   private watch(directory: Directory): void {

@@ -67,6 +67,11 @@ export class Gateway {
     this.callLog = new CallLog(d.logger, { slowMs: d.cfg.slowCallMs });
   }
 
+  /** Addresses the login limit holds a window for (bounded by the limiter). */
+  get loginAddresses(): number {
+    return this.logins.size;
+  }
+
   close(): void {
     this.callLog.close();
   }

@@ -58,6 +58,11 @@ export class RoomHub {
     },
   ) {}
 
+  /** Topics with members here. */
+  get topicCount(): number {
+    return this.topics.size;
+  }
+
   /** Makes `member` receive the topic's messages from every live instance of `role`. */
   subscribe(topic: string, role: string, member: RoomMember): void {
     let t = this.topics.get(topic);

@@ -44,6 +44,7 @@ export class Metrics {
   readonly connections: Gauge<'transport'>;
   readonly queueDepth: Gauge<'queue'>;
   private readonly queues = new Map<string, () => number>();
+  private readonly held = new Map<string, () => number>();
   private loopTimer?: NodeJS.Timeout;
   private readiness: () => Readiness = () => ({ ready: true, reason: 'ready' });
   /** everything dropped, refused or cut off, by reason */
@@ -88,6 +89,16 @@ export class Metrics {
       registers,
       collect() {
         for (const [queue, depth] of queues) this.set({ queue }, depth());
+      },
+    });
+    const held = this.held;
+    new Gauge({
+      name: 'noon_held',
+      help: 'entries a long-lived table of this process holds (sessions, rooms, pending calls), read at each scrape',
+      labelNames: ['what'],
+      registers,
+      collect() {
+        for (const [what, size] of held) this.set({ what }, size());
       },
     });
     if (opts.defaults !== false) this.watchLoopDelay(registers);
@@ -148,6 +159,14 @@ export class Metrics {
   /** `depth` is read at every scrape into noon_queue_depth{queue}. */
   watchQueue(queue: string, depth: () => number): void {
     this.queues.set(queue, depth);
+  }
+
+  /**
+   * `size` is read at every scrape into noon_held{what}: per-client state that must go with its
+   * clients (a flood of connections that closed leaves these where they were before it).
+   */
+  watchHeld(what: string, size: () => number): void {
+    this.held.set(what, size);
   }
 
   /**

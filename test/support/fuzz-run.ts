@@ -73,6 +73,8 @@ export interface FuzzReport {
   floodRefusedOrClosed: number;
   brokerAlive: boolean;
   rssMb: { before: number; afterFrames: number; after: number };
+  /** the broker process's CPU time during the client-frame flood (s): its cost per frame, with the good client's calls */
+  brokerCpuSeconds: number;
   baseline: GoodClientStats;
   /** the good client during the client-frame flood only */
   during: GoodClientStats;
@@ -81,6 +83,12 @@ export interface FuzzReport {
 }
 
 const BASELINE_CALLS = 2000;
+/**
+ * How long the good client may take for its warm-up and baseline (2,300 calls), and to report a
+ * window: on a 2-core machine at load average ~35 its calls took 30–50 ms each at p99 and 60 s
+ * was not enough (a deadline, not a wait: it is over as soon as the line arrives).
+ */
+const GOOD_CLIENT_DEADLINE_MS = 180_000;
 /** A valid compact Sso:ping call (public: any connection may make it). */
 const PING = buildMessage('compact', (out) => {
   out.writeMessageBegin('Sso:ping', thrift.Thrift.MessageType.CALL, 1);
@@ -93,6 +101,14 @@ const SLOWLORIS_DEADLINE_MS = 15_000;
 export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+/** CPU time (user + system) a process has used so far, in seconds (Linux: /proc/<pid>/stat, 100 ticks/s). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // the fields after the command name, which is in parentheses and may hold spaces
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 export function alive(pid: number): boolean {
@@ -373,23 +389,50 @@ export async function runFuzz(targets: FuzzTargets, opts: FuzzOptions): Promise<
     },
     'fuzz good client',
   );
-  const baseline = (await good.waitFor('the baseline', () => good.jsonLine({ baseline: undefined }), 60_000))
-    .baseline as GoodClientStats;
+  try {
+    return await floodWhileCalling(targets, opts, good, before);
+  } finally {
+    // A run that failed half-way leaves no good client calling (it would keep its runner alive).
+    if (good.proc.exitCode === null && good.proc.signalCode === null) good.proc.kill('SIGKILL');
+  }
+}
+
+async function floodWhileCalling(
+  targets: FuzzTargets,
+  opts: FuzzOptions,
+  good: TestProcess,
+  before: number,
+): Promise<FuzzReport> {
+  const baseline = (
+    await good.waitFor('the baseline', () => good.jsonLine({ baseline: undefined }), GOOD_CLIENT_DEADLINE_MS)
+  ).baseline as GoodClientStats;
   const started = Date.now();
+  const cpuBefore = cpuSeconds(targets.pid);
   const flood = await floodBroker(targets.brokerTcp, opts);
   const frameFloodSeconds = (Date.now() - started) / 1000;
+  const brokerCpuSeconds = cpuSeconds(targets.pid) - cpuBefore;
   // The good client's flood window ends with the client frames; the rest is counted apart.
   good.proc.kill('SIGUSR2');
-  const during = (await good.waitFor('the calls during the flood', () => good.jsonLine({ during: undefined }), 60_000))
-    .during as GoodClientStats;
+  const during = (
+    await good.waitFor(
+      'the calls during the flood',
+      () => good.jsonLine({ during: undefined }),
+      GOOD_CLIENT_DEADLINE_MS,
+    )
+  ).during as GoodClientStats;
   const afterFrames = rssMb(targets.pid);
   await opts.afterFrameFlood?.();
   const zmqFramesSent = await floodZmq(opts, targets);
   const slow = await slowloris(targets.brokerTcp, opts.slowloris, SLOWLORIS_DEADLINE_MS);
   const cf = await connectionFlood(targets.brokerTcp, opts.connectionFlood);
   good.proc.kill('SIGTERM');
-  const rest = (await good.waitFor('the calls after the frame flood', () => good.jsonLine({ rest: undefined }), 60_000))
-    .rest as GoodClientStats;
+  const rest = (
+    await good.waitFor(
+      'the calls after the frame flood',
+      () => good.jsonLine({ rest: undefined }),
+      GOOD_CLIENT_DEADLINE_MS,
+    )
+  ).rest as GoodClientStats;
   await good.exited;
   const report: FuzzReport = {
     framesSent: flood.sent,
@@ -403,6 +446,7 @@ export async function runFuzz(targets: FuzzTargets, opts: FuzzOptions): Promise<
     floodRefusedOrClosed: cf.refused,
     brokerAlive: alive(targets.pid),
     rssMb: { before, afterFrames, after: rssMb(targets.pid) },
+    brokerCpuSeconds: Math.round(brokerCpuSeconds * 100) / 100,
     baseline,
     during,
     rest,
