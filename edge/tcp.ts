@@ -13,15 +13,8 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from '../shared/log';
 import { Coalescer } from './coalesce';
 import { FrameDecoder, frameOf } from './framing';
-import { FrameTurns } from './frame-turns';
 import type { Wire } from './client-conn';
 import type { TlsCredentials } from './tls';
-
-/**
- * Frames of one connection handled per event-loop turn (edge/frame-turns.ts): a flooding
- * connection's read waits in slices of this many behind everyone else's calls and replies.
- */
-const FRAMES_PER_TURN = 8;
 
 export interface TcpHandlers {
   /** a new connection passed admission; returns the callbacks for its messages */
@@ -84,13 +77,6 @@ export async function listenTcp(opts: {
       return;
     }
     const decoder = new FrameDecoder(opts.maxFrame);
-    const turns = new FrameTurns({
-      perTurn: FRAMES_PER_TURN,
-      handle: (f) => conn.message(f),
-      pause: () => socket.pause(),
-      resume: () => socket.resume(),
-      gone: () => socket.destroyed,
-    });
     socket.on('data', (data: Buffer) => {
       let frames: Buffer[];
       try {
@@ -101,7 +87,7 @@ export async function listenTcp(opts: {
         conn.closed();
         return;
       }
-      turns.push(frames);
+      for (const f of frames) conn.message(f);
     });
     socket.on('close', () => conn.closed());
   };
