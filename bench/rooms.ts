@@ -253,10 +253,15 @@ export async function runRooms(): Promise<string> {
   let hot: HotRoom | undefined;
   await admin(`CREATE DATABASE ${dbName}`);
   try {
-    const yellow = await spawnReady('yellow', 'test/support/yellow-proc.ts', {
-      NOON_YELLOW_PORT: '0',
-      NOON_HEARTBEAT_MS: HEARTBEAT_MS,
-    });
+    const yellow = await spawnReady(
+      'yellow',
+      'test/support/yellow-proc.ts',
+      {
+        NOON_YELLOW_PORT: '0',
+        NOON_HEARTBEAT_MS: HEARTBEAT_MS,
+      },
+      60_000,
+    );
     children.push(yellow);
     const env = {
       NOON_YELLOW: String(yellow.ready.router),
@@ -346,11 +351,17 @@ export async function runRooms(): Promise<string> {
       const floodTotal = { ok: 0, busy: 0, other: 0, seconds: 0, cpuUs: 0 };
       for (let round = 0; round < HOT_ROUNDS; round++) {
         await quietLoad(alone, sayQuiet, quiet, QUIET_RATE, warmupMs, durationMs);
-        const flood = await spawnReady('room-flood', 'bench/procs/room-flood.ts', {
-          NOON_YELLOW: env.NOON_YELLOW,
-          FLOOD_ROOM: `hot-${run}`,
-          FLOOD_IN_FLIGHT: String(HOT_IN_FLIGHT),
-        });
+        // (a minute to start: on a loaded machine tsx alone can take more than the usual 20 s)
+        const flood = await spawnReady(
+          'room-flood',
+          'bench/procs/room-flood.ts',
+          {
+            NOON_YELLOW: env.NOON_YELLOW,
+            FLOOD_ROOM: `hot-${run}`,
+            FLOOD_IN_FLIGHT: String(HOT_IN_FLIGHT),
+          },
+          60_000,
+        );
         children.push(flood);
         if (FLOOD_CPUS) execFileSync('taskset', ['-a', '-pc', FLOOD_CPUS, String(flood.pid)], { stdio: 'ignore' });
         const floodCounts = floodCounter(flood);
