@@ -20,6 +20,7 @@
  *
  *   node --import tsx bench/rooms.ts
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -48,6 +49,13 @@ const QUIET_ROOMS = 8;
 const QUIET_RATE = 50;
 const HOT_IN_FLIGHT = Number(process.env.BENCH_HOT_IN_FLIGHT ?? 10 * ROOM_QUEUE);
 const HOT_ROUNDS = Number(process.env.BENCH_HOT_ROUNDS ?? 3);
+/** NOON_CHAT_ROOM_RATE of the hot part (BENCH_ROOM_RATE; unset = the option's default) */
+const HOT_ROOM_RATE = process.env.BENCH_ROOM_RATE;
+/** NOON_CHAT_ROOM_RATE where one room is meant to take all of its owner (owner and fan-out parts) */
+const UNCAPPED = '1000000';
+/** BENCH_FLOOD_CPUS: a taskset CPU list the flood process is pinned to (its senders modelled as
+ * being elsewhere, taking no more than those cores); unset = it runs on any core */
+const FLOOD_CPUS = process.env.BENCH_FLOOD_CPUS;
 const PARTS = new Set((process.env.BENCH_ROOMS ?? 'owner,hot,fanout').split(','));
 
 interface Latency {
@@ -191,7 +199,7 @@ function hotTable(h: HotRoom): string {
     `| ${l.label} | ${l.sent.toLocaleString('en-US')} | ${l.answered.toLocaleString('en-US')} | ${l.errors} | ${ms(l.p50Us)} | ${ms(l.p99Us)} | ${ms(l.maxUs)} | ${vs} |`;
   const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
   return [
-    `Hot room: ${QUIET_ROOMS} quiet rooms × ${QUIET_RATE} says/s (open loop) on one owner, say → reply latency, ${HOT_ROUNDS} rounds of ${timings().durationMs / 1000} s each way, alternating, pooled; beside them one hot room with ${HOT_IN_FLIGHT} says in flight from another process (room queue ${ROOM_QUEUE}). During the flood the hot room had ${Math.round(h.hotAccepted).toLocaleString('en-US')} says/s stored and ${Math.round(h.hotBusy).toLocaleString('en-US')} says/s answered BUSY (offered ${((h.hotAccepted + h.hotBusy) / h.hotAccepted).toFixed(1)}x what it stored; ${h.hotOther} other errors); chat process CPU ${h.chatCpu.toFixed(2)} cores.`,
+    `Hot room: ${QUIET_ROOMS} quiet rooms × ${QUIET_RATE} says/s (open loop) on one owner, say → reply latency, ${HOT_ROUNDS} rounds of ${timings().durationMs / 1000} s each way, alternating, pooled; beside them one hot room with ${HOT_IN_FLIGHT} says in flight from another process (room queue ${ROOM_QUEUE}, room rate ${HOT_ROOM_RATE ?? 'the default'}, flood ${FLOOD_CPUS ? `pinned to CPU ${FLOOD_CPUS}` : 'on any core'}). During the flood the hot room had ${Math.round(h.hotAccepted).toLocaleString('en-US')} says/s stored and ${Math.round(h.hotBusy).toLocaleString('en-US')} says/s answered BUSY (offered ${((h.hotAccepted + h.hotBusy) / h.hotAccepted).toFixed(1)}x what it stored; ${h.hotOther} other errors); chat process CPU ${h.chatCpu.toFixed(2)} cores.`,
     '',
     '| quiet rooms | says sent | answered | errors | p50 | p99 | max | p50 / p99 vs alone |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -212,10 +220,15 @@ export async function runRooms(): Promise<string> {
   let fanout: FanoutRow[] | undefined;
   await admin(`CREATE DATABASE ${dbName}`);
   try {
-    const yellow = await spawnReady('yellow', 'test/support/yellow-proc.ts', {
-      NOON_YELLOW_PORT: '0',
-      NOON_HEARTBEAT_MS: HEARTBEAT_MS,
-    });
+    const yellow = await spawnReady(
+      'yellow',
+      'test/support/yellow-proc.ts',
+      {
+        NOON_YELLOW_PORT: '0',
+        NOON_HEARTBEAT_MS: HEARTBEAT_MS,
+      },
+      60_000,
+    );
     children.push(yellow);
     const env = {
       NOON_YELLOW: String(yellow.ready.router),
@@ -223,18 +236,35 @@ export async function runRooms(): Promise<string> {
       NOON_PG_URL: dbUrl(dbName),
       NOON_REDIS: REDIS_URL,
     };
-    const services = await spawnReady(
-      'rooms-services',
-      'bench/procs/rooms-services.ts',
-      { ...env, BENCH_FAKE_SSO: '1', NOON_CHAT_ROOM_QUEUE: String(ROOM_QUEUE) },
-      60_000,
-    );
-    children.push(services);
-
-    // --- owner throughput
+    // --- the chat (+ fake sso) process: one at a time, since two would split the rooms between them
     const logger = silentLogger();
     yellowClient = new YellowClient({ endpoints: [String(yellow.ready.router)], heartbeatMs: 1000, logger });
     const directory = await yellowClient.watch();
+    const chatListed = (): number => directory.instances({ thriftService: 'Chat' }).length;
+    let services: Child | undefined;
+    /** (Re)starts the services process with `roomRate` as NOON_CHAT_ROOM_RATE (undefined = the default). */
+    const startServices = async (roomRate: string | undefined): Promise<Child> => {
+      if (services) {
+        await stopChild(services);
+        await waitFor('the old chat instance gone from the directory', async () =>
+          chatListed() === 0 ? true : undefined,
+        );
+      }
+      services = await spawnReady(
+        'rooms-services',
+        'bench/procs/rooms-services.ts',
+        {
+          ...env,
+          BENCH_FAKE_SSO: '1',
+          NOON_CHAT_ROOM_QUEUE: String(ROOM_QUEUE),
+          ...(roomRate !== undefined ? { NOON_CHAT_ROOM_RATE: roomRate } : {}),
+        },
+        60_000,
+      );
+      children.push(services);
+      await waitFor('the chat instance in the directory', async () => (chatListed() > 0 ? true : undefined));
+      return services;
+    };
     const identity = `bench-${process.pid}`;
     links = new Links({ identity, logger, maxQueued: 100_000, maxPayload: 4 << 20 });
     const caller = new ServiceCaller(directory, links);
@@ -246,13 +276,12 @@ export async function runRooms(): Promise<string> {
       via: identity,
       deadline: Date.now() + 10_000,
     }));
-    await waitFor('the chat instance in the directory', async () =>
-      directory.instances({ thriftService: 'Chat' }).length > 0 ? true : undefined,
-    );
     const room = `bench-${run}`;
-    await clients.chat.say(room, 'first');
-    const cpu = { client: process.pid, chat: services.pid };
     if (PARTS.has('owner')) {
+      // One room at the owner's full speed: the per-room rate (docs/rooms.md) out of the way.
+      const services = await startServices(UNCAPPED);
+      await clients.chat.say(room, 'first');
+      const cpu = { client: process.pid, chat: services.pid };
       const say = await closedLoop({
         inFlight: OWNER_IN_FLIGHT,
         warmupMs,
@@ -279,6 +308,7 @@ export async function runRooms(): Promise<string> {
 
     // --- hot room: quiet rooms' latency alone, then beside a flooded room on the same owner
     if (PARTS.has('hot')) {
+      const services = await startServices(HOT_ROOM_RATE);
       const quiet = Array.from({ length: QUIET_ROOMS }, (_, i) => `quiet${i}-${run}`);
       for (const q of quiet) await clients.chat.say(q, 'first');
       const sayQuiet = (q: string): Promise<unknown> => clients.chat.say(q, 'hello, quiet room');
@@ -288,12 +318,19 @@ export async function runRooms(): Promise<string> {
       const floodTotal = { ok: 0, busy: 0, other: 0, seconds: 0, cpuUs: 0 };
       for (let round = 0; round < HOT_ROUNDS; round++) {
         await quietLoad(alone, sayQuiet, quiet, QUIET_RATE, warmupMs, durationMs);
-        const flood = await spawnReady('room-flood', 'bench/procs/room-flood.ts', {
-          NOON_YELLOW: env.NOON_YELLOW,
-          FLOOD_ROOM: `hot-${run}`,
-          FLOOD_IN_FLIGHT: String(HOT_IN_FLIGHT),
-        });
+        // (a minute to start: on a loaded machine tsx alone can take more than the usual 20 s)
+        const flood = await spawnReady(
+          'room-flood',
+          'bench/procs/room-flood.ts',
+          {
+            NOON_YELLOW: env.NOON_YELLOW,
+            FLOOD_ROOM: `hot-${run}`,
+            FLOOD_IN_FLIGHT: String(HOT_IN_FLIGHT),
+          },
+          60_000,
+        );
         children.push(flood);
+        if (FLOOD_CPUS) execFileSync('taskset', ['-a', '-pc', FLOOD_CPUS, String(flood.pid)], { stdio: 'ignore' });
         const floodCounts = floodCounter(flood);
         await sleep(warmupMs);
         const c0 = await floodCounts();
@@ -319,8 +356,12 @@ export async function runRooms(): Promise<string> {
       process.stderr.write(`${JSON.stringify(hot)}\n`);
     }
 
-    // --- fan-out on one broker (bench/rooms-fanout.ts)
-    if (PARTS.has('fanout')) fanout = await fanoutRows({ env, run, chatPid: services.pid });
+    // --- fan-out on one broker (bench/rooms-fanout.ts): one room sent as fast as its fan-out
+    // allows, so the per-room rate out of the way
+    if (PARTS.has('fanout')) {
+      const services = await startServices(UNCAPPED);
+      fanout = await fanoutRows({ env, run, chatPid: services.pid });
+    }
   } finally {
     links?.close();
     await yellowClient?.stop();

@@ -648,6 +648,15 @@ export const CONFIG_SPEC = {
     max: 1_000_000,
     describe: 'messages of one room waiting at its owner to be stored; more are answered BUSY (backpressure)',
   },
+  chatRoomRate: {
+    env: 'NOON_CHAT_ROOM_RATE',
+    kind: 'int',
+    default: 500,
+    min: 1,
+    max: 1_000_000,
+    describe:
+      "messages of one room its owner stores per second at most (a second's worth at once); a room sent more fills its queue and its senders get BUSY, so one hot room cannot slow the owner's other rooms",
+  },
   // Channels (services/channels, docs/channels.md): who may publish and subscribe, per channel pattern.
   channelRules: {
     env: 'NOON_CHANNEL_RULES',

@@ -24,6 +24,7 @@ import { ChatMessage } from '../../shared/protocol';
 import { events } from '../../shared/thrift/events';
 import type { ServiceEnv } from '../../rpc/api';
 import type { RecentHistory } from './recent';
+import { RoomRate } from './room-rate';
 import { insertFenced, maxSeq, takeLease, type Message, type NewMessage } from './store';
 
 /** Messages stored by one INSERT at most. */
@@ -68,6 +69,8 @@ interface Waiting {
 interface RoomState {
   waiting: Waiting[];
   storing: boolean;
+  /** the room's share of this owner: messages it may store per second */
+  rate: RoomRate;
   /** the lease epoch this instance holds, undefined = take it before the next insert */
   epoch?: number;
   /** the last seq stored under that epoch */
@@ -77,6 +80,8 @@ interface RoomState {
 export interface RoomOwnerOptions {
   /** messages one room may have waiting to be stored (cfg.chatRoomQueue) */
   maxQueued: number;
+  /** messages of one room stored per second at most, a second's worth at once (cfg.chatRoomRate) */
+  ratePerSec: number;
   /** a sender was answered BUSY */
   onBusy?(roomId: string): void;
   /** a stored message could not be queued on the PUB (members repair it from history) */
@@ -120,7 +125,7 @@ export class RoomOwner {
   say(roomId: string, userId: string, username: string, text: string): Promise<ChatMessage> {
     let st = this.rooms.get(roomId);
     if (!st) {
-      st = { waiting: [], storing: false, lastSeq: 0 };
+      st = { waiting: [], storing: false, rate: new RoomRate(this.opts.ratePerSec, Date.now()), lastSeq: 0 };
       this.rooms.set(roomId, st);
     }
     const full = this.refusal(roomId);
@@ -132,18 +137,30 @@ export class RoomOwner {
     });
   }
 
-  /** Stores the room's queue batch by batch; publication order is seq order. */
+  /**
+   * Stores the room's queue batch by batch, as fast as the room's rate lets it (a room over its
+   * rate waits here, its queue full, its senders answered BUSY); publication order is seq order.
+   */
   private async store(roomId: string, st: RoomState): Promise<void> {
     st.storing = true;
     try {
       while (st.waiting.length > 0) {
-        const batch = st.waiting.splice(0, MAX_BATCH);
+        const now = Date.now();
+        const want = Math.min(st.waiting.length, MAX_BATCH);
+        const n = st.rate.take(want, now);
+        if (n === 0) {
+          await new Promise<void>((resolve) => setTimeout(resolve, st.rate.delayMs(want, now)));
+          continue;
+        }
+        const batch = st.waiting.splice(0, n);
         let stored: Message[];
         try {
+          // sent_at is the moment the batch took its share: Postgres then shows the rate kept.
           stored = await this.commit(
             roomId,
             st,
             batch.map((w) => w.msg),
+            now,
           );
         } catch (err) {
           for (const w of batch) w.reject(err as Error);
@@ -172,7 +189,7 @@ export class RoomOwner {
     }
   }
 
-  private async commit(roomId: string, st: RoomState, msgs: NewMessage[]): Promise<Message[]> {
+  private async commit(roomId: string, st: RoomState, msgs: NewMessage[], sentAtMs: number): Promise<Message[]> {
     for (let attempt = 1; ; attempt++) {
       if (st.epoch === undefined) {
         st.epoch = await takeLease(this.db, roomId, this.env.instanceId);
@@ -181,7 +198,6 @@ export class RoomOwner {
         this.log.debug({ room: roomId, epoch: st.epoch, lastSeq: st.lastSeq }, 'room lease taken');
       }
       const first = st.lastSeq + 1;
-      const sentAtMs = Date.now();
       let fenced: boolean;
       try {
         fenced = !(await insertFenced(this.db, roomId, st.epoch, first, sentAtMs, msgs));

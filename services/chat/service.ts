@@ -70,6 +70,7 @@ class ChatService {
     const unpublished = new LogLimiter({ intervalMs: 10_000 });
     this.owner = new RoomOwner(env, db, this.recent, log, {
       maxQueued: env.cfg.chatRoomQueue,
+      ratePerSec: env.cfg.chatRoomRate,
       onBusy: () => env.drop?.('chat_busy'),
       onUnpublished: (room, seq) => {
         // Members see the gap at the next message and repair it from history.

@@ -8,6 +8,9 @@
 // Quiet rooms owned by the same instance as the hot room keep going during the flood: each is
 // sent QUIET_PER_WAVE messages while every wave is in flight, none is refused, and each quiet
 // member ends with exactly its room's full sequence.
+// A room's owner stores at most NOON_CHAT_ROOM_RATE messages of one room per second (a second's
+// worth at once): a room whose senders keep retrying BUSY is stored at that rate, which the
+// rows' sent_at in Postgres (the moment each batch took its share) show exactly.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NoonClient } from '../../client';
@@ -25,9 +28,16 @@ const QUEUE = 10;
 const QUIET_ROOMS = 3;
 /** messages each quiet room is sent, one after another, while one wave of the flood is in flight */
 const QUIET_PER_WAVE = 4;
+/** the owner's per-room rate (messages stored per second, burst one second's worth) */
+const RATE = 20;
+/** messages the capped room's senders get accepted: three seconds' worth at RATE */
+const CAPPED_ACCEPTED = 3 * RATE;
 
 // The default heartbeat (Yellow expires an instance after 3 missed beats).
-const cluster = new RoomsCluster({ heartbeatMs: 1000, env: { NOON_CHAT_ROOM_QUEUE: String(QUEUE) } });
+const cluster = new RoomsCluster({
+  heartbeatMs: 1000,
+  env: { NOON_CHAT_ROOM_QUEUE: String(QUEUE), NOON_CHAT_ROOM_RATE: String(RATE) },
+});
 const clients: NoonClient[] = [];
 
 async function member(name: string, room: string, got: number[]): Promise<NoonClient> {
@@ -162,5 +172,90 @@ test('a room sent far more than its owner takes answers BUSY; nobody is declared
     );
   }
   assert.equal(closed, 0, 'no roomClosed');
+  assert.deepEqual(cluster.downs, [], 'Yellow declared nobody down');
+});
+
+async function busyCounted(): Promise<number> {
+  let n = 0;
+  for (const chat of cluster.chats.values()) {
+    const metrics = await (await fetch(String(chat.ready.metrics))).text();
+    n += Number(/noon_dropped_total\{[^}]*reason="chat_busy"[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0);
+  }
+  return n;
+}
+
+test('a room whose senders keep retrying BUSY is stored at its rate: at most RATE per second after a burst of RATE, nothing lost or doubled', async () => {
+  const tag = cluster.dbName.slice(-6);
+  const ROOM = `capped-${tag}`;
+  const seen: number[] = [];
+  await member(`cappedw-${tag}`, ROOM, seen);
+  const senders = await Promise.all(Array.from({ length: 4 }, (_, i) => member(`csend${i}-${tag}`, ROOM, [])));
+  const busy0 = await busyCounted();
+  const accepted = new Map<number, string>();
+  const other: string[] = [];
+  let busy = 0;
+  let next = 0;
+  // Each sender keeps 3 says in flight until CAPPED_ACCEPTED are accepted; a BUSY is sent again
+  // 50 ms later (pacing, so the retries stay under the broker's per-connection call rate).
+  await Promise.all(
+    senders.flatMap((c) =>
+      Array.from({ length: 3 }, async () => {
+        while (accepted.size < CAPPED_ACCEPTED) {
+          const text = `c${next++}`;
+          try {
+            const r = await c.chat.say(ROOM, text);
+            accepted.set(Number(r.seq?.toString()), text);
+          } catch (err) {
+            if (errorCode(err) !== 'BUSY') {
+              other.push(`${errorCode(err) ?? 'other'}: ${(err as Error).message}`);
+              return;
+            }
+            busy++;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+      }),
+    ),
+  );
+  assert.deepEqual(other, [], 'BUSY is the only refusal');
+  assert.ok(busy > 0, 'senders got BUSY');
+  assert.equal((await busyCounted()) - busy0, busy, 'the owner counted every BUSY');
+
+  const rows = await cluster.sql.query(
+    'SELECT seq, text, (extract(epoch FROM sent_at) * 1000)::bigint AS ms FROM chat_messages WHERE room_id = $1 ORDER BY seq',
+    [ROOM],
+  );
+  assert.equal(rows.length, accepted.size, 'exactly the accepted messages were stored');
+  assert.deepEqual(
+    rows.map((r) => Number(r.seq)),
+    Array.from({ length: rows.length }, (_, i) => i + 1),
+  );
+  for (const [seq, text] of accepted) assert.equal(rows[seq - 1]?.text, text, `seq ${seq} is the accepted message`);
+  // Batches as stored: [sent_at ms, messages]. Between any two batches (both counted) the room
+  // was granted at most one burst plus RATE per second between them.
+  const batches: Array<[number, number]> = [];
+  for (const r of rows) {
+    const ms = Number(r.ms);
+    const last = batches.at(-1);
+    if (last && last[0] === ms) last[1]++;
+    else batches.push([ms, 1]);
+  }
+  for (let i = 0; i < batches.length; i++) {
+    let sum = 0;
+    for (let j = i; j < batches.length; j++) {
+      const [from, to] = [batches[i] as [number, number], batches[j] as [number, number]];
+      sum += to[1];
+      assert.ok(
+        sum <= RATE + (RATE * (to[0] - from[0])) / 1000,
+        `${sum} messages stored in ${to[0] - from[0]} ms (batches ${i}..${j} of ${JSON.stringify(batches)})`,
+      );
+    }
+  }
+  await until('the member has every stored message', () => seen.length >= rows.length, 30_000);
+  assert.deepEqual(
+    seen,
+    rows.map((r) => Number(r.seq)),
+    'received once each, in order',
+  );
   assert.deepEqual(cluster.downs, [], 'Yellow declared nobody down');
 });
