@@ -353,9 +353,11 @@ export class Broker {
       for (const p of publisherOf(r)) this.rooms.publisherUp(p);
     });
     directory.on('change', rebuild);
-    directory.on('down', ({ instanceId, role }) => {
+    directory.on('down', ({ instanceId, role, reason }) => {
       rebuild();
-      this.links.drop(instanceId, 'is down');
+      // A deregistered instance drains: the calls it was sent are still answered.
+      if (reason === 'deregistered') this.links.retire(instanceId, 'deregistered');
+      else this.links.drop(instanceId, 'is down');
       this.sessions.instanceDown(instanceId, role);
     });
     for (const r of directory.instances({ includeDraining: true })) connect(r);

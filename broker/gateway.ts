@@ -18,7 +18,7 @@ import { CallLog } from '../shared/trace/call-log';
 import { newTraceId } from '../shared/trace/traceparent';
 import type { CallTracer } from '../shared/trace/tracer';
 import { pickLeastLoaded } from '../rpc/caller';
-import { type Links, NotDelivered } from '../rpc/links';
+import { type Links, mayHaveRun, NotDelivered } from '../rpc/links';
 import { AddressRateLimit } from '../edge/address-limits';
 import type { ClientConn } from '../edge/client-conn';
 import { checkClientProtocol } from './client-version';
@@ -251,6 +251,8 @@ export class Gateway {
     const traceId = spans ? spans.traceId : newTraceId();
     const traced = (detail: string): string => (detail.includes('(trace ') ? detail : `${detail} (trace ${traceId})`);
     let tried: Set<string> | undefined;
+    /** an instance an earlier attempt may have run on (it went away with the call in flight) */
+    let mayHaveRunAt: string | undefined;
     let instance = '';
     let replyBytes = 0;
     conn.callStarted();
@@ -292,7 +294,13 @@ export class Gateway {
           // errors a service wrote into the reply (declared or not) count as what they are, not ok
           outcome = reply.error ? reply.error.code : replyOutcome(reply.payload);
           hop?.end(outcome, { 'noon.reply.bytes': reply.payload.length });
-          replyBytes = await this.deliver(bc, header, reply, traced);
+          // A retry refused by its instance does not undo the first attempt, which may still run.
+          const unknown =
+            reply.error && mayHaveRunAt !== undefined
+              ? { ...reply, error: this.unknownOutcome(reply.error, mayHaveRunAt) }
+              : reply;
+          if (unknown.error) outcome = unknown.error.code;
+          replyBytes = await this.deliver(bc, header, unknown, traced);
           return;
         }
         const code = reply instanceof NoonError ? reply.code : 'INTERNAL';
@@ -301,11 +309,22 @@ export class Gateway {
           attempt === 0 &&
           !r.service.stateful &&
           (reply instanceof NotDelivered || (r.idempotent && code === 'UNAVAILABLE'));
+        mayHaveRunAt ??= mayHaveRun(reply) ? r.instance.instanceId : undefined;
         if (retry) continue;
-        outcome = code;
         // A durable service's state is not lost with its instance: the outcome is only unknown.
         const lost = r.service.stateful && !r.service.durable && code === 'UNAVAILABLE';
-        replyBytes = this.replyError(conn, header, lost ? 'STATE_LOST' : code, traced(reply.message));
+        // An attempt that may have run (here or on an instance tried before) makes a refusal untrue:
+        // the client is told the outcome is unknown, never that the call failed.
+        const answer = lost ? 'STATE_LOST' : mayHaveRunAt !== undefined ? 'TIMEOUT' : code;
+        outcome = answer;
+        const why =
+          answer === 'TIMEOUT' && mayHaveRunAt !== undefined
+            ? this.unknownOutcome(
+                reply instanceof NoonError ? reply : new NoonError('INTERNAL', reply.message),
+                mayHaveRunAt,
+              ).message
+            : reply.message;
+        replyBytes = this.replyError(conn, header, answer, traced(why));
         return;
       }
     } finally {
@@ -402,6 +421,12 @@ export class Gateway {
         payload: bytes,
       },
     );
+  }
+
+  /** The error a call gets when an earlier attempt may have run: TIMEOUT, its outcome unknown. */
+  private unknownOutcome(err: NoonError, at: string): NoonError {
+    if (err.code === 'TIMEOUT') return err;
+    return new NoonError('TIMEOUT', `outcome unknown: the call may have run on ${at} (${err.message})`);
   }
 
   /** Writes the service's reply to the client; returns its size in bytes. */

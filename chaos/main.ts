@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --short] [--players N] [--json]`: a cluster of separate `noon start`
+ * `npm run chaos [-- --short | --only <name,…>] [--players N] [--json]`: a cluster of separate `noon start`
  * processes (2 Yellows, a BrokerList, 2 brokers, 2 of each built-in service) on a Postgres and two
  * Redis shards of the tool's own, a workload of simulated players, and the scenario table's faults
  * one after another. Prints Jepsen-style counts per scenario and a verdict; exits 1 when a target
@@ -21,7 +21,7 @@ import { resultOf, scenarioText, verdictText, type ScenarioResult } from './repo
 import { HOST_COUNT, hostIndexOf, placementText } from './hosts';
 import { HostNetwork } from './netns';
 import { CLUSTER_ROLES, CLUSTER_SIZE, scenarioTable, type ClusterRole, type Scenario } from './scenarios';
-import { countScenario } from './tally';
+import { countScenario, troubledCalls } from './tally';
 import { pause, pollUntil } from './wait';
 import { YellowWatch } from './watch';
 import { keyPrefix, Workload } from './workload';
@@ -38,6 +38,8 @@ export interface ChaosOptions {
   partition: boolean;
   players: number;
   json: boolean;
+  /** run only these scenarios of the full table, by name (`--only`), in the table's order */
+  only?: string[];
 }
 
 /** The partition is part of the full run, and of the short one only when asked (its hosts cost a slower start). */
@@ -50,17 +52,41 @@ export function parseArgs(argv: readonly string[]): ChaosOptions {
     else if (a === '--partition') partition = true;
     else if (a === '--no-partition') partition = false;
     else if (a === '--json') o.json = true;
-    else if (a === '--players') {
+    else if (a === '--only') {
+      const names = (argv[++i] ?? '')
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean);
+      if (names.length === 0) throw new Error('--only: expected scenario names, comma-separated');
+      o.only = names;
+    } else if (a === '--players') {
       const n = Number(argv[++i]);
       if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`--players: expected 1..1000, got ${argv[i]}`);
       o.players = n;
     } else
       throw new Error(
-        `unknown option ${JSON.stringify(a)}; options: --short, --players N, --partition, --no-partition, --json`,
+        `unknown option ${JSON.stringify(a)}; options: --short, --only <name,…>, --players N, --partition, --no-partition, --json`,
       );
   }
-  o.partition = partition ?? !o.short;
+  if (o.only && o.short) throw new Error('--only picks from the full table: leave out --short');
+  // Picked scenarios run on the hosts when the partition is among them, or when asked (--partition).
+  o.partition = partition ?? (o.only ? o.only.some((n) => n.startsWith('partition')) : !o.short);
   return o;
+}
+
+/** The scenarios a run drills: the table, or the ones `--only` names (each must be in the full table). */
+export function scenariosOf(o: ChaosOptions): Scenario[] {
+  if (!o.only) return scenarioTable({ short: o.short, partition: o.partition });
+  const full = scenarioTable({ short: false, partition: true });
+  const unknown = o.only.filter((n) => !full.some((s) => s.name === n));
+  if (unknown.length > 0)
+    throw new Error(
+      `--only: no scenario ${unknown.map((n) => JSON.stringify(n)).join(', ')}; the scenarios: ${full.map((s) => s.name).join(', ')}`,
+    );
+  const picked = full.filter((s) => o.only?.includes(s.name));
+  if (!o.partition && picked.some((s) => s.fault.kind === 'partition'))
+    throw new Error('--only: the partition needs the hosts: leave out --no-partition');
+  return picked;
 }
 
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -121,7 +147,7 @@ export async function runChaos(o: ChaosOptions): Promise<{ results: ScenarioResu
   const dir = mkdtempSync(join(tmpdir(), 'noon-chaos-'));
   const logDir = join(dir, 'logs');
   mkdirSync(logDir);
-  const scenarios = scenarioTable({ short: o.short, partition: o.partition });
+  const scenarios = scenariosOf(o);
   say(`chaos ${tag}: ${scenarios.length} scenarios, ${o.players} players; process logs in ${logDir}`);
   const cleanups: Array<() => Promise<unknown>> = [];
   try {
@@ -251,7 +277,8 @@ export async function runChaos(o: ChaosOptions): Promise<{ results: ScenarioResu
         rooms: countRooms(i, workload.says, stored, workload.members),
         duels: countDuels(i, workload.duels),
       };
-      return resultOf(s, counts, f.endedAt - f.startedAt, f.fault.notes.filter(Boolean), f.fault.misses, games);
+      const calls = troubledCalls(i, workload.records, applied, f.startedAt);
+      return resultOf(s, counts, f.endedAt - f.startedAt, f.fault.notes.filter(Boolean), f.fault.misses, games, calls);
     });
     const closed = workload.members.reduce((n, m) => n + m.closed, 0);
     const after = [
@@ -270,6 +297,7 @@ if (require.main === module) {
   let opts: ChaosOptions;
   try {
     opts = parseArgs(process.argv.slice(2));
+    scenariosOf(opts); // a misspelt --only name fails here, before a cluster is started
   } catch (err) {
     say(`chaos: ${(err as Error).message}`);
     process.exit(2);

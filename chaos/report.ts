@@ -1,7 +1,7 @@
 /** The chaos run's output: one block per scenario, then the verdict. Pure text from the counts. */
 import { endings, missedGameTargets, type GameCounts } from './games-tally';
 import type { Scenario } from './scenarios';
-import { codes, missedTargets, type ScenarioCounts } from './tally';
+import { codes, missedTargets, type ScenarioCounts, type TroubledCall } from './tally';
 
 export interface ScenarioResult {
   scenario: Scenario;
@@ -13,6 +13,8 @@ export interface ScenarioResult {
   missed: string[];
   /** the rooms' and duels' counts (absent when the run had none) */
   games?: GameCounts;
+  /** every call that was not acknowledged (failed or unknown), with its method, timing and error */
+  calls?: TroubledCall[];
 }
 
 export function resultOf(
@@ -22,13 +24,35 @@ export function resultOf(
   notes: string[],
   extraMisses: string[] = [],
   games?: GameCounts,
+  calls?: TroubledCall[],
 ): ScenarioResult {
   const missed = [
     ...missedTargets(scenario, counts),
     ...(games ? missedGameTargets(scenario, games) : []),
     ...extraMisses,
   ];
-  return { scenario, counts, durationMs, notes, missed, ...(games ? { games } : {}) };
+  return {
+    scenario,
+    counts,
+    durationMs,
+    notes,
+    missed,
+    ...(games ? { games } : {}),
+    ...(calls && calls.length > 0 ? { calls } : {}),
+  };
+}
+
+/** The text output lists this many troubled calls per scenario; --json has them all. */
+const CALLS_LISTED = 12;
+
+/** One line per failed or unknown call: when it started after the fault, how long, what it got. */
+export function callLines(calls: readonly TroubledCall[]): string[] {
+  const lines = calls.slice(0, CALLS_LISTED).map((c) => {
+    const write = c.applied === undefined ? '' : c.applied ? ' (applied)' : ' (not applied)';
+    return `     call +${secs(c.atMs)} for ${secs(c.ms)}: ${c.method} ${c.outcome} ${c.code}${write}: ${c.detail}`;
+  });
+  if (calls.length > CALLS_LISTED) lines.push(`     … ${calls.length - CALLS_LISTED} more (--json lists every one)`);
+  return lines;
 }
 
 /** The rooms and duels lines of a scenario block. */
@@ -61,6 +85,7 @@ export function scenarioText(r: ScenarioResult): string {
       `  false deaths ${c.falseDeaths.length}  crashes ${c.crashes.length}  recovered in ${secs(c.recoverMs)}`,
     ...(r.games ? gameLines(r.games) : []),
     ...r.notes.map((n) => `     ${n}`),
+    ...callLines(r.calls ?? []),
     ...r.missed.map((m) => `     missed: ${m}`),
   ];
   return lines.join('\n');

@@ -19,6 +19,42 @@ export interface CallRecord {
   code: string;
   /** a write whose effect Postgres must show when acknowledged: its id (user + idempotency key) */
   write?: string;
+  /** for a failed or unknown call: the error's message (the broker's names the instance and the trace) */
+  detail?: string;
+}
+
+/** One call of a scenario that was not acknowledged: what the output lists so a miss can be traced. */
+export interface TroubledCall {
+  method: string;
+  outcome: Outcome;
+  code: string;
+  /** ms from the fault to the call's start, and how long it took */
+  atMs: number;
+  ms: number;
+  /** a write: whether Postgres shows it (a failed one that does is failed-but-applied) */
+  applied?: boolean;
+  detail: string;
+}
+
+/** The failed and unknown calls of scenario `index`, in the order they started. */
+export function troubledCalls(
+  index: number,
+  calls: readonly CallRecord[],
+  applied: ReadonlySet<string>,
+  startedAt: number,
+): TroubledCall[] {
+  return calls
+    .filter((r) => r.scenario === index && r.outcome !== 'ack')
+    .sort((a, b) => a.startedAt - b.startedAt)
+    .map((r) => ({
+      method: r.method,
+      outcome: r.outcome,
+      code: r.code,
+      atMs: r.startedAt - startedAt,
+      ms: r.endedAt - r.startedAt,
+      ...(r.write === undefined ? {} : { applied: applied.has(r.write) }),
+      detail: r.detail ?? '',
+    }));
 }
 
 export interface Death {

@@ -176,12 +176,14 @@ export class Workload {
     const startedAt = Date.now();
     let result: { outcome: Outcome; code: string };
     let value: CallResult<T>;
+    let detail: string | undefined;
     try {
       value = { ok: true, value: await fn() };
       result = { outcome: 'ack', code: '' };
     } catch (err) {
       result = outcomeOf(err);
       value = { ok: false, code: result.code };
+      if (result.outcome !== 'ack') detail = (err instanceof Error ? err.message : String(err)).slice(0, 300);
     }
     const record: CallRecord = {
       scenario,
@@ -190,6 +192,7 @@ export class Workload {
       endedAt: Date.now(),
       ...result,
       ...(write === undefined ? {} : { write }),
+      ...(detail === undefined ? {} : { detail }),
     };
     this.records.push(record);
     return { result: value, record };

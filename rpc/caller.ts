@@ -2,11 +2,12 @@
  * Awaitable service-to-service calls resolved through Yellow: the least-loaded live instance of
  * the target service (least in-flight from this process, then its reported load), a deadline on
  * every call, and one retry on another instance when the call never reached its instance, or
- * the instance died under it and the method is declared idempotent. Otherwise UNAVAILABLE.
+ * the instance died under it and the method is declared idempotent. Otherwise UNAVAILABLE, or
+ * TIMEOUT (outcome unknown) when an attempt may have run on an instance that went away under it.
  */
 import { NoonError, isNoonError } from '../shared/errors';
 import type { InstanceRecord } from '../yellow/types';
-import { type Links, NotDelivered } from './links';
+import { type Links, mayHaveRun, NotDelivered } from './links';
 import type { ReplyEnvelope } from '../shared/wire/frames';
 import { replyOutcome } from '../shared/thrift/reply-outcome';
 import { callSpan, type CallSpan, type CallTracer } from '../shared/trace/tracer';
@@ -120,6 +121,12 @@ export class ServiceCaller {
     traceField: string,
   ): Promise<ReplyEnvelope> {
     const tried = new Set<string>();
+    /** an instance an earlier attempt may have run on: a later refusal must not read as "not applied" */
+    let ranAt: string | undefined;
+    const unknown = (err: NoonError): NoonError =>
+      ranAt === undefined || err.code === 'TIMEOUT'
+        ? err
+        : new NoonError('TIMEOUT', `outcome unknown: the call may have run on ${ranAt} (${err.message})`);
     for (let attempt = 0; attempt < 2; attempt++) {
       let candidates = this.directory.instances({ thriftService });
       if (candidates.length === 0 && attempt === 0) {
@@ -136,9 +143,11 @@ export class ServiceCaller {
           : pinned(candidates, meta.instanceId, tried);
       const router = target ? serviceEndpointOf(target) : undefined;
       if (!target || !router) {
-        throw new NoonError(
-          'UNAVAILABLE',
-          `${thriftService} has no live instance${tried.size ? ` besides ${[...tried].join(', ')}` : ''}`,
+        throw unknown(
+          new NoonError(
+            'UNAVAILABLE',
+            `${thriftService} has no live instance${tried.size ? ` besides ${[...tried].join(', ')}` : ''}`,
+          ),
         );
       }
       tried.add(target.instanceId);
@@ -146,7 +155,7 @@ export class ServiceCaller {
       if (timeoutMs <= 0)
         throw new NoonError('TIMEOUT', `${thriftService}:${method} deadline passed before it was sent`);
       try {
-        return await this.links.request(
+        const reply = await this.links.request(
           { instanceId: target.instanceId, router, ...(target.curveKey ? { serverKey: target.curveKey } : {}) },
           {
             timeoutMs,
@@ -159,13 +168,15 @@ export class ServiceCaller {
             payload,
           },
         );
+        return reply.error ? { ...reply, error: unknown(reply.error) } : reply;
       } catch (err) {
         const idempotent = target.service?.idempotentMethods.includes(method) ?? false;
         const retry = err instanceof NotDelivered || (idempotent && isNoonError(err, 'UNAVAILABLE'));
-        if (!retry || attempt === 1) throw err;
+        if (ranAt === undefined && mayHaveRun(err)) ranAt = target.instanceId;
+        if (!retry || attempt === 1) throw err instanceof NoonError ? unknown(err) : err;
       }
     }
-    throw new NoonError('UNAVAILABLE', `${thriftService}:${method} failed on every instance tried`);
+    throw unknown(new NoonError('UNAVAILABLE', `${thriftService}:${method} failed on every instance tried`));
   }
 
   /** Resolves once the directory lists an instance of the service, or the discovery wait ends. */

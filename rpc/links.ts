@@ -1,10 +1,14 @@
 /**
  * Request/reply links to service instances: one DEALER per instance (identity = our instance id,
  * so the instance can push back to us on the same socket), each fed by a bounded BatchSender.
- * Every pending request has a deadline. A request whose instance goes down, or whose send
- * fails, is rejected with UNAVAILABLE (retryable) and `delivered: false` when it provably never
- * left, so callers may retry it on another instance. With keys, every request carries our key's
- * proof for the instance's key (shared/caller-proof.ts): the instance learns our role from it.
+ * Every pending request has a deadline. A request whose send fails is rejected as NotDelivered
+ * (it provably never left: safe to retry anywhere). One whose instance goes down or disconnects
+ * after it was sent is rejected as MaybeDelivered: the instance may have run it (a stopped process
+ * runs what sits in its socket when it resumes), so only a keyed (idempotent) call may be retried
+ * and any other outcome is unknown. An instance that deregistered (a drain) is retired instead:
+ * its link stays until the requests already sent to it are answered. With keys, every request
+ * carries our key's proof for the instance's key (shared/caller-proof.ts): the instance learns our
+ * role from it.
  */
 import * as zmq from 'zeromq';
 import { CallerProofs } from '../shared/caller-proof';
@@ -36,6 +40,21 @@ export class NotDelivered extends NoonError {
   }
 }
 
+/**
+ * An UNAVAILABLE whose request had left for the instance before it went away: it may have run,
+ * or may still run (a SIGSTOPped process resumes and handles what waits in its socket). A caller
+ * may retry it only where a key dedupes it; otherwise its outcome is unknown, never "failed".
+ */
+export class MaybeDelivered extends NoonError {
+  constructor(message: string) {
+    super('UNAVAILABLE', message, true);
+  }
+}
+
+/** Whether an attempt that failed with `err` may have been applied by the instance. */
+export const mayHaveRun = (err: unknown): boolean =>
+  err instanceof MaybeDelivered || (err instanceof NoonError && err.code === 'TIMEOUT');
+
 interface Pending {
   resolve(reply: ReplyEnvelope): void;
   reject(err: Error): void;
@@ -50,6 +69,8 @@ interface Link {
   inFlight: number;
   /** our proof for this instance's key; none without keys */
   caller?: RequestEnvelope['caller'];
+  /** deregistered: closed once the requests sent to it are settled */
+  retiring?: string;
 }
 
 export interface LinksOptions {
@@ -128,10 +149,14 @@ export class Links {
    * service instance they learn of).
    */
   connect(target: LinkTarget): void {
-    this.link(target);
+    // listed again (a stopped process that re-registered): it takes work again, so it stays
+    delete this.link(target).retiring;
   }
 
-  /** The instance is gone: fail everything pending on it and drop the link. */
+  /**
+   * The instance is gone (declared down, disconnected): fail everything pending on it and drop
+   * the link. Those requests had been handed to the socket, so they may have run.
+   */
   drop(instanceId: string, why: string): void {
     const link = this.links.get(instanceId);
     if (!link) return;
@@ -140,8 +165,22 @@ export class Links {
     link.socket.close();
     for (const [id, p] of this.pending) {
       if (p.instanceId === instanceId)
-        this.settle(id)?.reject(new NoonError('UNAVAILABLE', `instance ${instanceId} ${why}`));
+        this.settle(id)?.reject(
+          new MaybeDelivered(`instance ${instanceId} ${why} with the call in flight: it may have run`),
+        );
     }
+  }
+
+  /**
+   * The instance deregistered (it drains: it answers what it was sent, then exits). Nothing new
+   * is routed to it; the link stays until its pending requests are answered or reach their
+   * deadline, so their replies are not thrown away. A disconnect meanwhile drops it as usual.
+   */
+  retire(instanceId: string, why: string): void {
+    const link = this.links.get(instanceId);
+    if (!link) return;
+    if (link.inFlight <= 0) return this.drop(instanceId, why);
+    link.retiring = why;
   }
 
   close(): void {
@@ -161,7 +200,16 @@ export class Links {
     this.pending.delete(requestId);
     clearTimeout(p.timer);
     const link = this.links.get(p.instanceId);
-    if (link) link.inFlight--;
+    if (link) {
+      link.inFlight--;
+      // a retired link closes with its last answer (after this settle's resolve, in a later turn)
+      if (link.retiring !== undefined && link.inFlight <= 0) {
+        const why = link.retiring;
+        setImmediate(() => {
+          if (this.links.get(p.instanceId) === link) this.drop(p.instanceId, why);
+        });
+      }
+    }
     return p;
   }
 

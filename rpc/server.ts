@@ -98,6 +98,13 @@ const RECEIVE_SLICE_MS = 2;
 const RECEIVE_PER_TURN = 16;
 const RECEIVE_MAX_QUEUED = 16_384;
 
+/**
+ * A draining instance stays until no request arrived for this long: Yellow tells every broker of
+ * the deregistration within a few ms, so a request sent before that arrives well within it.
+ */
+const DRAIN_QUIET_MS = 250;
+const DRAIN_POLL_MS = 20;
+
 const ROUTER_OPTIONS = {
   mandatory: true,
   handover: true,
@@ -141,6 +148,8 @@ export class ServiceServer<H> {
   private pubSender: BatchSender;
   private readonly sessionVia = new Map<string, string>();
   private inFlight = 0;
+  /** when a request last arrived or a reply last left (a drain waits for a quiet spell after both) */
+  private lastActivityAt = 0;
   private elu = performance.eventLoopUtilization();
   private eluValue = 0;
   private current?: CallContext;
@@ -320,6 +329,26 @@ export class ServiceServer<H> {
       );
   }
 
+  /**
+   * Waits, after the instance deregistered, until it has answered what it was sent: nothing in
+   * flight, every reply handed to its socket, and neither a request nor a reply for DRAIN_QUIET_MS
+   * (a broker that had not yet learnt of the deregistration may still send one; a reply handed to
+   * the socket is on the wire well within it, and closing with linger 0 would drop one that is
+   * not). Bounded by `deadlineMs`;
+   * resolves with how many calls were still in flight then (0 = drained).
+   */
+  async drain(deadlineMs: number): Promise<number> {
+    const until = Date.now() + deadlineMs;
+    const idle = (): boolean =>
+      this.inFlight === 0 &&
+      this.sender.idle &&
+      this.internalSender.idle &&
+      this.pubSender.idle &&
+      Date.now() - this.lastActivityAt >= DRAIN_QUIET_MS;
+    while (!idle() && Date.now() < until) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    return this.inFlight;
+  }
+
   async stop(): Promise<void> {
     if (this.errorLogTimer) clearInterval(this.errorLogTimer);
     this.reportRepeatedErrors();
@@ -347,6 +376,7 @@ export class ServiceServer<H> {
     try {
       for await (const [peer, ...frames] of socket) {
         if (!peer) continue;
+        this.lastActivityAt = Date.now();
         const requests: Array<{ peer: Buffer; req: RequestEnvelope }> = [];
         for (const e of this.decode(peer, frames)) if (e.kind === 'request') requests.push({ peer, req: e });
         fair.push(peer.toString('latin1'), requests);
@@ -433,6 +463,7 @@ export class ServiceServer<H> {
         payload: outcome.payload,
         ...(outcome.error ? { error: outcome.error } : {}),
       };
+      this.lastActivityAt = Date.now();
       if (!sender.enqueue(env, peer)) this.opts.logger.warn({ method: req.method }, 'reply dropped: send queue full');
       if (tapStarted > 0 && this.opts.taps?.active) this.offerToTap(req, from, outcome, performance.now() - tapStarted);
     };

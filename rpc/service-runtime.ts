@@ -75,7 +75,9 @@ export async function startServiceRuntime<H>(
     suspectMs: cfg.heartbeatMs * 3,
     ...(curve ? { curve } : {}),
   });
-  const onDown = ({ instanceId: id }: { instanceId: string }): void => links.drop(id, 'is down');
+  // A deregistered instance drains: the calls it was sent are still answered.
+  const onDown = ({ instanceId: id, reason }: { instanceId: string; reason: string }): void =>
+    reason === 'deregistered' ? links.retire(id, 'deregistered') : links.drop(id, 'is down');
   directory.on('down', onDown);
   const caller = new ServiceCaller(directory, links, opts.tracer);
   // The env is built before the server (the builder gets it); its push/publish reach the server once it exists.
@@ -151,6 +153,10 @@ export async function startServiceRuntime<H>(
     stop: async () => {
       // Deliveries under way finish first (they may push); the rest go to the other instances.
       await consumer?.stop();
+      // Deregistered by now (roles/host.ts): the calls it was sent are answered before anything
+      // closes, so a rolling restart fails none of them (the brokers keep its link for the replies).
+      const left = await running.drain(cfg.requestTimeoutMs);
+      if (left > 0) logger.warn({ inFlight: left }, 'stopping with calls still in flight (drain deadline)');
       // The service hands off first, while it can still push and call.
       await def.stop?.().catch((err: unknown) => logger.warn({ err }, 'service stop hook failed'));
       directory.off('down', onDown);

@@ -45,6 +45,11 @@ export class BatchSender {
     return this.queued;
   }
 
+  /** Nothing queued and no send under way: every envelope enqueued was handed to the socket. */
+  get idle(): boolean {
+    return this.queued === 0 && !this.pumping;
+  }
+
   /** `peer` is the routing identity for ROUTER sockets, undefined for DEALER/PUB. */
   enqueue(envelope: Envelope, peer?: Buffer): boolean {
     if (this.closed || this.queued >= this.opts.maxQueued) return false;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as thrift from 'thrift';
 import { ClientError } from '../../client';
 import { CLUSTER_ROLES, CLUSTER_SIZE, scenarioTable } from '../../chaos/scenarios';
-import { parseArgs } from '../../chaos/main';
+import { parseArgs, scenariosOf } from '../../chaos/main';
 import { outcomeOf } from '../../chaos/workload';
 import { ErrorCode, GameError } from '../../shared/protocol';
 
@@ -75,4 +75,21 @@ test('options: --short, --players, --partition, --no-partition, --json; anything
   assert.equal(parseArgs(['--partition', '--short']).partition, true, 'the short one only when asked');
   assert.throws(() => parseArgs(['--players', 'many']), /--players: expected 1\.\.1000, got many/);
   assert.throws(() => parseArgs(['--fast']), /unknown option "--fast"/);
+});
+
+test('--only picks scenarios of the full table by name, in its order; a name not in it is refused', () => {
+  const o = parseArgs(['--only', 'sigstop player 5s, rolling player']);
+  assert.deepEqual(o.only, ['sigstop player 5s', 'rolling player']);
+  assert.equal(o.partition, false, 'on 127.0.0.1 unless the partition is picked');
+  assert.deepEqual(
+    scenariosOf(o).map((s) => s.name),
+    ['rolling player', 'sigstop player 5s'],
+  );
+  assert.equal(parseArgs(['--only', 'partition service host 10s']).partition, true);
+  assert.equal(parseArgs(['--only', 'rolling duel', '--partition']).partition, true, 'on the hosts when asked');
+  assert.throws(
+    () => scenariosOf(parseArgs(['--only', 'rolling plyer'])),
+    /no scenario "rolling plyer"; the scenarios: rolling yellow/,
+  );
+  assert.throws(() => parseArgs(['--only', 'rolling player', '--short']), /leave out --short/);
 });
