@@ -40,7 +40,8 @@ function rssOf(pid: number): number {
 
 /** JSON lines a child prints after its ready line, for the bench to wait on. */
 function lineReader(child: Child): (pick: (v: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>> {
-  const waiting: { pick: (v: Record<string, unknown>) => boolean; resolve: (v: Record<string, unknown>) => void }[] = [];
+  const waiting: { pick: (v: Record<string, unknown>) => boolean; resolve: (v: Record<string, unknown>) => void }[] =
+    [];
   createInterface({ input: child.proc.stdout! }).on('line', (line) => {
     let v: unknown;
     try {
@@ -70,7 +71,8 @@ async function runVariant(label: string, codeRoot: string): Promise<Sample[]> {
       'broker',
       join(ROOT, 'bench', 'procs', 'idle-broker.ts'),
       { ...env, ...BROKER_ENV, NOON_BENCH_CODE_ROOT: codeRoot },
-      60_000,
+      // another commit's tree is compiled by tsx on its first start (no cache yet)
+      180_000,
       codeRoot,
     );
     children.push(broker);
@@ -97,7 +99,14 @@ async function runVariant(label: string, codeRoot: string): Promise<Sample[]> {
       return { heap: m.heapUsed, external: m.external, connections: m.connections };
     };
     const sample = async (state: string, want: number): Promise<void> => {
-      await waitFor(`${want} connections on the broker`, async () => (await memory()).connections === want, 120_000, 200);
+      await waitFor(
+        `${want} connections on the broker`,
+        async () => (await memory()).connections === want,
+        120_000,
+        200,
+      );
+      // a few collections first: RSS settles (freed pages returned) only after more than one
+      for (let i = 0; i < 3; i++) await memory();
       const m = await memory();
       samples.push({ state, connections: want, rss: rssOf(broker.pid), heap: m.heap, external: m.external });
       process.stderr.write(`  ${label}: ${state} ${want} rss ${(samples.at(-1)!.rss / 1e6).toFixed(1)} MB\n`);

@@ -6,15 +6,15 @@ import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 
-type BrokerModule = typeof import('../../roles/broker');
-type ConfigModule = typeof import('../../shared/config');
-type LogModule = typeof import('../../shared/log');
+import type * as BrokerModule from '../../roles/broker';
+import type * as ConfigModule from '../../shared/config';
+import type * as LogModule from '../../shared/log';
 
 const root = process.env.NOON_BENCH_CODE_ROOT ?? join(__dirname, '..', '..');
 /* eslint-disable @typescript-eslint/no-require-imports -- the code under test comes from `root` */
-const { startBrokerRole } = require(join(root, 'roles', 'broker')) as BrokerModule;
-const { loadConfig } = require(join(root, 'shared', 'config')) as ConfigModule;
-const { createLogger } = require(join(root, 'shared', 'log')) as LogModule;
+const { startBrokerRole } = require(join(root, 'roles', 'broker')) as typeof BrokerModule;
+const { loadConfig } = require(join(root, 'shared', 'config')) as typeof ConfigModule;
+const { createLogger } = require(join(root, 'shared', 'log')) as typeof LogModule;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 setFlagsFromString('--expose-gc');
@@ -28,7 +28,8 @@ void startBrokerRole(cfg, logger).then((running) => {
     gc();
     gc();
     // IDLE_SNAPSHOT_DIR: a heap snapshot at every sample too, to see what a connection holds
-    if (process.env.IDLE_SNAPSHOT_DIR) writeHeapSnapshot(join(process.env.IDLE_SNAPSHOT_DIR, `${Date.now()}.heapsnapshot`));
+    if (process.env.IDLE_SNAPSHOT_DIR)
+      writeHeapSnapshot(join(process.env.IDLE_SNAPSHOT_DIR, `${Date.now()}.heapsnapshot`));
     const m = process.memoryUsage();
     const mem = {
       heapUsed: m.heapUsed,

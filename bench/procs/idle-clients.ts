@@ -11,14 +11,29 @@ import { topCall } from '../lib/thrift-client';
 const endpoint = process.env.IDLE_ENDPOINT ?? '';
 const count = Number(process.env.IDLE_COUNT ?? 0);
 const local = process.env.IDLE_LOCAL ?? '127.0.0.1';
-const parallel = Number(process.env.IDLE_PARALLEL ?? 200);
+const parallel = Number(process.env.IDLE_PARALLEL ?? 100);
 const [host, port] = endpoint.split(':');
 
-function open(): Promise<Socket> {
+/** Connects, retrying a refused or timed-out connect (a loaded machine overflows the accept backlog). */
+async function open(): Promise<Socket> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce();
+    } catch (err) {
+      if (attempt >= 20) throw err;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
+}
+
+function connectOnce(): Promise<Socket> {
   const socket = connect({ host: host as string, port: Number(port), localAddress: local, noDelay: true });
   return new Promise<Socket>((resolve, reject) => {
     socket.once('connect', () => resolve(socket));
-    socket.once('error', reject);
+    socket.once('error', (err) => {
+      socket.destroy();
+      reject(err);
+    });
   }).then((s) => {
     s.on('error', () => undefined);
     return s;
