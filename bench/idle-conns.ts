@@ -115,17 +115,24 @@ async function runVariant(label: string, codeRoot: string): Promise<Sample[]> {
     const clients: Child[] = [];
     let open = 0;
     for (const target of STEPS) {
+      // a step's client processes connect side by side (each from its own source address)
+      const starting: Promise<Child>[] = [];
       while (open < target) {
         const n = Math.min(PER_ADDRESS, target - open);
-        const c = await spawnReady(
-          'clients',
-          'bench/procs/idle-clients.ts',
-          { IDLE_ENDPOINT: tcp, IDLE_COUNT: String(n), IDLE_LOCAL: `127.0.0.${clients.length + 1}` },
-          180_000,
+        const address = `127.0.0.${clients.length + starting.length + 1}`;
+        starting.push(
+          spawnReady(
+            'clients',
+            'bench/procs/idle-clients.ts',
+            { IDLE_ENDPOINT: tcp, IDLE_COUNT: String(n), IDLE_LOCAL: address },
+            600_000,
+          ),
         );
+        open += n;
+      }
+      for (const c of await Promise.all(starting)) {
         children.push(c);
         clients.push(c);
-        open += n;
       }
       await sample('connected', target);
     }
