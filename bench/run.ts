@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { runBroker } from './broker';
 import { runCurve } from './curve';
 import { runData } from './data';
+import { runIdleConns } from './idle-conns';
 import { runRooms } from './rooms';
 import { ROOT } from './lib/procs';
 import { runServiceCalls } from './service-calls';
@@ -35,6 +36,8 @@ async function main(): Promise<void> {
   parts.push(await runData(), '');
   process.stderr.write('rooms: one owner with persistence, fan-out on one broker\n');
   parts.push(await runRooms(), '');
+  process.stderr.write('broker memory per idle connection\n');
+  parts.push(await runIdleConns(), '');
   parts.push(`_whole run: ${((Date.now() - started) / 1000).toFixed(0)} s_`, '');
   const md = parts.join('\n');
   const dir = join(ROOT, 'bench', 'results');

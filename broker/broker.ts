@@ -19,7 +19,7 @@ import type { Directory } from '../yellow/directory';
 import type { InstanceRecord } from '../yellow/types';
 import { Admission } from '../edge/admission';
 import { ClientConn, type Wire } from '../edge/client-conn';
-import { listenTcp } from '../edge/tcp';
+import { listenTcp, type ConnInput } from '../edge/tcp';
 import { ThriftJsonCodec } from '../edge/thrift-json';
 import type { TlsCredentials } from '../edge/tls';
 import { listenWs } from '../edge/ws';
@@ -118,6 +118,22 @@ export const BROKER_DROP_REASONS = [
 /** Replies (lists, histories) may be larger than a client's request frame. */
 const MAX_REPLY_PAYLOAD = 4 * 1024 * 1024;
 
+/** A connection's messages go to the gateway; its end closes its ClientConn. Two fields, no closures. */
+class GatewayInput implements ConnInput {
+  constructor(
+    private readonly gateway: Gateway,
+    private readonly bc: BrokerConn,
+  ) {}
+
+  message(bytes: Buffer): void {
+    this.gateway.onMessage(this.bc, bytes);
+  }
+
+  closed(): void {
+    this.bc.conn.close('peer closed');
+  }
+}
+
 export class Broker {
   readonly instanceId: string;
   readonly metrics: Metrics;
@@ -134,7 +150,10 @@ export class Broker {
   /** set while draining: new connections are refused and the clients asked to move */
   private drainReason: string | undefined;
   private onConnectionGone?: () => void;
-  private readonly brokerConns = new Set<BrokerConn>();
+  /** each client connection's broker side; also how a closing ClientConn finds its BrokerConn */
+  private readonly brokerConns = new Map<ClientConn, BrokerConn>();
+  /** one function for every connection's close, not a closure each (bench/idle-conns.ts) */
+  private readonly connClosed = (c: ClientConn, reason: string): void => this.closed(c, reason);
 
   constructor(private readonly opts: BrokerOptions) {
     this.instanceId = opts.instanceId;
@@ -264,7 +283,7 @@ export class Broker {
     this.logger.info({ connections: asked, graceMs, reason }, 'draining: asking clients to move');
     // through BrokerConn: only connections that asked for ONEWAY pushes get one (a stock client is closed at the end)
     const push = events.brokerDraining(reason);
-    for (const bc of this.brokerConns) bc.deliver(push);
+    for (const bc of this.brokerConns.values()) bc.deliver(push);
     await new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -287,28 +306,31 @@ export class Broker {
     this.drainReason = undefined;
   }
 
-  private open(wire: Wire): { message(bytes: Buffer): void; closed(): void } | undefined {
+  private open(wire: Wire): ConnInput | undefined {
     if (this.drainReason !== undefined) return undefined;
     if (!this.admission.admit(wire.remote)) return undefined;
     const conn = new ClientConn(
       wire,
       this.opts.cfg,
-      (c, reason) => {
-        this.admission.remove(c);
-        this.sessions.remove(bc);
-        this.metrics.connections.dec({ transport: wire.transport });
-        this.brokerConns.delete(bc);
-        this.onConnectionGone?.();
-        if (reason.startsWith('slow consumer')) this.metrics.drops.inc({ reason: 'slow_consumer' });
-        if (this.logger.isLevelEnabled('debug')) this.logger.debug({ conn: c.id, reason }, 'connection closed');
-      },
+      this.connClosed,
       wire.json ? new ThriftJsonCodec(builtinShapes(), this.opts.cfg) : undefined,
     );
     const bc = new BrokerConn(conn);
-    this.brokerConns.add(bc);
+    this.brokerConns.set(conn, bc);
     this.admission.add(conn);
     this.metrics.connections.inc({ transport: wire.transport });
-    return { message: (bytes) => this.gateway.onMessage(bc, bytes), closed: () => conn.close('peer closed') };
+    return new GatewayInput(this.gateway, bc);
+  }
+
+  private closed(c: ClientConn, reason: string): void {
+    const bc = this.brokerConns.get(c);
+    this.admission.remove(c);
+    if (bc) this.sessions.remove(bc);
+    this.metrics.connections.dec({ transport: c.transport });
+    this.brokerConns.delete(c);
+    this.onConnectionGone?.();
+    if (reason.startsWith('slow consumer')) this.metrics.drops.inc({ reason: 'slow_consumer' });
+    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ conn: c.id, reason }, 'connection closed');
   }
 
   /** What this broker holds per client, on /metrics (noon_held): each goes with its clients. */

@@ -8,49 +8,92 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from '../shared/log';
+import type { ThriftProtocol } from '../shared/thrift/header';
 import type { Wire } from './client-conn';
-import { atEndOfTurn } from './coalesce';
-import type { TcpHandlers } from './tcp';
+import { atEndOfTurn, type EndOfTurn } from './coalesce';
+import type { SharedPush } from './shared-push';
+import type { ConnInput, TcpHandlers } from './tcp';
 import { THRIFT_JSON_SUBPROTOCOL } from './thrift-json';
 import type { TlsCredentials } from './tls';
 
 const BINARY = { binary: true };
 const TEXT = { binary: false };
 
-function wsWire(ws: WebSocket, raw: Socket, remote: string, transport: 'ws' | 'wss', json: boolean): Wire {
-  const options = json ? TEXT : BINARY;
-  // The frames ws writes within one turn stay corked in the socket and leave in one syscall.
-  let corked = false;
-  const uncork = {
-    flush: (): void => {
-      corked = false;
-      raw.uncork();
-    },
-  };
-  const send = (message: Buffer, done: () => void): void => {
+/**
+ * One WebSocket as a Wire: fields of one object, no closures per connection (see edge/tcp.ts).
+ * The frames ws writes within one turn stay corked in the socket and leave in one syscall.
+ */
+class WsConnection implements Wire, EndOfTurn {
+  input: ConnInput | undefined;
+  private corked = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly raw: Socket,
+    readonly remote: string,
+    readonly transport: 'ws' | 'wss',
+    readonly json: boolean,
+  ) {}
+
+  write(message: Buffer, done: () => void): void {
+    const { ws } = this;
     if (ws.readyState !== ws.OPEN) return done();
-    if (!corked) {
-      corked = true;
-      raw.cork();
-      atEndOfTurn(uncork);
+    if (!this.corked) {
+      this.corked = true;
+      this.raw.cork();
+      atEndOfTurn(this);
     }
-    ws.send(message, options, done);
-  };
-  return {
-    transport,
-    remote,
-    json,
-    write: send,
-    writeShared: (push, protocol, done) => send(push.bytes(protocol), done),
-    bufferedBytes: () => ws.bufferedAmount,
-    close: (reason, flush) => {
-      if (ws.readyState === ws.OPEN) ws.close(flush ? 1000 : 1008, reason.slice(0, 120));
-      if (!flush) ws.terminate();
-      else setTimeout(() => ws.terminate(), 1000).unref();
-    },
-  };
+    ws.send(message, this.json ? TEXT : BINARY, done);
+  }
+
+  writeShared(push: SharedPush, protocol: ThriftProtocol, done: () => void): void {
+    this.write(push.bytes(protocol), done);
+  }
+
+  /** EndOfTurn: the turn's frames leave */
+  flush(): void {
+    this.corked = false;
+    this.raw.uncork();
+  }
+
+  bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  close(reason: string, flush?: boolean): void {
+    const { ws } = this;
+    if (ws.readyState === ws.OPEN) ws.close(flush ? 1000 : 1008, reason.slice(0, 120));
+    if (!flush) ws.terminate();
+    else setTimeout(() => ws.terminate(), 1000).unref();
+  }
+
+  received(data: RawData, isBinary: boolean): void {
+    const { input, json } = this;
+    if (!input) return;
+    if (isBinary === json) {
+      this.ws.close(1003, json ? 'text Thrift JSON messages only' : 'binary Thrift messages only');
+      return;
+    }
+    input.message(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
+  }
+}
+
+/** The WsConnection a socket belongs to, for its listeners (shared functions, not closures). */
+const CONNECTION = Symbol('noon.wsConnection');
+type TaggedWebSocket = WebSocket & { [CONNECTION]?: WsConnection };
+
+function onWsError(this: WebSocket): void {
+  this.terminate();
+}
+
+function onWsMessage(this: TaggedWebSocket, data: RawData, isBinary: boolean): void {
+  this[CONNECTION]?.received(data, isBinary);
+}
+
+function onWsClose(this: TaggedWebSocket): void {
+  this[CONNECTION]?.input?.closed();
 }
 
 export async function listenWs(opts: {
@@ -96,23 +139,19 @@ export async function listenWs(opts: {
     handleProtocols: (offered) => (offered.has(THRIFT_JSON_SUBPROTOCOL) ? THRIFT_JSON_SUBPROTOCOL : false),
   });
   wss.on('error', (err) => opts.logger.error({ err }, 'ws server error'));
-  wss.on('connection', (ws, req) => {
-    ws.on('error', () => ws.terminate());
-    const remote = req.socket.remoteAddress ?? 'unknown';
+  wss.on('connection', (ws: TaggedWebSocket, req) => {
+    ws.on('error', onWsError);
     const json = ws.protocol === THRIFT_JSON_SUBPROTOCOL;
-    const conn = opts.handlers.open(wsWire(ws, req.socket, remote, transport, json));
-    if (!conn) {
+    const wire = new WsConnection(ws, req.socket, req.socket.remoteAddress ?? 'unknown', transport, json);
+    const input = opts.handlers.open(wire);
+    if (!input) {
       ws.terminate();
       return;
     }
-    ws.on('message', (data, isBinary) => {
-      if (isBinary === json) {
-        ws.close(1003, json ? 'text Thrift JSON messages only' : 'binary Thrift messages only');
-        return;
-      }
-      conn.message(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
-    });
-    ws.on('close', () => conn.closed());
+    wire.input = input;
+    ws[CONNECTION] = wire;
+    ws.on('message', onWsMessage);
+    ws.on('close', onWsClose);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
