@@ -95,10 +95,19 @@ export function isConnectionLoss(err: unknown): boolean {
   return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(msg);
 }
 
-/** Thrown by a tx attempt whose COMMIT was sent but not answered: the outcome is unknown. */
+/** The driver stopped waiting for an answer (pg's client-side query_timeout); the server may still run it. */
+export function isReadTimeout(err: unknown): boolean {
+  return /Query read timeout/i.test(err instanceof Error ? err.message : '');
+}
+
+/**
+ * Thrown by a tx attempt whose COMMIT (or an autocommit statement) was sent but not answered:
+ * the connection was lost, or the driver stopped waiting. The write may have landed, so the
+ * caller is told TIMEOUT, the code that means "outcome unknown", never a failure.
+ */
 export class CommitUnknownError extends NoonError {
   constructor(override readonly cause: unknown) {
-    super('UNAVAILABLE', `transaction outcome unknown: connection lost during COMMIT (${String(cause)})`, true);
+    super('TIMEOUT', `transaction outcome unknown: no answer to COMMIT (${String(cause)})`, true);
   }
 }
 
@@ -120,7 +129,7 @@ export async function runWithTxRetry<T>(attempt: TxAttempt<T>, opts: TxRetryOpti
         committing = true;
       });
     } catch (err) {
-      if (committing && isConnectionLoss(err)) throw new CommitUnknownError(err);
+      if (committing && (isConnectionLoss(err) || isReadTimeout(err))) throw new CommitUnknownError(err);
       const retryable = isConflict(err) || (!committing && isConnectionLoss(err));
       if (!retryable || n + 1 >= attempts) throw err;
       await sleep(Math.random() * Math.min(maxMs, baseMs * 2 ** (n + 1)));

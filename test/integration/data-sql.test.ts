@@ -193,7 +193,7 @@ test('Postgres: a transaction left idle by its process is ended within half the 
     assert.equal(r.rows[0]?.n, 1, 'the abandoned transaction was rolled back, the live write applied once');
     resume();
     // its COMMIT finds the session ended: the abandoned call fails, it does not apply late
-    assert.match((await outcome).message, /UNAVAILABLE: transaction outcome unknown/);
+    assert.match((await outcome).message, /TIMEOUT: transaction outcome unknown/);
     assert.equal((await live.query<{ n: number }>('SELECT n FROM counter WHERE id = 1')).rows[0]?.n, 1);
   } finally {
     resume();

@@ -43,8 +43,34 @@ test('a session lost after COMMIT was sent is never retried: its outcome is unkn
       commitSent();
       throw pgError('25P03');
     }),
-    (e: unknown) => e instanceof CommitUnknownError && e.code === 'UNAVAILABLE',
+    (e: unknown) => e instanceof CommitUnknownError && e.code === 'TIMEOUT',
   );
   assert.equal(attempts, 1);
   assert.equal(isConnectionLoss(pgError('25P03')), true);
+});
+
+test('the driver giving up on COMMIT (client-side query_timeout) is outcome unknown, not a failure, and not retried', async () => {
+  let attempts = 0;
+  await assert.rejects(
+    runWithTxRetry(async (commitSent) => {
+      attempts++;
+      commitSent();
+      throw new Error('Query read timeout');
+    }),
+    (e: unknown) => e instanceof CommitUnknownError && e.code === 'TIMEOUT' && /outcome unknown/.test(e.message),
+  );
+  assert.equal(attempts, 1);
+});
+
+test('the driver giving up before COMMIT is not retried and not outcome unknown: the transaction is rolled back', async () => {
+  let attempts = 0;
+  const err = new Error('Query read timeout');
+  await assert.rejects(
+    runWithTxRetry(async () => {
+      attempts++;
+      throw err;
+    }),
+    (e: unknown) => e === err,
+  );
+  assert.equal(attempts, 1);
 });
