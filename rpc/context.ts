@@ -4,7 +4,7 @@
  * if the handler uses them.
  */
 import { GameError } from '../shared/protocol';
-import { NoonError } from '../shared/errors';
+import { NoonError, noonErrorOfNested } from '../shared/errors';
 import { isConnectionLoss, sqlState } from '../shared/data/sql';
 import type { Logger } from '../shared/log';
 import { errorCause, type LogLimiter } from '../shared/log-limit';
@@ -166,6 +166,9 @@ async function invoke(
     return await fn(...args, ctx);
   } catch (err) {
     if (err instanceof GameError || err instanceof NoonError || isDeclaredException(err)) throw err;
+    // a nested call's framework error (UNAVAILABLE from the player during a Postgres restart) keeps its code
+    const nested = noonErrorOfNested(err);
+    if (nested) throw nested;
     const where = `${def.thriftService}:${name}`;
     // One bad input can fail every call the same way: the log gets the first of each cause per
     // interval (with its stack), the rest are counted and summed up by the server (server.ts).

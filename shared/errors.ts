@@ -47,6 +47,25 @@ export class NoonError extends Error {
   }
 }
 
+const CODE_PREFIX = /^([A-Z_]+): /;
+
+/**
+ * The NoonError a nested call's failure stands for. A service calling another through its
+ * generated client gets the callee's framework error as a Thrift TApplicationException whose
+ * message starts with the code (`UNAVAILABLE: Player:getWallet: database unavailable`); rebuilt
+ * here, it keeps its code through the outer call instead of turning into INTERNAL.
+ */
+export function noonErrorOfNested(err: unknown): NoonError | undefined {
+  if (
+    !(err instanceof Error) ||
+    (err.name !== 'TApplicationException' && err.constructor?.name !== 'TApplicationException')
+  )
+    return undefined;
+  const code = CODE_PREFIX.exec(err.message)?.[1];
+  if (code === undefined || !Object.values(ErrorCodes).includes(code as ErrorCode)) return undefined;
+  return new NoonError(code as ErrorCode, err.message.slice(code.length + 2));
+}
+
 export function isNoonError(e: unknown, code?: ErrorCode): e is NoonError {
   return e instanceof NoonError && (code === undefined || e.code === code);
 }
