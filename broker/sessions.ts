@@ -92,6 +92,10 @@ export class Sessions {
           break;
       }
     }
+    // The connection can close while a reply's directives are applied (a login's store reads are
+    // awaited): what they attached after its close would be held for good, a session and rooms
+    // with no socket. remove() is what the close did; it runs again for what came after.
+    if (conn.conn.closed) this.remove(conn);
   }
 
   /** Records the rendezvous choice for a stateful service, so its death is reported as STATE_LOST. */
