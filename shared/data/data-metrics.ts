@@ -25,10 +25,10 @@ export class DataMetrics {
     buckets: BUCKETS,
     registers: [],
   });
-  /** a whole transaction, retries included */
+  /** a whole transaction (or a statement that is one), retries included */
   readonly dbTransaction = new Histogram({
     name: 'noon_db_transaction_duration_seconds',
-    help: 'transaction latency from BEGIN to COMMIT, retries included',
+    help: 'transaction latency from BEGIN to COMMIT (or of one autocommit statement), retries included',
     buckets: BUCKETS,
     registers: [],
   });

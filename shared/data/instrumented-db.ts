@@ -81,8 +81,11 @@ class InstrumentedDb implements Db {
     return timed(this.m, this.m.dbTransaction, run, true);
   }
 
+  /** A statement that is its own transaction (a wallet write): timed as a statement and as a transaction. */
   autocommit<R>(sql: string, params: unknown[]): Promise<QueryResult<R>> {
-    return timed(this.m, this.m.dbQuery, () => this.inner.autocommit<R>(sql, params), true);
+    const statement = (): Promise<QueryResult<R>> =>
+      timed(this.m, this.m.dbQuery, () => this.inner.autocommit<R>(sql, params), false);
+    return timed(this.m, this.m.dbTransaction, statement, true);
   }
 
   close(): Promise<void> {
