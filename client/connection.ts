@@ -9,7 +9,9 @@
  * CONNECTION_LOST (outcome unknown), while queued ones keep waiting for the next transport —
  * except a call made in a session, which carries a request id and is sent once more on the next
  * transport (after the resume) with the same id: the service answers it with its first outcome
- * (docs/retries.md).
+ * (docs/retries.md). Such a call answered `TIMEOUT` by the server (it may have run: an instance
+ * declared down with the call in its socket, a COMMIT whose answer was lost) is sent once more at
+ * once, the same way; only a second `TIMEOUT` reaches the app.
  *
  * No platform here: transports come from the `connector` (Node: transports.ts, browser:
  * ws-browser.ts), so the Node SDK and the browser build share this file.
@@ -21,6 +23,7 @@ import { MessageType, peekHeader, type MessageHeader, type ThriftProtocol } from
 import type { ProtocolClass } from '../shared/thrift/messages';
 import type { TransportKind } from './brokerlist';
 import { withRequestId } from '../shared/thrift/request-id';
+import { replyOutcome } from '../shared/thrift/reply-outcome';
 import { ClientError } from './errors';
 import { bigintWrites } from './i64';
 import type { Connector, Transport, TransportOptions } from './transport';
@@ -54,7 +57,7 @@ interface CallRecord {
   timeoutMs: number;
   timer: ReturnType<typeof setTimeout>;
   sentOn?: Transport;
-  /** has a request id and has not been re-sent yet */
+  /** has a request id and has not been sent again yet (after a drop, or a TIMEOUT reply) */
   mayResend: boolean;
   /** was sent on a transport that dropped, and waits to be sent again */
   resent: boolean;
@@ -362,6 +365,13 @@ export class Connection {
     const rec = this.calls.get(header.seqid);
     // a late reply to a call that timed out, or to a seqid we never sent on this transport
     if (!rec || rec.sentOn !== this.transport) return;
+    // Outcome unknown at the server: the service's reply cache, or the call's own idempotency key,
+    // makes a second attempt with the same request id return the first outcome or apply once.
+    if (rec.mayResend && !this.closedReason && replyOutcome(bytes) === 'TIMEOUT') {
+      this.queueAgain(rec);
+      if (this.transport && !this.held) this.write(rec, this.transport);
+      return;
+    }
     clearTimeout(rec.timer);
     this.calls.delete(rec.seqid);
     try {
@@ -377,16 +387,20 @@ export class Connection {
     }
   }
 
+  /** Once per call, with the same bytes (so the same request id); it keeps its first deadline. */
+  private queueAgain(rec: CallRecord): void {
+    rec.mayResend = false;
+    rec.resent = true;
+    rec.sentOn = undefined;
+    this.unsent++;
+  }
+
   private detach(t: Transport, reason: string, notify = true): void {
     this.transport = undefined;
     for (const rec of [...this.calls.values()]) {
       if (rec.sentOn !== t) continue;
       if (rec.mayResend && !this.closedReason) {
-        // Once, with the same bytes (so the same request id), when the next transport is released.
-        rec.mayResend = false;
-        rec.resent = true;
-        rec.sentOn = undefined;
-        this.unsent++;
+        this.queueAgain(rec); // sent when the next transport is released
         continue;
       }
       this.settle(

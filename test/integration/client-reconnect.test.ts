@@ -3,12 +3,13 @@
  * first broker's connections die, the client moves to the other broker, resumes its session with
  * Sso:resume before anything else, then sends the session's calls that were in flight once more
  * (same request id, docs/retries.md) and the calls made meanwhile; a call made before login
- * (no session to key a retry by) rejects as "outcome unknown".
+ * (no session to key a retry by) rejects as "outcome unknown". A session's call the server answers
+ * TIMEOUT (outcome unknown) is sent once more with the same request id.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { NoonClient } from '../../client/client';
-import { ClientError } from '../../client/errors';
+import { ClientError, errorCode } from '../../client/errors';
 import type { DisconnectInfo, ReconnectInfo } from '../../client/events';
 import { FakeBackend, FakeBroker, staticBrokerList, type FakeConn } from '../support/client-fake-broker';
 import { nextEvent } from '../support/wait';
@@ -118,6 +119,38 @@ describe('NoonClient reconnect', () => {
     } finally {
       a.hold.delete('Sso:login');
     }
+  });
+
+  test('a call answered TIMEOUT (outcome unknown) in a session is sent once more with the same request id', async () => {
+    const c = await NoonClient.connect({ tcp: b.tcp }, { keepAliveMs: 0, reconnect: false });
+    clients.push(c);
+    b.timeouts.set('Player:ping', 1);
+    await assert.rejects(
+      c.player.ping(),
+      (e: unknown) => errorCode(e) === 'TIMEOUT',
+      'before login a call has no request id: the TIMEOUT reaches the app',
+    );
+    await c.sso.register('gil', 'pw-gil-1234');
+    const conn = [...b.conns].find((x) => x.session?.username === 'gil') as FakeConn;
+    const callsOf = (name: string): string[] => conn.requestIds.filter((_, i) => conn.calls[i] === name);
+
+    b.timeouts.set('Player:getWallet', 1);
+    assert.equal((await c.player.getWallet()).soft?.toNumber(), 100, 'the second attempt was answered');
+    const [first, second] = callsOf('Player:getWallet');
+    assert.equal(callsOf('Player:getWallet').length, 2, 'sent twice');
+    assert.match(String(first), /^[0-9a-f]{20}$/);
+    assert.equal(second, first, 'with the same request id');
+
+    b.timeouts.set('Player:getWallet', 2);
+    await assert.rejects(
+      c.player.getWallet(),
+      (e: unknown) => errorCode(e) === 'TIMEOUT' && /outcome unknown/.test(String((e as Error).message)),
+      'a second TIMEOUT reaches the app',
+    );
+    assert.equal(callsOf('Player:getWallet').length, 4, 'sent once more, not again');
+    assert.equal(b.timeouts.get('Player:getWallet'), 0);
+    assert.notEqual(callsOf('Player:getWallet')[2], first, 'a new call has a new request id');
+    c.close();
   });
 
   test('a refused resume is reported and forgets the session; the connection stays usable', async () => {
