@@ -268,6 +268,9 @@ export async function runRooms(): Promise<string> {
     const identity = `bench-${process.pid}`;
     links = new Links({ identity, logger, maxQueued: 100_000, maxPayload: 4 << 20 });
     const caller = new ServiceCaller(directory, links);
+    // Every call carries a request id, as a logged-in SDK's do: the say pays for the reply cache
+    // and for its row's key (docs/retries.md), as in production.
+    let calls = 0;
     const clients = serviceClients(caller, () => ({
       sessionId: 's-bench',
       userId: 'u-bench',
@@ -275,6 +278,7 @@ export async function runRooms(): Promise<string> {
       traceId: 'bench-trace-0001',
       via: identity,
       deadline: Date.now() + 10_000,
+      clientRequestId: `${identity.slice(-12).padStart(12, '0')}${(++calls).toString(16).padStart(8, '0')}`,
     }));
     const room = `bench-${run}`;
     if (PARTS.has('owner')) {

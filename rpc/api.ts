@@ -51,12 +51,26 @@ export interface CallContext {
   via: string;
   /** absolute deadline (Date.now() ms); nested calls made through `services` inherit it */
   deadline: number;
+  /**
+   * The id the client gave this call, unique within its session and the same when the client
+   * sends the call again (docs/retries.md); undefined for nested calls and clients that give
+   * none. The reply cache already answers a retry with the first outcome; a handler whose write
+   * lands in Postgres can also store it with the write (unique per session) so that a retry
+   * applies once even when the cache's shared store did not answer.
+   */
+  clientRequestId: string | undefined;
   log: Logger;
   instanceId: string;
   /** awaitable clients of the other services, with this call's session, trace and deadline */
   services: ServiceClients;
-  /** clients whose calls all go to one instance (e.g. the owner of a room); UNAVAILABLE if it is gone */
-  servicesAt(instanceId: string): ServiceClients;
+  /**
+   * clients whose calls all go to one instance (e.g. the owner of a room); UNAVAILABLE if it is
+   * gone. With `forwarding`, the call made is this call handed on to the instance that holds its
+   * state: it carries this call's clientRequestId, so the owner can key its write by it. Only for
+   * a method listed in idempotentMethods (one the reply cache skips: the cache would take the
+   * handed-on call for a duplicate of this one and wait for it).
+   */
+  servicesAt(instanceId: string, opts?: { forwarding?: boolean }): ServiceClients;
   /** the live instance of this service that owns `key` (rendezvous hash) */
   ownerOf(key: string): string | undefined;
   /** make the caller's connection logged in as this session (sso only) */

@@ -40,6 +40,11 @@ export interface CallMeta {
   deadline: number;
   /** call exactly this instance (a room's or a match's owner); no fallback to another */
   instanceId?: string;
+  /**
+   * the client's id of this call, for a caller that stands where a broker does (a gateway of
+   * the studio's, a test); nested calls made through a call's context carry none (docs/retries.md)
+   */
+  clientRequestId?: string;
 }
 
 const SUSPECT_PENALTY = 1e12;
@@ -165,6 +170,7 @@ export class ServiceCaller {
             method: `${thriftService}:${method}`,
             via: meta.via,
             traceId: traceField,
+            ...(meta.clientRequestId !== undefined && { clientRequestId: meta.clientRequestId }),
             payload,
           },
         );

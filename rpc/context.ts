@@ -31,6 +31,7 @@ class Context implements CallContext {
   readonly via: string;
   readonly deadline: number;
   readonly instanceId: string;
+  readonly clientRequestId: string | undefined;
   private logger?: Logger;
   private clients?: ServiceClients;
 
@@ -49,6 +50,7 @@ class Context implements CallContext {
     this.via = req.via;
     this.deadline = Date.now() + req.timeoutMs;
     this.instanceId = deps.instanceId;
+    this.clientRequestId = req.clientRequestId;
   }
 
   get log(): Logger {
@@ -61,7 +63,8 @@ class Context implements CallContext {
     return this.clients;
   }
 
-  servicesAt(instanceId?: string): ServiceClients {
+  servicesAt(instanceId?: string, opts: { forwarding?: boolean } = {}): ServiceClients {
+    const requestId = opts.forwarding === true ? this.clientRequestId : undefined;
     const meta = (): CallMeta => ({
       sessionId: this.sessionId,
       userId: this.userId,
@@ -71,6 +74,7 @@ class Context implements CallContext {
       via: this.via,
       deadline: this.deadline,
       ...(instanceId ? { instanceId } : {}),
+      ...(requestId !== undefined && { clientRequestId: requestId }),
     });
     return serviceClients(this.deps.caller, meta, (ds) => void this.directives.push(...ds));
   }

@@ -28,4 +28,14 @@ CREATE TABLE IF NOT EXISTS chat_room_leases (
   taken_at timestamptz NOT NULL DEFAULT now()
 );`,
   },
+  {
+    // A say's key (its session and the client's request id): a retry of a say that was stored
+    // finds its first row instead of storing the text again, even when the reply cache could not
+    // tell (its shared store unreachable, an owner that ran the first attempt after a partition).
+    id: '003_chat_request_keys',
+    sql: `
+ALTER TABLE chat_messages ADD COLUMN IF NOT EXISTS request_key text;
+CREATE UNIQUE INDEX IF NOT EXISTS chat_messages_request_key
+  ON chat_messages (room_id, user_id, request_key) WHERE request_key IS NOT NULL;`,
+  },
 ];

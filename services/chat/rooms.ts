@@ -15,6 +15,10 @@
  * answers BUSY at once (cheap, constant work) instead of letting work pile up in the process.
  * The queue is stored in batches (one INSERT per batch), which is what lets one room take
  * thousands of messages per second.
+ *
+ * Once: a say carrying a request key (its session and the client's request id) is stored at most
+ * once per room. A retry whose first attempt was stored gets that first message back, and is not
+ * stored, numbered or published again.
  */
 import type { Db } from '../../shared/data/sql';
 import { sqlState } from '../../shared/data/sql';
@@ -26,6 +30,12 @@ import type { ServiceEnv } from '../../rpc/api';
 import type { RecentHistory } from './recent';
 import { RoomRate } from './room-rate';
 import { insertFenced, maxSeq, takeLease, type Message, type NewMessage } from './store';
+
+/** A batch entry's outcome: its message, and whether this batch stored it (else it was stored before). */
+interface Outcome {
+  message: Message;
+  fresh: boolean;
+}
 
 /** Messages stored by one INSERT at most. */
 const MAX_BATCH = 512;
@@ -121,8 +131,11 @@ export class RoomOwner {
     return busy(roomId, waiting);
   }
 
-  /** The stored message, as published (the same struct answers the sender). */
-  say(roomId: string, userId: string, username: string, text: string): Promise<ChatMessage> {
+  /**
+   * The stored message, as published (the same struct answers the sender). With a requestKey,
+   * a say already stored under it answers with its first message.
+   */
+  say(roomId: string, userId: string, username: string, text: string, requestKey?: string): Promise<ChatMessage> {
     let st = this.rooms.get(roomId);
     if (!st) {
       st = { waiting: [], storing: false, rate: new RoomRate(this.opts.ratePerSec, Date.now()), lastSeq: 0 };
@@ -132,7 +145,11 @@ export class RoomOwner {
     if (full) return Promise.reject(full);
     const room = st;
     return new Promise<ChatMessage>((resolve, reject) => {
-      room.waiting.push({ msg: { userId, username, text }, resolve, reject });
+      room.waiting.push({
+        msg: { userId, username, text, ...(requestKey !== undefined && { requestKey }) },
+        resolve,
+        reject,
+      });
       if (!room.storing) void this.store(roomId, room);
     });
   }
@@ -153,7 +170,7 @@ export class RoomOwner {
           continue;
         }
         const batch = st.waiting.splice(0, n);
-        let stored: Message[];
+        let stored: Outcome[];
         try {
           // sent_at is the moment the batch took its share: Postgres then shows the rate kept.
           stored = await this.commit(
@@ -173,23 +190,54 @@ export class RoomOwner {
     }
   }
 
-  /** A stored batch: appended to the recent list, published in seq order, its senders answered. */
-  private async finish(roomId: string, batch: Waiting[], stored: Message[]): Promise<void> {
+  /**
+   * A stored batch: what it stored appended to the recent list and published in seq order, every
+   * sender answered (a retry of an earlier say with that say's first message).
+   */
+  private async finish(roomId: string, batch: Waiting[], outcomes: Outcome[]): Promise<void> {
+    const fresh = outcomes.filter((o) => o.fresh).map((o) => o.message);
     // append() handles its own failures (it drops the cached list); the batch is stored either way
-    await this.recent
-      .append(roomId, stored)
-      .catch((err: unknown) =>
-        this.log.warn({ err: (err as Error).message, room: roomId }, 'recent history append failed'),
-      );
+    if (fresh.length > 0)
+      await this.recent
+        .append(roomId, fresh)
+        .catch((err: unknown) =>
+          this.log.warn({ err: (err as Error).message, room: roomId }, 'recent history append failed'),
+        );
     const topic = topicOf(roomId);
-    for (const [i, m] of stored.entries()) {
-      const msg = toChatMessage(m);
-      if (!this.env.publish(topic, m.seq, events.chatMessage(msg))) this.opts.onUnpublished?.(roomId, m.seq);
+    for (const [i, o] of outcomes.entries()) {
+      const msg = toChatMessage(o.message);
+      if (o.fresh && !this.env.publish(topic, o.message.seq, events.chatMessage(msg)))
+        this.opts.onUnpublished?.(roomId, o.message.seq);
       (batch[i] as Waiting).resolve(msg);
     }
   }
 
-  private async commit(roomId: string, st: RoomState, msgs: NewMessage[], sentAtMs: number): Promise<Message[]> {
+  /**
+   * Stores a batch under the room's lease; returns each entry's outcome in batch order. Entries
+   * that repeat an earlier entry's key share its outcome and are sent to Postgres once.
+   */
+  private async commit(roomId: string, st: RoomState, batch: NewMessage[], sentAtMs: number): Promise<Outcome[]> {
+    const firstWithKey = new Map<string, number>();
+    const unique: NewMessage[] = [];
+    const slot = batch.map((m) => {
+      const seen = m.requestKey === undefined ? undefined : firstWithKey.get(m.requestKey);
+      if (seen !== undefined) return seen;
+      if (m.requestKey !== undefined) firstWithKey.set(m.requestKey, unique.length);
+      unique.push(m);
+      return unique.length - 1;
+    });
+    const outcomes = await this.commitUnique(roomId, st, unique, sentAtMs);
+    const told = new Set<number>();
+    return slot.map((j) => {
+      const o = outcomes[j] as Outcome;
+      // a repeat inside the batch gets the first entry's message, not a second copy of it
+      const first = !told.has(j);
+      told.add(j);
+      return first ? o : { message: o.message, fresh: false };
+    });
+  }
+
+  private async commitUnique(roomId: string, st: RoomState, msgs: NewMessage[], sentAtMs: number): Promise<Outcome[]> {
     for (let attempt = 1; ; attempt++) {
       if (st.epoch === undefined) {
         st.epoch = await takeLease(this.db, roomId, this.env.instanceId);
@@ -198,17 +246,22 @@ export class RoomOwner {
         this.log.debug({ room: roomId, epoch: st.epoch, lastSeq: st.lastSeq }, 'room lease taken');
       }
       const first = st.lastSeq + 1;
-      let fenced: boolean;
+      let r: Awaited<ReturnType<typeof insertFenced>>;
       try {
-        fenced = !(await insertFenced(this.db, roomId, st.epoch, first, sentAtMs, msgs));
+        r = await insertFenced(this.db, roomId, st.epoch, first, sentAtMs, msgs);
       } catch (err) {
         st.epoch = undefined;
         if (sqlState(err) !== '23505' || attempt >= COMMIT_ATTEMPTS) throw err;
         continue;
       }
-      if (!fenced) {
-        st.lastSeq += msgs.length;
-        return msgs.map((m, i) => ({ roomId, seq: first + i, ...m, sentAtMs }));
+      if (!r.fenced) {
+        st.lastSeq += r.inserted;
+        let next = first;
+        return msgs.map(({ userId, username, text }, i) => {
+          const before = r.stored.get(i);
+          if (before) return { message: { roomId, userId, username, text, ...before }, fresh: false };
+          return { message: { roomId, seq: next++, userId, username, text, sentAtMs }, fresh: true };
+        });
       }
       st.epoch = undefined;
       const owner = this.env.ownerOf(roomId);

@@ -123,8 +123,10 @@ class ChatService {
     checkRoom(roomId);
     checkText(text);
     const owner = this.ownerElsewhere(roomId, ctx);
-    if (owner !== undefined) return ctx.servicesAt(owner).chat.say(roomId, text).catch(relayed);
-    return this.owner.say(roomId, ctx.userId, ctx.username || ctx.userId, text);
+    // handed on with its request id: the owner keys the row by it, whichever instance it came through
+    if (owner !== undefined) return ctx.servicesAt(owner, { forwarding: true }).chat.say(roomId, text).catch(relayed);
+    const key = ctx.clientRequestId === undefined ? undefined : `${ctx.sessionId}/${ctx.clientRequestId}`;
+    return this.owner.say(roomId, ctx.userId, ctx.username || ctx.userId, text, key);
   }
 
   refusal(roomId: string): NoonError | undefined {
@@ -151,7 +153,8 @@ export function chatService(env: ServiceEnv, db: Db, kv: Kv): ServiceDef<Chat.IH
     // Rooms are owned by rendezvous of the room id, not bound per session: any instance forwards.
     stateful: false,
     publicMethods: ['ping'],
-    idempotentMethods: ['join', 'leave', 'history', 'ping'],
+    // say is keyed by its row (session and request id, services/chat/store.ts): a retry stores nothing
+    idempotentMethods: ['join', 'leave', 'history', 'ping', 'say'],
     // A say into a room whose queue here is full is refused before it is decoded (a flooded room
     // must not crowd out the instance's other rooms); a say of a room owned elsewhere has no queue here.
     shed: ({ method, userId, key }) => {

@@ -57,13 +57,27 @@ export interface NewMessage {
   userId: string;
   username: string;
   text: string;
+  /** the say's session and client request id: a say with a stored key is not stored again */
+  requestKey?: string;
 }
+
+/** What insertFenced did: nothing (the lease moved on), or stored all but the already stored. */
+export type FencedInsert =
+  | { fenced: true }
+  | {
+      fenced: false;
+      /** how many were inserted: the ones not in `stored`, numbered from firstSeq in order */
+      inserted: number;
+      /** index in the batch → the first row of a say whose key was already stored */
+      stored: Map<number, { seq: number; sentAtMs: number }>;
+    };
 
 /**
  * Inserts messages numbered firstSeq, firstSeq + 1 … in one statement, only while `epoch` is the
- * room's lease (checked in the same statement, the lease row held FOR SHARE until commit).
- * Returns false, inserting nothing, when the lease has moved on; rejects with 23505 when a seq
- * is taken.
+ * room's lease (checked in the same statement, the lease row held FOR SHARE until commit). A
+ * message whose requestKey the room already has is not inserted and takes no seq (the numbering
+ * stays gapless); its first row is returned instead. Rejects with 23505 when a seq is taken (or
+ * a key, by an insert that committed in between).
  */
 export async function insertFenced(
   q: Queryable,
@@ -72,12 +86,21 @@ export async function insertFenced(
   firstSeq: number,
   sentAtMs: number,
   msgs: readonly NewMessage[],
-): Promise<boolean> {
-  const r = await q.query(
-    `WITH lease AS (SELECT 1 FROM chat_room_leases WHERE room_id = $1 AND epoch = $2 FOR SHARE)
-     INSERT INTO chat_messages (room_id, seq, user_id, username, text, sent_at)
-     SELECT $1, $3::bigint + m.i - 1, m.u, m.n, m.t, to_timestamp($4::double precision / 1000)
-     FROM lease, unnest($5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS m(u, n, t, i)`,
+): Promise<FencedInsert> {
+  const r = await q.query<{ leased: number; inserted: number; stored: Array<[number, string, string]> }>(
+    `WITH lease AS (SELECT 1 FROM chat_room_leases WHERE room_id = $1 AND epoch = $2 FOR SHARE),
+     m AS (SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS m(u, n, t, k, i)),
+     stored AS (
+       SELECT m.i, c.seq, (extract(epoch FROM c.sent_at) * 1000)::bigint AS sent_ms
+       FROM m JOIN chat_messages c ON c.room_id = $1 AND c.user_id = m.u AND c.request_key = m.k),
+     fresh AS (SELECT m.*, row_number() OVER (ORDER BY m.i) AS r FROM m WHERE m.i NOT IN (SELECT i FROM stored)),
+     ins AS (
+       INSERT INTO chat_messages (room_id, seq, user_id, username, text, sent_at, request_key)
+       SELECT $1, $3::bigint + fresh.r - 1, fresh.u, fresh.n, fresh.t, to_timestamp($4::double precision / 1000), fresh.k
+       FROM lease, fresh
+       RETURNING 1)
+     SELECT (SELECT count(*) FROM lease)::int AS leased, (SELECT count(*) FROM ins)::int AS inserted,
+       coalesce((SELECT json_agg(json_build_array(i, seq::text, sent_ms::text)) FROM stored), '[]'::json) AS stored`,
     [
       roomId,
       epoch,
@@ -86,9 +109,13 @@ export async function insertFenced(
       msgs.map((m) => m.userId),
       msgs.map((m) => m.username),
       msgs.map((m) => m.text),
+      msgs.map((m) => m.requestKey ?? null),
     ],
   );
-  return r.rowCount === msgs.length;
+  const row = r.rows[0];
+  if (!row || row.leased === 0) return { fenced: true };
+  const stored = new Map(row.stored.map(([i, seq, ms]) => [i - 1, { seq: Number(seq), sentAtMs: Number(ms) }]));
+  return { fenced: false, inserted: row.inserted, stored };
 }
 
 /** Messages with seq > afterSeq, oldest first. */

@@ -166,6 +166,39 @@ for (const kind of DB_KINDS)
       }
     });
 
+    test('a say sent again with its request id, to the owner or through another instance, is stored once', async () => {
+      // Chat:say is not in the reply cache (it is keyed by its row): what is shown is the key in Postgres,
+      // which also holds when a cache's shared store would not have answered.
+      const room = `once-${run}`;
+      const o = owner(room);
+      const other = instances().find((id) => id !== o)!;
+      const fay = broker.session('fay');
+      fay.requestId = `${randomBytes(6).toString('hex')}00000001`;
+      const first = await fay.at(o).chat.say(room, 'once');
+      const again = await Promise.all([
+        fay.at(o).chat.say(room, 'once'),
+        fay.at(o).chat.say(room, 'once'),
+        fay.at(other).chat.say(room, 'once'),
+      ]);
+      for (const m of again) assert.deepEqual([num(m.seq), num(m.sentAtMs)], [num(first.seq), num(first.sentAtMs)]);
+      fay.requestId = `${fay.requestId.slice(0, 12)}00000002`;
+      const next = await fay.at(other).chat.say(room, 'once');
+      assert.equal(num(next.seq), num(first.seq) + 1, 'a new request id is a new message, numbered without a gap');
+      assert.equal(num((await fay.at(o).chat.say(room, 'once')).seq), num(next.seq), 'forwarded with its id');
+      // the same id in another session is another say
+      const gus = broker.session('gus');
+      gus.requestId = fay.requestId;
+      assert.equal(num((await gus.at(o).chat.say(room, 'once')).seq), num(first.seq) + 2);
+      const rows = await db.query<{ seq: string }>('SELECT seq FROM chat_messages WHERE room_id = $1 ORDER BY seq', [
+        room,
+      ]);
+      assert.deepEqual(
+        rows.rows.map((r) => Number(r.seq)),
+        [1, 2, 3],
+        'three rows: the retries stored nothing',
+      );
+    });
+
     test('a new owner after the old one stops continues from max(seq) + 1', async () => {
       const o = owner(ROOM);
       const before = num((await broker.session('ann').clients.chat.history(ROOM, i64(0), 200)).at(-1)?.seq);
