@@ -1,5 +1,5 @@
 /** SQL for chat messages. */
-import type { Queryable } from '../../shared/data/sql';
+import type { Db, Queryable } from '../../shared/data/sql';
 
 export interface Message {
   roomId: string;
@@ -77,17 +77,18 @@ export type FencedInsert =
  * room's lease (checked in the same statement, the lease row held FOR SHARE until commit). A
  * message whose requestKey the room already has is not inserted and takes no seq (the numbering
  * stays gapless); its first row is returned instead. Rejects with 23505 when a seq is taken (or
- * a key, by an insert that committed in between).
+ * a key, by an insert that committed in between), and with TIMEOUT (CommitUnknownError) when the
+ * statement was sent and its answer lost: it may have landed, and a retry finds it by its key.
  */
 export async function insertFenced(
-  q: Queryable,
+  q: Pick<Db, 'autocommit'>,
   roomId: string,
   epoch: number,
   firstSeq: number,
   sentAtMs: number,
   msgs: readonly NewMessage[],
 ): Promise<FencedInsert> {
-  const r = await q.query<{ leased: number; inserted: number; stored: Array<[number, string, string]> }>(
+  const r = await q.autocommit<{ leased: number; inserted: number; stored: Array<[number, string, string]> }>(
     `WITH lease AS (SELECT 1 FROM chat_room_leases WHERE room_id = $1 AND epoch = $2 FOR SHARE),
      m AS (SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS m(u, n, t, k, i)),
      stored AS (

@@ -17,6 +17,8 @@ import { TestBroker, decodeEvent } from '../support/svc-duel-broker';
 import { gameError, i64, num, untyped } from '../support/svc-lb-util';
 import { DB_KINDS, openTestDb, type TestDb } from '../support/test-db';
 import { TEST_REDIS_URL } from '../support/services';
+import { AnswerLosingDb } from '../support/answer-losing-db';
+import { errorCode } from '../../client/errors';
 
 const REDIS = TEST_REDIS_URL;
 const run = randomBytes(4).toString('hex');
@@ -60,6 +62,8 @@ for (const kind of DB_KINDS)
     const ROOM = `lobby-${run}`;
     let testDb: TestDb | undefined;
     let db: Db;
+    /** what the chat instances use: the same database, with an answer lost on demand */
+    let served: AnswerLosingDb;
     let kv: RedisKv;
     let cluster: TestCluster;
     let broker: TestBroker;
@@ -69,7 +73,11 @@ for (const kind of DB_KINDS)
       db = testDb.db;
       kv = new RedisKv({ shards: [REDIS], keyPrefix: prefix, logger: silentLogger() });
       await kv.start();
-      cluster = await startTestCluster({ modules: [{ module: untyped(chatModule), count: 2 }], deps: { db, kv } });
+      served = new AnswerLosingDb(db);
+      cluster = await startTestCluster({
+        modules: [{ module: untyped(chatModule), count: 2 }],
+        deps: { db: served, kv },
+      });
       broker = await TestBroker.start(cluster.cfg.yellow);
       await cluster.until('both chat instances know each other', () =>
         cluster.services.every((s) => s.env.directory.instances({ role: 'chat' }).length === 2),
@@ -196,6 +204,25 @@ for (const kind of DB_KINDS)
         rows.rows.map((r) => Number(r.seq)),
         [1, 2, 3],
         'three rows: the retries stored nothing',
+      );
+
+      // The insert lands and its answer is lost: the sender is told the outcome is unknown
+      // (TIMEOUT, never UNAVAILABLE), and its retry gets the stored message.
+      fay.requestId = `${fay.requestId.slice(0, 12)}00000003`;
+      served.loseNextAnswer(/INSERT INTO chat_messages/);
+      await assert.rejects(fay.at(o).chat.say(room, 'landed'), (e: unknown) => errorCode(e) === 'TIMEOUT');
+      assert.equal(served.lost, 1);
+      const retried = await fay.at(o).chat.say(room, 'landed');
+      assert.equal(num(retried.seq), 4);
+      const landed = await db.query<{ n: string }>(
+        "SELECT count(*) AS n FROM chat_messages WHERE room_id = $1 AND text = 'landed'",
+        [room],
+      );
+      assert.equal(Number(landed.rows[0]?.n), 1, 'stored once');
+      assert.equal(
+        num((await fay.at(o).chat.say(room, 'next')).seq),
+        num(retried.seq),
+        'the same id: the same message',
       );
     });
 
