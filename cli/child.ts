@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { withAllocatorEnv } from './allocator-env';
 import { stderrSink } from './logger';
 
 /** bin/noon.js, from cli/ in the sources or from dist/cli/ when compiled (one folder deeper). */
@@ -38,7 +39,7 @@ export class RoleChild {
     // that got that SIGINT as well as the supervisor's SIGTERM would take the second signal as
     // "exit now" and skip its graceful stop. The supervisor alone forwards one signal.
     this.proc = spawn(process.execPath, [NOON_BIN, 'start', role, '--supervised'], {
-      env,
+      env: withAllocatorEnv(env),
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     });

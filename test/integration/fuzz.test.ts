@@ -10,12 +10,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import Int64 from 'node-int64';
 import { NoonClient } from '../../client';
 import { Currency, GrantRequest, SpendRequest } from '../../shared/protocol';
 import { refusedInput, startFuzzCluster, type FuzzCluster } from '../support/fuzz-cluster';
 import { rssMb, runFuzz, type FuzzReport } from '../support/fuzz-run';
 import { until } from '../support/wait';
+import { ALLOCATOR_ENV } from '../../cli/allocator-env';
 
 const FRAMES = Number(process.env.NOON_FUZZ_FRAMES ?? 50_000);
 const PER_IP_CAP = 300;
@@ -43,16 +45,15 @@ const HELD = ['broker_connections', 'sessions', 'room_topics', 'pending_calls'];
 const HELD_DEADLINE_MS = 60_000;
 /**
  * Heap snapshots of the broker before and after this run (compared by constructor) found no
- * retained objects: its live heap went 33 → 35 MB. What stays is the C allocator's: glibc keeps
- * freed memory in its arenas (their share of the RSS grew 20 → 62 MB over a 100,000-frame flood
- * while V8's own mappings stayed flat, and malloc_trim gave some of it back). How much it keeps
- * varies from run to run, and so does the start: three runs of this flood on the same loaded
- * machine ended at 1.11×, 1.16× and 1.64× their start (129–162 MB at the start, 180–211 MB after),
- * and the run before them at 1.42×. The issue's 1.2× does not hold reliably, so the bound stays
- * where it was; state kept by accident is caught by the held counts above instead, which do not
- * depend on the allocator.
+ * retained objects: what stayed was the C allocator's. glibc raises its mmap and trim thresholds
+ * whenever a large block is freed, and then keeps freed memory in its arenas: three runs of this
+ * flood ended at 1.11×, 1.16× and 1.64× their start, and on a quiet machine at 1.41×. The supervisor
+ * now starts every role with both thresholds fixed (cli/allocator-env.ts), and two runs ended at
+ * 1.14× and 1.16×. The issue's 1.2× is judged on the million-frame run (bench/fuzz.ts); this short
+ * one allows 1.3×, which the default allocator settings failed in two of those four runs. State
+ * kept by accident is caught by the held counts above, which do not depend on the allocator.
  */
-const RSS_BOUND = 1.6;
+const RSS_BOUND = 1.3;
 
 /** noon_held{what} of a role's /metrics. */
 async function held(metricsUrl: string): Promise<Record<string, number>> {
@@ -174,6 +175,9 @@ test(`${FRAMES} hostile frames, ZeroMQ garbage, slowloris and a connection flood
   );
   assert.equal(report.framesSent, FRAMES);
   assert.equal(report.brokerAlive, true, 'the broker process is alive (no crash, no restart)');
+  const brokerEnv = readFileSync(`/proc/${cluster.brokerPid}/environ`, 'latin1').split('\0');
+  for (const [k, v] of Object.entries(ALLOCATOR_ENV))
+    assert.ok(brokerEnv.includes(`${k}=${v}`), `the supervisor started the broker with ${k}=${v}`);
   decoderRoles.forEach((role, i) => {
     const byFrames = (refusedAfterFrames[i] as number) - (refusedBefore[i] as number);
     assert.ok(byFrames > 0, `${role} refused mutated calls of the broker flood: ${byFrames}`);

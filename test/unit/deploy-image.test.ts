@@ -12,6 +12,7 @@ import { parse } from 'yaml';
 import { CONFIG_SPEC } from '../../shared/config-spec';
 import { loadConfig } from '../../shared/config';
 import { BUILTIN_ROLES } from '../../services';
+import { ALLOCATOR_ENV } from '../../cli/allocator-env';
 import { imageConfig, parseDockerfile } from '../support/dockerfile';
 import { ROOT } from '../support/process';
 
@@ -76,6 +77,7 @@ test('a numeric non-root user runs the compiled CLI, and the role is the command
   for (const k of Object.keys(image.env).filter((e) => e.startsWith('NOON_')))
     assert.ok(NOON_ENV.has(k), `ENV ${k} is a noon option`);
   assert.equal(image.env.NODE_ENV, 'production');
+  for (const [k, v] of Object.entries(ALLOCATOR_ENV)) assert.equal(image.env[k], v, `ENV ${k} (cli/allocator-env.ts)`);
 });
 
 test('.dockerignore keeps local state, secrets and build output out of the build context', () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { CONFIG_SPEC } from '../../shared/config-spec';
 import { loadConfig } from '../../shared/config';
 import { STOP_DEADLINE_MS } from '../../cli/lifecycle';
+import { ALLOCATOR_ENV } from '../../cli/allocator-env';
 
 const DIR = join(__dirname, '..', '..', 'deploy', 'systemd');
 const read = (name: string): string => readFileSync(join(DIR, name), 'utf8');
@@ -35,6 +36,11 @@ test('the unit runs the compiled CLI for the role its instance names, as a plain
   assert.equal(unit.get('Restart'), 'on-failure');
   // `systemctl reload` is how a renewed TLS certificate is picked up (SIGHUP)
   assert.equal(unit.get('ExecReload'), '/bin/kill -HUP $MAINPID');
+  // glibc's thresholds, as the supervisor of `noon up --processes` sets them for its children
+  assert.deepEqual(
+    Object.fromEntries((unit.get('Environment') ?? '').split(' ').map((kv) => kv.split('=') as [string, string])),
+    ALLOCATOR_ENV,
+  );
 });
 
 test("the unit's stop timeout covers noon's own stop deadline with the example drain grace", () => {
