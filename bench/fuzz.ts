@@ -18,6 +18,23 @@ const SETTLE_MS = 20_000;
 /** The frame flood's pace (the CI run's reasons, test/integration/fuzz.test.ts). */
 const FRAMES_PER_SECOND = Number(process.env.BENCH_FUZZ_FRAMES_PER_SECOND ?? 2500);
 
+/** The broker's V8 heap in use and allocated, and its external memory (MB), from its /metrics. */
+async function heapOf(metricsUrl: string): Promise<string> {
+  const text = await (await fetch(metricsUrl)).text();
+  const mb = (name: string): number =>
+    Math.round(
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(`${name} `))
+          ?.split(' ')
+          .pop(),
+      ) /
+        (1 << 20),
+    );
+  return `${mb('nodejs_heap_size_used_bytes')} / ${mb('nodejs_heap_size_total_bytes')} / ${mb('nodejs_external_memory_bytes')}`;
+}
+
 export async function runFuzzBench(): Promise<string> {
   const cluster = await startFuzzCluster({
     NOON_CALLS_PER_SECOND: '1000000',
@@ -30,6 +47,7 @@ export async function runFuzzBench(): Promise<string> {
   try {
     const player = cluster.instances.find((i) => i.role === 'player');
     (await cluster.register('bench-good', 'fuzz-password-1')).close();
+    const heapBefore = await heapOf(cluster.metricsOf('broker'));
     let last = 0;
     const r = await runFuzz(
       {
@@ -62,6 +80,7 @@ export async function runFuzzBench(): Promise<string> {
     // A measurement interval, not a wait for something: how far the RSS comes back on its own.
     await new Promise<void>((res) => setTimeout(res, SETTLE_MS));
     const settled = rssMb(cluster.brokerPid);
+    const heapAfter = await heapOf(cluster.metricsOf('broker'));
     const alive = r.brokerAlive && isAlive(cluster.brokerPid);
     const ratio = r.baseline.p99Ms > 0 ? r.during.p99Ms / r.baseline.p99Ms : NaN;
     const routed = Object.entries(r.routed)
@@ -76,6 +95,7 @@ export async function runFuzzBench(): Promise<string> {
       '| --- | ---: |',
       `| crashes (broker process) | ${alive ? 0 : 1} |`,
       `| broker RSS before / after the frames / after everything / ${SETTLE_MS / 1000} s later (MB) | ${r.rssMb.before} / ${r.rssMb.afterFrames} / ${r.rssMb.after} / ${settled} |`,
+      `| broker V8 heap used / heap allocated / external memory, before → ${SETTLE_MS / 1000} s after (MB) | ${heapBefore} → ${heapAfter} |`,
       `| good client: calls, errors (baseline) | ${r.baseline.calls}, ${r.baseline.errors} |`,
       `| good client: calls, errors (during the frame flood) | ${r.during.calls}, ${r.during.errors} |`,
       `| good client: calls, errors (ZeroMQ, slowloris, connection flood) | ${r.rest.calls}, ${r.rest.errors} |`,
