@@ -56,6 +56,12 @@ const UNCAPPED = '1000000';
 /** BENCH_FLOOD_CPUS: a taskset CPU list the flood process is pinned to (its senders modelled as
  * being elsewhere, taking no more than those cores); unset = it runs on any core */
 const FLOOD_CPUS = process.env.BENCH_FLOOD_CPUS;
+/**
+ * BENCH_FLOOD_RATE: the hot room is sent this many says per second, open loop (the issue's "10×
+ * what its owner can take": 5000 at the default room rate of 500/s); unset = HOT_IN_FLIGHT says in
+ * flight, each refusal retried at once (as fast as the owner turns refusals around)
+ */
+const FLOOD_RATE = process.env.BENCH_FLOOD_RATE;
 const PARTS = new Set((process.env.BENCH_ROOMS ?? 'owner,hot,fanout').split(','));
 
 interface Latency {
@@ -149,6 +155,8 @@ interface FloodCounts {
   ok: number;
   busy: number;
   other: number;
+  /** open loop only: says not sent because FLOOD_IN_FLIGHT were unanswered */
+  skipped?: number;
   atMs: number;
 }
 
@@ -189,6 +197,8 @@ interface HotRoom {
   hotAccepted: number;
   hotBusy: number;
   hotOther: number;
+  /** says the open-loop flood could not send (too many unanswered) */
+  hotSkipped: number;
   /** the chat process's CPU over the window, in cores */
   chatCpu: number;
 }
@@ -199,7 +209,7 @@ function hotTable(h: HotRoom): string {
     `| ${l.label} | ${l.sent.toLocaleString('en-US')} | ${l.answered.toLocaleString('en-US')} | ${l.errors} | ${ms(l.p50Us)} | ${ms(l.p99Us)} | ${ms(l.maxUs)} | ${vs} |`;
   const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
   return [
-    `Hot room: ${QUIET_ROOMS} quiet rooms × ${QUIET_RATE} says/s (open loop) on one owner, say → reply latency, ${HOT_ROUNDS} rounds of ${timings().durationMs / 1000} s each way, alternating, pooled; beside them one hot room with ${HOT_IN_FLIGHT} says in flight from another process (room queue ${ROOM_QUEUE}, room rate ${HOT_ROOM_RATE ?? 'the default'}, flood ${FLOOD_CPUS ? `pinned to CPU ${FLOOD_CPUS}` : 'on any core'}). During the flood the hot room had ${Math.round(h.hotAccepted).toLocaleString('en-US')} says/s stored and ${Math.round(h.hotBusy).toLocaleString('en-US')} says/s answered BUSY (offered ${((h.hotAccepted + h.hotBusy) / h.hotAccepted).toFixed(1)}x what it stored; ${h.hotOther} other errors); chat process CPU ${h.chatCpu.toFixed(2)} cores.`,
+    `Hot room: ${QUIET_ROOMS} quiet rooms × ${QUIET_RATE} says/s (open loop) on one owner, say → reply latency, ${HOT_ROUNDS} rounds of ${timings().durationMs / 1000} s each way, alternating, pooled; beside them one hot room ${FLOOD_RATE === undefined ? `with ${HOT_IN_FLIGHT} says in flight, each BUSY retried at once,` : `sent ${FLOOD_RATE} says/s open loop`} from another process (room queue ${ROOM_QUEUE}, room rate ${HOT_ROOM_RATE ?? 'the default'}, flood ${FLOOD_CPUS ? `pinned to CPU ${FLOOD_CPUS}` : 'on any core'}). During the flood the hot room had ${Math.round(h.hotAccepted).toLocaleString('en-US')} says/s stored and ${Math.round(h.hotBusy).toLocaleString('en-US')} says/s answered BUSY (offered ${((h.hotAccepted + h.hotBusy) / h.hotAccepted).toFixed(1)}x what it stored; ${h.hotOther} other errors; ${h.hotSkipped} not sent); chat process CPU ${h.chatCpu.toFixed(2)} cores.`,
     '',
     '| quiet rooms | says sent | answered | errors | p50 | p99 | max | p50 / p99 vs alone |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -319,7 +329,7 @@ export async function runRooms(): Promise<string> {
       // Rounds alternate (alone, beside, alone, …) so that the machine's other load drifts over both alike.
       const alone = new QuietStats('quiet rooms alone');
       const beside = new QuietStats('quiet rooms beside the hot room');
-      const floodTotal = { ok: 0, busy: 0, other: 0, seconds: 0, cpuUs: 0 };
+      const floodTotal = { ok: 0, busy: 0, other: 0, skipped: 0, seconds: 0, cpuUs: 0 };
       for (let round = 0; round < HOT_ROUNDS; round++) {
         await quietLoad(alone, sayQuiet, quiet, QUIET_RATE, warmupMs, durationMs);
         // (a minute to start: on a loaded machine tsx alone can take more than the usual 20 s)
@@ -330,6 +340,7 @@ export async function runRooms(): Promise<string> {
             NOON_YELLOW: env.NOON_YELLOW,
             FLOOD_ROOM: `hot-${run}`,
             FLOOD_IN_FLIGHT: String(HOT_IN_FLIGHT),
+            ...(FLOOD_RATE !== undefined && { FLOOD_RATE }),
           },
           60_000,
         );
@@ -346,6 +357,7 @@ export async function runRooms(): Promise<string> {
         floodTotal.ok += c1.ok - c0.ok;
         floodTotal.busy += c1.busy - c0.busy;
         floodTotal.other += c1.other - c0.other;
+        floodTotal.skipped += (c1.skipped ?? 0) - (c0.skipped ?? 0);
         floodTotal.seconds += (c1.atMs - c0.atMs) / 1000;
         process.stderr.write(`  hot room: round ${round + 1} of ${HOT_ROUNDS} done\n`);
       }
@@ -355,6 +367,7 @@ export async function runRooms(): Promise<string> {
         hotAccepted: floodTotal.ok / floodTotal.seconds,
         hotBusy: floodTotal.busy / floodTotal.seconds,
         hotOther: floodTotal.other,
+        hotSkipped: floodTotal.skipped,
         chatCpu: floodTotal.cpuUs / (floodTotal.seconds * 1e6),
       };
       process.stderr.write(`${JSON.stringify(hot)}\n`);
