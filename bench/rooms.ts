@@ -3,7 +3,8 @@
  *
  * - owner throughput: `Chat:say` into one room through the real chat service (a child process,
  *   real Postgres and Redis: fenced batch insert, recent list, publish) from ServiceCaller at 256
- *   in flight, vs `Chat:ping` on the same instance and path (the RPC ceiling, no persistence);
+ *   and 1,024 in flight, each say with a request id as the SDK's, vs `Chat:ping` on the same
+ *   instance and path (the RPC ceiling, no persistence);
  * - fan-out: 1,000 and 4,000 members of one room on one broker (a child process), members in
  *   receiver processes; deliveries per second = room messages received by all members per
  *   second. Baseline: a bare TCP fan-out process (procs/fanout.ts) writing the same push bytes to
@@ -42,7 +43,12 @@ import { fanoutRows, fanoutTable, type FanoutRow } from './rooms-fanout';
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/12';
 const HEARTBEAT_MS = '1000';
-const OWNER_IN_FLIGHT = 256;
+/**
+ * says in flight in the owner part, one row each (BENCH_OWNER_IN_FLIGHT, comma-separated); the
+ * room queue holds them all. At 256 the owner waits for this closed loop's next says between its
+ * batches; 1024 keeps it busy, which is its capacity.
+ */
+const OWNER_IN_FLIGHT = (process.env.BENCH_OWNER_IN_FLIGHT ?? '256,1024').split(',').map(Number);
 /** the owner's room queue in this bench: the owner part keeps fewer than this in flight */
 const ROOM_QUEUE = 256;
 const QUIET_ROOMS = 8;
@@ -253,7 +259,7 @@ export async function runRooms(): Promise<string> {
     const chatListed = (): number => directory.instances({ thriftService: 'Chat' }).length;
     let services: Child | undefined;
     /** (Re)starts the services process with `roomRate` as NOON_CHAT_ROOM_RATE (undefined = the default). */
-    const startServices = async (roomRate: string | undefined): Promise<Child> => {
+    const startServices = async (roomRate: string | undefined, queue = ROOM_QUEUE): Promise<Child> => {
       if (services) {
         await stopChild(services);
         await waitFor('the old chat instance gone from the directory', async () =>
@@ -266,7 +272,7 @@ export async function runRooms(): Promise<string> {
         {
           ...env,
           BENCH_FAKE_SSO: '1',
-          NOON_CHAT_ROOM_QUEUE: String(ROOM_QUEUE),
+          NOON_CHAT_ROOM_QUEUE: String(queue),
           ...(roomRate !== undefined ? { NOON_CHAT_ROOM_RATE: roomRate } : {}),
         },
         60_000,
@@ -292,32 +298,34 @@ export async function runRooms(): Promise<string> {
     }));
     const room = `bench-${run}`;
     if (PARTS.has('owner')) {
-      // One room at the owner's full speed: the per-room rate (docs/rooms.md) out of the way.
-      const services = await startServices(UNCAPPED);
-      await clients.chat.say(room, 'first');
-      const cpu = { client: process.pid, chat: services.pid };
-      const say = await closedLoop({
-        inFlight: OWNER_IN_FLIGHT,
-        warmupMs,
-        durationMs,
-        cpu,
-        call: async () => void (await clients.chat.say(room, 'hello, room')),
-      });
-      progress('owner: Chat:say (stored)', say);
-      const ping = await closedLoop({
-        inFlight: OWNER_IN_FLIGHT,
-        warmupMs,
-        durationMs,
-        cpu,
-        call: async () => void (await clients.chat.ping()),
-      });
-      progress('owner: Chat:ping', ping);
-      pairs.push({
-        noonLabel: 'Chat:say into one room (fenced batch insert + recent list + publish), msgs/s',
-        rawLabel: 'baseline: Chat:ping, same instance and path, no persistence',
-        noon: say,
-        raw: ping,
-      });
+      for (const inFlight of OWNER_IN_FLIGHT) {
+        // One room at the owner's full speed: the per-room rate (docs/rooms.md) out of the way.
+        const services = await startServices(UNCAPPED, Math.max(ROOM_QUEUE, inFlight));
+        await clients.chat.say(room, 'first');
+        const cpu = { client: process.pid, chat: services.pid };
+        const say = await closedLoop({
+          inFlight,
+          warmupMs,
+          durationMs,
+          cpu,
+          call: async () => void (await clients.chat.say(room, 'hello, room')),
+        });
+        progress('owner: Chat:say (stored)', say);
+        const ping = await closedLoop({
+          inFlight,
+          warmupMs,
+          durationMs,
+          cpu,
+          call: async () => void (await clients.chat.ping()),
+        });
+        progress('owner: Chat:ping', ping);
+        pairs.push({
+          noonLabel: 'Chat:say into one room (fenced batch insert + recent list + publish), msgs/s',
+          rawLabel: 'baseline: Chat:ping, same instance and path, no persistence',
+          noon: say,
+          raw: ping,
+        });
+      }
     }
 
     // --- hot room: quiet rooms' latency alone, then beside a flooded room on the same owner
@@ -397,7 +405,7 @@ export async function runRooms(): Promise<string> {
   return [
     '### Rooms: one owner with persistence, fan-out on one broker',
     '',
-    `Closed loops, ${timings().durationMs / 1000} s per row after ${timings().warmupMs / 1000} s warm-up. Owner: ${OWNER_IN_FLIGHT} says in flight from this process (ServiceCaller) to one chat process on real Postgres and Redis.`,
+    `Closed loops, ${timings().durationMs / 1000} s per row after ${timings().warmupMs / 1000} s warm-up. Owner: ${OWNER_IN_FLIGHT.join(' and ')} says in flight from this process (ServiceCaller) to one chat process on real Postgres and Redis.`,
     '',
     pairs.length > 0 ? pairTable(pairs) : '',
     ...(fanout ? ['', fanoutTable(fanout)] : []),
