@@ -26,8 +26,7 @@ COPY --from=build /src/shared/protocol/*.thrift ./shared/protocol/
 RUN groupadd --gid 10001 noon && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin noon \
   && mkdir -p /var/lib/noon/keys && chown -R 10001:10001 /var/lib/noon
 ENV NOON_DATA_DIR=/var/lib/noon NOON_LOG_FORMAT=json NOON_BIND_HOST=0.0.0.0
-# glibc gives freed memory back instead of keeping it (cli/allocator-env.ts: after a hostile flood
-# a broker's RSS stayed 1.4× its start without this, 1.15× with it)
+# glibc gives freed memory back instead of keeping it (cli/allocator-env.ts)
 ENV MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 USER 10001:10001
 # The compiled CLI itself, with plain node (bin/noon.js would do the same here: no sources).

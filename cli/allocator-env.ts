@@ -5,8 +5,9 @@
  * stayed 1.4× its start with no object retained (heap snapshots), held in malloc's arenas. With
  * both thresholds fixed at 128 KiB, blocks above it are mapped and unmapped on their own and free
  * memory at the top of a heap goes back to the OS; a 50,000-frame flood then left the broker at
- * 1.14–1.16× (1.11–1.64× before), for the same CPU. After a million frames it stays at 1.4–1.7×
- * either way: V8 keeps the heap it grew (bench/README.md, "Hostile input").
+ * 1.14–1.18× in four runs and 1.45× in a fifth (1.11–1.64× before), for the same CPU. After a
+ * million frames it stays at 1.4–1.7× either way: V8 keeps the heap it grew (bench/README.md,
+ * "Hostile input").
  *
  * glibc reads them from the environment when the process starts, so they are set for a child
  * before it is spawned (the supervisor of `noon up --processes`), and by the image and the
