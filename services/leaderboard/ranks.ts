@@ -83,10 +83,10 @@ export class Ranks {
 
   private async cacheWrite(board: string, row: ScoreRow): Promise<void> {
     try {
-      if (this.dirty.has(board) || (await this.kv.zcard(setKey(board))) === 0) {
-        await this.rebuild(board);
-        return;
-      }
+      // A rebuild this write joins may have read Postgres before this report committed (eight
+      // settlements arriving at once after a leaderboard outage left a winner out of the set), so
+      // the row is written after it either way: an absolute score, harmless if it was read.
+      if (this.dirty.has(board) || (await this.kv.zcard(setKey(board))) === 0) await this.rebuild(board);
       await this.kv.zadd(setKey(board), row.score, row.userId);
       if (row.username !== '') await this.kv.hset(namesKey(board), row.userId, row.username);
     } catch (err) {
