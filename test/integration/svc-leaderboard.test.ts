@@ -117,6 +117,49 @@ for (const kind of DB_KINDS)
       assert.deepEqual(view(await svc().top('b2', 10)), ['1:ann:Ann:7', '2:bob:Bob:1']);
     });
 
+    test('a report that joins a rebuild started before it committed is still on the board', async () => {
+      // The interleaving of eight settlements arriving at once after an outage, made exact: A's
+      // report finds the set empty and rebuilds it (its Postgres read done, its refill held); B's
+      // report commits, finds the set empty too and joins that rebuild, which never read B.
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let refillReached!: () => void;
+      const refilling = new Promise<void>((r) => (refillReached = r));
+      let zcards = 0;
+      let joined!: () => void;
+      const bJoined = new Promise<void>((r) => (joined = r));
+      const gated = new Proxy(kv, {
+        get(target, prop, receiver) {
+          if (prop === 'zaddMany')
+            return async (...a: Parameters<RedisKv['zaddMany']>) => {
+              refillReached();
+              await held;
+              return target.zaddMany(...a);
+            };
+          if (prop === 'zcard')
+            return async (key: string) => {
+              const n = await target.zcard(key);
+              if (++zcards === 2) setImmediate(joined);
+              return n;
+            };
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const ranks = new Ranks(db, gated, silentLogger());
+      const a = ranks.report('race', 'amy', 'Amy', 3, 'race:a');
+      await refilling;
+      const b = ranks.report('race', 'ben', 'Ben', 5, 'race:b');
+      await bJoined;
+      release();
+      await Promise.all([a, b]);
+      assert.equal((await ranks.rankOf('race', 'ben'))?.score, 5, 'the report that joined the rebuild is on the board');
+      assert.deepEqual(
+        (await ranks.top('race', 10)).map((r) => `${r.rank}:${r.userId}:${r.score}`),
+        ['1:ben:5', '2:amy:3'],
+      );
+    });
+
     test('a dead Kv falls back to SQL ordering with the same answers', async () => {
       await migrate(db, 'leaderboard', leaderboardMigrations);
       const dead = new RedisKv({ shards: ['redis://127.0.0.1:1'], logger: silentLogger(), startTimeoutMs: 50 });
